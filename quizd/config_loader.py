@@ -1,0 +1,485 @@
+"""Read the node config file, apply the environment, and report every problem at once.
+
+An operator who fixes one typo only to be told about the next one on the following run
+stops trusting the tool, so nothing here stops at the first error: unknown tables and
+keys, wrong types, out-of-range values and cross-key rules are all collected into one
+``ConfigError``.  Each ``Problem`` names the file, the table and the key.
+
+The TOML-reading and per-key structuring helpers are also used by
+``quizd.definitions_loader`` so that quiz files and the node config report problems the
+same way.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from quizd.config import (
+    AuthSection,
+    ClusterSection,
+    Config,
+    HttpSection,
+    LeaderboardSection,
+    LimitsSection,
+    LoggingSection,
+    NodeSection,
+    QuizzesSection,
+    WebSocketSection,
+)
+from quizd.convert import describe, converter, error_paths
+
+DEFAULT_CONFIG_PATH = Path("/etc/quizd/quizd.toml")
+CONFIG_ENV = "QUIZD_CONFIG"
+ADMIN_TOKEN_ENV = "QUIZD_ADMIN_TOKEN"
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+CREDENTIAL_NAME = "admin_token"
+
+
+# --------------------------------------------------------------------------- problems
+
+
+@attrs.frozen
+class Problem:
+    """One thing wrong with one file, phrased for the operator who has to fix it.
+
+    ``location`` is ``"[table] key"`` for the node config, a dotted path such as
+    ``"questions[2].choices"`` for quiz files, ``"line N"`` for TOML syntax errors, or
+    ``""`` when the problem is about the file as a whole.
+    """
+
+    file: str
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.location:
+            return f"{self.file}: {self.location}: {self.message}"
+        return f"{self.file}: {self.message}"
+
+
+class ConfigError(Exception):
+    """Raised with every problem found, never just the first."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        super().__init__(self.problems)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+
+# ------------------------------------------------------------------ shared helpers
+
+_AT_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)$")
+_AT_END = re.compile(r"\s*\(at end of document\)$")
+
+
+def read_toml(path: Path, file: str | None = None) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Read and parse one TOML file; on failure return ``None`` and the reason.
+
+    Returning problems rather than raising lets the definitions loader skip one broken
+    quiz file and keep going with the others.
+    """
+    label = file if file is not None else str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, [Problem(label, "", "file not found")]
+    except IsADirectoryError:
+        return None, [Problem(label, "", "is a directory, not a file")]
+    except OSError as exc:
+        return None, [Problem(label, "", f"cannot read: {exc.strerror or exc}")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [Problem(label, "", f"not valid UTF-8 (byte {exc.start})")]
+    try:
+        return tomllib.loads(text), []
+    except tomllib.TOMLDecodeError as exc:
+        return None, [_syntax_problem(label, str(exc), text)]
+
+
+def _syntax_problem(file: str, message: str, text: str) -> Problem:
+    """Turn tomllib's "(at line 3, column 5)" suffix into a ``line 3`` location."""
+    if m := _AT_LINE.search(message):
+        return Problem(file, f"line {m.group(1)}", f"TOML syntax error: {message[: m.start()]}")
+    if m := _AT_END.search(message):
+        last_line = text.count("\n") + 1
+        return Problem(
+            file, f"line {last_line}", f"TOML syntax error: {message[: m.start()]} (at end of file)"
+        )
+    return Problem(file, "", f"TOML syntax error: {message}")
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """A ``"; did you mean 'x'?"`` suffix, or ``""`` when nothing is close."""
+    matches = difflib.get_close_matches(word, list(known), n=1)
+    return f"; did you mean '{matches[0]}'?" if matches else ""
+
+
+def unknown_key_problems(
+    raw: Mapping[str, Any],
+    known: Iterable[str],
+    file: str,
+    locate: Callable[[str], str],
+) -> list[Problem]:
+    """One problem per key of ``raw`` that is not in ``known``."""
+    known = list(known)
+    return [
+        Problem(file, locate(key), "unknown key" + did_you_mean(key, known))
+        for key in raw
+        if key not in known
+    ]
+
+
+def structure_value(value: Any, type_: Any) -> tuple[Any, list[tuple[str, str]]]:
+    """Structure one value through the project converter.
+
+    Returns ``(value, [])`` or ``(None, [(sub_path, message), ...])`` where ``sub_path``
+    is already in ``[i]`` / ``.name`` form, ready to append to a key.  Arrays are
+    checked to be arrays first: a bare string is iterable and would otherwise become a
+    tuple of characters.
+    """
+    if typing.get_origin(type_) in (tuple, list) and not isinstance(value, list):
+        return None, [("", f"expected an array, got {describe(value)}")]
+    try:
+        return converter.structure(value, type_), []
+    except Exception as exc:  # cattrs raises TypeError/ValueError or groups of them
+        return None, [(_sub_path(path), msg) for path, msg in error_paths(exc)]
+
+
+def _sub_path(dotted: str) -> str:
+    """``"1"`` -> ``"[1]"``, ``"a.2"`` -> ``".a[2]"``: how a user writes a TOML path."""
+    out = ""
+    for part in dotted.split(".") if dotted else []:
+        out += f"[{part}]" if part.isdigit() else f".{part}"
+    return out
+
+
+# --------------------------------------------------------------------- value rules
+
+Check = Callable[[Any], "str | None"]
+
+
+def between(lo: float, hi: float) -> Check:
+    def check(v: Any) -> str | None:
+        return None if lo <= v <= hi else f"must be between {lo} and {hi}, got {v}"
+
+    return check
+
+
+def at_least(lo: float) -> Check:
+    def check(v: Any) -> str | None:
+        return None if v >= lo else f"must be at least {lo}, got {v}"
+
+    return check
+
+
+def greater_than(lo: float) -> Check:
+    def check(v: Any) -> str | None:
+        return None if v > lo else f"must be greater than {lo}, got {v}"
+
+    return check
+
+
+def one_of(*choices: str) -> Check:
+    def check(v: Any) -> str | None:
+        if v in choices:
+            return None
+        return f"must be one of {', '.join(repr(c) for c in choices)}; got {v!r}"
+
+    return check
+
+
+def matches(pattern: str, describe: str) -> Check:
+    regex = re.compile(pattern)
+
+    def check(v: Any) -> str | None:
+        return None if regex.fullmatch(v) else f"must be {describe}; got {v!r}"
+
+    return check
+
+
+def _redis_url(value: str) -> str | None:
+    """Empty, or a URL redis-py understands; never echo it: it may hold a password."""
+    if not value or value.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    return "must be empty or start with redis://, rediss:// or unix://"
+
+
+# ------------------------------------------------------------------- node config
+
+# Table name -> attrs class, in the order of docs/operations.md.
+SECTIONS: dict[str, type] = {
+    "node": NodeSection,
+    "websocket": WebSocketSection,
+    "http": HttpSection,
+    "auth": AuthSection,
+    "quizzes": QuizzesSection,
+    "leaderboard": LeaderboardSection,
+    "limits": LimitsSection,
+    "cluster": ClusterSection,
+    "logging": LoggingSection,
+}
+
+MIB = 1024 * 1024
+
+# Single-key rules.  Cross-key rules live in ``_cross_key_problems``.
+RULES: dict[tuple[str, str], Check] = {
+    ("node", "id"): matches(r"[A-Za-z0-9._-]{1,64}", "1 to 64 of A-Z a-z 0-9 . _ -"),
+    ("node", "drain_timeout_s"): at_least(0),
+    ("websocket", "port"): between(0, 65535),
+    ("websocket", "max_message_bytes"): between(256, 16 * MIB),
+    ("websocket", "max_connections"): at_least(1),
+    ("websocket", "send_queue_bytes"): at_least(4096),
+    ("websocket", "ping_interval_s"): greater_than(0),
+    ("http", "port"): between(0, 65535),
+    ("quizzes", "max_players"): at_least(1),
+    ("quizzes", "linger_s"): at_least(0),
+    ("quizzes", "lobby_timeout_s"): greater_than(0),
+    ("leaderboard", "top_n"): between(1, 100),
+    ("leaderboard", "interval_ms"): between(50, 60000),
+    ("limits", "messages_per_second"): greater_than(0),
+    ("limits", "burst"): at_least(1),
+    ("limits", "connections_per_ip"): at_least(0),
+    ("cluster", "redis_url"): _redis_url,
+    ("cluster", "heartbeat_ms"): at_least(100),
+    ("logging", "level"): one_of("debug", "info", "warning", "error"),
+    ("logging", "format"): one_of("json", "text"),
+}
+
+# Keys holding file system paths, resolved against the config file's directory.
+PATH_KEYS: tuple[tuple[str, str], ...] = (
+    ("websocket", "tls_cert"),
+    ("websocket", "tls_key"),
+    ("http", "tls_cert"),
+    ("http", "tls_key"),
+    ("auth", "admin_token_file"),
+    ("quizzes", "definitions_dir"),
+    ("quizzes", "results_dir"),
+)
+
+
+def config_location(table: str, key: str | None = None) -> str:
+    return f"[{table}] {key}" if key else f"[{table}]"
+
+
+def resolve_config_path(path: str | Path | None, environ: Mapping[str, str] = os.environ) -> Path:
+    """``--config``, else ``$QUIZD_CONFIG``, else ``/etc/quizd/quizd.toml``; made absolute.
+
+    Empty strings count as "not given" so that ``QUIZD_CONFIG=`` in a unit file does
+    not point at the current directory.
+    """
+    chosen = str(path) if path not in (None, "") else environ.get(CONFIG_ENV, "")
+    return Path(chosen or DEFAULT_CONFIG_PATH).expanduser().absolute()
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] = os.environ) -> Config:
+    """Load, validate and complete the node config, or raise ``ConfigError``.
+
+    The returned ``Config`` has every path absolute and ``auth.admin_token`` set to the
+    effective token (possibly ``""``: then /api/* refuses everyone).
+    """
+    config_path = resolve_config_path(path, environ)
+    file = str(config_path)
+    doc, problems = read_toml(config_path, file)
+    if doc is None:
+        raise ConfigError(problems)
+
+    problems += _top_level_problems(doc, file)
+    values, bad = _structure_sections(doc, file, problems)
+    problems += _rule_problems(values, bad, file)
+    problems += _cross_key_problems(values, bad, file)
+    _resolve_paths(values, config_path.parent)
+    values["auth"]["admin_token"] = _effective_admin_token(values["auth"], environ, file, problems)
+    if problems:
+        raise ConfigError(problems)
+
+    sections = {name: cls(**values[name]) for name, cls in SECTIONS.items()}
+    return Config(**sections, source=config_path)
+
+
+def _top_level_problems(doc: Mapping[str, Any], file: str) -> list[Problem]:
+    """Unknown tables, keys outside any table, and sections that are not tables."""
+    problems = []
+    for name, value in doc.items():
+        if name in SECTIONS:
+            if not isinstance(value, dict):
+                problems.append(
+                    Problem(file, config_location(name), f"expected a table, got {describe(value)}")
+                )
+        elif isinstance(value, dict):
+            problems.append(
+                Problem(file, config_location(name), "unknown table" + did_you_mean(name, SECTIONS))
+            )
+        else:
+            problems.append(Problem(file, name, _stray_key_message(name)))
+    return problems
+
+
+def _stray_key_message(key: str) -> str:
+    """A top-level key belongs in a table; say which one when we can tell."""
+    owners = [t for t, cls in SECTIONS.items() if key in attrs.fields_dict(cls)]
+    if owners:
+        return f"key outside any table; did you mean {config_location(owners[0], key)}?"
+    return "unknown key outside any table" + did_you_mean(key, SECTIONS)
+
+
+def _structure_sections(
+    doc: Mapping[str, Any], file: str, problems: list[Problem]
+) -> tuple[dict[str, dict[str, Any]], set[tuple[str, str]]]:
+    """Structure every known key of every section, one key at a time.
+
+    Going key by key (instead of one ``converter.structure(doc, Config)``) means a bad
+    value costs only that key: all the other keys are still checked.  Keys that fail
+    keep their default and are returned in ``bad`` so later rules skip them.
+    """
+    values: dict[str, dict[str, Any]] = {}
+    bad: set[tuple[str, str]] = set()
+    for name, cls in SECTIONS.items():
+        raw = doc.get(name, {})
+        raw = raw if isinstance(raw, dict) else {}
+        defaults = attrs.asdict(cls(), recurse=False)
+        types = typing.get_type_hints(cls)
+        section = dict(defaults)
+        for key, value in raw.items():
+            if key not in types:
+                continue
+            structured, errors = structure_value(value, types[key])
+            if errors:
+                bad.add((name, key))
+                problems.extend(
+                    Problem(file, config_location(name, key + sub), msg) for sub, msg in errors
+                )
+            else:
+                section[key] = structured
+        problems.extend(
+            unknown_key_problems(raw, types, file, lambda k, name=name: config_location(name, k))
+        )
+        values[name] = section
+    return values, bad
+
+
+def _rule_problems(
+    values: Mapping[str, Mapping[str, Any]], bad: set[tuple[str, str]], file: str
+) -> list[Problem]:
+    problems = []
+    for (table, key), check in RULES.items():
+        if (table, key) in bad:
+            continue
+        message = check(values[table][key])
+        if message:
+            problems.append(Problem(file, config_location(table, key), message))
+    return problems
+
+
+def _cross_key_problems(
+    values: Mapping[str, Mapping[str, Any]], bad: set[tuple[str, str]], file: str
+) -> list[Problem]:
+    """Rules that involve two keys; skipped when either key already failed."""
+    problems = []
+
+    for table in ("websocket", "http"):
+        if {(table, "tls_cert"), (table, "tls_key")} & bad:
+            continue
+        cert, key = values[table]["tls_cert"], values[table]["tls_key"]
+        if bool(cert) != bool(key):
+            missing = "tls_key" if cert else "tls_cert"
+            problems.append(
+                Problem(
+                    file,
+                    config_location(table, missing),
+                    "tls_cert and tls_key must be set together or both left empty",
+                )
+            )
+
+    auth = values["auth"]
+    if auth["admin_token"] and auth["admin_token_file"]:
+        problems.append(
+            Problem(
+                file,
+                config_location("auth", "admin_token_file"),
+                "set admin_token or admin_token_file, not both",
+            )
+        )
+
+    cluster = values["cluster"]
+    if not {("cluster", "heartbeat_ms"), ("cluster", "node_timeout_ms")} & bad:
+        if cluster["node_timeout_ms"] <= cluster["heartbeat_ms"]:
+            problems.append(
+                Problem(
+                    file,
+                    config_location("cluster", "node_timeout_ms"),
+                    f"must be greater than heartbeat_ms ({cluster['heartbeat_ms']}), "
+                    f"got {cluster['node_timeout_ms']}",
+                )
+            )
+    return problems
+
+
+def _resolve_paths(values: dict[str, dict[str, Any]], base: Path) -> None:
+    """Make relative paths absolute against the config file's directory, in place.
+
+    Done once here so that nothing downstream depends on the working directory.
+    Empty strings mean "not set" and stay empty.
+    """
+    for table, key in PATH_KEYS:
+        raw = values[table][key]
+        if raw:
+            values[table][key] = str(base / Path(raw).expanduser())
+
+
+def _effective_admin_token(
+    auth: Mapping[str, Any], environ: Mapping[str, str], file: str, problems: list[Problem]
+) -> str:
+    """Pick the admin token: environment, then file, then config, then systemd credential.
+
+    ``QUIZD_ADMIN_TOKEN`` wins over everything in the config file (including
+    ``admin_token_file``, which is then not read) so that an operator can always
+    override a deployed file.  An empty ``QUIZD_ADMIN_TOKEN`` counts as unset.
+    """
+    env_token = environ.get(ADMIN_TOKEN_ENV, "").strip()
+    if env_token:
+        return env_token
+    if auth["admin_token_file"]:
+        return _read_token_file(
+            Path(auth["admin_token_file"]),
+            problems,
+            file,
+            config_location("auth", "admin_token_file"),
+        )
+    if auth["admin_token"]:
+        return str(auth["admin_token"])
+    credentials_dir = environ.get(CREDENTIALS_ENV, "")
+    if credentials_dir:
+        credential = Path(credentials_dir) / CREDENTIAL_NAME
+        if credential.exists():
+            return _read_token_file(credential, problems, str(credential), "")
+    return ""
+
+
+def _read_token_file(path: Path, problems: list[Problem], file: str, location: str) -> str:
+    """Read a token file, stripped; an unreadable or empty file is a problem.
+
+    The token itself never goes into a problem message.
+    """
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        problems.append(Problem(file, location, f"cannot read {path}: {exc.strerror or exc}"))
+        return ""
+    except UnicodeDecodeError:
+        problems.append(Problem(file, location, f"{path} is not valid UTF-8"))
+        return ""
+    if not token:
+        problems.append(Problem(file, location, f"{path} is empty"))
+    return token

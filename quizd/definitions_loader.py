@@ -1,0 +1,251 @@
+"""Parse quiz definition files into ``QuizDefinition`` values.
+
+A quiz file is written by a person, often one who is not the operator, so every
+problem in it is reported at once with the key path (``questions[2].answer``), and a
+broken file never takes the other quizzes down with it: ``load_definitions`` skips
+it and reports why.
+
+Everything here is plain synchronous file I/O; the node calls ``load_definitions``
+from a worker thread (at start and on SIGHUP).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from quizd.config_loader import (
+    Check,
+    ConfigError,
+    Problem,
+    between,
+    matches,
+    one_of,
+    read_toml,
+    structure_value,
+    unknown_key_problems,
+)
+from quizd.convert import describe
+from quizd.game.definitions import Question, QuizDefinition
+
+MAX_QUESTIONS = 500
+MIN_CHOICES, MAX_CHOICES = 2, 6
+
+_REQUIRED = object()
+
+
+@attrs.frozen
+class _Key:
+    """How one key of a quiz file is typed, defaulted and checked."""
+
+    type: Any
+    default: Any = _REQUIRED
+    check: Check | None = None
+
+
+def _non_empty(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+def _choices_check(value: tuple[str, ...]) -> str | None:
+    if not MIN_CHOICES <= len(value) <= MAX_CHOICES:
+        return f"must have {MIN_CHOICES} to {MAX_CHOICES} choices, got {len(value)}"
+    empty = [i for i, choice in enumerate(value) if not choice.strip()]
+    if empty:
+        return f"choice [{empty[0]}] must not be empty"
+    return None
+
+
+_TIME_LIMIT = between(1000, 600_000)
+_POINTS = between(0, 100_000)
+
+QUIZ_KEYS: dict[str, _Key] = {
+    "id": _Key(str, check=matches(r"[a-z0-9-]{1,64}", "1 to 64 of a-z 0-9 -")),
+    "title": _Key(str, check=_non_empty),
+    "reveal": _Key(str, "on_answer", one_of("on_answer", "on_close")),
+    "time_limit_ms": _Key(int, 20_000, _TIME_LIMIT),
+    "reveal_ms": _Key(int, 3000, between(0, 600_000)),
+    "countdown_ms": _Key(int, 3000, between(0, 600_000)),
+    "points": _Key(int, 1000, _POINTS),
+    "streak_bonus": _Key(int, 100, between(0, 100_000)),
+    "allow_late_join": _Key(bool, True),
+    "close_when_all_answered": _Key(bool, False),
+}
+
+# ``None`` default = inherit the quiz-level value.
+QUESTION_KEYS: dict[str, _Key] = {
+    "text": _Key(str, check=_non_empty),
+    "choices": _Key(tuple[str, ...], check=_choices_check),
+    "answer": _Key(int),  # range depends on choices: see _parse_question
+    "time_limit_ms": _Key(int, None, _TIME_LIMIT),
+    "points": _Key(int, None, _POINTS),
+}
+
+
+@attrs.frozen
+class DefinitionSet:
+    """The quizzes that loaded, by id, and the problems of those that did not."""
+
+    definitions: Mapping[str, QuizDefinition] = attrs.field(
+        converter=lambda d: types.MappingProxyType(dict(d))
+    )
+    problems: tuple[Problem, ...] = attrs.field(default=(), converter=tuple)
+
+
+def parse_definition(doc: Mapping[str, Any], source: str) -> QuizDefinition:
+    """Build a ``QuizDefinition`` from a parsed TOML document or raise ``ConfigError``.
+
+    ``source`` is the file name used in problems.  Questions inherit ``time_limit_ms``
+    and ``points`` from the quiz unless they override them.
+    """
+    problems: list[Problem] = []
+    quiz = _parse_table(doc, QUIZ_KEYS, source, "", problems, extra_known=("questions",))
+    questions = _parse_questions(doc.get("questions"), quiz, source, problems)
+    if problems:
+        raise ConfigError(problems)
+    return QuizDefinition(
+        id=quiz["id"],
+        title=quiz["title"],
+        questions=questions,
+        reveal=quiz["reveal"],
+        reveal_ms=quiz["reveal_ms"],
+        countdown_ms=quiz["countdown_ms"],
+        streak_bonus=quiz["streak_bonus"],
+        allow_late_join=quiz["allow_late_join"],
+        close_when_all_answered=quiz["close_when_all_answered"],
+    )
+
+
+def _parse_table(
+    raw: Mapping[str, Any],
+    spec: Mapping[str, _Key],
+    source: str,
+    prefix: str,
+    problems: list[Problem],
+    extra_known: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Type-check, default and range-check every key of one table.
+
+    Returns the values (defaults where a key was missing or bad).  A key that is
+    missing-and-required or failed its type check is left out of the result, so
+    callers test ``key in result`` before cross-key checks.
+    """
+    locate: Callable[[str], str] = lambda key: f"{prefix}{key}"
+    problems.extend(unknown_key_problems(raw, [*spec, *extra_known], source, locate))
+    out: dict[str, Any] = {}
+    for key, rule in spec.items():
+        if key not in raw:
+            if rule.default is _REQUIRED:
+                problems.append(Problem(source, locate(key), "is required"))
+            else:
+                out[key] = rule.default
+            continue
+        value, errors = structure_value(raw[key], rule.type)
+        if errors:
+            problems.extend(Problem(source, locate(key) + sub, msg) for sub, msg in errors)
+            continue
+        message = rule.check(value) if rule.check else None
+        if message:
+            problems.append(Problem(source, locate(key), message))
+            continue
+        out[key] = value
+    return out
+
+
+def _parse_questions(
+    raw: Any, quiz: Mapping[str, Any], source: str, problems: list[Problem]
+) -> tuple[Question, ...]:
+    """Check the ``[[questions]]`` array as a whole, then each question."""
+    if raw is None or raw == []:
+        problems.append(Problem(source, "questions", "at least one [[questions]] table is required"))
+        return ()
+    if not isinstance(raw, list):
+        problems.append(
+            Problem(source, "questions", f"expected an array of tables, got {describe(raw)}")
+        )
+        return ()
+    if len(raw) > MAX_QUESTIONS:
+        problems.append(
+            Problem(source, "questions", f"at most {MAX_QUESTIONS} questions, got {len(raw)}")
+        )
+    questions = []
+    for index, item in enumerate(raw):
+        question = _parse_question(item, f"questions[{index}]", quiz, source, problems)
+        if question is not None:
+            questions.append(question)
+    return tuple(questions)
+
+
+def _parse_question(
+    raw: Any, location: str, quiz: Mapping[str, Any], source: str, problems: list[Problem]
+) -> Question | None:
+    if not isinstance(raw, dict):
+        problems.append(Problem(source, location, f"expected a table, got {describe(raw)}"))
+        return None
+    before = len(problems)
+    q = _parse_table(raw, QUESTION_KEYS, source, f"{location}.", problems)
+    if "answer" in q and "choices" in q and not 0 <= q["answer"] < len(q["choices"]):
+        problems.append(
+            Problem(
+                source,
+                f"{location}.answer",
+                f"must be an index into choices (0 to {len(q['choices']) - 1}), got {q['answer']}",
+            )
+        )
+    if len(problems) > before:
+        return None
+    time_limit = q["time_limit_ms"]
+    points = q["points"]
+    return Question(
+        text=q["text"],
+        choices=q["choices"],
+        answer=q["answer"],
+        time_limit_ms=time_limit if time_limit is not None else quiz.get("time_limit_ms", 20_000),
+        points=points if points is not None else quiz.get("points", 1000),
+    )
+
+
+def load_definitions(directory: Path) -> DefinitionSet:
+    """Load every ``*.toml`` in ``directory`` (sorted by name), skipping broken ones.
+
+    A file that cannot be read or parsed, or whose id was already taken by an earlier
+    file, is reported in ``problems`` and skipped; the others still load.  Hidden
+    files (editor lock and swap files such as ``.#quiz.toml``) are ignored.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        reason = "does not exist" if not directory.exists() else "is not a directory"
+        return DefinitionSet({}, (Problem(str(directory), "", f"definitions directory {reason}"),))
+
+    definitions: dict[str, QuizDefinition] = {}
+    origin: dict[str, Path] = {}
+    problems: list[Problem] = []
+    for path in sorted(directory.glob("*.toml"), key=lambda p: p.name):
+        if path.name.startswith("."):
+            continue
+        doc, read_problems = read_toml(path)
+        if doc is None:
+            problems.extend(read_problems)
+            continue
+        try:
+            definition = parse_definition(doc, str(path))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        if definition.id in definitions:
+            problems.append(
+                Problem(
+                    str(path),
+                    "id",
+                    f"quiz id {definition.id!r} is already defined in "
+                    f"{origin[definition.id].name}; this file is skipped",
+                )
+            )
+            continue
+        definitions[definition.id] = definition
+        origin[definition.id] = path
+    return DefinitionSet(definitions, tuple(problems))
