@@ -1,0 +1,372 @@
+"""Every Prometheus metric of a quizd node, defined once.
+
+Why one module: the alerts in the operator contract (answer-to-result p95 under 100 ms,
+event-loop lag p99 under 50 ms, no actor crash) are only as good as the names behind them,
+so each series is declared here exactly once and the rest of the code imports the objects
+(``from quizd.ops.metrics import ANSWERS``) instead of inventing names at call sites.
+
+Why a dedicated registry: the node owns :data:`REGISTRY` instead of prometheus_client's
+global default registry, so tests and a second node in the same process never collide on
+"Duplicated timeseries", and ``/metrics`` shows exactly what is registered here: the quizd_*
+series plus the process_* and python_info series of :class:`ProcessCollector` and
+:class:`PlatformCollector`.
+
+Why the label sets are closed: a quiz id or a participant id as a label would make the
+number of series grow with traffic.  Every label here takes its values from a fixed tuple
+below, the values are pre-initialised to 0 (so a rate() over them exists before the first
+event), and the ``count_*`` helpers fold anything unexpected into one catch-all value.
+Those tuples mirror the wire contract; extend them together with it.
+
+Naming follows the Prometheus conventions that ``promtool check metrics`` enforces:
+``quizd_`` prefix, base units (seconds, bytes) in the name, and counters declared without
+``_total`` because prometheus_client appends it (``quizd_answers`` is exposed as
+``quizd_answers_total``).
+"""
+
+from __future__ import annotations
+
+import platform
+
+import trio
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+from quizd import __version__
+
+__all__ = [
+    "ACTOR_CRASHES",
+    "ACTOR_RESTARTS",
+    "ANSWERS",
+    "ANSWER_OUTCOMES",
+    "ANSWER_SECONDS",
+    "BUILD_INFO",
+    "BYTES_SENT",
+    "CONFIG_LAST_RELOAD_SUCCESS",
+    "CONFIG_RELOADS",
+    "CONFIG_RELOAD_RESULTS",
+    "CONNECTIONS_OPEN",
+    "CONTENT_TYPE",
+    "ERRORS",
+    "ERROR_CODES",
+    "EVENT_LOOP_LAG",
+    "FANOUT_SECONDS",
+    "MESSAGES_RECEIVED",
+    "MESSAGES_SENT",
+    "PHASES",
+    "PLAYERS",
+    "QUIZZES_CREATED",
+    "QUIZZES_ENDED",
+    "QUIZZES_LIVE",
+    "RATE_LIMITED",
+    "RECEIVED_TYPES",
+    "REGISTRY",
+    "SENT_TYPES",
+    "SLOW_CONSUMER_DISCONNECTS",
+    "count_error",
+    "count_received",
+    "count_sent",
+    "measure_event_loop_lag",
+    "render",
+]
+
+# --------------------------------------------------------------------------- label sets
+
+#: Quiz phases, as in the quiz state machine.
+PHASES: tuple[str, ...] = ("lobby", "starting", "question", "reveal", "ended")
+
+#: Client -> server message types, plus "invalid" for unparseable or unknown frames.
+RECEIVED_TYPES: tuple[str, ...] = (
+    "join",
+    "answer",
+    "get_leaderboard",
+    "ping",
+    "leave",
+    "start",
+    "next",
+    "end",
+    "kick",
+    "invalid",
+)
+_RECEIVED_FALLBACK = "invalid"
+
+#: Server -> client message types, plus "other" for anything not listed.
+SENT_TYPES: tuple[str, ...] = (
+    "joined",
+    "participants",
+    "quiz_starting",
+    "question",
+    "answer_accepted",
+    "answer_result",
+    "question_closed",
+    "leaderboard",
+    "quiz_ended",
+    "kicked",
+    "pong",
+    "error",
+    "player_joined",
+    "player_left",
+    "host_state",
+    "other",
+)
+_SENT_FALLBACK = "other"
+
+#: Protocol error codes; "internal" doubles as the catch-all.
+ERROR_CODES: tuple[str, ...] = (
+    "invalid_json",
+    "invalid_message",
+    "unknown_type",
+    "not_joined",
+    "already_joined",
+    "quiz_not_found",
+    "quiz_full",
+    "quiz_ended",
+    "name_invalid",
+    "name_taken",
+    "invalid_resume_token",
+    "not_host",
+    "wrong_phase",
+    "unknown_participant",
+    "question_closed",
+    "already_answered",
+    "invalid_choice",
+    "rate_limited",
+    "server_busy",
+    "internal",
+)
+_ERROR_FALLBACK = "internal"
+
+#: Outcomes of an answer frame: scored correct, scored wrong, or refused (late, twice, ...).
+ANSWER_OUTCOMES: tuple[str, ...] = ("correct", "wrong", "rejected")
+
+#: Results of a SIGHUP reload of the quiz definitions.
+CONFIG_RELOAD_RESULTS: tuple[str, ...] = ("success", "failure")
+
+_RECEIVED_SET = frozenset(RECEIVED_TYPES)
+_SENT_SET = frozenset(SENT_TYPES)
+_ERROR_SET = frozenset(ERROR_CODES)
+
+# --------------------------------------------------------------------------- registry
+
+REGISTRY: CollectorRegistry = CollectorRegistry()
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+
+#: Content type of :func:`render`'s body (the Prometheus text format).
+CONTENT_TYPE: str = CONTENT_TYPE_LATEST
+
+# --------------------------------------------------------------------------- buckets
+
+# 0.5 ms .. 2.5 s, with 0.1 s on a boundary for the "p95 under 100 ms" alert.
+_ANSWER_BUCKETS: tuple[float, ...] = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5,
+)
+# 0.1 ms .. 5 s: one broadcast to up to max_players local connections.
+_FANOUT_BUCKETS: tuple[float, ...] = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0,
+)
+# 1 ms .. 5 s, with 0.05 s on a boundary for the "p99 under 50 ms" alert.
+_LAG_BUCKETS: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+)
+
+# --------------------------------------------------------------------------- connections
+
+CONNECTIONS_OPEN: Gauge = Gauge(
+    "quizd_connections_open",
+    "WebSocket connections open now on this node.",
+    registry=REGISTRY,
+)
+BYTES_SENT: Counter = Counter(
+    "quizd_sent_bytes",
+    "WebSocket bytes (payload and framing) handed to sockets.",
+    registry=REGISTRY,
+)
+SLOW_CONSUMER_DISCONNECTS: Counter = Counter(
+    "quizd_slow_consumer_disconnects",
+    "Connections closed because their unsent data exceeded the send queue limit.",
+    registry=REGISTRY,
+)
+RATE_LIMITED: Counter = Counter(
+    "quizd_rate_limited_messages",
+    "Client frames dropped by the per-connection rate limit.",
+    registry=REGISTRY,
+)
+
+# --------------------------------------------------------------------------- messages
+
+MESSAGES_RECEIVED: Counter = Counter(
+    "quizd_messages_received",
+    "Client messages received, by type ('invalid' for unparseable or unknown frames).",
+    ["type"],
+    registry=REGISTRY,
+)
+MESSAGES_SENT: Counter = Counter(
+    "quizd_messages_sent",
+    "Server messages handed to connections, by type (a broadcast counts once per recipient).",
+    ["type"],
+    registry=REGISTRY,
+)
+ERRORS: Counter = Counter(
+    "quizd_errors",
+    "Protocol error messages sent to clients, by error code.",
+    ["code"],
+    registry=REGISTRY,
+)
+
+# --------------------------------------------------------------------------- quizzes
+
+QUIZZES_LIVE: Gauge = Gauge(
+    "quizd_quizzes_live",
+    "Quizzes live on this node now, by phase.",
+    ["phase"],
+    registry=REGISTRY,
+)
+PLAYERS: Gauge = Gauge(
+    "quizd_players",
+    "Players in live quizzes on this node, connected or not.",
+    registry=REGISTRY,
+)
+QUIZZES_CREATED: Counter = Counter(
+    "quizd_quizzes_created",
+    "Quizzes created on this node.",
+    registry=REGISTRY,
+)
+QUIZZES_ENDED: Counter = Counter(
+    "quizd_quizzes_ended",
+    "Quizzes that ended on this node.",
+    registry=REGISTRY,
+)
+ANSWERS: Counter = Counter(
+    "quizd_answers",
+    "Answer frames handled, by outcome (correct, wrong, rejected).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+ANSWER_SECONDS: Histogram = Histogram(
+    "quizd_answer_handling_seconds",
+    "Time from an answer frame's arrival to its reply being handed to the connection.",
+    buckets=_ANSWER_BUCKETS,
+    registry=REGISTRY,
+)
+FANOUT_SECONDS: Histogram = Histogram(
+    "quizd_broadcast_fanout_seconds",
+    "Time to hand one broadcast to every local connection of its quiz.",
+    buckets=_FANOUT_BUCKETS,
+    registry=REGISTRY,
+)
+
+# --------------------------------------------------------------------------- actors
+
+ACTOR_CRASHES: Counter = Counter(
+    "quizd_actor_crashes",
+    "Quiz actors that raised an unexpected exception.",
+    registry=REGISTRY,
+)
+ACTOR_RESTARTS: Counter = Counter(
+    "quizd_actor_restarts",
+    "Quiz actors restarted by the supervisor from their last good state.",
+    registry=REGISTRY,
+)
+
+# --------------------------------------------------------------------------- process
+
+BUILD_INFO: Gauge = Gauge(
+    "quizd_build_info",
+    "Always 1; labels carry the quizd version and the Python version.",
+    ["version", "python"],
+    registry=REGISTRY,
+)
+CONFIG_RELOADS: Counter = Counter(
+    "quizd_config_reloads",
+    "Reloads of the quiz definitions (SIGHUP), by result.",
+    ["result"],
+    registry=REGISTRY,
+)
+CONFIG_LAST_RELOAD_SUCCESS: Gauge = Gauge(
+    "quizd_config_last_reload_success_timestamp_seconds",
+    "Unix time of the last successful reload of the quiz definitions.",
+    registry=REGISTRY,
+)
+EVENT_LOOP_LAG: Histogram = Histogram(
+    "quizd_event_loop_lag_seconds",
+    "How late the Trio scheduler woke a sleeping task (event-loop lag).",
+    buckets=_LAG_BUCKETS,
+    registry=REGISTRY,
+)
+
+# --------------------------------------------------------------------------- initial values
+
+BUILD_INFO.labels(version=__version__, python=platform.python_version()).set(1)
+for _phase in PHASES:
+    QUIZZES_LIVE.labels(phase=_phase).set(0)
+for _type in RECEIVED_TYPES:
+    MESSAGES_RECEIVED.labels(type=_type)
+for _type in SENT_TYPES:
+    MESSAGES_SENT.labels(type=_type)
+for _code in ERROR_CODES:
+    ERRORS.labels(code=_code)
+for _outcome in ANSWER_OUTCOMES:
+    ANSWERS.labels(outcome=_outcome)
+for _result in CONFIG_RELOAD_RESULTS:
+    CONFIG_RELOADS.labels(result=_result)
+del _phase, _type, _code, _outcome, _result
+
+# --------------------------------------------------------------------------- helpers
+
+
+def count_received(type_: str | None) -> None:
+    """Count one client message of ``type_``; unknown or missing types count as "invalid"."""
+    label = type_ if isinstance(type_, str) and type_ in _RECEIVED_SET else _RECEIVED_FALLBACK
+    MESSAGES_RECEIVED.labels(type=label).inc()
+
+
+def count_sent(type_: str, n: int = 1) -> None:
+    """Count ``n`` server messages of ``type_`` (``n`` recipients of one broadcast).
+
+    Unknown types count as "other"; ``n <= 0`` counts nothing.
+    """
+    if n <= 0:
+        return
+    label = type_ if isinstance(type_, str) and type_ in _SENT_SET else _SENT_FALLBACK
+    MESSAGES_SENT.labels(type=label).inc(n)
+
+
+def count_error(code: str) -> None:
+    """Count one protocol error sent to a client; unknown codes count as "internal"."""
+    label = code if isinstance(code, str) and code in _ERROR_SET else _ERROR_FALLBACK
+    ERRORS.labels(code=label).inc()
+
+
+async def measure_event_loop_lag(
+    interval: float = 0.5,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Observe event-loop lag into :data:`EVENT_LOOP_LAG` until cancelled.
+
+    Sleeps ``interval`` seconds at a time and records how much later than asked the task
+    woke up: a callback that blocks the loop shows up here directly.  Uses
+    :func:`trio.current_time`, so it follows the run's clock (MockClock in tests).
+    Works with both ``nursery.start_soon`` and ``nursery.start``.
+    """
+    if interval <= 0:
+        raise ValueError(f"interval must be > 0, got {interval!r}")
+    task_status.started()
+    while True:
+        deadline = trio.current_time() + interval
+        await trio.sleep_until(deadline)
+        EVENT_LOOP_LAG.observe(max(0.0, trio.current_time() - deadline))
+
+
+def render() -> tuple[bytes, str]:
+    """Return the ``/metrics`` body and its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
