@@ -1,0 +1,1 @@
+"""The wire contract, sans-IO: parsing client frames and encoding server messages."""

@@ -1,0 +1,132 @@
+"""Client messages: from one text frame to a validated, typed request.
+
+Sans-IO like wsproto: ``parse_frame`` takes the frame's text and returns a
+``ClientMessage`` or raises ``ProtocolError`` with the contract's code and, for shape
+errors, ``details`` naming the field path.  Payload classes go through the project's
+one cattrs converter.  Unknown payload fields are ignored so that newer clients may
+send optional fields older servers do not know (the contract only ever grows).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import cattrs
+import orjson
+
+from quizd.convert import converter, error_paths
+from quizd.protocol import errors
+
+MAX_ID_CHARS = 64
+
+
+@attrs.frozen(slots=True)
+class JoinPayload:
+    quizId: str
+    name: str | None = None
+    resumeToken: str | None = None
+    hostToken: str | None = None
+
+
+@attrs.frozen(slots=True)
+class AnswerPayload:
+    questionId: str
+    choice: int
+
+
+@attrs.frozen(slots=True)
+class EmptyPayload:
+    pass
+
+
+@attrs.frozen(slots=True)
+class NextPayload:
+    questionIndex: int | None = None
+
+
+@attrs.frozen(slots=True)
+class KickPayload:
+    participantId: str
+
+
+PAYLOAD_TYPES: dict[str, type] = {
+    "join": JoinPayload,
+    "answer": AnswerPayload,
+    "get_leaderboard": EmptyPayload,
+    "ping": EmptyPayload,
+    "leave": EmptyPayload,
+    "start": EmptyPayload,
+    "next": NextPayload,
+    "end": EmptyPayload,
+    "kick": KickPayload,
+}
+HOST_COMMANDS = frozenset({"start", "next", "end", "kick"})
+_EMPTY = EmptyPayload()
+
+
+@attrs.frozen(slots=True)
+class ClientMessage:
+    type: str
+    payload: Any
+    id: str | int | None = None
+
+
+def _invalid(message: str, path: str | None = None, problem: str | None = None) -> errors.ProtocolError:
+    details = {"path": path, "problem": problem} if path is not None else None
+    return errors.ProtocolError(errors.INVALID_MESSAGE, message, details)
+
+
+def extract_id(raw: Any) -> str | int | None:
+    """The message's ``id``, if it is a valid one; invalid ids are simply not echoed."""
+    if isinstance(raw, dict):
+        msg_id = raw.get("id")
+        if isinstance(msg_id, str) and len(msg_id) <= MAX_ID_CHARS:
+            return msg_id
+        if isinstance(msg_id, int) and not isinstance(msg_id, bool):
+            return msg_id
+    return None
+
+
+def decode(text: str) -> Any:
+    """JSON-decode a frame; ``invalid_json`` if it is not JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise errors.ProtocolError(errors.INVALID_JSON, f"frame is not valid JSON: {exc}") from None
+
+
+def parse_message(raw: Any) -> ClientMessage:
+    """Validate a decoded envelope and its payload."""
+    if not isinstance(raw, dict):
+        raise _invalid("a message must be a JSON object", "", "not an object")
+    msg_type = raw.get("type")
+    if not isinstance(msg_type, str):
+        raise _invalid("message has no string 'type'", "type", "missing or not a string")
+    if "id" in raw and extract_id(raw) is None:
+        raise _invalid("'id' must be a string of at most 64 characters or an integer", "id", "invalid")
+    payload_type = PAYLOAD_TYPES.get(msg_type)
+    if payload_type is None:
+        raise errors.ProtocolError(errors.UNKNOWN_TYPE, f"unknown message type {msg_type!r}")
+    body = raw.get("payload", {})
+    if not isinstance(body, dict):
+        raise _invalid("'payload' must be an object", "payload", "not an object")
+    if payload_type is EmptyPayload:
+        return ClientMessage(msg_type, _EMPTY, raw.get("id"))
+    try:
+        payload = converter.structure(body, payload_type)
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
+        path, problem = error_paths(exc)[0]
+        raise _invalid(f"payload.{path}: {problem}", f"payload.{path}", problem) from None
+    return ClientMessage(msg_type, payload, raw.get("id"))
+
+
+def parse_frame(text: str) -> ClientMessage:
+    return parse_message(decode(text))
+
+
+def encode(msg_type: str, payload: Any, re: str | int | None = None) -> bytes:
+    """One server message as compact UTF-8 JSON (the frame body)."""
+    if re is None:
+        return orjson.dumps({"type": msg_type, "payload": payload})
+    return orjson.dumps({"type": msg_type, "payload": payload, "re": re})
