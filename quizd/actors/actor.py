@@ -1,0 +1,230 @@
+"""One live quiz as a Trio actor.
+
+The actor owns a ``QuizGame`` (the sans-IO state machine), an inbox memory channel
+and a nursery.  Its loop waits for the next inbox item or the game's next deadline
+(question timer, reveal, countdown, throttled leaderboard/participant broadcasts),
+whichever comes first, feeds the event to the game, and carries out the effects
+through its ``Delivery`` port.  It is the only task that touches its game.
+
+Timers are deadlines the game computes, not sleeping tasks: one ``move_on_at`` around
+the inbox read covers them all, and under ``MockClock`` the whole quiz runs in
+virtual time.  Items that arrived before a deadline are processed before the timer
+fires, so an answer is judged by the time it arrived, never by when the actor got to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from quizd.actors.inbox import Command, ConnectionLost, EndNow, InboxItem, JoinRequest
+from quizd.actors.ports import Delivery, ResultsSink
+from quizd.game import effects as fx
+from quizd.game.quiz import QuizGame
+from quizd.ops import metrics
+from quizd.protocol import errors as E
+from quizd.protocol.errors import ProtocolError
+from quizd.protocol.messages import HOST_COMMANDS, encode
+
+log = logging.getLogger("quizd.actor")
+
+INBOX_SIZE = 65536
+# How many queued inbox items one loop turn handles before checking timers again.
+BATCH = 512
+
+
+class QuizActor:
+    def __init__(
+        self,
+        game: QuizGame,
+        delivery: Delivery,
+        results: ResultsSink | None = None,
+        *,
+        on_phase: Callable[[str | None, str | None], None] = lambda old, new: None,
+    ) -> None:
+        self.game = game
+        self.quiz_id = game.quiz_id
+        self.delivery = delivery
+        self.results = results
+        self._on_phase = on_phase
+        self.inbox_send, self._inbox = trio.open_memory_channel[InboxItem](INBOX_SIZE)
+        self._nursery: trio.Nursery | None = None
+        self._phase: str | None = None
+        self._players = 0
+        self.finished = False
+        # The item being handled; still set after a crash, so the restarted actor
+        # answers it with ``internal`` instead of handling it again.
+        self.poisoned: InboxItem | None = None
+
+    # ------------------------------------------------------------------ entry points
+    def post(self, item: InboxItem) -> None:
+        """Queue an item; ``server_busy`` when the inbox is full (never blocks)."""
+        if self.finished:
+            raise ProtocolError(E.QUIZ_ENDED, "this quiz has ended")
+        try:
+            self.inbox_send.send_nowait(item)
+        except trio.WouldBlock:
+            raise ProtocolError(E.SERVER_BUSY, "the quiz is busy", {"retryAfterMs": 500}) from None
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until the quiz is over (ended and lingered).  Raises on a crash."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self._sync_gauges()
+            task_status.started()
+            if self.poisoned is not None:
+                # The item that crashed the previous run: answer it, never retry it.
+                item, self.poisoned = self.poisoned, None
+                self._refuse(item, ProtocolError(E.INTERNAL, "internal error; please retry"))
+            await self._loop()
+            self._refuse_leftovers()
+            nursery.cancel_scope.cancel()
+
+    # ------------------------------------------------------------------ the loop
+    async def _loop(self) -> None:
+        game = self.game
+        while not self.finished:
+            deadline = game.next_deadline()
+            item: InboxItem | None = None
+            with trio.move_on_at(math.inf if deadline is None else deadline):
+                item = await self._inbox.receive()
+            if item is not None:
+                await self._handle(item)
+                for _ in range(BATCH):
+                    try:
+                        item = self._inbox.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+                    await self._handle(item)
+            await self._apply(game.tick(trio.current_time()))
+
+    async def _handle(self, item: InboxItem) -> None:
+        self.poisoned = item
+        try:
+            if isinstance(item, Command):
+                await self._command(item)
+            elif isinstance(item, JoinRequest):
+                await self._join(item)
+            elif isinstance(item, ConnectionLost):
+                if self.delivery.unbind(item.participant_id, item.endpoint):
+                    await self._apply(self.game.disconnected(item.participant_id, trio.current_time()))
+            elif isinstance(item, EndNow):
+                await self._apply(self.game.end(trio.current_time()))
+                item.reply.set(None)
+        except ProtocolError as err:
+            self._refuse(item, err)
+        self.poisoned = None
+
+    def _refuse_leftovers(self) -> None:
+        """The quiz is over: nobody still waiting on the inbox may wait forever."""
+        gone = ProtocolError(E.QUIZ_ENDED, "this quiz has ended")
+        while True:
+            try:
+                self._refuse(self._inbox.receive_nowait(), gone)
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+
+    def _refuse(self, item: InboxItem, err: ProtocolError) -> None:
+        metrics.count_error(err.code)
+        if isinstance(item, JoinRequest):
+            item.reply.fail(err)
+        elif isinstance(item, Command):
+            if self.delivery.is_current(item.participant_id, item.endpoint):
+                body = encode("error", err.payload(), item.message.id)
+                self.delivery.send(item.participant_id, "error", body)
+        elif isinstance(item, EndNow):
+            item.reply.fail(err)
+
+    async def _join(self, req: JoinRequest) -> None:
+        game = self.game
+        if req.kind == "player":
+            result = game.join_player(req.value, req.received_at, req.re)
+        else:
+            result = game.resume(req.value, req.received_at, req.re, host=req.kind == "host")
+        self.delivery.bind(result.participant_id, req.endpoint)
+        req.reply.set(result.participant_id)
+        await self._apply(result.effects)
+
+    async def _command(self, cmd: Command) -> None:
+        if not self.delivery.is_current(cmd.participant_id, cmd.endpoint):
+            return  # a connection that was replaced (4002) or removed says nothing more
+        game = self.game
+        msg = cmd.message
+        pid = cmd.participant_id
+        if pid not in game.participants:
+            raise ProtocolError(E.INVALID_RESUME_TOKEN, "you are no longer in this quiz")
+        kind = msg.type
+        if kind == "answer":
+            effects = game.answer(pid, msg.payload.questionId, msg.payload.choice, cmd.received_at, msg.id)
+            await self._apply(effects)
+            metrics.ANSWER_SECONDS.observe(trio.current_time() - cmd.received_at)
+        elif kind == "get_leaderboard":
+            await self._apply(game.get_leaderboard(pid, msg.id))
+        elif kind == "leave":
+            await self._apply(game.leave(pid, trio.current_time()))
+        elif kind in HOST_COMMANDS:
+            await self._apply(game.host_command(pid, kind, msg.payload, trio.current_time(), msg.id))
+        else:
+            raise ProtocolError(E.UNKNOWN_TYPE, f"{kind!r} is not handled by the quiz")
+
+    # ------------------------------------------------------------------ effects
+    async def _apply(self, effects: list[fx.Effect]) -> None:
+        delivery = self.delivery
+        for effect in effects:
+            if isinstance(effect, fx.Reply):
+                delivery.send(effect.participant_id, effect.type, encode(effect.type, effect.payload, effect.re))
+                if effect.type == "answer_result":
+                    metrics.ANSWERS.labels("correct" if effect.payload["correct"] else "wrong").inc()
+            elif isinstance(effect, fx.Broadcast):
+                start = trio.current_time()
+                await delivery.broadcast(
+                    effect.type,
+                    encode(effect.type, effect.payload),
+                    replaceable=effect.replaceable,
+                    handoff=self.game.handoffs if effect.question_id else None,
+                    players_only=effect.players_only,
+                )
+                metrics.FANOUT_SECONDS.observe(trio.current_time() - start)
+            elif isinstance(effect, fx.Close):
+                delivery.close(effect.participant_id, effect.code, effect.reason)
+            elif isinstance(effect, fx.ResultsReady):
+                # Awaited, not spawned: whoever ended the quiz (a drain) knows the
+                # results are on disk once the end is acknowledged.
+                metrics.QUIZZES_ENDED.inc()
+                if self.results is not None:
+                    await self._write_results(effect.results)
+            elif isinstance(effect, fx.Finished):
+                self.finished = True
+        self._sync_gauges()
+
+    async def _write_results(self, results: dict[str, Any]) -> None:
+        assert self.results is not None
+        try:
+            await self.results.write(self.quiz_id, results)
+        except Exception:
+            log.exception("could not write results", extra={"quizId": self.quiz_id})
+
+    def _sync_gauges(self) -> None:
+        game = self.game
+        phase = None if self.finished else game.phase
+        if phase != self._phase:
+            if self._phase is not None:
+                metrics.QUIZZES_LIVE.labels(self._phase).dec()
+            if phase is not None:
+                metrics.QUIZZES_LIVE.labels(phase).inc()
+            self._on_phase(self._phase, phase)
+            self._phase = phase
+        players = 0 if self.finished else game.player_count
+        if players != self._players:
+            metrics.PLAYERS.inc(players - self._players)
+            self._players = players
+
+    def forget(self) -> None:
+        """Take this actor's share out of the gauges (it has stopped for good)."""
+        self.finished = True
+        self._sync_gauges()
+        self.inbox_send.close()

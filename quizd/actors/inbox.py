@@ -1,0 +1,82 @@
+"""The messages a quiz actor's inbox carries, and the one-shot reply slot.
+
+Everything that changes a quiz goes through its inbox, so the actor's state is
+touched by the actor's own task alone and needs no locks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import attrs
+import trio
+
+from quizd.protocol.messages import ClientMessage
+
+T = TypeVar("T")
+
+
+class ReplySlot(Generic[T]):
+    """A value (or an exception) that one task hands to another exactly once."""
+
+    __slots__ = ("_event", "_value", "_error")
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+
+    def set(self, value: T) -> None:
+        if not self._event.is_set():
+            self._value = value
+            self._event.set()
+
+    def fail(self, error: BaseException) -> None:
+        if not self._event.is_set():
+            self._error = error
+            self._event.set()
+
+    async def wait(self) -> T:
+        await self._event.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+
+@attrs.frozen(slots=True, eq=False)
+class JoinRequest:
+    """``join`` from a connection: as a new player (``name``), a resume or the host."""
+
+    kind: str  # "player" | "resume" | "host"
+    value: str
+    re: str | int | None
+    endpoint: Any
+    received_at: float
+    reply: ReplySlot[str] = attrs.field(factory=ReplySlot)
+
+
+@attrs.frozen(slots=True, eq=False)
+class Command:
+    """Any message of a joined participant (answer, host command, leave, ...)."""
+
+    participant_id: str
+    endpoint: Any
+    message: ClientMessage
+    received_at: float
+
+
+@attrs.frozen(slots=True, eq=False)
+class ConnectionLost:
+    participant_id: str
+    endpoint: Any
+
+
+@attrs.frozen(slots=True, eq=False)
+class EndNow:
+    """End the quiz (HTTP ``end``, node drain); replies when the end went out."""
+
+    reason: str
+    reply: ReplySlot[None] = attrs.field(factory=ReplySlot)
+
+
+InboxItem = JoinRequest | Command | ConnectionLost | EndNow

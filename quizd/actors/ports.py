@@ -1,0 +1,48 @@
+"""What a quiz actor needs from the outside world, as narrow interfaces (ports).
+
+Actors never import trio_websocket or redis: they talk to a ``Delivery`` ("send these
+bytes to this participant", "broadcast these bytes to everyone in my quiz") and to a
+``ResultsSink`` ("keep these final results").  Single node, ``Delivery`` is the
+gateway's table of local connections; in a cluster it is the relay.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from quizd.game.handoffs import HandoffLog
+
+
+class Delivery(Protocol):
+    """The connections of one quiz, by participant id."""
+
+    def bind(self, participant_id: str, endpoint: Any) -> None:
+        """Route ``participant_id`` to ``endpoint``; an older endpoint is closed with 4002."""
+
+    def is_current(self, participant_id: str, endpoint: Any) -> bool:
+        """True when ``endpoint`` is the participant's current connection."""
+
+    def unbind(self, participant_id: str, endpoint: Any) -> bool:
+        """Forget ``endpoint`` if it is still the current one; True if it was."""
+
+    def send(self, participant_id: str, msg_type: str, body: bytes) -> None:
+        """Queue one JSON message body for one participant (never blocks)."""
+
+    async def broadcast(
+        self,
+        msg_type: str,
+        body: bytes,
+        *,
+        replaceable: bool = False,
+        handoff: HandoffLog | None = None,
+        players_only: bool = False,
+    ) -> None:
+        """Hand one JSON body to every connected participant, encoded once."""
+
+    def close(self, participant_id: str, code: int, reason: str) -> None:
+        """Close the participant's connection after what is queued for it."""
+
+
+class ResultsSink(Protocol):
+    async def write(self, quiz_id: str, results: dict[str, Any]) -> None:
+        """Persist an ended quiz's results (e.g. ``results_dir/<quizId>.json``)."""

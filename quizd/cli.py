@@ -1,0 +1,56 @@
+"""``quizd``: serve | check-config | version (docs/operations.md, "Command line").
+
+Exit codes: 0 clean stop, 2 bad usage or bad config (every problem printed), 1 any
+other failure, 130 a second SIGTERM/SIGINT during a drain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from quizd import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="quizd", description="Real-time vocabulary quiz server.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run one node until SIGTERM/SIGINT")
+    serve.add_argument("--config", help="node config (default: $QUIZD_CONFIG, then /etc/quizd/quizd.toml)")
+    check = commands.add_parser("check-config", help="validate the config and every quiz definition")
+    check.add_argument("--config", help="node config (default: $QUIZD_CONFIG, then /etc/quizd/quizd.toml)")
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)  # argparse exits 2 on bad usage
+    if args.command == "version":
+        print(f"quizd {__version__}")
+        return 0
+    if args.command == "check-config":
+        from quizd.check_config import run_check
+
+        return run_check(args.config)
+    from quizd.config_loader import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    from quizd.node import serve
+    from quizd.ops.logging import setup_logging
+
+    setup_logging(config.logging.level, config.logging.format)
+    try:
+        return serve(config)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: exit 1, say why
+        import logging
+
+        logging.getLogger("quizd").exception("node failed: %s", exc)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

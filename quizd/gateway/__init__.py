@@ -1,0 +1,1 @@
+"""The player/host WebSocket gateway: handshake, limits, per-connection queues, fan-out."""

@@ -1,0 +1,220 @@
+"""The connection's byte stream, with a bounded outbound queue the node owns.
+
+trio-websocket runs the handshake, reads frames and answers control frames; it writes
+through this stream's ``send_all``.  Everything the server says in JSON is written as
+pre-framed bytes through ``push``, which never waits:
+
+* if nothing is queued, the frame goes straight into the socket with one non-blocking
+  write (no task switch per player: a broadcast to 10,000 players is one loop);
+* whatever the kernel does not take is queued, and a drain task started on demand
+  writes it when the socket becomes writable;
+* a queued leaderboard frame is replaced by a newer one rather than sent twice;
+* when the queue exceeds ``max_queue_bytes`` the client is a slow consumer: the
+  connection is aborted instead of waited for, so it never holds up anyone else.
+
+Writes go through ``os.write`` on the socket's file descriptor, which is public API
+(``trio.SocketStream.socket.fileno()``), so a trio or trio-websocket upgrade cannot
+silently break the hot path.  TLS streams have no raw descriptor: they take the same
+queue with an always-queued drain through ``send_all``.
+
+Because every write funnels through one queue, trio-websocket's control frames and the
+node's data frames interleave only at frame boundaries.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+
+import trio
+
+from quizd.game.handoffs import HandoffLog
+
+
+class _Chunk:
+    __slots__ = ("data", "handoff", "participant_id", "replaceable")
+
+    def __init__(
+        self, data: bytes | memoryview, handoff: HandoffLog | None, participant_id: str | None, replaceable: bool
+    ) -> None:
+        self.data = data
+        self.handoff = handoff
+        self.participant_id = participant_id
+        self.replaceable = replaceable
+
+
+class OutboundStream(trio.abc.Stream):
+    def __init__(
+        self,
+        transport: trio.abc.Stream,
+        *,
+        max_queue_bytes: int,
+        spawn: Callable[[Callable[[], object]], None],
+        on_slow_consumer: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.transport = transport
+        self.max_queue_bytes = max_queue_bytes
+        self._spawn = spawn
+        self._on_slow_consumer = on_slow_consumer
+        sock = getattr(transport, "socket", None)
+        self._fd: int | None = sock.fileno() if isinstance(transport, trio.SocketStream) and sock else None
+        self._queue: deque[_Chunk] = deque()
+        self._queued_bytes = 0
+        self._draining = False
+        self._closed = False
+        self.last_received_at = trio.current_time()
+        self.bytes_written = 0
+
+    # ------------------------------------------------------------------ the owned interface
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
+    def push(
+        self,
+        frame: bytes,
+        *,
+        replaceable: bool = False,
+        handoff: HandoffLog | None = None,
+        participant_id: str | None = None,
+    ) -> bool:
+        """Hand ``frame`` to the socket now, or queue it; never blocks.
+
+        Returns False when the connection is closed (or was just closed as a slow
+        consumer).  ``handoff`` records, for ``participant_id``, the moment the
+        frame's last byte went into the socket.
+        """
+        if self._closed:
+            return False
+        if not self._queue and self._fd is not None:
+            try:
+                written = os.write(self._fd, frame)
+            except BlockingIOError:
+                written = 0
+            except OSError:
+                self._abort()
+                return False
+            self.bytes_written += written
+            if written == len(frame):
+                if handoff is not None and participant_id is not None:
+                    handoff.handed(participant_id, trio.current_time())
+                return True
+            frame = memoryview(frame)[written:]
+        elif replaceable:
+            for chunk in self._queue:
+                # The head may be half-written; any later leaderboard frame can go.
+                if chunk.replaceable and chunk is not self._queue[0]:
+                    self._queued_bytes -= len(chunk.data)
+                    chunk.data = b""
+                    chunk.replaceable = False
+        self._queue.append(_Chunk(frame, handoff, participant_id, replaceable))
+        self._queued_bytes += len(frame)
+        if self._queued_bytes > self.max_queue_bytes:
+            self._on_slow_consumer()
+            self._abort()
+            return False
+        if not self._draining:
+            self._draining = True
+            self._spawn(self._drain)
+        return True
+
+    def abort(self) -> None:
+        """Drop the queue and close the transport at once (slow consumer, shutdown)."""
+        self._abort()
+
+    # ------------------------------------------------------------------ trio.abc.Stream
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """trio-websocket's writes (handshake, pong, close): queued like any frame."""
+        if self._closed:
+            raise trio.ClosedResourceError("connection closed")
+        if not self.push(bytes(data)):
+            raise trio.BrokenResourceError("connection closed")
+        await trio.lowlevel.checkpoint()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        data = await self.transport.receive_some(max_bytes)
+        self.last_received_at = trio.current_time()
+        return data
+
+    async def aclose(self) -> None:
+        """Close after a last non-blocking attempt to flush what is queued."""
+        if not self._closed and self._fd is not None:
+            self._flush_nowait()
+        self._closed = True
+        self._queue.clear()
+        self._queued_bytes = 0
+        await trio.aclose_forcefully(self.transport)
+
+    # ------------------------------------------------------------------ internals
+    def _flush_nowait(self) -> None:
+        assert self._fd is not None
+        while self._queue:
+            chunk = self._queue[0]
+            try:
+                written = os.write(self._fd, chunk.data) if chunk.data else 0
+            except OSError:
+                return
+            self.bytes_written += written
+            self._queued_bytes -= written
+            if written < len(chunk.data):
+                chunk.data = memoryview(chunk.data)[written:]
+                return
+            self._chunk_done(self._queue.popleft())
+
+    def _chunk_done(self, chunk: _Chunk) -> None:
+        """A chunk's last byte is in the socket (its bytes are already uncounted)."""
+        if chunk.handoff is not None and chunk.participant_id is not None:
+            chunk.handoff.handed(chunk.participant_id, trio.current_time())
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue and not self._closed:
+                chunk = self._queue[0]
+                if not chunk.data:
+                    self._queue.popleft()
+                    continue
+                if self._fd is None:
+                    await self.transport.send_all(chunk.data)
+                    self._queued_bytes -= len(chunk.data)
+                    chunk.data = b""
+                    self._chunk_done(self._queue.popleft())
+                    continue
+                await trio.lowlevel.wait_writable(self._fd)
+                if self._closed:
+                    break
+                before = len(chunk.data)
+                try:
+                    written = os.write(self._fd, chunk.data)
+                except BlockingIOError:
+                    continue
+                self.bytes_written += written
+                self._queued_bytes -= written
+                if written < before:
+                    chunk.data = memoryview(chunk.data)[written:]
+                    continue
+                chunk.data = b""
+                self._chunk_done(self._queue.popleft())
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+            self._abort()
+        finally:
+            self._draining = False
+
+    def _abort(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.clear()
+        self._queued_bytes = 0
+        sock = getattr(self.transport, "socket", None)
+        if sock is not None:
+            sock.close()
+        else:  # TLS: closing the wrapped transport is async; do it from a task.
+            self._spawn(lambda: trio.aclose_forcefully(self.transport))

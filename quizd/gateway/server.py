@@ -1,0 +1,148 @@
+"""The WebSocket listener: accepts TCP, runs the handshake, hands each connection a session.
+
+We own the accept loop (``trio.serve_listeners``) and give trio-websocket a stream we
+own (``OutboundStream``) through its public ``wrap_server_stream``; that is what lets
+the broadcast hot path write pre-framed bytes without touching trio-websocket's
+private attributes.  Keepalive is one node-wide task rather than one per connection:
+every ``ping_interval_s`` it sends each connection a ping frame and closes those that
+have sent nothing (no pong, no data) since the previous ping.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections import Counter
+
+import trio
+from trio_websocket import wrap_server_stream
+
+from quizd.config import Config
+from quizd.gateway.framing import ping_frame
+from quizd.gateway.outbound import OutboundStream
+from quizd.gateway.session import CLOSE_TIMEOUT_S, Session
+from quizd.ops import metrics
+from quizd.protocol import errors as E
+from quizd.router import Router
+
+log = logging.getLogger("quizd.gateway")
+
+HANDSHAKE_TIMEOUT_S = 10.0
+WS_PATH = "/ws"
+# trio-websocket's queue of received messages per connection; the rate limit drains it.
+MESSAGE_QUEUE = 8
+
+
+def make_ssl_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+class Gateway:
+    def __init__(self, config: Config, router: Router) -> None:
+        self.config = config
+        self.router = router
+        self.draining = False
+        self.sessions: set[Session] = set()
+        self._per_ip: Counter[str] = Counter()
+        ws = config.websocket
+        self._ssl = make_ssl_context(ws.tls_cert, ws.tls_key) if ws.tls_cert and ws.tls_key else None
+        self._ping = ping_frame(b"quizd")
+        self.address: tuple[str, int] | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "wss" if self._ssl is not None else "ws"
+
+    async def serve(self, task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
+        ws = self.config.websocket
+        listeners = await trio.open_tcp_listeners(ws.port, host=ws.host or None, backlog=4096)
+        host, port = listeners[0].socket.getsockname()[:2]
+        self.address = (host, port)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._keepalive)
+            task_status.started((host, port))
+            await trio.serve_listeners(self._handle_stream, listeners, handler_nursery=nursery)
+
+    async def _keepalive(self) -> None:
+        interval = self.config.websocket.ping_interval_s
+        while True:
+            await trio.sleep(interval)
+            now = trio.current_time()
+            for session in list(self.sessions):
+                if session.out.last_received_at < session.last_ping_at:
+                    log.info("no pong since the last ping; dropping", extra={"remote": session.remote})
+                    session.out.abort()
+                    continue
+                session.last_ping_at = now
+                session.out.push(self._ping)
+
+    async def _handle_stream(self, stream: trio.SocketStream) -> None:
+        try:
+            remote = str(stream.socket.getpeername()[0])
+        except OSError:
+            await trio.aclose_forcefully(stream)
+            return
+        transport: trio.abc.Stream = stream
+        if self._ssl is not None:
+            transport = trio.SSLStream(stream, self._ssl, server_side=True)
+        async with trio.open_nursery() as nursery:
+            out = OutboundStream(
+                transport,
+                max_queue_bytes=self.config.websocket.send_queue_bytes,
+                spawn=nursery.start_soon,
+                on_slow_consumer=lambda: self._slow_consumer(remote),
+            )
+            ws = None
+            with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+                request = await wrap_server_stream(
+                    nursery, out, message_queue_size=MESSAGE_QUEUE,
+                    max_message_size=self.config.websocket.max_message_bytes,
+                )
+                refusal = self._refusal(request.path, dict(request.headers))
+                if refusal is not None:
+                    await request.reject(refusal[0], body=refusal[1].encode())
+                else:
+                    ws = await request.accept()
+            if ws is None:
+                out.abort()
+                nursery.cancel_scope.cancel()
+                return
+            session = Session(self, ws, out, nursery.start_soon, remote)
+            self.sessions.add(session)
+            self._per_ip[remote] += 1
+            metrics.CONNECTIONS_OPEN.inc()
+            try:
+                limit_ip = self.config.limits.connections_per_ip
+                if len(self.sessions) > self.config.websocket.max_connections:
+                    session.close_soon(E.CLOSE_NODE_FULL, "node full")
+                elif limit_ip and self._per_ip[remote] > limit_ip:
+                    session.close_soon(E.CLOSE_NODE_FULL, "too many connections from this address")
+                await session.run()
+            finally:
+                self.sessions.discard(session)
+                self._per_ip[remote] -= 1
+                if not self._per_ip[remote]:
+                    del self._per_ip[remote]
+                metrics.CONNECTIONS_OPEN.dec()
+                session.close_soon(E.CLOSE_NORMAL, "")
+                # Let the close handshake and the last queued bytes go, but not forever.
+                nursery.cancel_scope.deadline = trio.current_time() + CLOSE_TIMEOUT_S + 1
+
+    def _refusal(self, path: str | None, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
+        if (path or "").split("?", 1)[0] != WS_PATH:
+            return 404, f"not found: connect to {WS_PATH}"
+        allowed = self.config.websocket.allowed_origins
+        origin = headers.get(b"origin")
+        if allowed and origin is not None and origin.decode("latin-1") not in allowed:
+            return 403, "origin not allowed"
+        return None
+
+    def _slow_consumer(self, remote: str) -> None:
+        metrics.SLOW_CONSUMER_DISCONNECTS.inc()
+        log.warning("slow consumer: send queue full; closing", extra={"remote": remote})
+
+    def close_all(self, code: int, reason: str) -> None:
+        for session in list(self.sessions):
+            session.close_soon(code, reason)

@@ -1,0 +1,171 @@
+"""One player's or host's connection, from the first frame to the close.
+
+The session reads frames from trio-websocket, enforces the per-connection limits
+(rate, binary frames, join-first), parses each frame with the sans-IO protocol module
+and posts it to its quiz's actor.  It never waits on the actor except for ``join``,
+whose answer decides which participant this connection is.  Everything sent to the
+client goes through ``out`` (the connection's bounded ``OutboundStream``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from quizd.actors.inbox import Command, ConnectionLost, JoinRequest
+from quizd.gateway.framing import text_frame
+from quizd.gateway.outbound import OutboundStream
+from quizd.gateway.ratelimit import RateLimiter, Verdict
+from quizd.ops import metrics
+from quizd.protocol import errors as E
+from quizd.protocol.errors import ProtocolError
+from quizd.protocol.messages import ClientMessage, JoinPayload, decode, encode, extract_id, parse_message
+
+if TYPE_CHECKING:
+    from quizd.gateway.server import Gateway
+
+log = logging.getLogger("quizd.gateway")
+
+JOIN_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 5.0
+
+
+class Session:
+    def __init__(
+        self,
+        gateway: Gateway,
+        ws: WebSocketConnection,
+        out: OutboundStream,
+        spawn: Callable[..., None],
+        remote: str,
+    ) -> None:
+        self.gateway = gateway
+        self.ws = ws
+        self.out = out
+        self._spawn = spawn
+        self.remote = remote
+        limits = gateway.config.limits
+        self.limiter = RateLimiter(limits.messages_per_second, limits.burst, trio.current_time())
+        self.quiz: Any = None  # the quiz handle (actor) once joined
+        self.quiz_id: str | None = None
+        self.participant_id: str | None = None
+        self.is_host = False
+        self.last_ping_at = trio.current_time()
+        self._closing = False
+
+    # ------------------------------------------------------------------ sending
+    def send(self, msg_type: str, payload: Any, re: str | int | None = None) -> None:
+        frame = text_frame(encode(msg_type, payload, re))
+        if self.out.push(frame):
+            metrics.count_sent(msg_type)
+            metrics.BYTES_SENT.inc(len(frame))
+
+    def send_error(self, err: ProtocolError, re: str | int | None = None) -> None:
+        metrics.count_error(err.code)
+        self.send("error", err.payload(), re)
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close after what is already queued (close frame, then TCP), with a deadline."""
+        if self._closing:
+            return
+        self._closing = True
+        self._spawn(self._close, code, reason)
+
+    async def _close(self, code: int, reason: str) -> None:
+        with trio.move_on_after(CLOSE_TIMEOUT_S):
+            await self.ws.aclose(code, reason)
+        self.out.abort()
+
+    # ------------------------------------------------------------------ reading
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    frame = await self.ws.get_message()
+                except ConnectionClosed:
+                    return
+                if not self._admit(trio.current_time()):
+                    continue
+                await self._on_frame(frame, trio.current_time())
+        finally:
+            if self.quiz is not None and self.participant_id is not None:
+                try:
+                    self.quiz.post(ConnectionLost(self.participant_id, self))
+                except ProtocolError:
+                    pass
+
+    def _admit(self, now: float) -> bool:
+        verdict = self.limiter.check(now)
+        if verdict is Verdict.ACCEPT:
+            return True
+        metrics.RATE_LIMITED.inc()
+        if verdict is Verdict.ABUSE:
+            self.close_soon(E.CLOSE_ABUSE, "too many messages")
+        elif verdict is Verdict.DROP_AND_TELL:
+            self.send_error(ProtocolError(E.RATE_LIMITED, "too many messages; some were dropped"))
+        return False
+
+    async def _on_frame(self, frame: str | bytes, now: float) -> None:
+        if isinstance(frame, bytes):
+            metrics.count_received("invalid")
+            self.send_error(ProtocolError(E.INVALID_MESSAGE, "binary frames are not supported; send JSON text"))
+            return
+        raw: Any = None
+        try:
+            raw = decode(frame)
+            msg = parse_message(raw)
+        except ProtocolError as err:
+            metrics.count_received("invalid")
+            self.send_error(err, extract_id(raw))
+            return
+        metrics.count_received(msg.type)
+        try:
+            if self.quiz is None:
+                await self._before_join(msg, now)
+            else:
+                self._after_join(msg, now)
+        except ProtocolError as err:
+            self.send_error(err, msg.id)
+
+    async def _before_join(self, msg: ClientMessage, now: float) -> None:
+        if msg.type != "join":
+            raise ProtocolError(E.NOT_JOINED, "send 'join' first")
+        payload: JoinPayload = msg.payload
+        given = [(k, v) for k, v in (("player", payload.name), ("resume", payload.resumeToken),
+                                     ("host", payload.hostToken)) if v is not None]
+        if len(given) != 1:
+            raise ProtocolError(
+                E.INVALID_MESSAGE,
+                "join needs exactly one of 'name', 'resumeToken' or 'hostToken'",
+                {"path": "payload", "problem": "exactly one of name, resumeToken, hostToken"},
+            )
+        kind, value = given[0]
+        if kind == "player" and self.gateway.draining:
+            raise ProtocolError(E.SERVER_BUSY, "this node is draining", {"retryAfterMs": 1000})
+        quiz = self.gateway.router.lookup(payload.quizId)
+        if quiz is None:
+            raise ProtocolError(E.QUIZ_NOT_FOUND, f"no live quiz {payload.quizId!r}")
+        request = JoinRequest(kind, value, msg.id, self, now)
+        quiz.post(request)
+        with trio.move_on_after(JOIN_TIMEOUT_S):
+            participant_id = await request.reply.wait()
+            self.quiz = quiz
+            self.quiz_id = payload.quizId
+            self.participant_id = participant_id
+            self.is_host = kind == "host" or participant_id == "host"
+            return
+        raise ProtocolError(E.SERVER_BUSY, "the quiz did not answer in time", {"retryAfterMs": 1000})
+
+    def _after_join(self, msg: ClientMessage, now: float) -> None:
+        if msg.type == "join":
+            raise ProtocolError(E.ALREADY_JOINED, "this connection has already joined a quiz")
+        if msg.type == "ping":
+            self.send("pong", {"serverTime": int(time.time() * 1000)}, msg.id)
+            return
+        assert self.participant_id is not None
+        self.quiz.post(Command(self.participant_id, self, msg, now))

@@ -1,0 +1,190 @@
+"""The HTTP control plane as a plain ASGI application (served by hypercorn's Trio worker).
+
+Eight routes do not need a framework; hypercorn does the HTTP, prometheus_client the
+exposition format, the project's converter the body validation.  ``/api/*`` needs the
+admin token as a bearer token, compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import cattrs
+import orjson
+
+from quizd.convert import converter, error_paths
+from quizd.game.quiz import AutoStart
+from quizd.ops import metrics
+from quizd.service import QuizService, ServiceError
+
+log = logging.getLogger("quizd.http")
+
+MAX_BODY_BYTES = 64 * 1024
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@attrs.frozen
+class AutoStartBody:
+    minPlayers: int = attrs.field(validator=attrs.validators.and_(attrs.validators.ge(1), attrs.validators.le(100000)))
+    countdownMs: int | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.and_(attrs.validators.ge(0), attrs.validators.le(600000))),
+    )
+
+
+@attrs.frozen
+class CreateQuizBody:
+    definitionId: str
+    quizId: str | None = None
+    autoStart: AutoStartBody | None = None
+
+
+class ControlPlane:
+    """The ASGI app.  ``ready()`` and ``ws_url()`` come from the node."""
+
+    def __init__(
+        self,
+        service: QuizService,
+        *,
+        admin_token: str,
+        ready: Callable[[], str | None],
+        ws_url: Callable[[], str],
+    ) -> None:
+        self.service = service
+        self._token = admin_token.encode()
+        self._ready = ready
+        self._ws_url = ws_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            status, body, content_type = await self._route(scope, receive)
+        except ServiceError as err:
+            status, body, content_type = _error(err.status, err.code, err.message)
+        except Exception:
+            log.exception("control plane request failed", extra={"path": scope.get("path")})
+            status, body, content_type = _error(500, "internal", "internal error")
+        await send({
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type.encode()), (b"cache-control", b"no-store")],
+        })
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _route(self, scope: Scope, receive: Receive) -> tuple[int, bytes, str]:
+        method: str = scope["method"]
+        path: str = scope["path"].rstrip("/") or "/"
+        if path == "/healthz":
+            return _only_get(method) or _json(200, {"status": "ok"})
+        if path == "/readyz":
+            not_ready = self._ready()
+            if not_ready:
+                return _only_get(method) or _json(503, {"status": not_ready})
+            return _only_get(method) or _json(200, {"status": "ready"})
+        if path == "/metrics":
+            if method != "GET":
+                return _error(405, "method_not_allowed", "use GET")
+            body, content_type = metrics.render()
+            return 200, body, content_type
+        if not path.startswith("/api/"):
+            return _error(404, "not_found", f"no route {path}")
+        if not self._authorized(scope):
+            return _error(401, "unauthorized", "missing or wrong bearer token")
+        parts = path.split("/")[2:]  # ["definitions"] | ["quizzes", id?, action?]
+        if parts == ["definitions"]:
+            return _only_get(method) or _json(200, self.service.list_definitions())
+        if parts[0] != "quizzes" or len(parts) > 3:
+            return _error(404, "not_found", f"no route {path}")
+        if len(parts) == 1:
+            if method == "GET":
+                return _json(200, self.service.list_quizzes())
+            if method == "POST":
+                return await self._create(receive)
+            return _error(405, "method_not_allowed", "use GET or POST")
+        quiz_id = parts[1]
+        if len(parts) == 2:
+            return _only_get(method) or _json(200, self.service.get_quiz(quiz_id))
+        if parts[2] == "results":
+            return _only_get(method) or _json(200, await self.service.results(quiz_id))
+        if parts[2] == "end":
+            if method != "POST":
+                return _error(405, "method_not_allowed", "use POST")
+            return _json(200, await self.service.end_quiz(quiz_id))
+        return _error(404, "not_found", f"no route {path}")
+
+    def _authorized(self, scope: Scope) -> bool:
+        if not self._token:
+            return False
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, token = value.partition(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._token)
+        return False
+
+    async def _create(self, receive: Receive) -> tuple[int, bytes, str]:
+        raw = await _read_body(receive)
+        if raw is None:
+            return _error(413, "invalid_body", f"body larger than {MAX_BODY_BYTES} bytes")
+        try:
+            doc = orjson.loads(raw or b"{}")
+        except orjson.JSONDecodeError as exc:
+            return _error(422, "invalid_body", f"body is not JSON: {exc}")
+        if not isinstance(doc, dict):
+            return _error(422, "invalid_body", "body must be a JSON object")
+        try:
+            body = converter.structure(doc, CreateQuizBody)
+        except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
+            problems = "; ".join(f"{path}: {msg}" for path, msg in error_paths(exc))
+            return _error(422, "invalid_body", problems)
+        auto = None
+        if body.autoStart is not None:
+            auto = AutoStart(body.autoStart.minPlayers, body.autoStart.countdownMs)
+        created = await self.service.create_quiz(body.definitionId, body.quizId, auto)
+        return _json(201, {"quizId": created.quiz_id, "hostToken": created.host_token, "wsUrl": self._ws_url()})
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _json(status: int, value: Any) -> tuple[int, bytes, str]:
+    return status, orjson.dumps(value), "application/json"
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, bytes, str]:
+    return _json(status, {"error": {"code": code, "message": message}})
+
+
+def _only_get(method: str) -> tuple[int, bytes, str] | None:
+    if method in ("GET", "HEAD"):
+        return None
+    return _error(405, "method_not_allowed", "use GET")

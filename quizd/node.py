@@ -1,0 +1,190 @@
+"""The composition root: one node = supervisor + gateway + control plane + signals.
+
+``run_node`` reads nothing but the ``Config`` it is given; the CLI loads the file.
+Start-up order matters for readiness: the supervisor first, then the WebSocket
+listener, then the HTTP listener; ``/readyz`` turns 200 (and the ready line is
+printed) only once both listeners accept.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from functools import partial
+from pathlib import Path
+
+import hypercorn.config
+import hypercorn.trio
+import trio
+
+from quizd.actors.supervisor import Supervisor
+from quizd.config import Config
+from quizd.config_loader import ConfigError, load_config
+from quizd.definitions_loader import DefinitionSet, load_definitions
+from quizd.gateway.server import Gateway
+from quizd.http.app import ControlPlane
+from quizd.ops import metrics
+from quizd.ops.logging import set_level
+from quizd.protocol import errors as E
+from quizd.router import LocalRouter
+from quizd.service import QuizService
+
+log = logging.getLogger("quizd.node")
+
+EXIT_OK = 0
+EXIT_INTERRUPTED = 130
+
+
+def merge_reloaded(old: DefinitionSet, new: DefinitionSet) -> DefinitionSet:
+    """A reload with broken files keeps the old definitions the new set lacks."""
+    if not new.problems:
+        return new
+    merged = dict(old.definitions)
+    merged.update(new.definitions)
+    return DefinitionSet(definitions=merged, problems=new.problems)
+
+
+class Node:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.supervisor = Supervisor()
+        self.service = QuizService(config, self.supervisor, DefinitionSet(definitions={}, problems=()))
+        self.router = LocalRouter(self.supervisor)
+        self.gateway = Gateway(config, self.router)
+        self.state = "starting"
+        self.http_address: tuple[str, int] | None = None
+        self.control_plane = ControlPlane(
+            self.service,
+            admin_token=config.admin_token,
+            ready=lambda: None if self.state == "ready" else self.state,
+            ws_url=self.ws_url,
+        )
+
+    def ws_url(self) -> str:
+        ws = self.config.websocket
+        if ws.public_url:
+            return ws.public_url
+        host, port = self.gateway.address or (ws.host, ws.port)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{self.gateway.scheme}://{host}:{port}/ws"
+
+    async def load_definitions(self) -> DefinitionSet:
+        directory = Path(self.config.quizzes.definitions_dir)
+        definitions = await trio.to_thread.run_sync(load_definitions, directory)
+        for problem in definitions.problems:
+            log.error("quiz definition problem: %s", problem)
+        return definitions
+
+    async def run(self, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> int:
+        self.service.replace_definitions(await self.load_definitions())
+        shutdown = trio.Event()
+        with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.supervisor.run)
+                ws_host, ws_port = await nursery.start(self.gateway.serve)
+                binds = await nursery.start(
+                    partial(hypercorn.trio.serve, self.control_plane, self._hypercorn_config(),
+                            shutdown_trigger=shutdown.wait)
+                )
+                http = binds[0].split("://", 1)[1]
+                host, _, port = http.rpartition(":")
+                self.http_address = (host.strip("[]"), int(port))
+                nursery.start_soon(metrics.measure_event_loop_lag)
+                self.state = "ready"
+                print(f"quizd ready node={self.config.node.id} ws={ws_host}:{ws_port} http={http}", flush=True)
+                log.info("node ready", extra={"node": self.config.node.id, "ws": f"{ws_host}:{ws_port}", "http": http})
+                task_status.started(self)
+                code = await self._signals(signals)
+                shutdown.set()
+                nursery.cancel_scope.cancel()
+        return code
+
+    def _hypercorn_config(self) -> hypercorn.config.Config:
+        http = self.config.http
+        hc = hypercorn.config.Config()
+        host = f"[{http.host}]" if ":" in http.host else http.host
+        hc.bind = [f"{host}:{http.port}"]
+        hc.accesslog = None
+        hc.errorlog = logging.getLogger("hypercorn.error")
+        if http.tls_cert and http.tls_key:
+            hc.certfile = http.tls_cert
+            hc.keyfile = http.tls_key
+        hc.graceful_timeout = 2.0
+        return hc
+
+    async def _signals(self, signals: trio.abc.ReceiveChannel[int] | object) -> int:
+        async for signum in signals:  # type: ignore[attr-defined]
+            if signum == signal.SIGHUP:
+                await self.reload()
+                continue
+            return await self.drain(signals)
+        return EXIT_OK
+
+    async def reload(self) -> None:
+        """SIGHUP: reload quiz definitions (live quizzes keep theirs) and the log level."""
+        try:
+            config = await trio.to_thread.run_sync(load_config, self.config.source)
+            set_level(config.logging.level)
+        except ConfigError as err:
+            log.error("config reload: keeping the running settings: %s", err)
+        definitions = await self.load_definitions()
+        self.service.replace_definitions(merge_reloaded(self.service.definitions, definitions))
+        result = "failure" if definitions.problems else "success"
+        metrics.CONFIG_RELOADS.labels(result).inc()
+        if result == "success":
+            metrics.CONFIG_LAST_RELOAD_SUCCESS.set_to_current_time()
+        log.info("definitions reloaded", extra={"definitions": len(self.service.definitions.definitions),
+                                                 "problems": len(definitions.problems)})
+
+    async def drain(self, signals: object) -> int:
+        """SIGTERM/SIGINT: stop taking new work, let live quizzes finish, then end them.
+
+        A second SIGTERM/SIGINT exits 130 at once.
+        """
+        log.info("draining", extra={"timeout_s": self.config.node.drain_timeout_s})
+        self.state = "draining"
+        self.gateway.draining = True
+        self.service.draining = True
+        interrupted = False
+        async with trio.open_nursery() as nursery:
+
+            async def second_signal() -> None:
+                nonlocal interrupted
+                async for signum in signals:  # type: ignore[attr-defined]
+                    if signum in (signal.SIGTERM, signal.SIGINT):
+                        interrupted = True
+                        nursery.cancel_scope.cancel()
+                        return
+
+            nursery.start_soon(second_signal)
+            with trio.move_on_after(self.config.node.drain_timeout_s):
+                while self.service.live_quizzes():
+                    await trio.sleep(0.1)
+            await self.service.end_all("node draining")
+            self.gateway.close_all(E.CLOSE_QUIZ_CLOSED, "node shutting down")
+            with trio.move_on_after(5):
+                while self.gateway.sessions:
+                    await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()
+        if interrupted:
+            log.warning("second signal during drain: exiting now")
+            return EXIT_INTERRUPTED
+        log.info("drained; exiting")
+        return EXIT_OK
+
+
+async def run_node(config: Config) -> int:
+    return await Node(config).run()
+
+
+def serve(config: Config) -> int:
+    try:
+        return trio.run(run_node, config)
+    except KeyboardInterrupt:  # pragma: no cover - signals are handled inside
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(serve(load_config(None)))

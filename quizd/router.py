@@ -1,0 +1,35 @@
+"""Where a quiz lives: the router maps a quiz id to a handle its messages go to.
+
+The gateway and the control plane only ever ask the router; they never look at actors
+directly.  A single node answers from its own supervisor.  The cluster plugs in here:
+its router consults the consistent-hash ring and returns a handle that relays the
+same inbox items to the owning node.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from quizd.actors.inbox import InboxItem
+from quizd.actors.supervisor import Supervisor
+
+
+class QuizHandle(Protocol):
+    quiz_id: str
+
+    def post(self, item: InboxItem) -> None:
+        """Queue an inbox item for the quiz; raises ``ProtocolError`` when it cannot."""
+
+
+class Router(Protocol):
+    def lookup(self, quiz_id: str) -> QuizHandle | None: ...
+
+
+class LocalRouter:
+    """Single node: every quiz is an actor of this process."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+
+    def lookup(self, quiz_id: str) -> QuizHandle | None:
+        return self.supervisor.actors.get(quiz_id)

@@ -1,0 +1,204 @@
+"""The node's quiz service: create, list, inspect and end quizzes; reload definitions.
+
+This is what the HTTP control plane calls.  It owns the current definition set (a
+SIGHUP swaps it; live quizzes keep the ``QuizDefinition`` object they started with)
+and creates quiz actors in the supervisor.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+import trio
+
+from quizd.actors.actor import QuizActor
+from quizd.actors.inbox import EndNow
+from quizd.actors.supervisor import Supervisor
+from quizd.config import Config
+from quizd.definitions_loader import DefinitionSet
+from quizd.game.quiz import AutoStart, GameSettings, QuizGame
+from quizd.gateway.delivery import LocalDelivery
+from quizd.ops import metrics
+
+log = logging.getLogger("quizd.service")
+
+QUIZ_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Blocking file I/O (results files) goes through worker threads, a few at a time.
+FILE_LIMITER = trio.CapacityLimiter(4)
+
+
+class ServiceError(Exception):
+    """A refused control-plane request: HTTP status, error code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@attrs.frozen
+class CreatedQuiz:
+    quiz_id: str
+    host_token: str
+
+
+class ResultsDirectory:
+    """``results_dir/<quizId>.json``, written atomically in a worker thread."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def write(self, quiz_id: str, results: dict[str, Any]) -> None:
+        await trio.to_thread.run_sync(self._write_sync, quiz_id, orjson.dumps(results), limiter=FILE_LIMITER)
+
+    def _write_sync(self, quiz_id: str, body: bytes) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.directory / f".{quiz_id}.json.tmp"
+        tmp.write_bytes(body)
+        tmp.replace(self.directory / f"{quiz_id}.json")
+
+    async def read(self, quiz_id: str) -> dict[str, Any] | None:
+        path = self.directory / f"{quiz_id}.json"
+
+        def _read() -> bytes | None:
+            try:
+                return path.read_bytes()
+            except FileNotFoundError:
+                return None
+
+        body = await trio.to_thread.run_sync(_read, limiter=FILE_LIMITER)
+        return orjson.loads(body) if body is not None else None
+
+
+class QuizService:
+    def __init__(self, config: Config, supervisor: Supervisor, definitions: DefinitionSet) -> None:
+        self.config = config
+        self.supervisor = supervisor
+        self.definitions = definitions
+        self.draining = False
+        q = config.quizzes
+        self.settings = GameSettings(
+            top_n=config.leaderboard.top_n,
+            leaderboard_interval_ms=config.leaderboard.interval_ms,
+            max_players=q.max_players,
+            linger_s=q.linger_s,
+            lobby_timeout_s=q.lobby_timeout_s,
+        )
+        self.results_dir = ResultsDirectory(Path(q.results_dir)) if q.results_dir else None
+
+    @property
+    def node_id(self) -> str:
+        return self.config.node.id
+
+    # ------------------------------------------------------------------ definitions
+    def list_definitions(self) -> list[dict[str, Any]]:
+        return [
+            {"id": d.id, "title": d.title, "questionCount": d.question_count}
+            for d in sorted(self.definitions.definitions.values(), key=lambda d: d.id)
+        ]
+
+    def replace_definitions(self, definitions: DefinitionSet) -> None:
+        self.definitions = definitions
+
+    # ------------------------------------------------------------------ quizzes
+    async def create_quiz(
+        self, definition_id: str, quiz_id: str | None = None, auto_start: AutoStart | None = None
+    ) -> CreatedQuiz:
+        if self.draining:
+            raise ServiceError(503, "server_busy", "this node is draining; create the quiz elsewhere")
+        definition = self.definitions.definitions.get(definition_id)
+        if definition is None:
+            raise ServiceError(404, "definition_not_found", f"no quiz definition {definition_id!r}")
+        if quiz_id is None:
+            quiz_id = self._new_quiz_id()
+        elif not QUIZ_ID_RE.match(quiz_id):
+            raise ServiceError(422, "invalid_body", "quizId must be 1 to 64 of A-Z a-z 0-9 _ -")
+        if quiz_id in self.supervisor.actors:
+            raise ServiceError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
+        now = trio.current_time()
+        game = QuizGame(
+            quiz_id,
+            definition,
+            self.settings,
+            now,
+            wall_offset_ms=round(time.time() * 1000 - now * 1000),
+            auto_start=auto_start,
+        )
+        actor = QuizActor(game, LocalDelivery(quiz_id), self.results_dir)
+        await self.supervisor.spawn(actor)
+        metrics.QUIZZES_CREATED.inc()
+        log.info("quiz created", extra={"quizId": quiz_id, "definitionId": definition_id})
+        return CreatedQuiz(quiz_id, game.host_token)
+
+    def _new_quiz_id(self) -> str:
+        while True:
+            quiz_id = secrets.token_hex(4)
+            if quiz_id not in self.supervisor.actors:
+                return quiz_id
+
+    def list_quizzes(self) -> list[dict[str, Any]]:
+        return [self._describe(actor, brief=True) for actor in self.supervisor.actors.values()]
+
+    def get_quiz(self, quiz_id: str) -> dict[str, Any]:
+        return self._describe(self._actor(quiz_id), brief=False)
+
+    def _describe(self, actor: QuizActor, *, brief: bool) -> dict[str, Any]:
+        summary = actor.game.summary()
+        if brief:
+            summary.pop("questionIndex")
+        summary["node"] = self.node_id
+        return summary
+
+    async def results(self, quiz_id: str) -> dict[str, Any]:
+        actor = self.supervisor.actors.get(quiz_id)
+        if actor is None:
+            stored = await self.results_dir.read(quiz_id) if self.results_dir and QUIZ_ID_RE.match(quiz_id) else None
+            if stored is None:
+                raise ServiceError(404, "quiz_not_found", f"no quiz {quiz_id!r}")
+            return stored
+        if not actor.game.closed_questions:
+            raise ServiceError(404, "results_not_ready", "no question of this quiz has closed yet")
+        return actor.game.results()
+
+    async def end_quiz(self, quiz_id: str) -> dict[str, Any]:
+        actor = self._actor(quiz_id)
+        request = EndNow("ended over HTTP")
+        actor.post(request)
+        with trio.move_on_after(10):
+            await request.reply.wait()
+        return {"quizId": quiz_id, "phase": "ended"}
+
+    async def end_all(self, reason: str) -> None:
+        """End every live quiz (single-node drain): standings out, players 4004."""
+        requests = []
+        for actor in list(self.supervisor.actors.values()):
+            if actor.game.phase != "ended":
+                request = EndNow(reason)
+                try:
+                    actor.post(request)
+                except Exception:
+                    continue
+                requests.append(request)
+        with trio.move_on_after(10):
+            for request in requests:
+                try:
+                    await request.reply.wait()
+                except Exception:
+                    pass
+
+    def live_quizzes(self) -> int:
+        return sum(1 for a in self.supervisor.actors.values() if a.game.phase != "ended")
+
+    def _actor(self, quiz_id: str) -> QuizActor:
+        actor = self.supervisor.actors.get(quiz_id)
+        if actor is None:
+            raise ServiceError(404, "quiz_not_found", f"no quiz {quiz_id!r}")
+        return actor
