@@ -26,6 +26,7 @@ from quizd.gateway.server import Gateway
 from quizd.http.app import ControlPlane
 from quizd.ops import metrics
 from quizd.ops.logging import set_level
+from quizd.ops.sdnotify import Notifier, status_loop, watchdog_loop
 from quizd.protocol import errors as E
 from quizd.router import LocalRouter
 from quizd.service import QuizService
@@ -46,8 +47,9 @@ def merge_reloaded(old: DefinitionSet, new: DefinitionSet) -> DefinitionSet:
 
 
 class Node:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, notifier: Notifier | None = None) -> None:
         self.config = config
+        self.notifier = notifier or Notifier()
         self.supervisor = Supervisor()
         self.service = QuizService(config, self.supervisor, DefinitionSet(definitions={}, problems=()))
         self.router = LocalRouter(self.supervisor)
@@ -79,6 +81,7 @@ class Node:
 
     async def run(self, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> int:
         self.service.replace_definitions(await self.load_definitions())
+        metrics.MAX_CONNECTIONS.set(self.config.websocket.max_connections)
         shutdown = trio.Event()
         with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
             async with trio.open_nursery() as nursery:
@@ -94,12 +97,23 @@ class Node:
                 nursery.start_soon(metrics.measure_event_loop_lag)
                 self.state = "ready"
                 print(f"quizd ready node={self.config.node.id} ws={ws_host}:{ws_port} http={http}", flush=True)
+                self.notifier.ready(self.describe())
+                nursery.start_soon(watchdog_loop, self.notifier)
+                nursery.start_soon(status_loop, self.notifier, self.describe)
                 log.info("node ready", extra={"node": self.config.node.id, "ws": f"{ws_host}:{ws_port}", "http": http})
                 task_status.started(self)
                 code = await self._signals(signals)
                 shutdown.set()
                 nursery.cancel_scope.cancel()
         return code
+
+    def describe(self) -> str:
+        """One line for ``systemctl status``."""
+        players = sum(a.game.player_count for a in self.supervisor.actors.values())
+        return (
+            f"{self.state}: {players} players, {self.service.live_quizzes()} live quizzes, "
+            f"{len(self.gateway.sessions)} connections"
+        )
 
     def _hypercorn_config(self) -> hypercorn.config.Config:
         http = self.config.http
@@ -124,6 +138,7 @@ class Node:
 
     async def reload(self) -> None:
         """SIGHUP: reload quiz definitions (live quizzes keep theirs) and the log level."""
+        self.notifier.reloading()
         try:
             config = await trio.to_thread.run_sync(load_config, self.config.source)
             set_level(config.logging.level)
@@ -137,6 +152,7 @@ class Node:
             metrics.CONFIG_LAST_RELOAD_SUCCESS.set_to_current_time()
         log.info("definitions reloaded", extra={"definitions": len(self.service.definitions.definitions),
                                                  "problems": len(definitions.problems)})
+        self.notifier.ready(self.describe())
 
     async def drain(self, signals: object) -> int:
         """SIGTERM/SIGINT: stop taking new work, let live quizzes finish, then end them.
@@ -145,6 +161,7 @@ class Node:
         """
         log.info("draining", extra={"timeout_s": self.config.node.drain_timeout_s})
         self.state = "draining"
+        self.notifier.stopping(self.describe())
         self.gateway.draining = True
         self.service.draining = True
         interrupted = False
@@ -159,7 +176,11 @@ class Node:
                         return
 
             nursery.start_soon(second_signal)
-            with trio.move_on_after(self.config.node.drain_timeout_s):
+            drain_s = self.config.node.drain_timeout_s
+            deadline = trio.current_time() + drain_s
+            # Tell systemd the stop takes this long (plus the end and close below).
+            self.notifier.extend_timeout(drain_s + 20)
+            with trio.move_on_at(deadline):
                 while self.service.live_quizzes():
                     await trio.sleep(0.1)
             await self.service.end_all("node draining")

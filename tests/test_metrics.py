@@ -15,6 +15,7 @@ from quizd.ops import metrics as m
 # (exposed family name, type) of every quizd_ metric; counters lose "_total" in the family.
 EXPECTED: dict[str, str] = {
     "quizd_connections_open": "gauge",
+    "quizd_max_connections": "gauge",
     "quizd_quizzes_live": "gauge",
     "quizd_players": "gauge",
     "quizd_messages_received": "counter",

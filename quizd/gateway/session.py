@@ -55,7 +55,8 @@ class Session:
         self.quiz_id: str | None = None
         self.participant_id: str | None = None
         self.is_host = False
-        self.last_ping_at = trio.current_time()
+        # When the last keepalive ping went out; none yet, so nothing to miss.
+        self.last_ping_at = float("-inf")
         self._closing = False
 
     # ------------------------------------------------------------------ sending

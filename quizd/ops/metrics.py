@@ -53,6 +53,7 @@ __all__ = [
     "CONFIG_RELOADS",
     "CONFIG_RELOAD_RESULTS",
     "CONNECTIONS_OPEN",
+    "MAX_CONNECTIONS",
     "CONTENT_TYPE",
     "ERRORS",
     "ERROR_CODES",
@@ -183,6 +184,11 @@ _LAG_BUCKETS: tuple[float, ...] = (
 CONNECTIONS_OPEN: Gauge = Gauge(
     "quizd_connections_open",
     "WebSocket connections open now on this node.",
+    registry=REGISTRY,
+)
+MAX_CONNECTIONS: Gauge = Gauge(
+    "quizd_max_connections",
+    "The node's configured websocket.max_connections (for utilisation alerts).",
     registry=REGISTRY,
 )
 BYTES_SENT: Counter = Counter(

@@ -1,0 +1,189 @@
+"""Shared fixtures: real quizd nodes as subprocesses on free loopback ports.
+
+``node_factory(**tables)`` writes a config (ports 0, a temp results dir, the sample
+quizzes unless ``definitions`` are given), starts ``python -m quizd serve``, waits for
+the ready line and returns a ``RunningNode``.  Every node is stopped (SIGTERM, then
+SIGKILL after a deadline) when the test ends.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_QUIZZES = ROOT / "config" / "quizzes"
+ADMIN_TOKEN = "test-admin-token"
+READY_TIMEOUT_S = 20.0
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def write_toml(path: Path, tables: Mapping[str, Mapping[str, Any]]) -> Path:
+    lines: list[str] = []
+    for table, keys in tables.items():
+        lines.append(f"[{table}]")
+        lines.extend(f"{key} = {toml_value(value)}" for key, value in keys.items())
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def quiz_toml(
+    quiz_id: str,
+    *,
+    questions: int = 3,
+    reveal: str = "on_answer",
+    time_limit_ms: int = 20000,
+    reveal_ms: int = 3000,
+    countdown_ms: int = 0,
+    **extra: Any,
+) -> str:
+    """A quiz definition file; question i has choices a..d and answer i % 4."""
+    head = {
+        "id": quiz_id,
+        "title": f"Quiz {quiz_id}",
+        "reveal": reveal,
+        "time_limit_ms": time_limit_ms,
+        "reveal_ms": reveal_ms,
+        "countdown_ms": countdown_ms,
+        **extra,
+    }
+    lines = [f"{k} = {toml_value(v)}" for k, v in head.items()]
+    for i in range(questions):
+        lines += [
+            "",
+            "[[questions]]",
+            f'text = "Question {i}"',
+            'choices = ["a", "b", "c", "d"]',
+            f"answer = {i % 4}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+class RunningNode:
+    def __init__(self, process: subprocess.Popen[str], config_path: Path, ready_line: str, tmp: Path) -> None:
+        self.process = process
+        self.config_path = config_path
+        self.tmp = tmp
+        fields = dict(part.split("=", 1) for part in ready_line.split()[2:])
+        self.node_id = fields["node"]
+        self.ws_address = fields["ws"]
+        self.http_address = fields["http"]
+        self.ws_url = f"ws://{self.ws_address}/ws"
+        self.http_url = f"http://{self.http_address}"
+        self.token = ADMIN_TOKEN
+
+    @property
+    def results_dir(self) -> Path:
+        return self.tmp / "results"
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def _read_ready_line(process: subprocess.Popen[str], timeout: float) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    buffer = ""
+    fd = process.stdout.fileno()
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            chunk = os.read(fd, 4096).decode()
+            if not chunk:
+                break
+            buffer += chunk
+            for line in buffer.splitlines():
+                if line.startswith("quizd ready "):
+                    return line
+        elif process.poll() is not None:
+            break
+    raise RuntimeError(f"quizd did not become ready; stdout so far: {buffer!r}")
+
+
+@pytest.fixture
+def node_factory(tmp_path: Path) -> Iterator[Any]:
+    nodes: list[RunningNode] = []
+
+    def start(definitions: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
+              **tables: Mapping[str, Any]) -> RunningNode:
+        index = len(nodes)
+        base = tmp_path / f"node{index}"
+        base.mkdir()
+        if definitions is None:
+            definitions_dir = SAMPLE_QUIZZES
+        else:
+            definitions_dir = base / "quizzes"
+            definitions_dir.mkdir()
+            for name, text in definitions.items():
+                (definitions_dir / f"{name}.toml").write_text(text)
+        config: dict[str, dict[str, Any]] = {
+            "node": {"id": f"test-node-{index}", "drain_timeout_s": 2},
+            "websocket": {"host": "127.0.0.1", "port": 0},
+            "http": {"host": "127.0.0.1", "port": 0},
+            "auth": {"admin_token": ADMIN_TOKEN},
+            "quizzes": {"definitions_dir": str(definitions_dir), "results_dir": str(base / "results")},
+            "logging": {"level": "info", "format": "json"},
+        }
+        for table, keys in tables.items():
+            config.setdefault(table, {}).update(keys)
+        config_path = write_toml(base / "quizd.toml", config)
+        log = open(base / "stderr.log", "w")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [sys.executable, "-m", "quizd", "serve", "--config", str(config_path)],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        try:
+            line = _read_ready_line(process, READY_TIMEOUT_S)
+        except RuntimeError:
+            process.kill()
+            process.wait()
+            raise RuntimeError((base / "stderr.log").read_text()) from None
+        node = RunningNode(process, config_path, line, base)
+        nodes.append(node)
+        return node
+
+    yield start
+    for node in nodes:
+        node.stop()
+
+
+@pytest.fixture
+def node(node_factory: Any) -> RunningNode:
+    """One node with the sample quizzes and default limits."""
+    return node_factory()
