@@ -59,7 +59,8 @@ class OutboundStream(trio.abc.Stream):
         self._on_slow_consumer = on_slow_consumer
         sock = getattr(transport, "socket", None)
         self._fd: int | None = sock.fileno() if isinstance(transport, trio.SocketStream) and sock else None
-        self._queue: deque[_Chunk] = deque()
+        # Created when something must wait: an idle connection carries no queue.
+        self._queue: deque[_Chunk] | None = None
         self._queued_bytes = 0
         self._draining = False
         self._closed = False
@@ -105,13 +106,15 @@ class OutboundStream(trio.abc.Stream):
                     handoff.handed(participant_id, trio.current_time())
                 return True
             frame = memoryview(frame)[written:]
-        elif replaceable:
+        elif replaceable and self._queue:
             for chunk in self._queue:
                 # The head may be half-written; any later leaderboard frame can go.
                 if chunk.replaceable and chunk is not self._queue[0]:
                     self._queued_bytes -= len(chunk.data)
                     chunk.data = b""
                     chunk.replaceable = False
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append(_Chunk(frame, handoff, participant_id, replaceable))
         self._queued_bytes += len(frame)
         if self._queued_bytes > self.max_queue_bytes:
@@ -149,7 +152,7 @@ class OutboundStream(trio.abc.Stream):
         if not self._closed and self._fd is not None:
             self._flush_nowait()
         self._closed = True
-        self._queue.clear()
+        self._queue = None
         self._queued_bytes = 0
         await trio.aclose_forcefully(self.transport)
 
@@ -183,6 +186,8 @@ class OutboundStream(trio.abc.Stream):
                     continue
                 if self._fd is None:
                     await self.transport.send_all(chunk.data)
+                    if self._closed or not self._queue:
+                        break
                     self._queued_bytes -= len(chunk.data)
                     chunk.data = b""
                     self._chunk_done(self._queue.popleft())
@@ -206,12 +211,14 @@ class OutboundStream(trio.abc.Stream):
             self._abort()
         finally:
             self._draining = False
+            if not self._queue:
+                self._queue = None
 
     def _abort(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._queue.clear()
+        self._queue = None
         self._queued_bytes = 0
         sock = getattr(self.transport, "socket", None)
         if sock is not None:
