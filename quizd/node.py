@@ -139,14 +139,16 @@ class Node:
     async def reload(self) -> None:
         """SIGHUP: reload quiz definitions (live quizzes keep theirs) and the log level."""
         self.notifier.reloading()
+        config_ok = True
         try:
             config = await trio.to_thread.run_sync(load_config, self.config.source)
             set_level(config.logging.level)
         except ConfigError as err:
+            config_ok = False
             log.error("config reload: keeping the running settings: %s", err)
         definitions = await self.load_definitions()
         self.service.replace_definitions(merge_reloaded(self.service.definitions, definitions))
-        result = "failure" if definitions.problems else "success"
+        result = "success" if config_ok and not definitions.problems else "failure"
         metrics.CONFIG_RELOADS.labels(result).inc()
         if result == "success":
             metrics.CONFIG_LAST_RELOAD_SUCCESS.set_to_current_time()

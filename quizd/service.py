@@ -26,6 +26,7 @@ from quizd.definitions_loader import DefinitionSet
 from quizd.game.quiz import AutoStart, GameSettings, QuizGame
 from quizd.gateway.delivery import LocalDelivery
 from quizd.ops import metrics
+from quizd.protocol.errors import ProtocolError
 
 log = logging.getLogger("quizd.service")
 
@@ -119,7 +120,7 @@ class QuizService:
             raise ServiceError(404, "definition_not_found", f"no quiz definition {definition_id!r}")
         if quiz_id is None:
             quiz_id = self._new_quiz_id()
-        elif not QUIZ_ID_RE.match(quiz_id):
+        elif not QUIZ_ID_RE.fullmatch(quiz_id):
             raise ServiceError(422, "invalid_body", "quizId must be 1 to 64 of A-Z a-z 0-9 _ -")
         if quiz_id in self.supervisor.actors:
             raise ServiceError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
@@ -160,20 +161,24 @@ class QuizService:
     async def results(self, quiz_id: str) -> dict[str, Any]:
         actor = self.supervisor.actors.get(quiz_id)
         if actor is None:
-            stored = await self.results_dir.read(quiz_id) if self.results_dir and QUIZ_ID_RE.match(quiz_id) else None
+            stored = await self.results_dir.read(quiz_id) if self.results_dir and QUIZ_ID_RE.fullmatch(quiz_id) else None
             if stored is None:
                 raise ServiceError(404, "quiz_not_found", f"no quiz {quiz_id!r}")
             return stored
-        if not actor.game.closed_questions:
+        if not actor.game.closed_questions and actor.game.phase != "ended":
             raise ServiceError(404, "results_not_ready", "no question of this quiz has closed yet")
         return actor.game.results()
 
     async def end_quiz(self, quiz_id: str) -> dict[str, Any]:
         actor = self._actor(quiz_id)
         request = EndNow("ended over HTTP")
-        actor.post(request)
-        with trio.move_on_after(10):
-            await request.reply.wait()
+        try:
+            actor.post(request)
+            with trio.move_on_after(10):
+                await request.reply.wait()
+        except ProtocolError as err:
+            if err.code != "quiz_ended":
+                raise ServiceError(503, "server_busy", err.message) from None
         return {"quizId": quiz_id, "phase": "ended"}
 
     async def end_all(self, reason: str) -> None:

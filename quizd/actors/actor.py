@@ -55,6 +55,8 @@ class QuizActor:
         self._nursery: trio.Nursery | None = None
         self._phase: str | None = None
         self._players = 0
+        self._correct = 0
+        self._wrong = 0
         self.finished = False
         # The item being handled; still set after a crash, so the restarted actor
         # answers it with ``internal`` instead of handling it again.
@@ -119,9 +121,9 @@ class QuizActor:
             self._refuse(item, err)
         self.poisoned = None
 
-    def _refuse_leftovers(self) -> None:
+    def _refuse_leftovers(self, gone: ProtocolError | None = None) -> None:
         """The quiz is over: nobody still waiting on the inbox may wait forever."""
-        gone = ProtocolError(E.QUIZ_ENDED, "this quiz has ended")
+        gone = gone or ProtocolError(E.QUIZ_ENDED, "this quiz has ended")
         while True:
             try:
                 self._refuse(self._inbox.receive_nowait(), gone)
@@ -129,14 +131,17 @@ class QuizActor:
                 return
 
     def _refuse(self, item: InboxItem, err: ProtocolError) -> None:
-        metrics.count_error(err.code)
         if isinstance(item, JoinRequest):
-            item.reply.fail(err)
+            item.reply.fail(err)  # the gateway sends (and counts) the error
         elif isinstance(item, Command):
+            metrics.count_error(err.code)
+            if item.message.type == "answer":
+                metrics.ANSWERS.labels("rejected").inc()
             if self.delivery.is_current(item.participant_id, item.endpoint):
                 body = encode("error", err.payload(), item.message.id)
                 self.delivery.send(item.participant_id, "error", body)
         elif isinstance(item, EndNow):
+            metrics.count_error(err.code)
             item.reply.fail(err)
 
     async def _join(self, req: JoinRequest) -> None:
@@ -177,8 +182,6 @@ class QuizActor:
         for effect in effects:
             if isinstance(effect, fx.Reply):
                 delivery.send(effect.participant_id, effect.type, encode(effect.type, effect.payload, effect.re))
-                if effect.type == "answer_result":
-                    metrics.ANSWERS.labels("correct" if effect.payload["correct"] else "wrong").inc()
             elif isinstance(effect, fx.Broadcast):
                 start = trio.current_time()
                 await delivery.broadcast(
@@ -222,9 +225,16 @@ class QuizActor:
         if players != self._players:
             metrics.PLAYERS.inc(players - self._players)
             self._players = players
+        if game.answers_correct != self._correct:
+            metrics.ANSWERS.labels("correct").inc(game.answers_correct - self._correct)
+            self._correct = game.answers_correct
+        if game.answers_wrong != self._wrong:
+            metrics.ANSWERS.labels("wrong").inc(game.answers_wrong - self._wrong)
+            self._wrong = game.answers_wrong
 
-    def forget(self) -> None:
-        """Take this actor's share out of the gauges (it has stopped for good)."""
+    def forget(self, reason: ProtocolError | None = None) -> None:
+        """Stop for good: leave the gauges, and answer whatever is still queued."""
         self.finished = True
         self._sync_gauges()
+        self._refuse_leftovers(reason)
         self.inbox_send.close()

@@ -19,6 +19,7 @@ import trio
 from quizd.actors.actor import QuizActor
 from quizd.ops import metrics
 from quizd.protocol import errors as E
+from quizd.protocol.errors import ProtocolError
 
 log = logging.getLogger("quizd.supervisor")
 
@@ -52,6 +53,7 @@ class Supervisor:
     async def _supervise(self, actor: QuizActor, task_status: trio.TaskStatus[None]) -> None:
         crashes: list[float] = []
         started = False
+        reason: ProtocolError | None = None
         try:
             while True:
                 try:
@@ -69,13 +71,14 @@ class Supervisor:
                     if len(crashes) > self.max_restarts:
                         log.error("quiz actor keeps crashing; giving it up", extra={"quizId": actor.quiz_id})
                         self._give_up(actor)
+                        reason = ProtocolError(E.INTERNAL, "this quiz failed and was stopped")
                         return
                     metrics.ACTOR_RESTARTS.inc()
                     await trio.sleep(min(0.05 * 2 ** (len(crashes) - 1), 2.0))
         finally:
             if self.actors.get(actor.quiz_id) is actor:
                 del self.actors[actor.quiz_id]
-            actor.forget()
+            actor.forget(reason)
             self._on_exit(actor)
 
     def _give_up(self, actor: QuizActor) -> None:

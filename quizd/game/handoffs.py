@@ -35,10 +35,12 @@ class HandoffLog:
 
     def handed_many(self, participant_ids: list[str], at: float) -> None:
         times = self.times
+        new = False
         for pid in participant_ids:
             if pid not in times:
                 times[pid] = at
-        if self.nominal_end >= at > self.latest:
+                new = True
+        if new and self.nominal_end >= at > self.latest:
             self.latest = at
 
     def window_start(self, participant_id: str) -> float:

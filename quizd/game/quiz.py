@@ -133,6 +133,9 @@ class QuizGame:
         self.last_reveal: dict[str, Any] | None = None
         self.finished = False
         self._seq = 0
+        # Scored answers so far (for metrics; retries are not counted again).
+        self.answers_correct = 0
+        self.answers_wrong = 0
         self._next_pid = 1
         self._players = 0
         # Counters kept incrementally so no per-answer check scans every player.
@@ -358,6 +361,10 @@ class QuizGame:
 
     def _score(self, p: Participant, question_id: str, question: Question, record: AnswerRecord) -> None:
         correct = record.choice == question.answer
+        if correct:
+            self.answers_correct += 1
+        else:
+            self.answers_wrong += 1
         points, p.streak = score_answer(
             correct=correct,
             points=question.points,
@@ -518,10 +525,14 @@ class QuizGame:
             else:
                 answerers.append((p, record))
         if on_close:
-            # Apply in arrival order so "who reached the score first" is who answered first.
+            # Apply in arrival order so "who reached the score first" is who answered first,
+            # then read each rank once everybody's points are in.
             answerers.sort(key=lambda pr: pr[1].received_at)
             for p, record in answerers:
                 self._score(p, qid, question, record)
+            for p, record in answerers:
+                assert record.result is not None
+                record.result["rank"] = self.leaderboard.rank(p.id)
         reveal = {"questionId": qid, "correctChoice": question.answer, "distribution": list(self.distribution)}
         self.last_reveal = reveal
         self.closed_questions.append({"questionId": qid, "text": question.text, **reveal})
@@ -604,9 +615,8 @@ class QuizGame:
             return True
         if self._host_state_key() != self._sent_host_state:
             return True
-        if self.phase in (QUESTION, REVEAL) or len(self.leaderboard) != self._sent_total:
-            return self._leaderboard_changed()
-        return False
+        # An ended quiz sends no more leaderboards (quiz_ended carried the last one).
+        return self.phase != ENDED and self._leaderboard_changed()
 
     def _leaderboard_changed(self) -> bool:
         return (

@@ -112,7 +112,13 @@ class Session:
         return False
 
     async def _on_frame(self, frame: str | bytes, now: float) -> None:
-        if isinstance(frame, bytes):
+        if isinstance(frame, str):
+            limit = self.gateway.config.websocket.max_message_bytes
+            # trio-websocket counts characters; the limit is in UTF-8 bytes.
+            if len(frame) * 4 > limit and len(frame.encode()) > limit:
+                self.close_soon(E.CLOSE_TOO_BIG, f"message larger than {limit} bytes")
+                return
+        else:
             metrics.count_received("invalid")
             self.send_error(ProtocolError(E.INVALID_MESSAGE, "binary frames are not supported; send JSON text"))
             return

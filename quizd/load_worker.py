@@ -1,0 +1,718 @@
+"""The lean side of ``quizd-load``: WebSocket players on raw sockets and epoll.
+
+One worker process owns a slice of the players.  Each player is a non-blocking socket
+plus a wsproto ``WSConnection`` (the sans-IO library does the HTTP upgrade and all the
+framing; nothing here parses WebSocket bytes by hand).  The loop is a plain
+``select.epoll`` with a timer heap, no coroutines:
+
+* receiving is two passes: first every ready socket is read and stamped with
+  ``time.monotonic_ns()`` (cheap), then the bytes are parsed.  A busy batch therefore
+  delays *processing*, not the timestamps the latencies are computed from;
+* answers are encoded and masked when the question arrives and only ``send`` is left
+  for their due time; due answers go out in chunks, with a non-blocking read pass
+  between chunks, so a burst of thousands of answers does not hide the first replies;
+* every answer's scheduling lag (actual send minus due time) is recorded: it is how the
+  parent tells that the generator, not the server, was the bottleneck.
+
+CLOCK_MONOTONIC is system-wide on Linux, so the parent's trigger times and the
+workers' receipt times are comparable.
+"""
+
+from __future__ import annotations
+
+import errno
+import gc
+import heapq
+import os
+import random
+import resource
+import select
+import socket
+import time
+from array import array
+from collections import Counter
+from typing import Any
+
+import orjson
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+EPOLLIN, EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
+EPOLLERR, EPOLLHUP = select.EPOLLERR, select.EPOLLHUP
+RECV_BYTES = 65536
+FIRE_CHUNK = 128  # due answers sent between two non-blocking read passes
+
+# Player states
+CONNECTING, HANDSHAKE, JOINING, JOINED, CLOSED = range(5)
+
+
+# ---------------------------------------------------------------------- reaction times
+class Reaction:
+    """When a player answers, from a spec string (milliseconds).
+
+    ``fixed:MS`` | ``uniform:A-B`` | ``even:A-B`` (player i of n at A + (B-A)*i/(n-1):
+    a steady, evenly spread stream) | ``normal:MEAN,SD`` | ``exp:MEAN`` |
+    ``sync:MS`` (every player at the same instant, MS after the host's trigger).
+    """
+
+    KINDS = ("fixed", "uniform", "even", "normal", "exp", "sync")
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        kind, _, args = spec.partition(":")
+        if kind not in self.KINDS or not args:
+            raise ValueError(f"bad reaction spec {spec!r}: use one of " + ", ".join(f"{k}:..." for k in self.KINDS))
+        self.kind = kind
+        try:
+            if kind in ("uniform", "even"):
+                a, b = (float(x) for x in args.split("-", 1))
+                if not 0 <= a <= b:
+                    raise ValueError
+                self.params = (a, b)
+            elif kind == "normal":
+                m, s = (float(x) for x in args.split(",", 1))
+                if m < 0 or s < 0:
+                    raise ValueError
+                self.params = (m, s)
+            else:
+                v = float(args)
+                if v < 0:
+                    raise ValueError
+                self.params = (v,)
+        except ValueError:
+            raise ValueError(f"bad reaction spec {spec!r}") from None
+
+    def delay_ms(self, rng: random.Random, index: int, total: int) -> float:
+        """Delay from the player's own receipt of the question (not for ``sync``)."""
+        kind, p = self.kind, self.params
+        if kind == "fixed":
+            return p[0]
+        if kind == "uniform":
+            return rng.uniform(p[0], p[1])
+        if kind == "even":
+            return p[0] + (p[1] - p[0]) * (index / max(1, total - 1))
+        if kind == "normal":
+            return max(0.0, rng.gauss(p[0], p[1]))
+        if kind == "exp":
+            return rng.expovariate(1.0 / p[0]) if p[0] > 0 else 0.0
+        raise AssertionError(kind)
+
+    @property
+    def is_sync(self) -> bool:
+        return self.kind == "sync"
+
+    @property
+    def max_ms(self) -> float | None:
+        if self.kind in ("uniform", "even"):
+            return self.params[1]
+        if self.kind in ("fixed", "sync"):
+            return self.params[0]
+        return None
+
+
+# ---------------------------------------------------------------------- one connection
+class Conn:
+    """A WebSocket client connection on a non-blocking socket, driven by an epoll loop."""
+
+    __slots__ = (
+        "idx", "name", "sock", "fd", "ws", "state", "out", "partial", "t_start", "host_header",
+        "target", "addr", "settled", "pending_q", "pending_id", "t_sent", "close_code", "ended",
+        "scheduled_q", "got_reply",
+    )
+
+    def __init__(self, idx: int, name: str, addr: tuple[str, int], host_header: str, target: str) -> None:
+        self.idx = idx
+        self.name = name
+        self.addr = addr
+        self.host_header = host_header
+        self.target = target
+        self.sock: socket.socket | None = None
+        self.fd = -1
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        self.state = CONNECTING
+        self.out = b""
+        self.partial: list[str] | None = None
+        self.t_start = 0
+        self.settled = -1      # highest question index this player is done with
+        self.pending_q = -1    # question of the answer awaiting its reply
+        self.pending_id: Any = None
+        self.t_sent = 0
+        self.close_code: int | None = None
+        self.ended = False
+        self.scheduled_q = -1
+        self.got_reply = False
+
+    def start_connect(self, family: int) -> None:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.t_start = time.monotonic_ns()
+        err = sock.connect_ex(self.addr)
+        if err not in (0, errno.EINPROGRESS):
+            raise OSError(err, os.strerror(err))
+
+    def handshake_bytes(self) -> bytes:
+        return self.ws.send(Request(host=self.host_header, target=self.target))
+
+    def text_frame(self, obj: Any) -> bytes:
+        return self.ws.send(TextMessage(data=orjson.dumps(obj).decode()))
+
+    def send(self, data: bytes) -> bool:
+        """Write now; what the kernel does not take waits in ``out`` (caller arms EPOLLOUT)."""
+        if self.out:
+            self.out += data
+            return False
+        try:
+            sent = self.sock.send(data)  # type: ignore[union-attr]
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return True  # the read side will see the reset
+        if sent < len(data):
+            self.out = data[sent:]
+            return False
+        return True
+
+    def flush(self) -> bool:
+        try:
+            sent = self.sock.send(self.out)  # type: ignore[union-attr]
+        except BlockingIOError:
+            return False
+        except OSError:
+            self.out = b""
+            return True
+        self.out = self.out[sent:]
+        return not self.out
+
+    def close(self) -> None:
+        self.state = CLOSED
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+
+def feed(conn: Conn, data: bytes | None, on_text: Any, on_event: Any) -> None:
+    """Feed received bytes (None = EOF) to wsproto and dispatch its events."""
+    ws = conn.ws
+    try:
+        ws.receive_data(data)
+        for event in ws.events():
+            if isinstance(event, TextMessage):
+                if event.message_finished and conn.partial is None:
+                    on_text(conn, event.data)
+                else:
+                    if conn.partial is None:
+                        conn.partial = []
+                    conn.partial.append(event.data)
+                    if event.message_finished:
+                        text = "".join(conn.partial)
+                        conn.partial = None
+                        on_text(conn, text)
+            elif isinstance(event, Ping):
+                conn.send(ws.send(event.response()))
+            else:
+                on_event(conn, event)
+    except (RemoteProtocolError, LocalProtocolError) as exc:
+        on_event(conn, exc)
+
+
+def parse_ws_url(url: str) -> tuple[str, int, str]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "ws":
+        raise ValueError(f"only ws:// URLs are supported by the load generator, got {url!r}")
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or 80
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    return host, port, target
+
+
+# ---------------------------------------------------------------------- the worker
+class Worker:
+    """Owns a slice of the players; talks to the parent over a multiprocessing pipe."""
+
+    def __init__(self, cfg: dict[str, Any], pipe: Any) -> None:
+        self.cfg = cfg
+        self.pipe = pipe
+        self.wid = cfg["wid"]
+        self.rng = random.Random(cfg["seed"])
+        self.reaction = Reaction(cfg["reaction"])
+        self.total_players = cfg["total_players"]
+        self.answer_key: list[int] = cfg.get("answer_key") or []
+        self.correct_p: float = cfg.get("correct", 0.7)
+        self.answer_fraction: float = cfg.get("answer_fraction", 1.0)
+        self.window = max(1, cfg.get("connect_window", 256))
+        self.connect_rate = cfg.get("connect_rate")  # per second, this worker's share
+        self.deadline_ns = cfg["deadline_ns"]
+        self.join_template: dict[str, Any] = cfg["join"]
+        self.players: list[Conn] = []
+        for idx, name, url in cfg["players"]:
+            host, port, target = parse_ws_url(url)
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self.players.append(Conn(idx, name, (host, port), f"{host}:{port}" if family == socket.AF_INET
+                                     else f"[{host}]:{port}", target))
+        self.family = {p.idx: (socket.AF_INET6 if ":" in p.addr[0] else socket.AF_INET) for p in self.players}
+        self.by_fd: dict[int, Conn] = {}
+        self.ep = select.epoll()
+        self.timers: list[tuple[int, int, Conn, int, bytes]] = []
+        self.seq = 0
+        self.sync_waiting: dict[int, list[tuple[Conn, int, bytes]]] = {}
+        self.triggers: dict[int, int] = {}
+        # connect bookkeeping
+        self.next_connect = 0
+        self.inflight = 0
+        self.joined = 0
+        self.failed = 0
+        self.live = 0
+        self.ready_sent = False
+        self.t_connect_start = 0
+        self.t_connect_end = 0
+        self.tokens = 0.0
+        self.t_tokens = 0
+        # question bookkeeping
+        self.settled_count: Counter[int] = Counter()
+        self.qdone_sent: set[int] = set()
+        self.max_q = -1
+        self.ended_count = 0
+        self.ended_sent = False
+        # what is reported
+        self.join_latency = array("q")
+        self.receipts: dict[int, array] = {}
+        self.answer_latency = array("q")
+        self.send_lag = array("q")
+        self.sent = 0
+        self.replies = 0
+        self.correct = 0
+        self.late = 0
+        self.reply_types: Counter[str] = Counter()
+        self.leaderboard = 0
+        self.received: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.close_codes: Counter[str] = Counter()
+        self.fail_reasons: Counter[str] = Counter()
+        self.finished = False
+        self.dirty = False
+
+    # ------------------------------------------------------------------ plumbing
+    def _register(self, conn: Conn, events: int) -> None:
+        self.by_fd[conn.fd] = conn
+        self.ep.register(conn.fd, events)
+
+    def _modify(self, conn: Conn, events: int) -> None:
+        try:
+            self.ep.modify(conn.fd, events)
+        except OSError:
+            pass
+
+    def _write(self, conn: Conn, data: bytes) -> None:
+        if not conn.send(data):
+            self._modify(conn, EPOLLIN | EPOLLOUT)
+
+    def _drop(self, conn: Conn, reason: str | None) -> None:
+        if conn.state == CLOSED:
+            return
+        was = conn.state
+        if conn.fd in self.by_fd:
+            try:
+                self.ep.unregister(conn.fd)
+            except OSError:
+                pass
+            del self.by_fd[conn.fd]
+        conn.close()
+        if was in (CONNECTING, HANDSHAKE, JOINING):
+            self.inflight -= 1
+            self.failed += 1
+            self.fail_reasons[reason or "closed"] += 1
+        elif was == JOINED:
+            self.live -= 1
+            # A player that goes away no longer holds its questions back.
+            for q in (self.max_q,):
+                if q >= 0 and conn.settled >= q:
+                    self.settled_count[q] -= 1
+            if conn.close_code is None:
+                self.close_codes["no_close_frame"] += 1
+            self.dirty = True
+
+    # ------------------------------------------------------------------ connect
+    def _start_connects(self, now: int) -> None:
+        if self.next_connect >= len(self.players):
+            return
+        if self.connect_rate:
+            self.tokens = min(self.tokens + (now - self.t_tokens) / 1e9 * self.connect_rate, max(1.0, self.connect_rate / 20))
+            self.t_tokens = now
+        while self.next_connect < len(self.players) and self.inflight < self.window:
+            if self.connect_rate:
+                if self.tokens < 1:
+                    break
+                self.tokens -= 1
+            conn = self.players[self.next_connect]
+            self.next_connect += 1
+            self.inflight += 1
+            try:
+                conn.start_connect(self.family[conn.idx])
+            except OSError as exc:
+                conn.state = CLOSED
+                self.inflight -= 1
+                self.failed += 1
+                self.fail_reasons[f"connect: {exc.strerror or exc}"] += 1
+                continue
+            self._register(conn, EPOLLOUT)
+
+    def _on_connected(self, conn: Conn) -> None:
+        err = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)  # type: ignore[union-attr]
+        if err:
+            self._drop(conn, f"connect: {os.strerror(err)}")
+            return
+        conn.state = HANDSHAKE
+        self._modify(conn, EPOLLIN)
+        self._write(conn, conn.handshake_bytes())
+
+    # ------------------------------------------------------------------ receiving
+    def _on_event(self, conn: Conn, event: Any) -> None:
+        if isinstance(event, AcceptConnection):
+            conn.state = JOINING
+            join = dict(self.join_template)
+            join["payload"] = {**join["payload"], "name": conn.name}
+            join["id"] = "j"
+            self._write(conn, conn.text_frame(join))
+        elif isinstance(event, (RejectConnection, RejectData)):
+            status = getattr(event, "status_code", None)
+            if status is not None or getattr(event, "body_finished", True):
+                self._drop(conn, f"handshake rejected {status}" if status else "handshake rejected")
+        elif isinstance(event, CloseConnection):
+            conn.close_code = event.code
+            self.close_codes[str(event.code)] += 1
+            try:
+                self._write(conn, conn.ws.send(event.response()))
+            except LocalProtocolError:
+                pass
+            self._drop(conn, f"closed {event.code} during join")
+        elif isinstance(event, Exception):
+            self._drop(conn, f"protocol: {event}")
+
+    def _on_text(self, conn: Conn, text: str) -> None:
+        t = self._t_now
+        try:
+            msg = orjson.loads(text)
+            mtype = msg["type"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            self.errors["client: undecodable frame"] += 1
+            return
+        self.received[mtype] += 1
+        if mtype == "question":
+            self._on_question(conn, msg["payload"], t)
+        elif mtype == "answer_result" or mtype == "answer_accepted":
+            self._on_reply(conn, mtype, msg, t)
+        elif mtype == "leaderboard":
+            self.leaderboard += 1
+        elif mtype == "joined":
+            if conn.state == JOINING:
+                conn.state = JOINED
+                self.inflight -= 1
+                self.joined += 1
+                self.live += 1
+                self.join_latency.append(t - conn.t_start)
+                if self.joined + self.failed == len(self.players):
+                    self.t_connect_end = t
+                # Joined mid-question: the current question is already out for it.
+                q = (msg.get("payload") or {}).get("question")
+                if q and not q.get("answered"):
+                    self._on_question(conn, q, t)
+        elif mtype == "error":
+            payload = msg.get("payload") or {}
+            code = payload.get("code", "?")
+            self.errors[code] += 1
+            if conn.state == JOINING:
+                self._drop(conn, f"join error {code}")
+            elif msg.get("re") is not None and msg.get("re") == conn.pending_id and conn.pending_q >= 0:
+                if code == "question_closed":
+                    self.late += 1
+                self._settle(conn, conn.pending_q)
+                conn.pending_q = -1
+        elif mtype == "quiz_ended":
+            if not conn.ended:
+                conn.ended = True
+                self.ended_count += 1
+                self.dirty = True
+
+    def _on_question(self, conn: Conn, payload: dict[str, Any], t: int) -> None:
+        index = payload["index"]
+        if index in self.receipts:
+            self.receipts[index].append(t)
+        else:
+            self.receipts[index] = array("q", [t])
+        if index > self.max_q:
+            self.max_q = index
+            self.dirty = True
+        if conn.scheduled_q >= index or conn.state != JOINED:
+            return
+        conn.scheduled_q = index
+        rng = self.rng
+        if rng.random() >= self.answer_fraction:
+            self._settle(conn, index)
+            return
+        choices = len(payload["choices"])
+        if index < len(self.answer_key):
+            right = self.answer_key[index]
+            if rng.random() < self.correct_p or choices < 2:
+                choice = right
+            else:
+                choice = rng.randrange(choices - 1)
+                if choice >= right:
+                    choice += 1
+        else:
+            choice = rng.randrange(choices)
+        msg_id = index
+        frame = conn.text_frame({"type": "answer", "payload": {"questionId": payload["questionId"], "choice": choice},
+                                 "id": msg_id})
+        if self.reaction.is_sync:
+            trigger = self.triggers.get(index)
+            if trigger is None:
+                self.sync_waiting.setdefault(index, []).append((conn, index, frame))
+                return
+            due = trigger + int(self.reaction.params[0] * 1e6)
+        else:
+            due = t + int(self.reaction.delay_ms(rng, conn.idx, self.total_players) * 1e6)
+        self.seq += 1
+        heapq.heappush(self.timers, (due, self.seq, conn, index, frame))
+
+    def _on_reply(self, conn: Conn, mtype: str, msg: dict[str, Any], t: int) -> None:
+        self.reply_types[mtype] += 1
+        if conn.pending_q < 0:
+            return  # a later answer_result (reveal on_close) after its answer_accepted
+        payload = msg.get("payload") or {}
+        self.replies += 1
+        self.answer_latency.append(t - conn.t_sent)
+        if payload.get("correct"):
+            self.correct += 1
+        self._settle(conn, conn.pending_q)
+        conn.pending_q = -1
+
+    def _settle(self, conn: Conn, q: int) -> None:
+        if conn.settled < q:
+            conn.settled = q
+            self.settled_count[q] += 1
+            self.dirty = True
+
+    # ------------------------------------------------------------------ sending answers
+    def _fire_due(self, now: int) -> bool:
+        """Send up to FIRE_CHUNK due answers; True if more are due."""
+        timers = self.timers
+        n = 0
+        while timers and timers[0][0] <= now and n < FIRE_CHUNK:
+            due, _, conn, q, frame = heapq.heappop(timers)
+            if conn.state != JOINED:
+                continue
+            t = time.monotonic_ns()
+            conn.pending_q = q
+            conn.pending_id = q
+            conn.t_sent = t
+            self._write(conn, frame)
+            self.sent += 1
+            self.send_lag.append(t - due)
+            n += 1
+        return bool(timers) and timers[0][0] <= time.monotonic_ns()
+
+    # ------------------------------------------------------------------ control
+    def _on_control(self) -> None:
+        while self.pipe.poll():
+            try:
+                msg = self.pipe.recv()
+            except EOFError:
+                self.finished = True
+                return
+            kind = msg[0]
+            if kind == "trigger":
+                _, q, t0 = msg
+                self.triggers[q] = t0
+                waiting = self.sync_waiting.pop(q, None)
+                if waiting:
+                    due = t0 + int(self.reaction.params[0] * 1e6)
+                    for conn, index, frame in waiting:
+                        self.seq += 1
+                        heapq.heappush(self.timers, (due, self.seq, conn, index, frame))
+            elif kind == "finish":
+                self.finished = True
+
+    def _report_progress(self) -> None:
+        if not self.ready_sent and self.joined + self.failed >= len(self.players):
+            self.ready_sent = True
+            self.pipe.send(("ready", self.wid, self.joined, self.failed))
+        if self.dirty:
+            self.dirty = False
+            q = self.max_q
+            if q >= 0 and q not in self.qdone_sent and self.settled_count[q] >= self.live:
+                self.qdone_sent.add(q)
+                self.pipe.send(("qdone", self.wid, q))
+            if not self.ended_sent and self.ready_sent and self.ended_count >= self.live:
+                self.ended_sent = True
+                self.pipe.send(("ended", self.wid))
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> dict[str, Any]:
+        pipe_fd = self.pipe.fileno()
+        self.ep.register(pipe_fd, EPOLLIN)
+        self.t_connect_start = self.t_tokens = time.monotonic_ns()
+        if not self.players:
+            self.t_connect_end = self.t_connect_start
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
+        t_wall0 = time.monotonic_ns()
+        by_fd = self.by_fd
+        batch: list[tuple[Conn, bytes, int]] = []
+        while not self.finished:
+            now = time.monotonic_ns()
+            if now > self.deadline_ns:
+                self.errors["client: run deadline reached"] += 1
+                break
+            self._start_connects(now)
+            if self.timers:
+                timeout = max(0.0, (self.timers[0][0] - now) / 1e9)
+            else:
+                timeout = 0.05
+            if self.connect_rate and self.next_connect < len(self.players):
+                timeout = min(timeout, 0.005)
+            events = self.ep.poll(min(timeout, 0.25))
+            self._io(events, by_fd, batch, pipe_fd)
+            more = True
+            while more:
+                more = self._fire_due(time.monotonic_ns())
+                if more:
+                    self._io(self.ep.poll(0), by_fd, batch, pipe_fd)
+            self._report_progress()
+        # Goodbye: a close frame to every open connection, then the sockets.
+        for conn in self.players:
+            if conn.state in (JOINED, JOINING, HANDSHAKE):
+                try:
+                    conn.send(conn.ws.send(CloseConnection(code=1000)))
+                except LocalProtocolError:
+                    pass
+            if conn.state != CLOSED:
+                conn.close()
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        wall = (time.monotonic_ns() - t_wall0) / 1e9
+        return {
+            "wid": self.wid,
+            "players": len(self.players),
+            "joined": self.joined,
+            "failed": self.failed,
+            "fail_reasons": dict(self.fail_reasons),
+            "t_connect_start": self.t_connect_start,
+            "t_connect_end": self.t_connect_end,
+            "join_latency": self.join_latency.tobytes(),
+            "receipts": {q: a.tobytes() for q, a in self.receipts.items()},
+            "answer_latency": self.answer_latency.tobytes(),
+            "send_lag": self.send_lag.tobytes(),
+            "sent": self.sent,
+            "replies": self.replies,
+            "reply_types": dict(self.reply_types),
+            "correct": self.correct,
+            "late": self.late,
+            "leaderboard": self.leaderboard,
+            "received": dict(self.received),
+            "errors": dict(self.errors),
+            "close_codes": dict(self.close_codes),
+            "unanswered_at_end": sum(1 for p in self.players if p.pending_q >= 0),
+            "cpu_s": (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime),
+            "wall_s": wall,
+        }
+
+    def _read_ready(self, events: list[tuple[int, int]], by_fd: dict[int, Conn],
+                    batch: list[tuple[Conn, bytes, int]], pipe_fd: int) -> None:
+        """Pass 1: read every ready socket and stamp the bytes with their arrival time."""
+        for fd, ev in events:
+            if fd == pipe_fd:
+                self._on_control()
+                continue
+            conn = by_fd.get(fd)
+            if conn is None:
+                continue
+            if ev & EPOLLOUT:
+                if conn.state == CONNECTING:
+                    self._on_connected(conn)
+                    continue
+                if conn.out and conn.flush():
+                    self._modify(conn, EPOLLIN)
+            if ev & (EPOLLIN | EPOLLHUP | EPOLLERR):
+                try:
+                    data = conn.sock.recv(RECV_BYTES)  # type: ignore[union-attr]
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                batch.append((conn, data, time.monotonic_ns()))
+
+    def _io(self, events: list[tuple[int, int]], by_fd: dict[int, Conn], batch: list[tuple[Conn, bytes, int]],
+            pipe_fd: int) -> None:
+        self._read_ready(events, by_fd, batch, pipe_fd)
+        if not batch:
+            return
+        # Pass 2: parse, each read with its own stamp.  Every few frames, look again:
+        # bytes that arrive while a big batch (a broadcast to every player) is being
+        # parsed are read and stamped at once, and answers that fall due go out on time.
+        timers = self.timers
+        ep = self.ep
+        i = 0
+        while i < len(batch):
+            if i & 31 == 31:
+                if timers and timers[0][0] <= time.monotonic_ns():
+                    self._fire_due(time.monotonic_ns())
+                more = ep.poll(0)
+                if more:
+                    self._read_ready(more, by_fd, batch, pipe_fd)
+            conn, data, stamp = batch[i]
+            i += 1
+            if conn.state == CLOSED:
+                continue
+            self._t_now = stamp
+            if data:
+                feed(conn, data, self._on_text, self._on_event)
+            else:
+                feed(conn, None, self._on_text, self._on_event)
+                if conn.state == JOINED and conn.close_code is None:
+                    self.close_codes["reset"] += 1
+                    conn.close_code = -1
+                self._drop(conn, "connection reset")
+            if conn.state == JOINED and conn.close_code is not None:
+                self._drop(conn, None)
+        batch.clear()
+
+    _t_now = 0
+
+
+def worker_main(cfg: dict[str, Any], pipe: Any) -> None:
+    """Entry point of a worker process (multiprocessing, spawn)."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = min(hard, len(cfg["players"]) + 256)
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ValueError, OSError):
+        pass
+    # The players' objects live for the whole run: a cyclic collection pass over them
+    # would stall the loop for milliseconds in the middle of a measurement.
+    gc.disable()
+    worker = Worker(cfg, pipe)
+    try:
+        result = worker.run()
+    except Exception as exc:  # noqa: BLE001 - the parent must hear about it
+        import traceback
+
+        pipe.send(("crashed", cfg["wid"], "".join(traceback.format_exception(exc))))
+        return
+    pipe.send(("result", cfg["wid"], result))

@@ -1,0 +1,394 @@
+"""WebSocket limits of a real node: connection caps, origins, path, frame size,
+keepalive and slow consumers (operator contract, [websocket] and [limits]).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Ping, RejectConnection, Request, TextMessage
+
+from quizd.client import ControlClient, QuizConnection, connect
+from tests.conftest import quiz_toml
+
+pytestmark = pytest.mark.e2e
+
+DEFS = {"q": quiz_toml("q", questions=2, reveal_ms=200)}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def node_factory(node_factory):
+    """conftest's factory, but live quizzes are ended first so teardown need not drain."""
+    started: list[Any] = []
+
+    def start(**kwargs: Any) -> Any:
+        node = node_factory(**kwargs)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        if node.process.poll() is None:
+            control = ControlClient(node.http_url, node.token, timeout=5)
+            try:
+                status, quizzes = control.request_sync("GET", "/api/quizzes")
+                for quiz in quizzes if status == 200 else []:
+                    if quiz["phase"] != "ended":
+                        control.request_sync("POST", f"/api/quizzes/{quiz['quizId']}/end")
+            except (OSError, ValueError):
+                pass
+
+
+async def close_code(conn: QuizConnection, timeout: float = 10.0) -> int | None:
+    """Read (keeping messages in ``conn.received``) until the server closes; the close code."""
+    with trio.fail_after(timeout):
+        while True:
+            try:
+                message = await conn.ws.get_message()
+            except ConnectionClosed as exc:
+                return exc.reason.code if exc.reason else None
+            conn.received.append(json.loads(message))
+
+
+async def still_open(conn: QuizConnection) -> None:
+    """The connection answers a ``ping`` (it was not closed)."""
+    reply = await conn.request("ping", timeout=5)
+    assert reply["type"] in ("pong", "error"), reply
+
+
+def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float:
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if got == (labels or {}):
+            return float(m.group(3))
+    return 0.0
+
+
+async def metric(node: Any, name: str, labels: dict[str, str] | None = None) -> float:
+    status, body = await ControlClient(node.http_url).request("GET", "/metrics", raw=True)
+    assert status == 200
+    return metric_value(body.decode(), name, labels)
+
+
+async def wait_metric(node: Any, name: str, check: Any, timeout: float = 5.0) -> float:
+    with trio.fail_after(timeout):
+        while True:
+            value = await metric(node, name)
+            if check(value):
+                return value
+            await trio.sleep(0.05)
+
+
+class RawClient:
+    """A WebSocket client on a plain socket: wsproto makes the bytes, we decide when to read."""
+
+    def __init__(self, stream: trio.SocketStream, ws: WSConnection) -> None:
+        self.stream = stream
+        self.ws = ws
+        self.events: list[Any] = []
+
+    @classmethod
+    async def connect(cls, address: str, *, rcvbuf: int | None = None, mss: int | None = None,
+                      path: str = "/ws") -> RawClient:
+        host, port = address.rsplit(":", 1)
+        sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:  # before connect, so the window is small from the start
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if mss is not None:  # small segments also keep the server's send buffer small
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
+        await sock.connect((host, int(port)))
+        client = cls(trio.SocketStream(sock), WSConnection(ConnectionType.CLIENT))
+        await client.stream.send_all(client.ws.send(Request(host=address, target=path)))
+        with trio.fail_after(5):
+            while True:
+                data = await client.stream.receive_some(65536)
+                assert data, "server closed during the handshake"
+                client.ws.receive_data(data)
+                for event in client.ws.events():
+                    if isinstance(event, AcceptConnection):
+                        client.events.extend(client.ws.events())
+                        return client
+                    assert not isinstance(event, RejectConnection), event
+
+    async def send_json(self, msg_type: str, payload: dict[str, Any] | None = None, msg_id: Any = None) -> None:
+        await self.stream.send_all(self.encode(msg_type, payload, msg_id))
+
+    def encode(self, msg_type: str, payload: dict[str, Any] | None = None, msg_id: Any = None) -> bytes:
+        envelope: dict[str, Any] = {"type": msg_type, "payload": payload or {}}
+        if msg_id is not None:
+            envelope["id"] = msg_id
+        return self.ws.send(TextMessage(data=json.dumps(envelope)))
+
+    async def recv_json(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The next text message (pings are noted, never answered)."""
+        with trio.fail_after(timeout):
+            while True:
+                for i, event in enumerate(self.events):
+                    if isinstance(event, TextMessage):
+                        del self.events[i]  # other events (pings) stay on record
+                        return json.loads(event.data)
+                data = await self.stream.receive_some(65536)
+                assert data, "server closed the connection"
+                self.ws.receive_data(data)
+                self.events.extend(self.ws.events())
+
+    async def wait_server_close(self, timeout: float) -> None:
+        """Read (never write) until the server closes the TCP connection."""
+        with trio.fail_after(timeout):
+            while True:
+                try:
+                    data = await self.stream.receive_some(65536)
+                except trio.BrokenResourceError:  # reset: the server aborted with data unread
+                    return
+                if not data:
+                    return
+                self.ws.receive_data(data)
+                self.events.extend(self.ws.events())
+
+    async def aclose(self) -> None:
+        await trio.aclose_forcefully(self.stream)
+
+
+async def new_quiz(node: Any) -> tuple[str, str]:
+    created = await ControlClient(node.http_url, node.token).create_quiz("q")
+    return created["quizId"], created["hostToken"]
+
+
+# --------------------------------------------------------------------------- connection caps
+
+
+async def test_max_connections(node_factory):
+    node = node_factory(definitions=DEFS, websocket={"max_connections": 2})
+    quiz_id, _ = await new_quiz(node)
+    async with connect(node.ws_url) as ann, connect(node.ws_url) as bob:
+        assert (await ann.join(quiz_id, name="Ann"))["type"] == "joined"
+        assert (await bob.join(quiz_id, name="Bob"))["type"] == "joined"
+        async with connect(node.ws_url) as third:  # the handshake succeeds ...
+            assert await close_code(third) == 1013  # ... then "node full"
+        await still_open(ann)
+        await still_open(bob)
+        await ann.close()
+        await wait_metric(node, "quizd_connections_open", lambda v: v == 1)
+        async with connect(node.ws_url) as cid:
+            assert (await cid.join(quiz_id, name="Cid"))["type"] == "joined"
+            await still_open(cid)
+            await still_open(bob)
+
+
+async def test_connections_per_ip(node_factory):
+    node = node_factory(definitions=DEFS, limits={"connections_per_ip": 1})
+    quiz_id, _ = await new_quiz(node)
+    async with connect(node.ws_url) as ann:
+        assert (await ann.join(quiz_id, name="Ann"))["type"] == "joined"
+        async with connect(node.ws_url) as second:
+            assert await close_code(second) == 1013
+        await still_open(ann)
+        await ann.close()
+    await wait_metric(node, "quizd_connections_open", lambda v: v == 0)
+    async with connect(node.ws_url) as bob:
+        assert (await bob.join(quiz_id, name="Bob"))["type"] == "joined"
+        await still_open(bob)
+
+
+# --------------------------------------------------------------------------- handshake
+
+
+async def test_allowed_origins(node_factory):
+    allowed = "https://quiz.example.com"
+    node = node_factory(definitions=DEFS, websocket={"allowed_origins": [allowed]})
+    quiz_id, _ = await new_quiz(node)
+    async with connect(node.ws_url, extra_headers=[(b"Origin", allowed.encode())]) as ann:
+        assert (await ann.join(quiz_id, name="Ann"))["type"] == "joined"
+    # No Origin header at all (not a browser): accepted.
+    async with connect(node.ws_url) as bob:
+        assert (await bob.join(quiz_id, name="Bob"))["type"] == "joined"
+    for origin in ("https://evil.example.com", "http://quiz.example.com", "https://quiz.example.com.evil.com",
+                   "https://quiz.example.com:8443", "null"):
+        with pytest.raises(ConnectionRejected) as refused:
+            async with open_websocket_url(node.ws_url, extra_headers=[(b"Origin", origin.encode())]):
+                pass  # pragma: no cover - must not get here
+        assert refused.value.status_code == 403, origin
+    # A refused handshake does not count as a connection.
+    assert await metric(node, "quizd_connections_open") == 0
+
+
+async def test_any_origin_when_none_configured(node_factory):
+    node = node_factory(definitions=DEFS)
+    quiz_id, _ = await new_quiz(node)
+    async with connect(node.ws_url, extra_headers=[(b"Origin", b"https://anything.example")]) as ann:
+        assert (await ann.join(quiz_id, name="Ann"))["type"] == "joined"
+
+
+async def test_only_the_ws_path_is_served(node_factory):
+    node = node_factory(definitions=DEFS)
+    quiz_id, _ = await new_quiz(node)
+    base = f"ws://{node.ws_address}"
+    for path in ("/", "/wsx", "/ws/extra", "/api/quizzes", "/WS"):
+        with pytest.raises(ConnectionRejected) as refused:
+            async with open_websocket_url(base + path):
+                pass  # pragma: no cover - must not get here
+        assert refused.value.status_code == 404, path
+    # A query string does not change the path.
+    async with connect(base + "/ws?client=test") as ann:
+        assert (await ann.join(quiz_id, name="Ann"))["type"] == "joined"
+
+
+# --------------------------------------------------------------------------- frame size
+
+
+async def test_max_message_bytes(node_factory):
+    node = node_factory(definitions=DEFS, websocket={"max_message_bytes": 1024})
+    quiz_id, _ = await new_quiz(node)
+    async with connect(node.ws_url) as ann, connect(node.ws_url) as bob:
+        assert (await ann.join(quiz_id, name="Ann"))["type"] == "joined"
+        assert (await bob.join(quiz_id, name="Bob"))["type"] == "joined"
+        # Under the limit: an ordinary (unknown-type) message, answered, the connection stays.
+        small = json.dumps({"type": "ping", "id": 7, "payload": {"pad": "x" * 900}})
+        assert len(small) < 1024
+        await ann.send_raw(small)
+        reply = await ann.expect(("pong", "error"))
+        assert reply.get("re") == 7
+        await still_open(ann)
+        # Over the limit: closed with 1009.
+        big = json.dumps({"type": "ping", "id": 8, "payload": {"pad": "x" * 2000}})
+        await ann.send_raw(big)
+        assert await close_code(ann) == 1009
+        # A binary frame over the limit too.
+        async with connect(node.ws_url) as cid:
+            await cid.send_raw(b"\x00" * 2000)
+            assert await close_code(cid) == 1009
+        await still_open(bob)
+
+
+async def test_max_message_bytes_counts_utf8_bytes_not_characters(node_factory):
+    node = node_factory(definitions=DEFS, websocket={"max_message_bytes": 1024})
+    async with connect(node.ws_url) as ann:
+        frame = json.dumps({"type": "ping", "id": 1, "payload": {"pad": "\u20ac" * 700}}, ensure_ascii=False)
+        assert len(frame) < 1024 < len(frame.encode("utf-8"))  # ~740 characters, ~2140 bytes
+        await ann.send_raw(frame)
+        code = None
+        with trio.move_on_after(2):  # (a limit counted in characters would answer not_joined)
+            code = await close_code(ann)
+        assert code == 1009
+
+
+# --------------------------------------------------------------------------- keepalive
+
+
+async def test_keepalive_drops_a_peer_that_never_answers_pings(node_factory):
+    interval = 0.5
+    node = node_factory(definitions=DEFS, websocket={"ping_interval_s": interval})
+    quiz_id, _ = await new_quiz(node)
+    # Ann answers pings: trio-websocket does it in its reader task, which keeps reading as
+    # long as its message queue has room (the default room is 1 message, and Ann gets
+    # broadcasts she does not read here), so give it room.
+    async with connect(node.ws_url, message_queue_size=64) as ann:
+        assert (await ann.join(quiz_id, name="Ann"))["type"] == "joined"
+        silent = await RawClient.connect(node.ws_address)
+        try:
+            # The raw peer joins like a real client, then neither reads nor writes: no pong.
+            await silent.send_json("join", {"quizId": quiz_id, "name": "Silent"}, 1)
+            assert (await silent.recv_json())["type"] == "joined"
+            start = trio.current_time()
+            # Watch from the server's side, without touching the silent socket.
+            await wait_metric(node, "quizd_connections_open", lambda v: v == 1, timeout=2 * interval + 1.5)
+            elapsed = trio.current_time() - start
+            assert elapsed <= 2 * interval + 1.0, elapsed
+            # The TCP connection is closed, and a ping had gone out before the verdict.
+            await silent.wait_server_close(timeout=2)
+            assert any(isinstance(event, Ping) for event in silent.events), silent.events
+        finally:
+            await silent.aclose()
+        # Ann, who answers pings, outlives several intervals.
+        await trio.sleep(4 * interval)
+        await still_open(ann)
+        assert await metric(node, "quizd_connections_open") == 1
+
+
+async def test_keepalive_pings_a_fresh_connection_before_judging_it(node_factory):
+    """A connection that answers pings but has not sent a frame yet is not dropped.
+
+    (A player may sit on the name form for a while before sending ``join``.)
+    """
+    interval = 0.5
+    node = node_factory(definitions=DEFS, websocket={"ping_interval_s": interval})
+    quiz_id, _ = await new_quiz(node)
+    async with connect(node.ws_url) as ann:
+        await trio.sleep(3 * interval)
+        try:
+            joined = await ann.join(quiz_id, name="Ann")
+        except ConnectionClosed as exc:
+            pytest.fail(f"an idle connection that answers pings was dropped: {exc.reason}")
+        assert joined["type"] == "joined"
+
+
+# --------------------------------------------------------------------------- slow consumer
+
+
+async def test_slow_consumer_is_disconnected_and_others_carry_on(node_factory):
+    node = node_factory(
+        definitions=DEFS,
+        websocket={"send_queue_bytes": 4096, "max_message_bytes": 256},
+        # Let one connection ask for many replies quickly; the point is the send queue.
+        limits={"messages_per_second": 5000, "burst": 5000},
+    )
+    quiz_id, host_token = await new_quiz(node)
+    before = await metric(node, "quizd_slow_consumer_disconnects_total")
+    async with AsyncExitStack() as stack:
+        host = await stack.enter_async_context(connect(node.ws_url, message_queue_size=64))
+        assert (await host.join(quiz_id, hostToken=host_token))["type"] == "joined"
+        players = []
+        for i in range(8):  # 24-character names: each leaderboard reply is ~700 bytes
+            conn = await stack.enter_async_context(connect(node.ws_url, message_queue_size=64))
+            assert (await conn.join(quiz_id, name=f"player-{i:02d}-" + "x" * 14))["type"] == "joined"
+            players.append(conn)
+
+        slow = await RawClient.connect(node.ws_address, rcvbuf=4096, mss=600)
+        try:
+            await slow.send_json("join", {"quizId": quiz_id, "name": "Slow"}, 1)
+            assert (await slow.recv_json())["type"] == "joined"
+            # From now on the slow client never reads: every reply piles up.
+            batch = b"".join(slow.encode("get_leaderboard", {}, i) for i in range(100))
+            sent = 0
+            with trio.fail_after(10):
+                while True:
+                    try:
+                        await slow.stream.send_all(batch)
+                        sent += 100
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        break  # the server has aborted us
+                    if await metric(node, "quizd_slow_consumer_disconnects_total") > before:
+                        break
+                    await trio.sleep(0.01)
+            print(f"requests sent before the abort: {sent}")
+            assert await wait_metric(node, "quizd_slow_consumer_disconnects_total", lambda v: v > before) > before
+            await slow.wait_server_close(timeout=5)
+        finally:
+            await slow.aclose()
+
+        # The aborted connection is gone from the gauge; everyone else is still counted.
+        await wait_metric(node, "quizd_connections_open", lambda v: v == 1 + len(players))
+        # Everyone else carries on: the quiz starts and plays.
+        for conn in players:
+            await still_open(conn)
+        assert (await host.request("start"))["type"] == "host_state"
+        for conn in players:
+            question = await conn.expect("question")
+            result = await conn.request("answer", {"questionId": question["payload"]["questionId"], "choice": 0})
+            assert result["payload"]["correct"] is True
