@@ -86,7 +86,7 @@ class Participant:
         self.streak = 0
         self.reached = reached
         self.connected = False
-        self.answers: dict[str, AnswerRecord] = {}
+        self.answers: dict[str, AnswerRecord] = {}  # question id -> this player's answer
 
 
 @attrs.frozen

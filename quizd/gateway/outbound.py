@@ -45,6 +45,11 @@ class _Chunk:
 
 
 class OutboundStream(trio.abc.Stream):
+    __slots__ = (
+        "transport", "max_queue_bytes", "_spawn", "_on_slow_consumer", "_fd", "_queue",
+        "_queued_bytes", "_draining", "_closed", "last_received_at", "bytes_written",
+    )
+
     def __init__(
         self,
         transport: trio.abc.Stream,

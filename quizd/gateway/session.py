@@ -36,6 +36,12 @@ CLOSE_TIMEOUT_S = 5.0
 
 
 class Session:
+    # Slots: one of these per connection, 10,000 per quiz; a __dict__ each adds up.
+    __slots__ = (
+        "gateway", "ws", "out", "_spawn", "remote", "limiter", "quiz", "quiz_id",
+        "participant_id", "is_host", "last_ping_at", "_closing", "__weakref__",
+    )
+
     def __init__(
         self,
         gateway: Gateway,
