@@ -92,8 +92,15 @@ class QuizActor:
         while not self.finished:
             deadline = game.next_deadline()
             item: InboxItem | None = None
-            with trio.move_on_at(math.inf if deadline is None else deadline):
-                item = await self._inbox.receive()
+            try:
+                # What already arrived is handled before any timer, even a past-due one:
+                # Trio's receive() gives up at once under an expired deadline.
+                item = self._inbox.receive_nowait()
+            except trio.WouldBlock:
+                with trio.move_on_at(math.inf if deadline is None else deadline):
+                    item = await self._inbox.receive()
+            else:
+                await trio.lowlevel.checkpoint()
             if item is not None:
                 await self._handle(item)
                 for _ in range(BATCH):
