@@ -15,7 +15,7 @@ from __future__ import annotations
 
 
 class HandoffLog:
-    __slots__ = ("question_id", "opened_at", "nominal_end", "times", "latest")
+    __slots__ = ("question_id", "opened_at", "nominal_end", "times", "latest", "fresh")
 
     def __init__(self, question_id: str, opened_at: float, time_limit_s: float) -> None:
         self.question_id = question_id
@@ -24,12 +24,15 @@ class HandoffLog:
         self.times: dict[str, float] = {}
         # Latest fair hand-off seen: the question closes one time limit after it.
         self.latest = opened_at
+        # Participants recorded since the snapshot store last looked (cluster mode).
+        self.fresh: list[str] = []
 
     def handed(self, participant_id: str, at: float) -> None:
         """Record a hand-off; only the first per participant counts."""
         if participant_id in self.times:
             return
         self.times[participant_id] = at
+        self.fresh.append(participant_id)
         if self.nominal_end >= at > self.latest:
             self.latest = at
 
@@ -39,6 +42,7 @@ class HandoffLog:
         for pid in participant_ids:
             if pid not in times:
                 times[pid] = at
+                self.fresh.append(pid)
                 new = True
         if new and self.nominal_end >= at > self.latest:
             self.latest = at

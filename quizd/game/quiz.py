@@ -133,6 +133,10 @@ class QuizGame:
         self.last_reveal: dict[str, Any] | None = None
         self.finished = False
         self._seq = 0
+        # What changed since the snapshot store last looked (cluster mode): participants
+        # to write and participants to delete.  Single node, nobody reads them.
+        self.dirty: set[str] = set()
+        self.removed: set[str] = set()
         # Scored answers so far (for metrics; retries are not counted again).
         self.answers_correct = 0
         self.answers_wrong = 0
@@ -245,6 +249,7 @@ class QuizGame:
         self.name_keys[key] = pid
         self._players += 1
         self.leaderboard.set(pid, clean, 0, player.reached)
+        self.dirty.add(pid)
         out: list[fx.Effect] = [fx.Reply(HOST_ID, "player_joined", {"participantId": pid, "name": clean})]
         out.extend(self._connect(player, now, re))
         if (
@@ -341,6 +346,7 @@ class QuizGame:
             raise ProtocolError(E.INVALID_CHOICE, f"choice must be between 0 and {len(question.choices) - 1}")
         record = AnswerRecord(choice, received_at, max(elapsed_ms, 0), re)
         participant.answers[question_id] = record
+        self.dirty.add(pid)
         self.distribution[choice] += 1
         self.answered_count += 1
         if participant.connected:
@@ -373,6 +379,7 @@ class QuizGame:
             streak_bonus=self.definition.streak_bonus,
             previous_streak=p.streak,
         )
+        self.dirty.add(p.id)
         if points:
             p.score += points
             p.reached = self._next_seq()
@@ -411,6 +418,8 @@ class QuizGame:
     def _remove(self, p: Participant) -> list[fx.Effect]:
         self._set_connected(p, False)
         del self.participants[p.id]
+        self.dirty.discard(p.id)
+        self.removed.add(p.id)
         self.tokens.pop(p.token, None)
         self.name_keys.pop(p.key, None)
         self.leaderboard.remove(p.id)
@@ -521,7 +530,9 @@ class QuizGame:
                 continue
             record = p.answers.get(qid)
             if record is None:
-                p.streak = 0
+                if p.streak:
+                    p.streak = 0
+                    self.dirty.add(p.id)
             else:
                 answerers.append((p, record))
         if on_close:
