@@ -14,6 +14,19 @@ from quizd.ops import metrics as m
 
 # (exposed family name, type) of every quizd_ metric; counters lose "_total" in the family.
 EXPECTED: dict[str, str] = {
+    "quizd_cluster_members": "gauge",
+    "quizd_cluster_ring_hash": "gauge",
+    "quizd_cluster_quizzes_owned": "gauge",
+    "quizd_cluster_takeovers": "counter",
+    "quizd_cluster_handovers": "counter",
+    "quizd_cluster_relay_messages": "counter",
+    "quizd_cluster_relay_lag_seconds": "histogram",
+    "quizd_cluster_snapshot_writes": "counter",
+    "quizd_cluster_snapshot_write_seconds": "histogram",
+    "quizd_cluster_group_commit_events": "histogram",
+    "quizd_redis_errors": "counter",
+    "quizd_cluster_lease_conflicts": "counter",
+    "quizd_acks_not_durable": "counter",
     "quizd_connections_open": "gauge",
     "quizd_max_connections": "gauge",
     "quizd_quizzes_live": "gauge",

@@ -302,6 +302,66 @@ CONFIG_LAST_RELOAD_SUCCESS: Gauge = Gauge(
     "Unix time of the last successful reload of the quiz definitions.",
     registry=REGISTRY,
 )
+# ---------------------------------------------------------------- cluster (Redis mode)
+CLUSTER_MEMBERS: Gauge = Gauge(
+    "quizd_cluster_members", "Live cluster members this node sees (0 on a single node).", registry=REGISTRY
+)
+RING_HASH: Gauge = Gauge(
+    "quizd_cluster_ring_hash",
+    "A 48-bit hash of the member set this node sees; members disagree when nodes differ.",
+    registry=REGISTRY,
+)
+QUIZZES_OWNED: Gauge = Gauge(
+    "quizd_cluster_quizzes_owned", "Quizzes whose lease this node holds.", registry=REGISTRY
+)
+TAKEOVERS: Counter = Counter(
+    "quizd_cluster_takeovers", "Quizzes this node restored from a snapshot (failover or handover).",
+    registry=REGISTRY,
+)
+HANDOVERS: Counter = Counter(
+    "quizd_cluster_handovers", "Quizzes this node handed to another owner (rebalance or drain).",
+    registry=REGISTRY,
+)
+RELAY_MESSAGES: Counter = Counter(
+    "quizd_cluster_relay_messages", "Relay messages through Redis streams, by direction.",
+    ["direction"], registry=REGISTRY,
+)
+RELAY_LAG: Histogram = Histogram(
+    "quizd_cluster_relay_lag_seconds", "From a relay message's creation to its processing on the other node.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=REGISTRY,
+)
+SNAPSHOT_WRITES: Counter = Counter(
+    "quizd_cluster_snapshot_writes", "Fenced snapshot writes, by result (ok, fenced, error).",
+    ["result"], registry=REGISTRY,
+)
+SNAPSHOT_SECONDS: Histogram = Histogram(
+    "quizd_cluster_snapshot_write_seconds", "Duration of one fenced snapshot write (one group commit).",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+    registry=REGISTRY,
+)
+GROUP_COMMIT_SIZE: Histogram = Histogram(
+    "quizd_cluster_group_commit_events", "Events made durable by one snapshot write.",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+    registry=REGISTRY,
+)
+REDIS_ERRORS: Counter = Counter(
+    "quizd_redis_errors", "Redis calls that failed (connection, timeout, server error).", registry=REGISTRY
+)
+LEASE_CONFLICTS: Counter = Counter(
+    "quizd_cluster_lease_conflicts", "Lease acquisitions refused because another node holds the lease.",
+    registry=REGISTRY,
+)
+ACKS_NOT_DURABLE: Counter = Counter(
+    "quizd_acks_not_durable",
+    "Acknowledgements sent before their answer was durable (a guard: it must stay 0).",
+    registry=REGISTRY,
+)
+for _direction in ("in", "out"):
+    RELAY_MESSAGES.labels(_direction)
+for _result in ("ok", "fenced", "error"):
+    SNAPSHOT_WRITES.labels(_result)
+
 EVENT_LOOP_LAG: Histogram = Histogram(
     "quizd_event_loop_lag_seconds",
     "How late the Trio scheduler woke a sleeping task (event-loop lag).",

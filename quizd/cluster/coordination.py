@@ -1,0 +1,137 @@
+"""Membership, the hash ring and quiz leases.
+
+Each node heartbeats into a sorted set scored by Redis' own clock (so node clocks do
+not matter) and reads back the members seen within ``node_timeout_ms``.  The ring
+(``uhashring``, ketama-compatible consistent hashing) over those ids says which node
+*should* run each quiz; it is only a hint, since two nodes may see different members
+for a moment.  The lease is the authority: a quiz actor runs only on the node holding
+``quizd:lease:<quiz>``, and every write is fenced by the lease's epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import orjson
+from uhashring import HashRing
+
+from quizd.cluster import scripts
+from quizd.cluster.redis_port import RedisPort
+from quizd.ops import metrics
+
+log = logging.getLogger("quizd.cluster")
+
+MEMBERS = "quizd:members"
+NODES = "quizd:nodes"
+REGISTRY = "quizd:quizzes"
+
+
+def lease_key(quiz_id: str) -> str:
+    return f"quizd:lease:{quiz_id}"
+
+
+def epoch_key(quiz_id: str) -> str:
+    return f"quizd:epoch:{quiz_id}"
+
+
+def snapshot_key(quiz_id: str) -> str:
+    return f"quizd:snap:{quiz_id}"
+
+
+def ring_hash(members: list[str]) -> int:
+    """48 bits of a hash of the member set (fits a float exactly, for Prometheus)."""
+    digest = hashlib.sha256("\n".join(sorted(members)).encode()).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
+class Membership:
+    """This node's view of the live members and the ring built from it."""
+
+    def __init__(self, port: RedisPort, node_id: str, info: dict[str, Any], node_timeout_ms: int) -> None:
+        self.port = port
+        self.node_id = node_id
+        self.info = orjson.dumps(info)
+        self.node_timeout_ms = node_timeout_ms
+        self.members: list[str] = []
+        self.ring: HashRing | None = None
+        self._heartbeat = port.script(scripts.HEARTBEAT)
+        self._leave = port.script(scripts.LEAVE)
+
+    async def heartbeat(self) -> bool:
+        """Register this node and refresh the view; True when the members changed."""
+        raw = await self.port.call(
+            self._heartbeat, keys=[MEMBERS, NODES], args=[self.node_id, self.info, self.node_timeout_ms]
+        )
+        members = sorted(m.decode() for m in raw)
+        if members == self.members:
+            return False
+        log.info("cluster members changed", extra={"members": members, "before": self.members})
+        self.members = members
+        self.ring = HashRing(nodes=members) if members else None
+        metrics.CLUSTER_MEMBERS.set(len(members))
+        metrics.RING_HASH.set(ring_hash(members))
+        return True
+
+    async def leave(self) -> None:
+        await self.port.call(self._leave, keys=[MEMBERS, NODES], args=[self.node_id])
+
+    def owner(self, quiz_id: str) -> str | None:
+        """The ring's choice for ``quiz_id`` among the members this node sees."""
+        if self.ring is None:
+            return None
+        return self.ring.get_node(quiz_id)
+
+    def is_live(self, node_id: str) -> bool:
+        return node_id in self.members
+
+
+class Leases:
+    """Acquire, renew and release quiz leases; tokens are ``"<node>|<epoch>"``."""
+
+    def __init__(self, port: RedisPort, node_id: str, lease_ms: int) -> None:
+        self.port = port
+        self.node_id = node_id
+        self.lease_ms = lease_ms
+        self._acquire = port.script(scripts.ACQUIRE)
+        self._renew = port.script(scripts.RENEW)
+        self._release = port.script(scripts.RELEASE)
+
+    def token(self, epoch: int) -> str:
+        return f"{self.node_id}|{epoch}"
+
+    async def acquire(self, quiz_id: str) -> int | None:
+        """The lease's epoch if this node holds it now, else None (someone else does)."""
+        epoch = await self.port.call(
+            self._acquire, keys=[lease_key(quiz_id), epoch_key(quiz_id)], args=[self.node_id, self.lease_ms]
+        )
+        if not epoch:
+            metrics.LEASE_CONFLICTS.inc()
+            return None
+        return int(epoch)
+
+    async def renew_all(self, held: dict[str, int]) -> dict[str, bool]:
+        """Renew every held lease in one pipelined round trip; False where it was lost."""
+        if not held:
+            return {}
+        items = list(held.items())
+
+        def renew() -> list[Any]:
+            pipe = self.port.client.pipeline(transaction=False)
+            for quiz_id, epoch in items:
+                self._renew(keys=[lease_key(quiz_id)], args=[self.token(epoch), self.lease_ms], client=pipe)
+            return pipe.execute()
+
+        results = await self.port.call(renew)
+        return {quiz_id: bool(ok) for (quiz_id, _), ok in zip(items, results, strict=True)}
+
+    async def release(self, quiz_id: str, epoch: int) -> bool:
+        return bool(await self.port.call(self._release, keys=[lease_key(quiz_id)], args=[self.token(epoch)]))
+
+    async def holder(self, quiz_id: str) -> tuple[str, int] | None:
+        raw = await self.port.call(self.port.client.get, lease_key(quiz_id))
+        if raw is None:
+            return None
+        node, _, epoch = raw.decode().rpartition("|")
+        return node, int(epoch)

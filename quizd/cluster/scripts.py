@@ -1,0 +1,76 @@
+"""The Lua scripts that make Redis itself the judge of membership, leases and fencing.
+
+A lease is ``quizd:lease:<quiz>`` = ``"<node>|<epoch>"`` with a time to live; the epoch
+comes from ``INCR quizd:epoch:<quiz>`` and only ever grows.  Every snapshot write runs
+``FENCED_WRITE``, which refuses the write unless the lease still names the writer and
+its epoch: a node that lost its lease (partitioned, paused, presumed dead) cannot
+change a quiz that another node has taken over, whatever it believes.
+"""
+
+HEARTBEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 10 * tonumber(ARGV[3]))
+return redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[3]), '+inf')
+"""
+
+LEAVE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
+ACQUIRE = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local sep = string.find(cur, '|', 1, true)
+  if string.sub(cur, 1, sep - 1) == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return tonumber(string.sub(cur, sep + 1))
+  end
+  return 0
+end
+local epoch = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. epoch, 'PX', ARGV[2])
+return epoch
+"""
+
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+# KEYS: lease, snapshot hash, quiz registry.  ARGV: token, ttl_ms, quiz id, definition id,
+# meta, number of removed participants, the removed ids, then participant id/record pairs.
+FENCED_WRITE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[2], 'meta', ARGV[5])
+local removed = tonumber(ARGV[6])
+local i = 7
+for _ = 1, removed do
+  redis.call('HDEL', KEYS[2], 'p:' .. ARGV[i])
+  i = i + 1
+end
+while i < #ARGV do
+  redis.call('HSET', KEYS[2], 'p:' .. ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""

@@ -1,0 +1,120 @@
+"""Quiz snapshots in Redis: fenced, incremental writes and the reads a takeover needs.
+
+``quizd:snap:<quiz>`` is a hash: ``def`` (the definition the quiz started with),
+``meta`` (the quiz-level state) and ``p:<participant>`` (one record each).  A commit
+writes the meta plus only the participants that changed, in one ``FENCED_WRITE``
+script call: Redis refuses it unless the writer still holds the quiz's lease.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+import trio
+
+from quizd.cluster import scripts
+from quizd.cluster.coordination import REGISTRY, lease_key, snapshot_key
+from quizd.cluster.redis_port import RedisPort
+from quizd.game.definitions import QuizDefinition
+from quizd.game.quiz import QuizGame
+from quizd.game.snapshot import definition_from_record, definition_record, full_snapshot, take_changes
+from quizd.ops import metrics
+
+log = logging.getLogger("quizd.cluster")
+
+
+class Fenced(Exception):
+    """Redis refused a write: this node no longer holds the quiz's lease."""
+
+
+class SnapshotStore:
+    def __init__(self, port: RedisPort, ttl_ms: int) -> None:
+        self.port = port
+        self.ttl_ms = ttl_ms
+        self._write = port.script(scripts.FENCED_WRITE)
+
+    async def create(self, game: QuizGame, token: str, now: float) -> None:
+        """The first write of a new quiz: definition, meta and every participant."""
+        meta, participants = full_snapshot(game, now)
+
+        def write() -> Any:
+            pipe = self.port.client.pipeline(transaction=True)
+            pipe.hset(snapshot_key(game.quiz_id), "def", orjson.dumps(definition_record(game.definition)))
+            self._fenced(pipe, game, token, meta, participants, [])
+            return pipe.execute()[-1]
+
+        if not await self.port.call(write):
+            raise Fenced(game.quiz_id)
+
+    async def commit(self, game: QuizGame, token: str, now: float, events: int = 1) -> None:
+        """Make every change since the last commit durable (one round trip)."""
+        meta, changed, removed = take_changes(game, now)
+        start = trio.current_time()
+        try:
+            ok = await self.port.call(lambda: self._fenced(None, game, token, meta, changed, removed))
+        except Exception:
+            metrics.SNAPSHOT_WRITES.labels("error").inc()
+            # Not durable: mark everything changed again so the next commit carries it.
+            game.dirty.update(pid for pid in changed if pid in game.participants)
+            game.removed.update(removed)
+            raise
+        metrics.SNAPSHOT_SECONDS.observe(trio.current_time() - start)
+        if not ok:
+            metrics.SNAPSHOT_WRITES.labels("fenced").inc()
+            raise Fenced(game.quiz_id)
+        metrics.SNAPSHOT_WRITES.labels("ok").inc()
+        metrics.GROUP_COMMIT_SIZE.observe(events)
+
+    def _fenced(
+        self,
+        client: Any,
+        game: QuizGame,
+        token: str,
+        meta: dict[str, Any],
+        changed: dict[str, dict[str, Any]],
+        removed: list[str],
+    ) -> Any:
+        args: list[Any] = [token, self.ttl_ms, game.quiz_id, game.definition.id, orjson.dumps(meta), len(removed)]
+        args.extend(removed)
+        for pid, record in changed.items():
+            args.append(pid)
+            args.append(orjson.dumps(record))
+        keys = [lease_key(game.quiz_id), snapshot_key(game.quiz_id), REGISTRY]
+        if client is None:
+            return self._write(keys=keys, args=args)
+        return self._write(keys=keys, args=args, client=client)
+
+    async def load(
+        self, quiz_id: str
+    ) -> tuple[QuizDefinition, dict[str, Any], dict[str, dict[str, Any]]] | None:
+        raw: dict[bytes, bytes] = await self.port.call(self.port.client.hgetall, snapshot_key(quiz_id))
+        if not raw or b"def" not in raw or b"meta" not in raw:
+            return None
+        definition = definition_from_record(orjson.loads(raw[b"def"]))
+        meta = orjson.loads(raw[b"meta"])
+        participants = {
+            key[2:].decode(): orjson.loads(value) for key, value in raw.items() if key.startswith(b"p:")
+        }
+        return definition, meta, participants
+
+    async def meta(self, quiz_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The meta records of several quizzes in one round trip (for listings)."""
+
+        def read() -> list[Any]:
+            pipe = self.port.client.pipeline(transaction=False)
+            for quiz_id in quiz_ids:
+                pipe.hget(snapshot_key(quiz_id), "meta")
+            return pipe.execute()
+
+        values = await self.port.call(read) if quiz_ids else []
+        return {q: orjson.loads(v) for q, v in zip(quiz_ids, values, strict=True) if v is not None}
+
+    async def forget(self, quiz_id: str) -> None:
+        """The quiz is over for good: drop it from the registry (the snapshot expires)."""
+        await self.port.call(self.port.client.hdel, REGISTRY, quiz_id)
+
+    async def registered(self) -> dict[str, str]:
+        raw = await self.port.call(self.port.client.hgetall, REGISTRY)
+        return {k.decode(): v.decode() for k, v in raw.items()}

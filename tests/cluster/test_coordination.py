@@ -1,0 +1,77 @@
+"""Membership, leases and fencing against a real redis-server."""
+
+from __future__ import annotations
+
+import trio
+
+from quizd.cluster.coordination import Leases, Membership
+from quizd.cluster.redis_port import RedisPort
+from quizd.cluster.store import Fenced, SnapshotStore
+from quizd.game.quiz import GameSettings
+from quizd.game.snapshot import restore_game
+from tests.unit.quizkit import make_game
+
+
+async def test_members_see_each_other_and_agree_on_owners(redis_server):
+    ports = [RedisPort(redis_server.url) for _ in range(3)]
+    nodes = [Membership(p, f"n{i}", {"i": i}, 3000) for i, p in enumerate(ports)]
+    for node in nodes:
+        await node.heartbeat()
+    for node in nodes:
+        await node.heartbeat()
+    assert all(node.members == ["n0", "n1", "n2"] for node in nodes)
+    owners = {node.owner(f"quiz-{k}") for node in nodes for k in range(50)}
+    assert owners <= {"n0", "n1", "n2"} and len(owners) == 3
+    assert len({tuple(node.owner(f"quiz-{k}") for k in range(50)) for node in nodes}) == 1
+
+
+async def test_removing_a_member_moves_only_its_quizzes(redis_server):
+    port = RedisPort(redis_server.url)
+    a = Membership(port, "a", {}, 3000)
+    for n in ("a", "b", "c", "d"):
+        await Membership(port, n, {}, 3000).heartbeat()
+    await a.heartbeat()
+    before = {f"q{k}": a.owner(f"q{k}") for k in range(400)}
+    await Membership(port, "d", {}, 3000).leave()
+    await a.heartbeat()
+    moved = [q for q, owner in before.items() if a.owner(q) != owner]
+    assert all(before[q] == "d" for q in moved)
+    assert 0.1 < len(moved) / 400 < 0.45  # about 1/4 of the quizzes
+
+
+async def test_a_lease_has_one_holder_and_epochs_only_grow(redis_server):
+    port = RedisPort(redis_server.url)
+    a, b = Leases(port, "a", 300), Leases(port, "b", 300)
+    first = await a.acquire("quiz")
+    assert first == 1
+    assert await b.acquire("quiz") is None
+    assert await a.acquire("quiz") == 1  # re-acquiring your own lease keeps its epoch
+    await trio.sleep(0.4)  # a stops renewing: the lease expires
+    second = await b.acquire("quiz")
+    assert second == 2
+    assert (await a.renew_all({"quiz": 1})) == {"quiz": False}
+    assert await b.holder("quiz") == ("b", 2)
+
+
+async def test_a_stale_owner_cannot_write_its_snapshot(redis_server):
+    port = RedisPort(redis_server.url)
+    a, b = Leases(port, "a", 200), Leases(port, "b", 5000)
+    store = SnapshotStore(port, ttl_ms=60_000)
+    game = make_game(0.0, quiz_id="quiz")
+    epoch_a = await a.acquire("quiz")
+    await store.create(game, a.token(epoch_a), 0.0)
+    game.join_player("Ann", 0.1)
+    await store.commit(game, a.token(epoch_a), 0.1)
+    await trio.sleep(0.3)
+    epoch_b = await b.acquire("quiz")
+    game.join_player("Bob", 0.2)
+    try:
+        await store.commit(game, a.token(epoch_a), 0.2)
+    except Fenced:
+        pass
+    else:
+        raise AssertionError("the stale owner's write went through")
+    definition, meta, participants = await store.load("quiz")
+    restored = restore_game(definition, GameSettings(), meta, participants, 1.0, 0)
+    assert sorted(p.name for p in restored.participants.values() if not p.is_host) == ["Ann"]
+    assert epoch_b == epoch_a + 1
