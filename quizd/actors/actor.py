@@ -21,8 +21,8 @@ from typing import Any
 
 import trio
 
-from quizd.actors.inbox import Command, ConnectionLost, EndNow, InboxItem, JoinRequest
-from quizd.actors.ports import Delivery, ResultsSink
+from quizd.actors.inbox import Command, ConnectionLost, EndNow, HandOver, InboxItem, JoinRequest
+from quizd.actors.ports import CommitPort, Delivery, ResultsSink
 from quizd.game import effects as fx
 from quizd.game.quiz import QuizGame
 from quizd.ops import metrics
@@ -44,12 +44,20 @@ class QuizActor:
         delivery: Delivery,
         results: ResultsSink | None = None,
         *,
+        store: CommitPort | None = None,
         on_phase: Callable[[str | None, str | None], None] = lambda old, new: None,
     ) -> None:
         self.game = game
         self.quiz_id = game.quiz_id
         self.delivery = delivery
         self.results = results
+        # Cluster mode: changes are made durable (fenced snapshot) before they are told.
+        self.store = store
+        self._pending: list[fx.Effect] = []
+        self._after: list[Callable[[], None]] = []
+        self._events = 0
+        self._handing_over: HandOver | None = None
+        self.handed_over = False
         self._on_phase = on_phase
         self.inbox_send, self._inbox = trio.open_memory_channel[InboxItem](INBOX_SIZE)
         self._nursery: trio.Nursery | None = None
@@ -80,8 +88,12 @@ class QuizActor:
             task_status.started()
             if self.poisoned is not None:
                 # The item that crashed the previous run: answer it, never retry it.
+                # Whatever the crashed turn had queued is dropped with it.
                 item, self.poisoned = self.poisoned, None
+                self._pending.clear()
+                self._after.clear()
                 self._refuse(item, ProtocolError(E.INTERNAL, "internal error; please retry"))
+                await self._flush()
             await self._loop()
             self._refuse_leftovers()
             nursery.cancel_scope.cancel()
@@ -102,40 +114,85 @@ class QuizActor:
             else:
                 await trio.lowlevel.checkpoint()
             if item is not None:
-                await self._handle(item)
+                self._handle(item)
                 for _ in range(BATCH):
+                    if self.store is None:
+                        await self._flush()  # no durability to wait for: answer at once
                     try:
                         item = self._inbox.receive_nowait()
                     except trio.WouldBlock:
                         break
-                    await self._handle(item)
-            await self._apply(game.tick(trio.current_time()))
+                    self._handle(item)
+            self._pending.extend(game.tick(trio.current_time()))
+            # Group commit: everything this turn changed becomes durable in one write,
+            # and only then does anybody hear about it.
+            await self._flush()
 
-    async def _handle(self, item: InboxItem) -> None:
+    def _handle(self, item: InboxItem) -> None:
+        """Feed one item to the game; its effects wait in ``_pending`` for the flush."""
         self.poisoned = item
+        self._events += 1
         try:
             if isinstance(item, Command):
-                await self._command(item)
+                self._command(item)
             elif isinstance(item, JoinRequest):
-                await self._join(item)
+                self._join(item)
             elif isinstance(item, ConnectionLost):
                 if self.delivery.unbind(item.participant_id, item.endpoint):
-                    await self._apply(self.game.disconnected(item.participant_id, trio.current_time()))
+                    self._pending.extend(self.game.disconnected(item.participant_id, trio.current_time()))
             elif isinstance(item, EndNow):
-                await self._apply(self.game.end(trio.current_time()))
-                item.reply.set(None)
+                self._pending.extend(self.game.end(trio.current_time()))
+                self._after.append(lambda: item.reply.set(None))
+            elif isinstance(item, HandOver):
+                self._handing_over = item
         except ProtocolError as err:
             self._refuse(item, err)
         self.poisoned = None
+
+    async def _flush(self) -> None:
+        if not self._pending and not self._after and self._handing_over is None:
+            return
+        if self.store is not None:
+            await self.store.commit(self.game, self._events)
+        self._events = 0
+        effects, self._pending = self._pending, []
+        after, self._after = self._after, []
+        await self._apply(effects)
+        for callback in after:
+            callback()
+        if self._handing_over is not None:
+            request, self._handing_over = self._handing_over, None
+            self._hand_over(request)
+
+    def _hand_over(self, request: HandOver) -> None:
+        """Durable and done here: every participant resumes on the next owner (1012)."""
+        for pid in list(self.game.participants):
+            self.delivery.close(pid, E.CLOSE_RESTARTING, request.reason)
+        self.handed_over = True
+        self.finished = True
+        request.reply.set(None)
 
     def _refuse_leftovers(self, gone: ProtocolError | None = None) -> None:
         """The quiz is over: nobody still waiting on the inbox may wait forever."""
         gone = gone or ProtocolError(E.QUIZ_ENDED, "this quiz has ended")
         while True:
             try:
-                self._refuse(self._inbox.receive_nowait(), gone)
+                item = self._inbox.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 return
+            if isinstance(item, Command) and self.handed_over:
+                # Not refused but redirected: the sender resumes on the next owner.
+                self.delivery.close(item.participant_id, E.CLOSE_RESTARTING, "quiz moved; resume")
+            else:
+                self._refuse(item, gone)
+            self._flush_refusals()
+
+    def _flush_refusals(self) -> None:
+        """Errors queued after the loop stopped go out directly (no state changed)."""
+        for effect in self._pending:
+            if isinstance(effect, fx.Reply):
+                self.delivery.send(effect.participant_id, effect.type, encode(effect.type, effect.payload, effect.re))
+        self._pending.clear()
 
     def _refuse(self, item: InboxItem, err: ProtocolError) -> None:
         if isinstance(item, JoinRequest):
@@ -145,23 +202,24 @@ class QuizActor:
             if item.message.type == "answer":
                 metrics.ANSWERS.labels("rejected").inc()
             if self.delivery.is_current(item.participant_id, item.endpoint):
-                body = encode("error", err.payload(), item.message.id)
-                self.delivery.send(item.participant_id, "error", body)
-        elif isinstance(item, EndNow):
+                # Queued behind earlier effects, so a refusal never overtakes an ack.
+                self._pending.append(fx.Reply(item.participant_id, "error", err.payload(), item.message.id))
+        elif isinstance(item, (EndNow, HandOver)):
             metrics.count_error(err.code)
             item.reply.fail(err)
 
-    async def _join(self, req: JoinRequest) -> None:
+    def _join(self, req: JoinRequest) -> None:
         game = self.game
         if req.kind == "player":
             result = game.join_player(req.value, req.received_at, req.re)
         else:
             result = game.resume(req.value, req.received_at, req.re, host=req.kind == "host")
-        self.delivery.bind(result.participant_id, req.endpoint)
-        req.reply.set(result.participant_id)
-        await self._apply(result.effects)
+        pid = result.participant_id
+        self.delivery.bind(pid, req.endpoint)
+        self._pending.extend(result.effects)
+        self._after.append(lambda: req.reply.set(pid))
 
-    async def _command(self, cmd: Command) -> None:
+    def _command(self, cmd: Command) -> None:
         if not self.delivery.is_current(cmd.participant_id, cmd.endpoint):
             return  # a connection that was replaced (4002) or removed says nothing more
         game = self.game
@@ -171,15 +229,17 @@ class QuizActor:
             raise ProtocolError(E.INVALID_RESUME_TOKEN, "you are no longer in this quiz")
         kind = msg.type
         if kind == "answer":
-            effects = game.answer(pid, msg.payload.questionId, msg.payload.choice, cmd.received_at, msg.id)
-            await self._apply(effects)
-            metrics.ANSWER_SECONDS.observe(trio.current_time() - cmd.received_at)
+            self._pending.extend(
+                game.answer(pid, msg.payload.questionId, msg.payload.choice, cmd.received_at, msg.id)
+            )
+            received = cmd.received_at
+            self._after.append(lambda: metrics.ANSWER_SECONDS.observe(trio.current_time() - received))
         elif kind == "get_leaderboard":
-            await self._apply(game.get_leaderboard(pid, msg.id))
+            self._pending.extend(game.get_leaderboard(pid, msg.id))
         elif kind == "leave":
-            await self._apply(game.leave(pid, trio.current_time()))
+            self._pending.extend(game.leave(pid, trio.current_time()))
         elif kind in HOST_COMMANDS:
-            await self._apply(game.host_command(pid, kind, msg.payload, trio.current_time(), msg.id))
+            self._pending.extend(game.host_command(pid, kind, msg.payload, trio.current_time(), msg.id))
         else:
             raise ProtocolError(E.UNKNOWN_TYPE, f"{kind!r} is not handled by the quiz")
 
@@ -244,4 +304,5 @@ class QuizActor:
         self.finished = True
         self._sync_gauges()
         self._refuse_leftovers(reason)
+        self._flush_refusals()
         self.inbox_send.close()

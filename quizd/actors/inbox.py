@@ -79,4 +79,12 @@ class EndNow:
     reply: ReplySlot[None] = attrs.field(factory=ReplySlot)
 
 
-InboxItem = JoinRequest | Command | ConnectionLost | EndNow
+@attrs.frozen(slots=True, eq=False)
+class HandOver:
+    """Cluster: make everything durable, send every participant to the next owner, stop."""
+
+    reason: str
+    reply: ReplySlot[None] = attrs.field(factory=ReplySlot)
+
+
+InboxItem = JoinRequest | Command | ConnectionLost | EndNow | HandOver

@@ -46,3 +46,10 @@ class Delivery(Protocol):
 class ResultsSink(Protocol):
     async def write(self, quiz_id: str, results: dict[str, Any]) -> None:
         """Persist an ended quiz's results (e.g. ``results_dir/<quizId>.json``)."""
+
+
+class CommitPort(Protocol):
+    """Cluster mode: make the game's changes durable before anyone is told about them."""
+
+    async def commit(self, game: Any, events: int) -> None:
+        """Write what changed (one round trip); raises when this node lost the quiz."""
