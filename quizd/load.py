@@ -309,6 +309,11 @@ class Run:
                     # Opened without our trigger (countdown, auto-advance): tell sync players now.
                     self.trigger_sent[index] = None
                     self._broadcast(("trigger", index, t))
+            elif mtype == "quiz_starting" and payload.get("countdownMs"):
+                # The first question opens after the countdown: that is its trigger.
+                t0 = t + int(payload["countdownMs"]) * 1_000_000
+                self.trigger_sent[0] = t0
+                self._broadcast(("trigger", 0, t0))
             elif mtype == "question_closed":
                 self.closed_seen.add(payload.get("questionId"))
                 self.closed_count += 1
@@ -527,6 +532,7 @@ class Run:
             "host_received": dict(sorted(self.host_received.items())),
             "errors": errors,
             "close_codes": merge_counters(r["close_codes"] for r in results),
+            "close_codes_after_end": merge_counters(r["close_codes_after_end"] for r in results),
             "client": {
                 "workers": a.workers,
                 "cores": cores,

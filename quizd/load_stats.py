@@ -162,7 +162,9 @@ def render_text(report: Mapping[str, Any]) -> str:
     recv = report["received"]
     lines.append("received    " + (", ".join(f"{k} {v:,}" for k, v in recv.items()) or "-"))
     lines.append("errors      " + (", ".join(f"{k} {v:,}" for k, v in report["errors"].items()) or "none"))
-    lines.append("close codes " + (", ".join(f"{k}x{v:,}" for k, v in report["close_codes"].items()) or "none"))
+    after_end = report.get("close_codes_after_end") or {}
+    lines.append("close codes " + (", ".join(f"{k}x{v:,}" for k, v in report["close_codes"].items()) or "none")
+                 + ("; after quiz_ended " + ", ".join(f"{k}x{v:,}" for k, v in after_end.items()) if after_end else ""))
     client = report["client"]
     lines.append(
         f"client      {client['workers']} worker(s) on {client['cores']} core(s): cpu {_fmt(client['cpu_s'], ' s')}"

@@ -28,7 +28,8 @@ from quizd.ops import metrics
 from quizd.ops.logging import set_level
 from quizd.ops.sdnotify import Notifier, status_loop, watchdog_loop
 from quizd.protocol import errors as E
-from quizd.router import LocalRouter
+from quizd.cluster.manager import ClusterManager, ClusterRouter
+from quizd.router import LocalRouter, Router
 from quizd.service import QuizService
 
 log = logging.getLogger("quizd.node")
@@ -52,7 +53,17 @@ class Node:
         self.notifier = notifier or Notifier()
         self.supervisor = Supervisor()
         self.service = QuizService(config, self.supervisor, DefinitionSet(definitions={}, problems=()))
-        self.router = LocalRouter(self.supervisor)
+        self.cluster: ClusterManager | None = None
+        self.router: Router = LocalRouter(self.supervisor)
+        if config.cluster.redis_url:
+            # Cluster mode plugs in at the router (and the service): nothing else changes.
+            self.cluster = ClusterManager(
+                config, self.supervisor, self.service.settings, self.service.results_dir,
+                info={"node": config.node.id},
+            )
+            self.cluster.relay.on_rpc = self.service.rpc
+            self.service.cluster = self.cluster
+            self.router = ClusterRouter(self.cluster)
         self.gateway = Gateway(config, self.router)
         self.state = "starting"
         self.http_address: tuple[str, int] | None = None
@@ -94,6 +105,11 @@ class Node:
                 http = binds[0].split("://", 1)[1]
                 host, _, port = http.rpartition(":")
                 self.http_address = (host.strip("[]"), int(port))
+                if self.cluster is not None:
+                    # READY only once this node is a member of the ring.
+                    self.cluster.membership.set_info({"node": self.config.node.id, "ws": self.ws_url(),
+                                                      "http": f"http://{http}"})
+                    await nursery.start(self.cluster.run)
                 nursery.start_soon(metrics.measure_event_loop_lag)
                 self.state = "ready"
                 print(f"quizd ready node={self.config.node.id} ws={ws_host}:{ws_port} http={http}", flush=True)
@@ -185,8 +201,13 @@ class Node:
             with trio.move_on_at(deadline):
                 while self.service.live_quizzes():
                     await trio.sleep(0.1)
-            await self.service.end_all("node draining")
-            self.gateway.close_all(E.CLOSE_QUIZ_CLOSED, "node shutting down")
+            if self.cluster is not None:
+                # Nothing ends: the quizzes move to the next owners, players resume there.
+                await self.cluster.leave()
+                self.gateway.close_all(E.CLOSE_RESTARTING, "node draining; resume")
+            else:
+                await self.service.end_all("node draining")
+                self.gateway.close_all(E.CLOSE_QUIZ_CLOSED, "node shutting down")
             with trio.move_on_after(5):
                 while self.gateway.sessions:
                     await trio.sleep(0.05)

@@ -22,7 +22,9 @@ class QuizHandle(Protocol):
 
 
 class Router(Protocol):
-    def lookup(self, quiz_id: str) -> QuizHandle | None: ...
+    async def lookup(self, quiz_id: str) -> QuizHandle | None:
+        """The quiz's handle, None when no such quiz exists; may raise ``ProtocolError``
+        (``server_busy`` while a cluster moves the quiz)."""
 
 
 class LocalRouter:
@@ -31,5 +33,5 @@ class LocalRouter:
     def __init__(self, supervisor: Supervisor) -> None:
         self.supervisor = supervisor
 
-    def lookup(self, quiz_id: str) -> QuizHandle | None:
+    async def lookup(self, quiz_id: str) -> QuizHandle | None:
         return self.supervisor.actors.get(quiz_id)

@@ -94,6 +94,8 @@ class QuizService:
             lobby_timeout_s=q.lobby_timeout_s,
         )
         self.results_dir = ResultsDirectory(Path(q.results_dir)) if q.results_dir else None
+        # Set by the node in cluster mode: quizzes may live on any member.
+        self.cluster: Any = None
 
     @property
     def node_id(self) -> str:
@@ -124,6 +126,11 @@ class QuizService:
             raise ServiceError(422, "invalid_body", "quizId must be 1 to 64 of A-Z a-z 0-9 _ -")
         if quiz_id in self.supervisor.actors:
             raise ServiceError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
+        if self.cluster is not None:
+            async with self._cluster_errors():
+                created_id, host_token = await self.cluster.create(definition, quiz_id, auto_start)
+            metrics.QUIZZES_CREATED.inc()
+            return CreatedQuiz(created_id, host_token)
         now = trio.current_time()
         game = QuizGame(
             quiz_id,
@@ -145,11 +152,71 @@ class QuizService:
             if quiz_id not in self.supervisor.actors:
                 return quiz_id
 
-    def list_quizzes(self) -> list[dict[str, Any]]:
+    async def list_quizzes(self) -> list[dict[str, Any]]:
+        if self.cluster is not None:
+            return await self._cluster_quizzes(None)
         return [self._describe(actor, brief=True) for actor in self.supervisor.actors.values()]
 
-    def get_quiz(self, quiz_id: str) -> dict[str, Any]:
+    async def get_quiz(self, quiz_id: str) -> dict[str, Any]:
+        if self.cluster is not None:
+            found = await self._cluster_quizzes(quiz_id)
+            if not found:
+                raise ServiceError(404, "quiz_not_found", f"no quiz {quiz_id!r}")
+            return found[0]
         return self._describe(self._actor(quiz_id), brief=False)
+
+    async def _cluster_quizzes(self, only: str | None) -> list[dict[str, Any]]:
+        """Every quiz of the cluster (or one), from the snapshots in Redis."""
+        async with self._cluster_errors():
+            registered = await self.cluster.store.registered()
+            ids = [only] if only is not None else sorted(registered)
+            ids = [q for q in ids if q in registered]
+            metas = await self.cluster.store.meta(ids)
+            holders = await self.cluster.holders(ids)
+        out = []
+        for quiz_id in ids:
+            meta = metas.get(quiz_id)
+            if meta is None:
+                continue
+            entry = {
+                "quizId": quiz_id,
+                "definitionId": registered[quiz_id],
+                "phase": meta["phase"],
+                "participants": meta.get("players", 0),
+                "node": holders.get(quiz_id),
+            }
+            if only is not None:
+                entry["questionIndex"] = meta["questionIndex"]
+            out.append(entry)
+        return out
+
+    def _cluster_errors(self) -> Any:
+        return _ClusterErrors()
+
+    async def rpc(self, op: str, args: dict[str, Any]) -> Any:
+        """Requests relayed from another node to this one, the quiz's owner."""
+        if op == "create":
+            definition = self.definitions.definitions.get(args["definitionId"])
+            if definition is None:
+                raise ServiceError(404, "definition_not_found", f"no quiz definition {args['definitionId']!r}")
+            auto = args.get("autoStart")
+            quiz_id, host_token = await self.cluster.create(
+                definition, args["quizId"], None if auto is None else AutoStart(auto[0], auto[1])
+            )
+            return {"quizId": quiz_id, "hostToken": host_token}
+        if op == "end":
+            return await self.end_quiz(args["quizId"])
+        if op == "results":
+            return await self.results(args["quizId"])
+        raise ServiceError(400, "bad_rpc", f"unknown operation {op!r}")
+
+    async def _on_owner(self, quiz_id: str, op: str) -> Any:
+        """Run ``op`` on the node that holds the quiz (cluster mode), or None."""
+        async with self._cluster_errors():
+            holder = await self.cluster.leases.holder(quiz_id)
+            if holder is None or holder[0] == self.node_id:
+                return None
+            return await self.cluster.relay.rpc(holder[0], op, {"quizId": quiz_id})
 
     def _describe(self, actor: QuizActor, *, brief: bool) -> dict[str, Any]:
         summary = actor.game.summary()
@@ -160,6 +227,10 @@ class QuizService:
 
     async def results(self, quiz_id: str) -> dict[str, Any]:
         actor = self.supervisor.actors.get(quiz_id)
+        if actor is None and self.cluster is not None:
+            remote = await self._on_owner(quiz_id, "results")
+            if remote is not None:
+                return remote
         if actor is None:
             stored = await self.results_dir.read(quiz_id) if self.results_dir and QUIZ_ID_RE.fullmatch(quiz_id) else None
             if stored is None:
@@ -170,6 +241,10 @@ class QuizService:
         return actor.game.results()
 
     async def end_quiz(self, quiz_id: str) -> dict[str, Any]:
+        if quiz_id not in self.supervisor.actors and self.cluster is not None:
+            remote = await self._on_owner(quiz_id, "end")
+            if remote is not None:
+                return remote
         actor = self._actor(quiz_id)
         request = EndNow("ended over HTTP")
         try:
@@ -207,3 +282,23 @@ class QuizService:
         if actor is None:
             raise ServiceError(404, "quiz_not_found", f"no quiz {quiz_id!r}")
         return actor
+
+
+class _ClusterErrors:
+    """Map cluster failures to control-plane errors (503 while Redis is away)."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc is None:
+            return False
+        from quizd.cluster.relay import RpcError
+
+        if isinstance(exc, RpcError):
+            raise ServiceError(exc.status, exc.code, exc.message) from None
+        import redis
+
+        if isinstance(exc, redis.RedisError):
+            raise ServiceError(503, "server_busy", "the cluster store is unavailable; retry") from None
+        return False

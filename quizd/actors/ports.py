@@ -48,6 +48,14 @@ class ResultsSink(Protocol):
         """Persist an ended quiz's results (e.g. ``results_dir/<quizId>.json``)."""
 
 
+class QuizLost(Exception):
+    """This node may no longer run the quiz (cluster: its lease is gone).
+
+    Not a crash: the supervisor does not restart the actor; its participants are
+    told to resume (1012) wherever the quiz runs next.
+    """
+
+
 class CommitPort(Protocol):
     """Cluster mode: make the game's changes durable before anyone is told about them."""
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import trio
 
 from quizd.actors.actor import QuizActor
+from quizd.actors.ports import QuizLost
 from quizd.ops import metrics
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
@@ -35,7 +36,7 @@ class Supervisor:
         self.actors: dict[str, QuizActor] = {}
         self.max_restarts = max_restarts
         self.restart_window_s = restart_window_s
-        self._on_exit = on_exit
+        self.on_exit = on_exit
         self._nursery: trio.Nursery | None = None
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -62,7 +63,15 @@ class Supervisor:
                     else:
                         await actor.run()
                     return
-                except Exception:
+                except Exception as exc:
+                    lost = _find(exc, QuizLost)
+                    if lost is not None:
+                        log.warning("quiz lost here; players resume elsewhere: %s", lost,
+                                    extra={"quizId": actor.quiz_id})
+                        actor.handed_over = True
+                        for pid in list(actor.game.participants):
+                            actor.delivery.close(pid, E.CLOSE_RESTARTING, "quiz moved; resume")
+                        return
                     started = True
                     now = trio.current_time()
                     crashes = [t for t in crashes if now - t < self.restart_window_s] + [now]
@@ -79,7 +88,7 @@ class Supervisor:
             if self.actors.get(actor.quiz_id) is actor:
                 del self.actors[actor.quiz_id]
             actor.forget(reason)
-            self._on_exit(actor)
+            self.on_exit(actor)
 
     def _give_up(self, actor: QuizActor) -> None:
         for pid in list(actor.game.participants):
@@ -91,3 +100,15 @@ class Supervisor:
     def cancel(self) -> None:
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
+
+
+def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``exc`` or the first ``kind`` inside (Trio wraps errors in exception groups)."""
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _find(inner, kind)
+            if found is not None:
+                return found
+    return None

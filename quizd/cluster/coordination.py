@@ -59,6 +59,9 @@ class Membership:
         self._heartbeat = port.script(scripts.HEARTBEAT)
         self._leave = port.script(scripts.LEAVE)
 
+    def set_info(self, info: dict[str, Any]) -> None:
+        self.info = orjson.dumps(info)
+
     async def heartbeat(self) -> bool:
         """Register this node and refresh the view; True when the members changed."""
         raw = await self.port.call(

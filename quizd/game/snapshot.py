@@ -80,6 +80,8 @@ def meta_record(game: QuizGame, now: float) -> dict[str, Any]:
         "nextPid": game._next_pid,
         "hostToken": game.host_token,
         "autoStart": None if game.auto_start is None else [game.auto_start.min_players, game.auto_start.countdown_ms],
+        "players": game.player_count,
+        "definitionId": game.definition.id,
         "correct": game.answers_correct,
         "wrong": game.answers_wrong,
     }

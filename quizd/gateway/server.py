@@ -10,6 +10,7 @@ have sent nothing (no pong, no data) since the previous ping.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import ssl
 from collections import Counter
@@ -49,7 +50,11 @@ class Gateway:
         ws = config.websocket
         self._ssl = make_ssl_context(ws.tls_cert, ws.tls_key) if ws.tls_cert and ws.tls_key else None
         self._ping = ping_frame(b"quizd")
+        self._conn_ids = itertools.count(1)
         self.address: tuple[str, int] | None = None
+
+    def new_conn_id(self) -> int:
+        return next(self._conn_ids)
 
     @property
     def scheme(self) -> str:

@@ -39,7 +39,7 @@ class Session:
     # Slots: one of these per connection, 10,000 per quiz; a __dict__ each adds up.
     __slots__ = (
         "gateway", "ws", "out", "_spawn", "remote", "limiter", "quiz", "quiz_id",
-        "participant_id", "is_host", "last_ping_at", "_closing", "__weakref__",
+        "participant_id", "is_host", "last_ping_at", "_closing", "conn_id", "__weakref__",
     )
 
     def __init__(
@@ -64,6 +64,8 @@ class Session:
         # When the last keepalive ping went out; none yet, so nothing to miss.
         self.last_ping_at = float("-inf")
         self._closing = False
+        # Names this connection to a quiz owner on another node (cluster relay).
+        self.conn_id = gateway.new_conn_id()
 
     # ------------------------------------------------------------------ sending
     def send(self, msg_type: str, payload: Any, re: str | int | None = None) -> None:
@@ -160,7 +162,7 @@ class Session:
         kind, value = given[0]
         if kind == "player" and self.gateway.draining:
             raise ProtocolError(E.SERVER_BUSY, "this node is draining", {"retryAfterMs": 1000})
-        quiz = self.gateway.router.lookup(payload.quizId)
+        quiz = await self.gateway.router.lookup(payload.quizId)
         if quiz is None:
             raise ProtocolError(E.QUIZ_NOT_FOUND, f"no live quiz {payload.quizId!r}")
         request = JoinRequest(kind, value, msg.id, self, now)

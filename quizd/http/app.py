@@ -116,13 +116,13 @@ class ControlPlane:
             return _error(404, "not_found", f"no route {path}")
         if len(parts) == 1:
             if method == "GET":
-                return _json(200, self.service.list_quizzes())
+                return _json(200, await self.service.list_quizzes())
             if method == "POST":
                 return await self._create(receive)
             return _error(405, "method_not_allowed", "use GET or POST")
         quiz_id = parts[1]
         if len(parts) == 2:
-            return _only_get(method) or _json(200, self.service.get_quiz(quiz_id))
+            return _only_get(method) or _json(200, await self.service.get_quiz(quiz_id))
         if parts[2] == "results":
             return _only_get(method) or _json(200, await self.service.results(quiz_id))
         if parts[2] == "end":

@@ -1,0 +1,100 @@
+"""``ClusterDelivery``: the owner's Delivery port when participants sit on any gateway.
+
+Participants connected to this node are local sessions (the same non-blocking path
+as a single node); the others are ``RemoteEndpoint``s reached through the relay.  A
+broadcast is encoded once, fanned out to the local sessions, and sent once to each
+other gateway that has participants of the quiz.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from quizd.cluster.relay import Relay, RemoteEndpoint
+from quizd.game.handoffs import HandoffLog
+from quizd.gateway.delivery import LocalDelivery
+from quizd.protocol import errors as E
+
+
+class ClusterDelivery(LocalDelivery):
+    def __init__(self, quiz_id: str, relay: Relay) -> None:
+        super().__init__(quiz_id)
+        self.relay = relay
+        self.remote: dict[str, RemoteEndpoint] = {}
+
+    def _is_remote(self, endpoint: Any) -> bool:
+        return isinstance(endpoint, RemoteEndpoint)
+
+    def bind(self, participant_id: str, endpoint: Any) -> None:
+        old_local = self.sessions.pop(participant_id, None)
+        old_remote = self.remote.pop(participant_id, None)
+        if self._is_remote(endpoint):
+            self.remote[participant_id] = endpoint
+            self.relay.post(endpoint.node, {"k": "bind", "c": endpoint.conn, "q": self.quiz_id, "pid": participant_id})
+        else:
+            self.sessions[participant_id] = endpoint
+        if old_local is not None and old_local is not endpoint:
+            old_local.close_soon(E.CLOSE_REPLACED, "replaced by a newer connection")
+        if old_remote is not None and old_remote != endpoint:
+            self._close_remote(old_remote, E.CLOSE_REPLACED, "replaced by a newer connection")
+
+    def is_current(self, participant_id: str, endpoint: object) -> bool:
+        if self._is_remote(endpoint):
+            return self.remote.get(participant_id) == endpoint
+        return super().is_current(participant_id, endpoint)
+
+    def unbind(self, participant_id: str, endpoint: object) -> bool:
+        if self._is_remote(endpoint):
+            if self.remote.get(participant_id) == endpoint:
+                del self.remote[participant_id]
+                return True
+            return False
+        return super().unbind(participant_id, endpoint)
+
+    def send(self, participant_id: str, msg_type: str, body: bytes) -> None:
+        endpoint = self.remote.get(participant_id)
+        if endpoint is None:
+            super().send(participant_id, msg_type, body)
+            return
+        self.relay.post(endpoint.node, {"k": "send", "c": endpoint.conn, "ty": msg_type, "b": body.decode()})
+
+    async def broadcast(
+        self,
+        msg_type: str,
+        body: bytes,
+        *,
+        replaceable: bool = False,
+        handoff: HandoffLog | None = None,
+        players_only: bool = False,
+    ) -> None:
+        gateways = {endpoint.node for endpoint in self.remote.values()}
+        text = body.decode()
+        for node in gateways:
+            self.relay.post(node, {
+                "k": "bc", "q": self.quiz_id, "ty": msg_type, "b": text, "r": replaceable,
+                "qid": handoff.question_id if handoff is not None else None,
+            })
+        await super().broadcast(
+            msg_type, body, replaceable=replaceable, handoff=handoff, players_only=players_only
+        )
+
+    def close(self, participant_id: str, code: int, reason: str) -> None:
+        endpoint = self.remote.pop(participant_id, None)
+        if endpoint is not None:
+            self._close_remote(endpoint, code, reason)
+            return
+        super().close(participant_id, code, reason)
+
+    def _close_remote(self, endpoint: RemoteEndpoint, code: int, reason: str) -> None:
+        self.relay.post(endpoint.node, {"k": "close", "c": endpoint.conn, "code": code, "reason": reason})
+
+    def on_gateway(self, node_id: str) -> list[tuple[str, RemoteEndpoint]]:
+        """Participants connected through ``node_id`` (it died: they are disconnected)."""
+        return [(pid, ep) for pid, ep in self.remote.items() if ep.node == node_id]
+
+    def gateways(self) -> dict[str, list[str]]:
+        by_node: dict[str, list[str]] = defaultdict(list)
+        for pid, endpoint in self.remote.items():
+            by_node[endpoint.node].append(pid)
+        return by_node

@@ -1,0 +1,333 @@
+"""The cluster manager: which quizzes this node runs, and moving them when members change.
+
+Every ``heartbeat_ms`` a node (1) heartbeats and refreshes its view of the members,
+(2) renews the leases of its quizzes in one round trip, (3) reconciles: a registered
+quiz that the ring gives to this node and nobody holds is *adopted* (lease, restore
+from the snapshot, start the actor); a quiz this node runs that the ring now gives to
+another live member is *handed over* (durable, players 1012, lease released).
+
+When a member disappears, its gateways' players here are disconnected from the quizzes
+this node owns, and this node's players in quizzes it owned are told to resume (1012).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+import redis
+import trio
+
+from quizd.actors.actor import QuizActor
+from quizd.actors.inbox import ConnectionLost, HandOver
+from quizd.actors.ports import QuizLost
+from quizd.actors.supervisor import Supervisor
+from quizd.cluster.coordination import Leases, Membership
+from quizd.cluster.delivery import ClusterDelivery
+from quizd.cluster.redis_port import RedisPort
+from quizd.cluster.relay import Relay, RemoteQuizHandle, RpcError
+from quizd.cluster.store import Fenced, SnapshotStore
+from quizd.config import Config
+from quizd.game.definitions import QuizDefinition
+from quizd.game.quiz import AutoStart, GameSettings, QuizGame
+from quizd.game.snapshot import restore_game
+from quizd.ops import metrics
+from quizd.protocol import errors as E
+from quizd.protocol.errors import ProtocolError
+
+log = logging.getLogger("quizd.cluster")
+
+
+def wall_offset_ms(now: float) -> int:
+    return round(time.time() * 1000 - now * 1000)
+
+
+class LeasedStore:
+    """The actor's commit port: fenced writes, retried through a Redis blip.
+
+    A write that fails for want of Redis is retried (the acks simply wait) while the
+    lease may still be valid; once it may have expired, the quiz is lost here and the
+    actor stops (its players resume on whoever holds the lease next).
+    """
+
+    def __init__(self, store: SnapshotStore, token: str, lease_s: float) -> None:
+        self.store = store
+        self.token = token
+        self.lease_s = lease_s
+        self.last_ok = trio.current_time()
+
+    async def commit(self, game: QuizGame, events: int) -> None:
+        backoff = 0.02
+        while True:
+            try:
+                await self.store.commit(game, self.token, trio.current_time(), events)
+                self.last_ok = trio.current_time()
+                return
+            except Fenced:
+                raise QuizLost("another node holds this quiz's lease") from None
+            except redis.RedisError as exc:
+                if trio.current_time() - self.last_ok > self.lease_s:
+                    raise QuizLost(f"Redis unreachable for longer than the lease: {exc}") from None
+                log.warning("snapshot write failed; acks wait: %s", exc, extra={"quizId": game.quiz_id})
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, 0.5)
+
+
+class ClusterRouter:
+    """Where a quiz lives in the cluster: here, on the lease holder, or moving."""
+
+    def __init__(self, manager: ClusterManager) -> None:
+        self.manager = manager
+
+    async def lookup(self, quiz_id: str) -> Any:
+        manager = self.manager
+        actor = manager.local_actor(quiz_id)
+        if actor is not None:
+            return actor
+        busy = ProtocolError(E.SERVER_BUSY, "the quiz is being moved; retry", {"retryAfterMs": 500})
+        try:
+            holder = await manager.leases.holder(quiz_id)
+            registered = holder is not None or await manager.is_registered(quiz_id)
+        except redis.RedisError:
+            raise ProtocolError(E.SERVER_BUSY, "cluster store unavailable; retry", {"retryAfterMs": 1000}) from None
+        if holder is None:
+            if registered:
+                raise busy
+            return None
+        node, _epoch = holder
+        if node == manager.node_id or not manager.membership.is_live(node):
+            raise busy
+        return RemoteQuizHandle(quiz_id, node, manager.relay)
+
+
+class ClusterManager:
+    def __init__(self, config: Config, supervisor: Supervisor, settings: GameSettings,
+                 results: Any, info: dict[str, Any]) -> None:
+        cluster = config.cluster
+        self.config = config
+        self.node_id = config.node.id
+        self.supervisor = supervisor
+        self.settings = settings
+        self.results = results
+        self.heartbeat_s = cluster.heartbeat_ms / 1000
+        self.lease_ms = cluster.node_timeout_ms
+        self.port = RedisPort(cluster.redis_url, timeout_s=max(0.2, min(1.0, cluster.heartbeat_ms / 1000)))
+        self.membership = Membership(self.port, self.node_id, info, cluster.node_timeout_ms)
+        self.leases = Leases(self.port, self.node_id, self.lease_ms)
+        ttl_ms = int(max(config.quizzes.lobby_timeout_s, config.quizzes.linger_s) * 1000) + self.lease_ms
+        self.store = SnapshotStore(self.port, ttl_ms)
+        self.relay = Relay(self.port, self.node_id)
+        self.relay.local_actor = self.local_actor
+        self.owned: dict[str, int] = {}
+        self._adopting: set[str] = set()
+        self._handing: set[str] = set()
+        self.draining = False
+        self.definitions: Any = None  # the service's current definitions (for RPC create)
+        self.on_rpc_op: Any = None
+        self._nursery: trio.Nursery | None = None
+        supervisor.on_exit = self._actor_exited
+
+    # ------------------------------------------------------------------ lookups
+    def local_actor(self, quiz_id: str) -> QuizActor | None:
+        if quiz_id not in self.owned:
+            return None
+        return self.supervisor.actors.get(quiz_id)
+
+    async def is_registered(self, quiz_id: str) -> bool:
+        from quizd.cluster.coordination import REGISTRY
+
+        return bool(await self.port.call(self.port.client.hexists, REGISTRY, quiz_id))
+
+    # ------------------------------------------------------------------ the loop
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await nursery.start(self.relay.run)
+            with trio.fail_after(30):
+                while True:  # READY only once this node is in the ring
+                    try:
+                        await self.membership.heartbeat()
+                        if self.node_id in self.membership.members:
+                            break
+                    except redis.RedisError as exc:
+                        log.warning("cannot reach Redis yet: %s", exc)
+                    await trio.sleep(self.heartbeat_s)
+            task_status.started()
+            while True:
+                await self.tick()
+                await trio.sleep(self.heartbeat_s)
+
+    async def tick(self) -> None:
+        before = set(self.membership.members)
+        try:
+            if not self.draining:
+                await self.membership.heartbeat()
+        except redis.RedisError as exc:
+            log.warning("heartbeat failed: %s", exc)
+            return
+        for gone in before - set(self.membership.members):
+            self._member_gone(gone)
+        try:
+            renewed = await self.leases.renew_all(dict(self.owned))
+        except redis.RedisError as exc:
+            log.warning("lease renewal failed: %s", exc)
+            return
+        for quiz_id, ok in renewed.items():
+            if not ok and quiz_id in self.owned:
+                log.error("lease lost; stopping the quiz here", extra={"quizId": quiz_id})
+                self._stop_lost(quiz_id)
+        metrics.QUIZZES_OWNED.set(len(self.owned))
+        if not self.draining:
+            await self._reconcile()
+
+    def _member_gone(self, node_id: str) -> None:
+        log.warning("member gone", extra={"member": node_id})
+        self.relay.owner_gone(node_id)
+        for quiz_id in list(self.owned):
+            actor = self.supervisor.actors.get(quiz_id)
+            if actor is None or not isinstance(actor.delivery, ClusterDelivery):
+                continue
+            for pid, endpoint in actor.delivery.on_gateway(node_id):
+                try:
+                    actor.post(ConnectionLost(pid, endpoint))
+                except ProtocolError:
+                    pass
+
+    def _stop_lost(self, quiz_id: str) -> None:
+        actor = self.supervisor.actors.get(quiz_id)
+        self.owned.pop(quiz_id, None)
+        if actor is not None:
+            try:
+                actor.post(HandOver("quiz lost its lease here; resume"))
+            except ProtocolError:
+                pass
+
+    async def _reconcile(self) -> None:
+        try:
+            registered = await self.store.registered()
+        except redis.RedisError as exc:
+            log.warning("cannot read the quiz registry: %s", exc)
+            return
+        assert self._nursery is not None
+        for quiz_id in registered:
+            owner = self.membership.owner(quiz_id)
+            if owner == self.node_id:
+                if quiz_id not in self.owned and quiz_id not in self._adopting:
+                    self._adopting.add(quiz_id)
+                    self._nursery.start_soon(self._adopt, quiz_id)
+            elif quiz_id in self.owned and owner is not None and quiz_id not in self._handing:
+                self._nursery.start_soon(self.hand_over, quiz_id, "quiz moves to another node; resume")
+
+    async def _adopt(self, quiz_id: str) -> None:
+        try:
+            epoch = await self.leases.acquire(quiz_id)
+            if epoch is None:
+                return
+            loaded = await self.store.load(quiz_id)
+            if loaded is None:
+                log.warning("registered quiz has no snapshot; forgetting it", extra={"quizId": quiz_id})
+                await self.leases.release(quiz_id, epoch)
+                await self.store.forget(quiz_id)
+                return
+            definition, meta, participants = loaded
+            now = trio.current_time()
+            game = restore_game(definition, self.settings, meta, participants, now, wall_offset_ms(now))
+            await self._start_actor(game, epoch)
+            metrics.TAKEOVERS.inc()
+            log.info("quiz restored from snapshot", extra={"quizId": quiz_id, "epoch": epoch, "phase": game.phase})
+        except redis.RedisError as exc:
+            log.warning("adopting a quiz failed: %s", exc, extra={"quizId": quiz_id})
+        finally:
+            self._adopting.discard(quiz_id)
+
+    async def _start_actor(self, game: QuizGame, epoch: int) -> QuizActor:
+        self.owned[game.quiz_id] = epoch
+        store = LeasedStore(self.store, self.leases.token(epoch), self.lease_ms / 1000)
+        actor = QuizActor(game, ClusterDelivery(game.quiz_id, self.relay), self.results, store=store)
+        await self.supervisor.spawn(actor)
+        return actor
+
+    def _actor_exited(self, actor: QuizActor) -> None:
+        epoch = self.owned.pop(actor.quiz_id, None)
+        if epoch is None or actor.handed_over or self._nursery is None:
+            return
+        # Ended and lingered (or given up): nothing to take over any more.
+        self._nursery.start_soon(self._retire, actor.quiz_id, epoch)
+
+    async def _retire(self, quiz_id: str, epoch: int) -> None:
+        try:
+            await self.store.forget(quiz_id)
+            await self.leases.release(quiz_id, epoch)
+        except redis.RedisError as exc:
+            log.warning("could not retire quiz: %s", exc, extra={"quizId": quiz_id})
+
+    async def hand_over(self, quiz_id: str, reason: str) -> None:
+        """Durable, players to the next owner (1012), lease released."""
+        epoch = self.owned.get(quiz_id)
+        actor = self.supervisor.actors.get(quiz_id)
+        if epoch is None or actor is None:
+            return
+        self._handing.add(quiz_id)
+        try:
+            request = HandOver(reason)
+            try:
+                actor.post(request)
+                with trio.move_on_after(10):
+                    await request.reply.wait()
+            except ProtocolError:
+                pass
+            self.owned.pop(quiz_id, None)
+            await self.leases.release(quiz_id, epoch)
+            metrics.HANDOVERS.inc()
+            log.info("quiz handed over", extra={"quizId": quiz_id, "reason": reason})
+        except redis.RedisError as exc:
+            log.warning("hand-over incomplete (the lease will expire): %s", exc, extra={"quizId": quiz_id})
+        finally:
+            self._handing.discard(quiz_id)
+
+    async def leave(self) -> None:
+        """Drain: out of the ring, every quiz handed over, local players told to resume."""
+        self.draining = True
+        try:
+            await self.membership.leave()
+        except redis.RedisError as exc:
+            log.warning("could not leave the ring cleanly: %s", exc)
+        async with trio.open_nursery() as nursery:
+            for quiz_id in list(self.owned):
+                nursery.start_soon(self.hand_over, quiz_id, "node draining; resume")
+        for quiz_id in list(self.relay.remote_sessions):
+            self.relay.close_quiz_sessions(quiz_id, E.CLOSE_RESTARTING, "node draining; resume")
+
+    # ------------------------------------------------------------------ creating quizzes
+    async def create(
+        self, definition: QuizDefinition, quiz_id: str, auto_start: AutoStart | None
+    ) -> tuple[str, str]:
+        owner = self.membership.owner(quiz_id) or self.node_id
+        if owner != self.node_id:
+            args = {"definitionId": definition.id, "quizId": quiz_id,
+                    "autoStart": None if auto_start is None else [auto_start.min_players, auto_start.countdown_ms]}
+            value = await self.relay.rpc(owner, "create", args)
+            return value["quizId"], value["hostToken"]
+        if await self.is_registered(quiz_id):
+            raise RpcError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
+        epoch = await self.leases.acquire(quiz_id)
+        if epoch is None:
+            raise RpcError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
+        now = trio.current_time()
+        game = QuizGame(quiz_id, definition, self.settings, now, wall_offset_ms=wall_offset_ms(now),
+                        auto_start=auto_start, host_token=secrets.token_urlsafe(18))
+        await self.store.create(game, self.leases.token(epoch), now)
+        await self._start_actor(game, epoch)
+        return quiz_id, game.host_token
+
+    async def holders(self, quiz_ids: list[str]) -> dict[str, str]:
+        def read() -> list[Any]:
+            pipe = self.port.client.pipeline(transaction=False)
+            for quiz_id in quiz_ids:
+                pipe.get(f"quizd:lease:{quiz_id}")
+            return pipe.execute()
+
+        values = await self.port.call(read) if quiz_ids else []
+        return {q: v.decode().rpartition("|")[0] for q, v in zip(quiz_ids, values, strict=True) if v}
