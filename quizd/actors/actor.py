@@ -21,7 +21,7 @@ from typing import Any
 
 import trio
 
-from quizd.actors.inbox import Command, ConnectionLost, EndNow, HandOver, InboxItem, JoinRequest
+from quizd.actors.inbox import Command, ConnectionLost, EndNow, Flush, HandOver, InboxItem, JoinRequest
 from quizd.actors.ports import CommitPort, Delivery, ResultsSink
 from quizd.game import effects as fx
 from quizd.game.quiz import QuizGame
@@ -145,6 +145,8 @@ class QuizActor:
                 self._after.append(lambda: item.reply.set(None))
             elif isinstance(item, HandOver):
                 self._handing_over = item
+            elif isinstance(item, Flush):
+                self._after.append(lambda: None)  # forces this turn's commit
         except ProtocolError as err:
             self._refuse(item, err)
         self.poisoned = None

@@ -87,4 +87,9 @@ class HandOver:
     reply: ReplySlot[None] = attrs.field(factory=ReplySlot)
 
 
-InboxItem = JoinRequest | Command | ConnectionLost | EndNow | HandOver
+@attrs.frozen(slots=True, eq=False)
+class Flush:
+    """Commit now even if nothing changed (the cluster store must be rewritten)."""
+
+
+InboxItem = JoinRequest | Command | ConnectionLost | EndNow | HandOver | Flush

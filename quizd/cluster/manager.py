@@ -21,7 +21,7 @@ import redis
 import trio
 
 from quizd.actors.actor import QuizActor
-from quizd.actors.inbox import ConnectionLost, HandOver
+from quizd.actors.inbox import ConnectionLost, Flush, HandOver
 from quizd.actors.ports import QuizLost
 from quizd.actors.supervisor import Supervisor
 from quizd.cluster.coordination import Leases, Membership
@@ -57,12 +57,22 @@ class LeasedStore:
         self.token = token
         self.lease_s = lease_s
         self.last_ok = trio.current_time()
+        self.resync = False
+
+    def rebind(self, token: str) -> None:
+        """The lease was taken again under a new epoch (Redis forgot it): write it all."""
+        self.token = token
+        self.resync = True
 
     async def commit(self, game: QuizGame, events: int) -> None:
         backoff = 0.02
         while True:
             try:
-                await self.store.commit(game, self.token, trio.current_time(), events)
+                if self.resync:
+                    await self.store.create(game, self.token, trio.current_time())
+                    self.resync = False
+                else:
+                    await self.store.commit(game, self.token, trio.current_time(), events)
                 self.last_ok = trio.current_time()
                 return
             except Fenced:
@@ -176,8 +186,7 @@ class ClusterManager:
             return
         for quiz_id, ok in renewed.items():
             if not ok and quiz_id in self.owned:
-                log.error("lease lost; stopping the quiz here", extra={"quizId": quiz_id})
-                self._stop_lost(quiz_id)
+                await self._lease_missing(quiz_id)
         metrics.QUIZZES_OWNED.set(len(self.owned))
         if not self.draining:
             await self._reconcile()
@@ -194,6 +203,26 @@ class ClusterManager:
                     actor.post(ConnectionLost(pid, endpoint))
                 except ProtocolError:
                     pass
+
+    async def _lease_missing(self, quiz_id: str) -> None:
+        """Our lease is gone: Redis forgot it (restart) or another node took the quiz."""
+        try:
+            epoch = await self.leases.acquire(quiz_id)
+        except redis.RedisError:
+            return
+        actor = self.supervisor.actors.get(quiz_id)
+        if epoch is None or actor is None or not isinstance(actor.store, LeasedStore):
+            log.error("lease lost; stopping the quiz here", extra={"quizId": quiz_id})
+            self._stop_lost(quiz_id)
+            return
+        # Nobody else has it: resync Redis from the quiz we are running.
+        log.warning("lease was gone; re-acquired and resyncing the snapshot", extra={"quizId": quiz_id, "epoch": epoch})
+        self.owned[quiz_id] = epoch
+        actor.store.rebind(self.leases.token(epoch))
+        try:
+            actor.post(Flush())
+        except ProtocolError:
+            pass
 
     def _stop_lost(self, quiz_id: str) -> None:
         actor = self.supervisor.actors.get(quiz_id)
