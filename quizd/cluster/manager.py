@@ -24,7 +24,7 @@ from quizd.actors.actor import QuizActor
 from quizd.actors.inbox import ConnectionLost, Flush, HandOver
 from quizd.actors.ports import QuizLost
 from quizd.actors.supervisor import Supervisor
-from quizd.cluster.coordination import Leases, Membership
+from quizd.cluster.coordination import REGISTRY, Leases, Membership, lease_key
 from quizd.cluster.delivery import ClusterDelivery
 from quizd.cluster.redis_port import RedisPort
 from quizd.cluster.relay import Relay, RemoteQuizHandle, RpcError
@@ -134,8 +134,6 @@ class ClusterManager:
         self._adopting: set[str] = set()
         self._handing: set[str] = set()
         self.draining = False
-        self.definitions: Any = None  # the service's current definitions (for RPC create)
-        self.on_rpc_op: Any = None
         self._nursery: trio.Nursery | None = None
         supervisor.on_exit = self._actor_exited
 
@@ -146,8 +144,6 @@ class ClusterManager:
         return self.supervisor.actors.get(quiz_id)
 
     async def is_registered(self, quiz_id: str) -> bool:
-        from quizd.cluster.coordination import REGISTRY
-
         return bool(await self.port.call(self.port.client.hexists, REGISTRY, quiz_id))
 
     # ------------------------------------------------------------------ the loop
@@ -355,7 +351,7 @@ class ClusterManager:
         def read() -> list[Any]:
             pipe = self.port.client.pipeline(transaction=False)
             for quiz_id in quiz_ids:
-                pipe.get(f"quizd:lease:{quiz_id}")
+                pipe.get(lease_key(quiz_id))
             return pipe.execute()
 
         values = await self.port.call(read) if quiz_ids else []

@@ -145,7 +145,7 @@ class Relay:
         return trio.current_time() - (time.time() - wall / 1000)
 
     # ------------------------------------------------------------------ writing
-    def post(self, node_id: str, message: dict[str, Any], *, to_owner: bool | None = None) -> None:
+    def post(self, node_id: str, message: dict[str, Any]) -> None:
         """Queue one message for ``node_id`` (its inbox or outbox by message kind)."""
         stream = inbox_stream(node_id) if message["k"] in _TO_OWNER else outbox_stream(node_id)
         message["ts"] = wall_ms()
