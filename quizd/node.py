@@ -8,6 +8,7 @@ printed) only once both listeners accept.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -111,6 +112,10 @@ class Node:
                                                       "http": f"http://{http}"})
                     await nursery.start(self.cluster.run)
                 nursery.start_soon(metrics.measure_event_loop_lag)
+                # Everything built so far lives as long as the process: keep it out of
+                # every future garbage collection (they scan what is tracked).
+                gc.collect()
+                gc.freeze()
                 self.state = "ready"
                 print(f"quizd ready node={self.config.node.id} ws={ws_host}:{ws_port} http={http}", flush=True)
                 self.notifier.ready(self.describe())
