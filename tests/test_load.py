@@ -1,0 +1,160 @@
+"""quizd-load: the report's numbers (unit) and a short real run against a node (e2e)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from quizd.load import LoadError, check_loopback, run_load
+from quizd.load_stats import (
+    client_saturation,
+    fanout_figures,
+    merge_counters,
+    percentile,
+    render_text,
+    summarize_ns,
+)
+from quizd.load_worker import Reaction
+from tests.conftest import quiz_toml
+
+MS = 1_000_000
+
+
+# ---------------------------------------------------------------------- unit
+def test_percentile_is_nearest_rank() -> None:
+    values = list(range(1, 101))  # 1..100
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile(values, 0) == 1
+    assert percentile([7], 99) == 7
+    assert percentile([], 50) is None
+    assert percentile([1, 2, 3, 4], 50) == 2
+    assert percentile([1, 2, 3, 4], 51) == 3
+    with pytest.raises(ValueError):
+        percentile(values, 101)
+
+
+def test_percentile_matches_a_sorted_sample() -> None:
+    rng = random.Random(3)
+    values = sorted(rng.random() for _ in range(1000))
+    assert percentile(values, 99) == values[989]
+    assert percentile(values, 95) == values[949]
+
+
+def test_summarize_ns_reports_milliseconds() -> None:
+    summary = summarize_ns([5 * MS, 1 * MS, 3 * MS, 2 * MS, 4 * MS])
+    assert summary == {"count": 5, "min_ms": 1.0, "mean_ms": 3.0, "p50_ms": 3.0, "p95_ms": 5.0,
+                       "p99_ms": 5.0, "max_ms": 5.0}
+    empty = summarize_ns([])
+    assert empty["count"] == 0 and empty["p99_ms"] is None and empty["max_ms"] is None
+
+
+def test_fanout_figures_from_trigger_and_receipts() -> None:
+    fig = fanout_figures(1000 * MS, [1002 * MS, 1004 * MS, 1010 * MS, 1001 * MS])
+    assert fig["receivers"] == 4
+    assert fig["skew_ms"] == 9.0
+    assert fig["trigger_to_first_ms"] == 1.0
+    assert fig["trigger_to_last_ms"] == 10.0
+    assert fig["msgs_per_s"] == 400.0  # 4 messages in 10 ms
+    assert fig["window_from"] == "trigger"
+    # Without a trigger the window starts at the first receipt.
+    fig = fanout_figures(None, [0, 5 * MS])
+    assert fig["msgs_per_s"] == 400.0 and fig["window_from"] == "first_receipt"
+    assert fanout_figures(0, [])["msgs_per_s"] is None
+
+
+def test_merge_counters_and_saturation() -> None:
+    assert merge_counters([{"a": 1, 1000: 2}, {"a": 2}]) == {"1000": 2, "a": 3}
+    util, warnings = client_saturation(cpu_s=9.5, wall_s=10, cores=1, send_lag_p99_ms=1.0)
+    assert util == pytest.approx(0.95) and len(warnings) == 1
+    util, warnings = client_saturation(cpu_s=1, wall_s=10, cores=2, send_lag_p99_ms=50.0)
+    assert util == pytest.approx(0.05) and "late" in warnings[0]
+    assert client_saturation(cpu_s=1, wall_s=10, cores=1, send_lag_p99_ms=0.5)[1] == []
+
+
+def test_reaction_specs() -> None:
+    rng = random.Random(1)
+    assert Reaction("fixed:250").delay_ms(rng, 0, 10) == 250
+    assert all(100 <= Reaction("uniform:100-200").delay_ms(rng, 0, 10) <= 200 for _ in range(100))
+    even = Reaction("even:0-1000")
+    assert [even.delay_ms(rng, i, 5) for i in range(5)] == [0, 250, 500, 750, 1000]
+    assert Reaction("sync:500").is_sync
+    assert Reaction("normal:100,0").delay_ms(rng, 0, 1) == 100
+    for bad in ("", "fixed", "uniform:5-1", "nope:3", "fixed:-1", "normal:1"):
+        with pytest.raises(ValueError):
+            Reaction(bad)
+
+
+def test_non_loopback_targets_are_refused() -> None:
+    check_loopback(["ws://127.0.0.1:1/ws", "http://localhost:2", "ws://[::1]:3/ws"], allow_remote=False)
+    with pytest.raises(LoadError, match="loopback"):
+        check_loopback(["ws://192.0.2.10:8765/ws"], allow_remote=False)
+    check_loopback(["ws://192.0.2.10:8765/ws"], allow_remote=True)
+
+
+def test_render_text_mentions_every_section() -> None:
+    report: dict[str, Any] = {
+        "quiz_id": "q1", "targets": ["ws://127.0.0.1:1/ws"],
+        "players": {"requested": 2, "joined": 2, "failed": 0},
+        "connect": {"duration_s": 0.1, "rate_per_s": 20.0, "join_latency": summarize_ns([MS, 2 * MS])},
+        "fanout": {"questions": [dict(fanout_figures(0, [MS, 2 * MS]), index=0)], "median_msgs_per_s": 1000.0,
+                   "max_skew_ms": 1.0},
+        "answers": {"sent": 2, "replies": 2, "reply_type": "answer_result", "correct": 1, "late": 0,
+                    "latency": summarize_ns([MS, 3 * MS])},
+        "leaderboard_frames": 4, "received": {"question": 2}, "errors": {}, "close_codes": {"1000": 1},
+        "client": {"workers": 1, "cores": 2, "cpu_s": 0.1, "wall_s": 1.0, "cpu_util": 0.1,
+                   "send_lag": summarize_ns([0])},
+        "warnings": ["something"],
+    }
+    text = render_text(report)
+    for word in ("joined 2 of 2", "fan-out", "p99", "leaderboard 4", "close codes 1000x1", "WARNING"):
+        assert word in text
+
+
+# ---------------------------------------------------------------------- e2e
+@pytest.mark.e2e
+def test_fifty_players_play_a_quiz(node_factory: Any) -> None:
+    node = node_factory(definitions={"load": quiz_toml("load", questions=2, time_limit_ms=10000)})
+    report = run_load([
+        "--ws", node.ws_url, "--http", node.http_url, "--token", node.token, "--definition", "load",
+        "--players", "50", "--workers", "2", "--reaction", "uniform:0-200", "--answer-key", "0,1",
+        "--correct", "1", "--timeout", "60", "--json",
+    ])
+    assert report["players"] == {"requested": 50, "joined": 50, "failed": 0}
+    assert report["errors"] == {}
+    assert report["answers"]["sent"] == 100
+    assert report["answers"]["replies"] == 100
+    assert report["answers"]["reply_type"] == "answer_result"
+    assert report["answers"]["correct"] == 100
+    latency = report["answers"]["latency"]
+    assert latency["count"] == 100
+    assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    questions = report["fanout"]["questions"]
+    assert [q["receivers"] for q in questions] == [50, 50]
+    assert all(q["msgs_per_s"] and q["skew_ms"] is not None for q in questions)
+    assert report["leaderboard_frames"] >= 100  # one per player at each reveal at least
+    assert report["received"]["quiz_ended"] == 50
+    assert report["close_codes"] == {}
+    assert report["client"]["cpu_s"] > 0 and report["client"]["workers"] == 2
+
+
+@pytest.mark.e2e
+def test_countdown_and_text_report(node_factory: Any, capsys: Any) -> None:
+    """A countdown before the first question: its fan-out window starts when the countdown ends."""
+    from quizd.load import main
+
+    node = node_factory(definitions={"cd": quiz_toml("cd", questions=1, countdown_ms=500)})
+    code = main([
+        "--ws", node.ws_url, "--http", node.http_url, "--token", node.token, "--players", "10",
+        "--reaction", "sync:100", "--timeout", "30",
+    ])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "joined 10 of 10" in out and "errors      none" in out
+    assert "answer->answer_result p50" in out
+    q0 = [line for line in out.splitlines() if line.strip().startswith("q0:")][0]
+    trigger_to_last_ms = float(q0.split("trigger->last ")[1].split(" ms")[0])
+    assert trigger_to_last_ms < 400  # measured from the end of the countdown, not from `start`
