@@ -8,7 +8,6 @@ printed) only once both listeners accept.
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import sys
@@ -25,7 +24,7 @@ from quizd.config_loader import ConfigError, load_config
 from quizd.definitions_loader import DefinitionSet, load_definitions
 from quizd.gateway.server import Gateway
 from quizd.http.app import ControlPlane
-from quizd.ops import metrics
+from quizd.ops import gc_tuning, metrics
 from quizd.ops.logging import set_level
 from quizd.ops.sdnotify import Notifier, status_loop, watchdog_loop
 from quizd.protocol import errors as E
@@ -112,10 +111,8 @@ class Node:
                                                       "http": f"http://{http}"})
                     await nursery.start(self.cluster.run)
                 nursery.start_soon(metrics.measure_event_loop_lag)
-                # Everything built so far lives as long as the process: keep it out of
-                # every future garbage collection (they scan what is tracked).
-                gc.collect()
-                gc.freeze()
+                gc_tuning.tune()
+                nursery.start_soon(gc_tuning.collect_when_quiet, self._questions_open)
                 self.state = "ready"
                 print(f"quizd ready node={self.config.node.id} ws={ws_host}:{ws_port} http={http}", flush=True)
                 self.notifier.ready(self.describe())
@@ -127,6 +124,9 @@ class Node:
                 shutdown.set()
                 nursery.cancel_scope.cancel()
         return code
+
+    def _questions_open(self) -> bool:
+        return any(actor.game.phase == "question" for actor in self.supervisor.actors.values())
 
     def describe(self) -> str:
         """One line for ``systemctl status``."""

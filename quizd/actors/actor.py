@@ -57,6 +57,7 @@ class QuizActor:
         self._after: list[Callable[[], None]] = []
         self._events = 0
         self._handing_over: HandOver | None = None
+        self._replaceable_scope: trio.CancelScope | None = None
         self.handed_over = False
         self._on_phase = on_phase
         self.inbox_send, self._inbox = trio.open_memory_channel[InboxItem](INBOX_SIZE)
@@ -251,6 +252,12 @@ class QuizActor:
         for effect in effects:
             if isinstance(effect, fx.Reply):
                 delivery.send(effect.participant_id, effect.type, encode(effect.type, effect.payload, effect.re))
+            elif isinstance(effect, fx.Broadcast) and effect.replaceable and self._nursery is not None:
+                # A leaderboard may arrive late or be replaced, never block answers: it
+                # fans out in the background, and a newer one cancels an unfinished one.
+                if self._replaceable_scope is not None:
+                    self._replaceable_scope.cancel()
+                self._nursery.start_soon(self._broadcast_in_background, effect.type, encode(effect.type, effect.payload))
             elif isinstance(effect, fx.Broadcast):
                 start = trio.current_time()
                 await delivery.broadcast(
@@ -272,6 +279,15 @@ class QuizActor:
             elif isinstance(effect, fx.Finished):
                 self.finished = True
         self._sync_gauges()
+
+    async def _broadcast_in_background(self, msg_type: str, body: bytes) -> None:
+        with trio.CancelScope() as scope:
+            self._replaceable_scope = scope
+            start = trio.current_time()
+            await self.delivery.broadcast(msg_type, body, replaceable=True)
+            metrics.FANOUT_SECONDS.observe(trio.current_time() - start)
+        if self._replaceable_scope is scope:
+            self._replaceable_scope = None
 
     async def _write_results(self, results: dict[str, Any]) -> None:
         assert self.results is not None

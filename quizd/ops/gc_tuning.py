@@ -1,0 +1,49 @@
+"""Garbage-collector settings for a process holding many long-lived objects.
+
+A node with 10,000 players keeps about a million tracked objects alive for the whole
+quiz.  CPython's default thresholds trigger a full collection whenever the old
+generation has grown by a quarter, and a full collection scans every one of those
+objects: a 200-400 ms stop of the event loop, in the middle of a question (measured
+with quizd-load: steady-answer p99 238 ms at 5,000 players; 3 ms with the collector
+off).  So: young collections stay (they are cheap and catch most cycles), full
+collections are taken off the automatic schedule and run by ``collect_when_quiet``
+when no quiz has a question open, or at the latest every ``max_interval_s``.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Callable
+
+import trio
+
+log = logging.getLogger("quizd.gc")
+
+YOUNG_THRESHOLD = 50_000
+MIDDLE_THRESHOLD = 20
+# Full collections only from collect_when_quiet (the automatic one practically never runs).
+OLD_THRESHOLD = 1_000_000
+
+
+def tune() -> None:
+    """Freeze what start-up built and move full collections off the automatic schedule."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD)
+
+
+async def collect_when_quiet(
+    busy: Callable[[], bool], *, check_every_s: float = 10.0, min_interval_s: float = 60.0, max_interval_s: float = 600.0
+) -> None:
+    """Run a full collection when nothing is timing-critical, or when overdue."""
+    last = trio.current_time()
+    while True:
+        await trio.sleep(check_every_s)
+        since = trio.current_time() - last
+        if since < min_interval_s or (busy() and since < max_interval_s):
+            continue
+        start = trio.current_time()
+        found = gc.collect()
+        last = trio.current_time()
+        log.debug("full collection", extra={"objects": found, "seconds": round(last - start, 4)})
