@@ -184,6 +184,8 @@ class Node:
         """
         log.info("draining", extra={"timeout_s": self.config.node.drain_timeout_s})
         self.state = "draining"
+        if self.cluster is not None:
+            self.cluster.refuse_new = True
         self.notifier.stopping(self.describe())
         self.gateway.draining = True
         self.service.draining = True

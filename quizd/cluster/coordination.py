@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -93,10 +94,11 @@ class Membership:
 class Leases:
     """Acquire, renew and release quiz leases; tokens are ``"<node>|<epoch>"``."""
 
-    def __init__(self, port: RedisPort, node_id: str, lease_ms: int) -> None:
+    def __init__(self, port: RedisPort, node_id: str, lease_ms: int, snapshot_ttl_ms: int = 3_600_000) -> None:
         self.port = port
         self.node_id = node_id
         self.lease_ms = lease_ms
+        self.snapshot_ttl_ms = snapshot_ttl_ms
         self._acquire = port.script(scripts.ACQUIRE)
         self._renew = port.script(scripts.RENEW)
         self._release = port.script(scripts.RELEASE)
@@ -119,11 +121,16 @@ class Leases:
         if not held:
             return {}
         items = list(held.items())
+        now_ms = int(time.time() * 1000)
 
         def renew() -> list[Any]:
             pipe = self.port.client.pipeline(transaction=False)
             for quiz_id, epoch in items:
-                self._renew(keys=[lease_key(quiz_id)], args=[self.token(epoch), self.lease_ms], client=pipe)
+                self._renew(
+                    keys=[lease_key(quiz_id), snapshot_key(quiz_id)],
+                    args=[self.token(epoch), self.lease_ms, now_ms, self.snapshot_ttl_ms],
+                    client=pipe,
+                )
             return pipe.execute()
 
         results = await self.port.call(renew)

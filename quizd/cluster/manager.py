@@ -125,15 +125,17 @@ class ClusterManager:
         self.lease_ms = cluster.node_timeout_ms
         self.port = RedisPort(cluster.redis_url, timeout_s=max(0.2, min(1.0, cluster.heartbeat_ms / 1000)))
         self.membership = Membership(self.port, self.node_id, info, cluster.node_timeout_ms)
-        self.leases = Leases(self.port, self.node_id, self.lease_ms)
         ttl_ms = int(max(config.quizzes.lobby_timeout_s, config.quizzes.linger_s) * 1000) + self.lease_ms
+        self.leases = Leases(self.port, self.node_id, self.lease_ms, ttl_ms)
         self.store = SnapshotStore(self.port, ttl_ms)
         self.relay = Relay(self.port, self.node_id)
         self.relay.local_actor = self.local_actor
         self.owned: dict[str, int] = {}
         self._adopting: set[str] = set()
         self._handing: set[str] = set()
-        self.draining = False
+        self.draining = False  # out of the ring, handing everything over
+        self.refuse_new = False  # draining: no adoptions, no new quizzes here
+        self._last_renew_ok = 0.0
         self._nursery: trio.Nursery | None = None
         supervisor.on_exit = self._actor_exited
 
@@ -172,6 +174,7 @@ class ClusterManager:
                 await self.membership.heartbeat()
         except redis.RedisError as exc:
             log.warning("heartbeat failed: %s", exc)
+            self._check_cut_off()
             return
         for gone in before - set(self.membership.members):
             self._member_gone(gone)
@@ -179,13 +182,27 @@ class ClusterManager:
             renewed = await self.leases.renew_all(dict(self.owned))
         except redis.RedisError as exc:
             log.warning("lease renewal failed: %s", exc)
+            self._check_cut_off()
             return
+        now = trio.current_time()
+        self._last_renew_ok = now
         for quiz_id, ok in renewed.items():
             if not ok and quiz_id in self.owned:
                 await self._lease_missing(quiz_id)
+            elif ok:
+                actor = self.supervisor.actors.get(quiz_id)
+                if actor is not None and isinstance(actor.store, LeasedStore):
+                    actor.store.last_ok = now  # the lease is fresh even if nothing was written
         metrics.QUIZZES_OWNED.set(len(self.owned))
         if not self.draining:
             await self._reconcile()
+
+    def _check_cut_off(self) -> None:
+        """Without Redis for longer than a lease, this node may no longer run anything."""
+        if self.owned and trio.current_time() - self._last_renew_ok > self.lease_ms / 1000:
+            for quiz_id in list(self.owned):
+                log.error("cut off from Redis beyond the lease; stopping the quiz here", extra={"quizId": quiz_id})
+                self._stop_lost(quiz_id)
 
     def _member_gone(self, node_id: str) -> None:
         log.warning("member gone", extra={"member": node_id})
@@ -199,6 +216,10 @@ class ClusterManager:
                     actor.post(ConnectionLost(pid, endpoint))
                 except ProtocolError:
                     pass
+                # If that node was only late, not dead, its players must not be left
+                # connected to nothing: they resume (a dead node never reads this).
+                self.relay.post(node_id, {"k": "close", "c": endpoint.conn, "code": E.CLOSE_RESTARTING,
+                                          "reason": "connection lost by the quiz owner; resume"})
 
     async def _lease_missing(self, quiz_id: str) -> None:
         """Our lease is gone: Redis forgot it (restart) or another node took the quiz."""
@@ -238,7 +259,7 @@ class ClusterManager:
         assert self._nursery is not None
         for quiz_id in registered:
             owner = self.membership.owner(quiz_id)
-            if owner == self.node_id:
+            if owner == self.node_id and not self.refuse_new:
                 if quiz_id not in self.owned and quiz_id not in self._adopting:
                     self._adopting.add(quiz_id)
                     self._nursery.start_soon(self._adopt, quiz_id)
@@ -248,8 +269,8 @@ class ClusterManager:
     async def _adopt(self, quiz_id: str) -> None:
         try:
             epoch = await self.leases.acquire(quiz_id)
-            if epoch is None:
-                return
+            if epoch is None or quiz_id in self.owned:
+                return  # someone else holds it, or it already runs here
             loaded = await self.store.load(quiz_id)
             if loaded is None:
                 log.warning("registered quiz has no snapshot; forgetting it", extra={"quizId": quiz_id})
@@ -335,10 +356,12 @@ class ClusterManager:
                     "autoStart": None if auto_start is None else [auto_start.min_players, auto_start.countdown_ms]}
             value = await self.relay.rpc(owner, "create", args)
             return value["quizId"], value["hostToken"]
-        if await self.is_registered(quiz_id):
+        if self.refuse_new:
+            raise RpcError(503, "server_busy", "this node is draining; retry")
+        if quiz_id in self.owned or await self.is_registered(quiz_id):
             raise RpcError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
         epoch = await self.leases.acquire(quiz_id)
-        if epoch is None:
+        if epoch is None or quiz_id in self.owned:
             raise RpcError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
         now = trio.current_time()
         game = QuizGame(quiz_id, definition, self.settings, now, wall_offset_ms=wall_offset_ms(now),

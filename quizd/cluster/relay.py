@@ -155,9 +155,24 @@ class Relay:
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            await self._start_positions()
             nursery.start_soon(self._writer)
             nursery.start_soon(self._reader)
             task_status.started()
+
+    async def _start_positions(self) -> None:
+        """Read from the current end of our streams (not "$" on every read, which
+        would skip whatever arrives between two reads before the first entry)."""
+        for stream in list(self._last_ids):
+            for _ in range(50):
+                try:
+                    last = await self.port.call(self.port.client.xrevrange, stream, count=1)
+                    break
+                except redis.RedisError:
+                    await trio.sleep(0.1)
+            else:
+                last = []
+            self._last_ids[stream] = last[0][0] if last else b"0-0"
 
     async def _writer(self) -> None:
         backoff = 0.05
@@ -167,7 +182,8 @@ class Relay:
             batch, self._outgoing = self._outgoing, defaultdict(list)
 
             def write() -> None:
-                pipe = self.port.client.pipeline(transaction=False)
+                # MULTI/EXEC: a batch lands whole or not at all, so a retry never doubles it.
+                pipe = self.port.client.pipeline(transaction=True)
                 for stream, entries in batch.items():
                     for entry in entries:
                         pipe.xadd(stream, {b"m": entry}, maxlen=STREAM_MAXLEN, approximate=True)
@@ -205,22 +221,25 @@ class Relay:
                     try:
                         message = orjson.loads(fields[b"m"])
                         metrics.RELAY_LAG.observe(max(0.0, (wall_ms() - message.get("ts", wall_ms())) / 1000))
-                        await self._dispatch(message)
+                        self._dispatch(message)
                     except Exception:
                         log.exception("bad relay message")
                 metrics.RELAY_MESSAGES.labels("in").inc(len(entries))
 
     # ------------------------------------------------------------------ reading
-    async def _dispatch(self, m: dict[str, Any]) -> None:
+    def _dispatch(self, m: dict[str, Any]) -> None:
         kind = m["k"]
         log.debug("relay in %s", kind, extra={"relay": m})
         handler = getattr(self, f"_on_{kind}", None)
         if handler is None:
             log.warning("unknown relay message kind %r", kind)
             return
-        result = handler(m)
-        if result is not None:
-            await result
+        if kind == "rpc":
+            # An RPC may take seconds (ending a quiz): never hold up the relay for it.
+            assert self._nursery is not None
+            self._nursery.start_soon(handler, m)
+            return
+        handler(m)
 
     # Owner side -------------------------------------------------------
     def _actor_or_moved(self, m: dict[str, Any]) -> Any:

@@ -33,13 +33,22 @@ if cur then
   return 0
 end
 local epoch = redis.call('INCR', KEYS[2])
+-- The epoch must outlive every snapshot of the quiz; a week is far beyond any linger.
+redis.call('PEXPIRE', KEYS[2], 604800000)
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. epoch, 'PX', ARGV[2])
 return epoch
 """
 
+# KEYS: lease, snapshot.  ARGV: token, lease ms, now (wall ms), snapshot ttl ms.
+# The owner's liveness is stamped into the snapshot, so a takeover freezes the quiz
+# clock from the owner's last sign of life, not from its last (maybe old) write.
 RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('HSET', KEYS[2], 'alive', ARGV[3])
+    redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  end
   return 1
 end
 return 0
@@ -54,14 +63,20 @@ return 0
 """
 
 # KEYS: lease, snapshot hash, quiz registry.  ARGV: token, ttl_ms, quiz id, definition id,
-# meta, number of removed participants, the removed ids, then participant id/record pairs.
+# meta, number of removed participants, definition ('' unless a full write), the removed
+# ids, then participant id/record pairs.
 FENCED_WRITE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
+if ARGV[7] ~= '' then
+  -- A full write (new quiz, or resync): nothing of an older snapshot may survive.
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], 'def', ARGV[7])
+end
 redis.call('HSET', KEYS[2], 'meta', ARGV[5])
 local removed = tonumber(ARGV[6])
-local i = 7
+local i = 8
 for _ = 1, removed do
   redis.call('HDEL', KEYS[2], 'p:' .. ARGV[i])
   i = i + 1

@@ -38,14 +38,8 @@ class SnapshotStore:
     async def create(self, game: QuizGame, token: str, now: float) -> None:
         """The first write of a new quiz: definition, meta and every participant."""
         meta, participants = full_snapshot(game, now)
-
-        def write() -> Any:
-            pipe = self.port.client.pipeline(transaction=True)
-            pipe.hset(snapshot_key(game.quiz_id), "def", orjson.dumps(definition_record(game.definition)))
-            self._fenced(pipe, game, token, meta, participants, [])
-            return pipe.execute()[-1]
-
-        if not await self.port.call(write):
+        definition = orjson.dumps(definition_record(game.definition))
+        if not await self.port.call(lambda: self._fenced(None, game, token, meta, participants, [], definition)):
             raise Fenced(game.quiz_id)
 
     async def commit(self, game: QuizGame, token: str, now: float, events: int = 1) -> None:
@@ -75,8 +69,11 @@ class SnapshotStore:
         meta: dict[str, Any],
         changed: dict[str, dict[str, Any]],
         removed: list[str],
+        definition: bytes = b"",
     ) -> Any:
-        args: list[Any] = [token, self.ttl_ms, game.quiz_id, game.definition.id, orjson.dumps(meta), len(removed)]
+        args: list[Any] = [
+            token, self.ttl_ms, game.quiz_id, game.definition.id, orjson.dumps(meta), len(removed), definition,
+        ]
         args.extend(removed)
         for pid, record in changed.items():
             args.append(pid)
@@ -94,6 +91,8 @@ class SnapshotStore:
             return None
         definition = definition_from_record(orjson.loads(raw[b"def"]))
         meta = orjson.loads(raw[b"meta"])
+        if b"alive" in raw:  # the owner's last sign of life, if later than its last write
+            meta["savedAt"] = max(meta["savedAt"], int(raw[b"alive"]))
         participants = {
             key[2:].decode(): orjson.loads(value) for key, value in raw.items() if key.startswith(b"p:")
         }
