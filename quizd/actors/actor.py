@@ -321,6 +321,11 @@ class QuizActor:
         """Stop for good: leave the gauges, and answer whatever is still queued."""
         self.finished = True
         self._sync_gauges()
+        if self._handing_over is not None:
+            # Stopped before the hand-over finished (e.g. the quiz was lost meanwhile):
+            # whoever asked for it must not wait for a turn that will never come.
+            self._handing_over.reply.set(None)
+            self._handing_over = None
         self._refuse_leftovers(reason)
         self._flush_refusals()
         self.inbox_send.close()

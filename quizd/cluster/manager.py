@@ -259,8 +259,9 @@ class ClusterManager:
         assert self._nursery is not None
         for quiz_id in registered:
             owner = self.membership.owner(quiz_id)
-            if owner == self.node_id and not self.refuse_new:
-                if quiz_id not in self.owned and quiz_id not in self._adopting:
+            if owner == self.node_id:
+                # Draining: keep running what is ours, adopt nothing new.
+                if not self.refuse_new and quiz_id not in self.owned and quiz_id not in self._adopting:
                     self._adopting.add(quiz_id)
                     self._nursery.start_soon(self._adopt, quiz_id)
             elif quiz_id in self.owned and owner is not None and quiz_id not in self._handing:
