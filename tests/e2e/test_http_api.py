@@ -10,14 +10,14 @@ import http.client
 import json
 import re
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import trio
-from trio_websocket import ConnectionClosed
 
-from quizd.client import ControlClient, QuizConnection, connect
+from quizd.client import ControlClient, connect
 from tests.conftest import quiz_toml
+from tests.e2e.helpers import close_code, metric_value
 
 pytestmark = pytest.mark.e2e
 
@@ -40,31 +40,8 @@ API_ROUTES = [
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def node_factory(node_factory):
-    """conftest's factory, but live quizzes are ended first so teardown need not drain."""
-    started: list[Any] = []
-
-    def start(**kwargs: Any) -> Any:
-        node = node_factory(**kwargs)
-        started.append(node)
-        return node
-
-    yield start
-    for node in started:
-        if node.process.poll() is None:
-            end_live_quizzes(node)
 
 
-def end_live_quizzes(node: Any) -> None:
-    control = ControlClient(node.http_url, node.token, timeout=5)
-    try:
-        status, quizzes = control.request_sync("GET", "/api/quizzes")
-        for quiz in quizzes if status == 200 else []:
-            if quiz["phase"] != "ended":
-                control.request_sync("POST", f"/api/quizzes/{quote(quiz['quizId'], safe='')}/end")
-    except (OSError, ValueError):
-        pass
 
 
 def _raw_sync(
@@ -95,18 +72,6 @@ def assert_error(status: int, body: Any, want_status: int, want_code: str) -> No
     assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
 
 
-def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float:
-    """The value of one sample in Prometheus text exposition (0 when absent)."""
-    for line in text.splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
-        if not m or m.group(1) != name:
-            continue
-        got = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        if got == (labels or {}):
-            return float(m.group(3))
-    return 0.0
 
 
 async def get_metrics(node: Any) -> str:
@@ -115,15 +80,6 @@ async def get_metrics(node: Any) -> str:
     return body.decode()
 
 
-async def close_code(conn: QuizConnection, timeout: float = 10.0) -> int | None:
-    """Read (keeping messages in ``conn.received``) until the server closes; the close code."""
-    with trio.fail_after(timeout):
-        while True:
-            try:
-                message = await conn.ws.get_message()
-            except ConnectionClosed as exc:
-                return exc.reason.code if exc.reason else None
-            conn.received.append(json.loads(message))
 
 
 async def play_first_question(

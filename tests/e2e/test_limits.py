@@ -5,7 +5,6 @@ keepalive and slow consumers (operator contract, [websocket] and [limits]).
 from __future__ import annotations
 
 import json
-import re
 import socket
 from contextlib import AsyncExitStack
 from typing import Any
@@ -16,8 +15,9 @@ from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Ping, RejectConnection, Request, TextMessage
 
-from quizd.client import ControlClient, QuizConnection, connect
+from quizd.client import ControlClient, connect
 from tests.conftest import quiz_toml
+from tests.e2e.helpers import close_code, metric, still_open
 
 pytestmark = pytest.mark.e2e
 
@@ -27,63 +27,14 @@ DEFS = {"q": quiz_toml("q", questions=2, reveal_ms=200)}
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def node_factory(node_factory):
-    """conftest's factory, but live quizzes are ended first so teardown need not drain."""
-    started: list[Any] = []
-
-    def start(**kwargs: Any) -> Any:
-        node = node_factory(**kwargs)
-        started.append(node)
-        return node
-
-    yield start
-    for node in started:
-        if node.process.poll() is None:
-            control = ControlClient(node.http_url, node.token, timeout=5)
-            try:
-                status, quizzes = control.request_sync("GET", "/api/quizzes")
-                for quiz in quizzes if status == 200 else []:
-                    if quiz["phase"] != "ended":
-                        control.request_sync("POST", f"/api/quizzes/{quiz['quizId']}/end")
-            except (OSError, ValueError):
-                pass
 
 
-async def close_code(conn: QuizConnection, timeout: float = 10.0) -> int | None:
-    """Read (keeping messages in ``conn.received``) until the server closes; the close code."""
-    with trio.fail_after(timeout):
-        while True:
-            try:
-                message = await conn.ws.get_message()
-            except ConnectionClosed as exc:
-                return exc.reason.code if exc.reason else None
-            conn.received.append(json.loads(message))
 
 
-async def still_open(conn: QuizConnection) -> None:
-    """The connection answers a ``ping`` (it was not closed)."""
-    reply = await conn.request("ping", timeout=5)
-    assert reply["type"] in ("pong", "error"), reply
 
 
-def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float:
-    for line in text.splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
-        if not m or m.group(1) != name:
-            continue
-        got = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        if got == (labels or {}):
-            return float(m.group(3))
-    return 0.0
 
 
-async def metric(node: Any, name: str, labels: dict[str, str] | None = None) -> float:
-    status, body = await ControlClient(node.http_url).request("GET", "/metrics", raw=True)
-    assert status == 200
-    return metric_value(body.decode(), name, labels)
 
 
 async def wait_metric(node: Any, name: str, check: Any, timeout: float = 5.0) -> float:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import sys
@@ -16,11 +15,11 @@ from typing import Any
 
 import pytest
 import trio
-from trio_websocket import ConnectionClosed
 
 import quizd
-from quizd.client import ControlClient, QuizConnection, connect
+from quizd.client import ControlClient, connect
 from tests.conftest import ROOT, quiz_toml
+from tests.e2e.helpers import close_code, metric
 
 pytestmark = pytest.mark.e2e
 
@@ -36,39 +35,8 @@ answer = 9
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def node_factory(node_factory):
-    """conftest's factory, but a node still running at the end has its live quizzes ended
-    first, so the teardown SIGTERM need not wait out the drain."""
-    started: list[Any] = []
-
-    def start(**kwargs: Any) -> Any:
-        node = node_factory(**kwargs)
-        started.append(node)
-        return node
-
-    yield start
-    for node in started:
-        if node.process.poll() is None:
-            control = ControlClient(node.http_url, node.token, timeout=5)
-            try:
-                status, quizzes = control.request_sync("GET", "/api/quizzes")
-                for quiz in quizzes if status == 200 else []:
-                    if quiz["phase"] != "ended":
-                        control.request_sync("POST", f"/api/quizzes/{quiz['quizId']}/end")
-            except (OSError, ValueError):
-                pass
 
 
-async def close_code(conn: QuizConnection, timeout: float = 10.0) -> int | None:
-    """Read (keeping messages in ``conn.received``) until the server closes; the close code."""
-    with trio.fail_after(timeout):
-        while True:
-            try:
-                message = await conn.ws.get_message()
-            except ConnectionClosed as exc:
-                return exc.reason.code if exc.reason else None
-            conn.received.append(json.loads(message))
 
 
 async def definition_ids(control: ControlClient) -> list[str]:
@@ -90,23 +58,8 @@ async def wait_exit(node: Any, timeout: float) -> int:
         return await trio.to_thread.run_sync(node.wait, timeout)
 
 
-def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float:
-    for line in text.splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
-        if not m or m.group(1) != name:
-            continue
-        got = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        if got == (labels or {}):
-            return float(m.group(3))
-    return 0.0
 
 
-async def metric(node: Any, name: str, labels: dict[str, str] | None = None) -> float:
-    status, body = await ControlClient(node.http_url).request("GET", "/metrics", raw=True)
-    assert status == 200
-    return metric_value(body.decode(), name, labels)
 
 
 async def run_quizd(*args: str, env: dict[str, str] | None = None, timeout: float = 20.0) -> trio.CompletedProcess:
