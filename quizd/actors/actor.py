@@ -75,7 +75,7 @@ class QuizActor:
     def post(self, item: InboxItem) -> None:
         """Queue an item; ``server_busy`` when the inbox is full (never blocks)."""
         if self.finished:
-            raise ProtocolError(E.QUIZ_ENDED, "this quiz has ended")
+            raise self._gone_error()
         try:
             self.inbox_send.send_nowait(item)
         except trio.WouldBlock:
@@ -175,9 +175,15 @@ class QuizActor:
         self.finished = True
         request.reply.set(None)
 
+    def _gone_error(self) -> ProtocolError:
+        """Why this actor takes nothing more: the quiz ended, or it only moved."""
+        if self.handed_over or self._handing_over is not None:
+            return ProtocolError(E.SERVER_BUSY, "the quiz is moving to another node; retry", {"retryAfterMs": 500})
+        return ProtocolError(E.QUIZ_ENDED, "this quiz has ended")
+
     def _refuse_leftovers(self, gone: ProtocolError | None = None) -> None:
         """The quiz is over: nobody still waiting on the inbox may wait forever."""
-        gone = gone or ProtocolError(E.QUIZ_ENDED, "this quiz has ended")
+        gone = gone or self._gone_error()
         while True:
             try:
                 item = self._inbox.receive_nowait()

@@ -143,7 +143,10 @@ class ClusterManager:
     def local_actor(self, quiz_id: str) -> QuizActor | None:
         if quiz_id not in self.owned:
             return None
-        return self.supervisor.actors.get(quiz_id)
+        actor = self.supervisor.actors.get(quiz_id)
+        if actor is None or actor.handed_over:
+            return None  # moving: the router answers server_busy, the relay says "moved"
+        return actor
 
     async def is_registered(self, quiz_id: str) -> bool:
         return bool(await self.port.call(self.port.client.hexists, REGISTRY, quiz_id))

@@ -1,0 +1,129 @@
+"""Helpers shared by the cluster tests: ring placement, metrics, Redis inspection, timing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import redis
+import trio
+from uhashring import HashRing
+
+from quizd.client import ControlClient
+
+
+def ring_owner(quiz_id: str, node_ids: list[str]) -> str:
+    """The node the ring gives ``quiz_id`` to, exactly as quizd computes it."""
+    return HashRing(nodes=sorted(node_ids)).get_node(quiz_id)
+
+
+def pick_quiz_id(prefix: str, want: Callable[[str], bool]) -> str:
+    """The first ``<prefix>-<n>`` that satisfies ``want`` (a placement on the ring)."""
+    for n in range(10_000):
+        quiz_id = f"{prefix}-{n}"
+        if want(quiz_id):
+            return quiz_id
+    raise AssertionError(f"no quiz id with prefix {prefix!r} fits")
+
+
+def node_ids(count: int, first: int = 0) -> list[str]:
+    return [f"test-node-{i}" for i in range(first, first + count)]
+
+
+async def metric(control: ControlClient, name: str, labels: str = "") -> float:
+    """One sample of ``/metrics`` (``labels`` like ``result="fenced"``), 0 when absent."""
+    _status, body = await control.request("GET", "/metrics", raw=True)
+    wanted = f"{name}{{{labels}}}" if labels else name
+    for line in body.decode().splitlines():
+        if line.startswith(wanted + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def lease(client: redis.Redis, quiz_id: str) -> tuple[str, int] | None:
+    raw = client.get(f"quizd:lease:{quiz_id}")
+    if raw is None:
+        return None
+    node, _, epoch = raw.decode().rpartition("|")
+    return node, int(epoch)
+
+
+async def wait_lease(client: redis.Redis, quiz_id: str, want: Callable[[tuple[str, int] | None], bool],
+                     timeout: float = 15.0) -> tuple[str, int] | None:
+    with trio.fail_after(timeout):
+        while True:
+            try:
+                current = lease(client, quiz_id)
+            except redis.RedisError:
+                current = None
+            else:
+                if want(current):
+                    return current
+            await trio.sleep(0.05)
+
+
+def snapshot_participants(client: redis.Redis, quiz_id: str) -> dict[str, dict[str, Any]]:
+    """The participant records of the quiz's snapshot in Redis, by name."""
+    raw = client.hgetall(f"quizd:snap:{quiz_id}")
+    out = {}
+    for key, value in raw.items():
+        if key.startswith(b"p:"):
+            record = orjson.loads(value)
+            out[record["name"]] = record
+    return out
+
+
+def snapshot_meta(client: redis.Redis, quiz_id: str) -> dict[str, Any]:
+    return orjson.loads(client.hget(f"quizd:snap:{quiz_id}", "meta"))
+
+
+async def start_node(node_factory: Any, **kwargs: Any) -> Any:
+    """``node_factory`` in a worker thread, so the test's connections keep being served."""
+    return await trio.to_thread.run_sync(lambda: node_factory(**kwargs))
+
+
+async def wait_exit(node: Any, timeout: float = 20.0) -> int:
+    return await trio.to_thread.run_sync(lambda: node.wait(timeout))
+
+
+class Stopwatch:
+    """Seconds since it was made, on Trio's clock (the clock ``Participant`` stamps acks with)."""
+
+    def __init__(self) -> None:
+        self.start = trio.current_time()
+
+    def __call__(self) -> float:
+        return trio.current_time() - self.start
+
+    def at(self, when: float) -> float:
+        return when - self.start
+
+
+async def all_of(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the zero-argument async callables concurrently; their results in order."""
+    results: list[Any] = [None] * len(calls)
+
+    async def one(i: int, fn: Callable[[], Any]) -> None:
+        results[i] = await fn()
+
+    async with trio.open_nursery() as nursery:
+        for i, fn in enumerate(calls):
+            nursery.start_soon(one, i, fn)
+    return results
+
+
+def log_lines(node: Any) -> list[dict[str, Any]]:
+    """The node's JSON log lines (``<tmp>/node<i>/stderr.log``)."""
+    lines = []
+    for line in (node.tmp / "stderr.log").read_text().splitlines():
+        try:
+            lines.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            lines.append({"message": line})
+    return lines
+
+
+def log_has(node: Any, *needles: str) -> bool:
+    text = (node.tmp / "stderr.log").read_text()
+    return any(needle in text for needle in needles)
