@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 
-import pytest
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError
 
