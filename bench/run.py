@@ -137,24 +137,35 @@ def cpu_s(pid: int) -> float:
 
 
 def read_line(proc: subprocess.Popen[str], prefix: str, timeout: float) -> str:
+    """The next complete stdout line of ``proc`` that starts with ``prefix``.
+
+    Only whole lines count: a long line (the receiver's ``done`` report) can arrive in
+    several reads, and its first 4,096 bytes are not JSON yet.  What was read after the
+    line is kept for the next call.
+    """
     import select
 
     assert proc.stdout is not None
     end = time.monotonic() + timeout
-    buf = ""
+    buf: str = getattr(proc, "_bench_rest", "")
     fd = proc.stdout.fileno()
-    while time.monotonic() < end:
+    while True:
+        while "\n" in buf:
+            line, buf = buf.split("\n", 1)
+            if line.startswith(prefix):
+                proc._bench_rest = buf  # type: ignore[attr-defined]
+                return line
+        if time.monotonic() >= end:
+            break
         ready, _, _ = select.select([fd], [], [], 0.2)
         if ready:
             chunk = os.read(fd, 65536).decode()
             if not chunk:
                 break
             buf += chunk
-            for line in buf.splitlines():
-                if line.startswith(prefix):
-                    return line
         elif proc.poll() is not None:
             break
+    proc._bench_rest = buf  # type: ignore[attr-defined]
     raise RuntimeError(f"no {prefix!r} line within {timeout}s; got {buf[-2000:]!r}")
 
 
@@ -759,7 +770,7 @@ def scenario_takeover(cluster: Cluster, players: int) -> dict[str, Any]:
                             rec["answered_after"] = q.get("answered")
                             rec["score_after"] = p.get("score")
                             state["resumed"] += 1
-                            if state["resumed"] == players:
+                            if state["resumed"] == players + 1:  # the probe too
                                 all_resumed.set()
                             await drain(conn, hold_scopes)
                             return
@@ -1309,7 +1320,9 @@ def targets_markdown(targets: list[dict[str, Any]]) -> str:
     lines = ["| target | value | met |", "|---|---|---|"]
     for t in targets:
         v = t["value"]
-        lines.append(f"| {t['target']} | {fmt(v) if isinstance(v, float) else v} | {'yes' if t['met'] else '**no**'} |")
+        met = "–" if v is None else ("yes" if t["met"] else "**no**")
+        v = fmt(v) if isinstance(v, float) else ("– (not measured)" if v is None else v)
+        lines.append(f"| {t['target']} | {v} | {met} |")
     return "\n".join(lines)
 
 
