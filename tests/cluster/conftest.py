@@ -22,6 +22,9 @@ def free_port() -> int:
 
 
 class RedisServer:
+    # Persistence flags; a subclass may ask for an fsync'ed append-only file.
+    persistence: tuple[str, ...] = ("--save", "", "--appendonly", "no")
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.port = free_port()
@@ -34,7 +37,7 @@ class RedisServer:
     def start(self) -> None:
         assert REDIS_SERVER is not None
         self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", *self.persistence,
              "--dir", str(self.directory), "--protected-mode", "yes"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
@@ -44,8 +47,8 @@ class RedisServer:
             try:
                 if client.ping():
                     return
-            except redis.RedisError:
-                time.sleep(0.05)
+            except redis.RedisError:  # not up yet, or still loading its append-only file
+                time.sleep(0.02)
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:

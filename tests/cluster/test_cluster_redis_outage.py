@@ -15,13 +15,10 @@ Either way no acknowledged answer is lost.
 from __future__ import annotations
 
 import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 import trio
 
 from quizd.client import ControlClient
@@ -48,25 +45,7 @@ OUTAGE_S = 2.0  # with the default lease of these tests, 1 s
 class PersistentRedis(RedisServer):
     """A redis-server with an fsync'ed append-only file, restarted on the same port."""
 
-    def start(self) -> None:
-        assert REDIS_SERVER is not None
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.directory),
-             "--protected-mode", "yes"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    return
-            except redis.RedisError:
-                time.sleep(0.01)
-            except Exception:  # noqa: BLE001 - still loading the AOF
-                time.sleep(0.01)
-        raise RuntimeError("redis-server did not start")
+    persistence = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
 
     def kill(self) -> None:
         """A crash: SIGKILL, no shutdown work (what was fsync'ed is all that survives)."""
