@@ -148,6 +148,51 @@ def _read_ready_line(process: subprocess.Popen[str], timeout: float) -> str:
     raise RuntimeError(f"quizd did not become ready; stdout so far: {buffer!r}")
 
 
+def launch_node(
+    base: Path,
+    node_id: str,
+    definitions: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    **tables: Mapping[str, Any],
+) -> RunningNode:
+    """Write a config under ``base`` (ports 0, the sample quizzes unless ``definitions``)
+    and start ``python -m quizd serve`` on it; returns once the node is ready."""
+    base.mkdir(parents=True, exist_ok=True)
+    if definitions is None:
+        definitions_dir = SAMPLE_QUIZZES
+    else:
+        definitions_dir = base / "quizzes"
+        definitions_dir.mkdir()
+        for name, text in definitions.items():
+            (definitions_dir / f"{name}.toml").write_text(text)
+    config: dict[str, dict[str, Any]] = {
+        "node": {"id": node_id, "drain_timeout_s": 2},
+        "websocket": {"host": "127.0.0.1", "port": 0},
+        "http": {"host": "127.0.0.1", "port": 0},
+        "auth": {"admin_token": ADMIN_TOKEN},
+        "quizzes": {"definitions_dir": str(definitions_dir), "results_dir": str(base / "results")},
+        "logging": {"level": "info", "format": "json"},
+    }
+    for table, keys in tables.items():
+        config.setdefault(table, {}).update(keys)
+    config_path = write_toml(base / "quizd.toml", config)
+    log = open(base / "stderr.log", "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quizd", "serve", "--config", str(config_path)],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        line = _read_ready_line(process, READY_TIMEOUT_S)
+    except RuntimeError:
+        process.kill()
+        process.wait()
+        raise RuntimeError((base / "stderr.log").read_text()) from None
+    return RunningNode(process, config_path, line, base)
+
+
 @pytest.fixture
 def node_factory(tmp_path: Path) -> Iterator[Any]:
     nodes: list[RunningNode] = []
@@ -155,41 +200,7 @@ def node_factory(tmp_path: Path) -> Iterator[Any]:
     def start(definitions: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
               **tables: Mapping[str, Any]) -> RunningNode:
         index = len(nodes)
-        base = tmp_path / f"node{index}"
-        base.mkdir()
-        if definitions is None:
-            definitions_dir = SAMPLE_QUIZZES
-        else:
-            definitions_dir = base / "quizzes"
-            definitions_dir.mkdir()
-            for name, text in definitions.items():
-                (definitions_dir / f"{name}.toml").write_text(text)
-        config: dict[str, dict[str, Any]] = {
-            "node": {"id": f"test-node-{index}", "drain_timeout_s": 2},
-            "websocket": {"host": "127.0.0.1", "port": 0},
-            "http": {"host": "127.0.0.1", "port": 0},
-            "auth": {"admin_token": ADMIN_TOKEN},
-            "quizzes": {"definitions_dir": str(definitions_dir), "results_dir": str(base / "results")},
-            "logging": {"level": "info", "format": "json"},
-        }
-        for table, keys in tables.items():
-            config.setdefault(table, {}).update(keys)
-        config_path = write_toml(base / "quizd.toml", config)
-        log = open(base / "stderr.log", "w")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [sys.executable, "-m", "quizd", "serve", "--config", str(config_path)],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        try:
-            line = _read_ready_line(process, READY_TIMEOUT_S)
-        except RuntimeError:
-            process.kill()
-            process.wait()
-            raise RuntimeError((base / "stderr.log").read_text()) from None
-        node = RunningNode(process, config_path, line, base)
+        node = launch_node(tmp_path / f"node{index}", f"test-node-{index}", definitions, env, **tables)
         nodes.append(node)
         return node
 

@@ -8,13 +8,9 @@ their own node through ``node_factory``.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +18,7 @@ import trio
 from trio_websocket import ConnectionClosed
 
 from quizd.client import ControlClient, QuizConnection, connect
-from tests.conftest import ADMIN_TOKEN, READY_TIMEOUT_S, RunningNode, _read_ready_line, quiz_toml, write_toml
+from tests.conftest import RunningNode, launch_node, quiz_toml
 
 # Longest any single wait may take; each wait is bounded by trio.fail_after.
 WAIT = 5.0
@@ -61,45 +57,10 @@ ANSWER_RESULT_KEYS = {"questionId", "choice", "correct", "points", "score", "str
 
 
 # ---------------------------------------------------------------------- nodes
-def launch_node(base: Path, definitions: Mapping[str, str], **tables: Mapping[str, Any]) -> RunningNode:
-    """Start a node like ``node_factory`` does, for fixtures wider than one test."""
-    base.mkdir(parents=True, exist_ok=True)
-    definitions_dir = base / "quizzes"
-    definitions_dir.mkdir()
-    for name, text in definitions.items():
-        (definitions_dir / f"{name}.toml").write_text(text)
-    config: dict[str, dict[str, Any]] = {
-        "node": {"id": "protocol-test-node", "drain_timeout_s": 2},
-        "websocket": {"host": "127.0.0.1", "port": 0},
-        "http": {"host": "127.0.0.1", "port": 0},
-        "auth": {"admin_token": ADMIN_TOKEN},
-        "quizzes": {"definitions_dir": str(definitions_dir), "results_dir": str(base / "results")},
-        "logging": {"level": "info", "format": "json"},
-    }
-    for table, keys in tables.items():
-        config.setdefault(table, {}).update(keys)
-    config_path = write_toml(base / "quizd.toml", config)
-    log = open(base / "stderr.log", "w")  # noqa: SIM115 - lives as long as the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "quizd", "serve", "--config", str(config_path)],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        env=dict(os.environ),
-    )
-    try:
-        line = _read_ready_line(process, READY_TIMEOUT_S)
-    except RuntimeError:
-        process.kill()
-        process.wait()
-        raise RuntimeError((base / "stderr.log").read_text()) from None
-    return RunningNode(process, config_path, line, base)
-
-
 @pytest.fixture(scope="module")
 def quizd_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
     """One node per test module, with ``DEFINITIONS`` and fast throttles."""
-    node = launch_node(tmp_path_factory.mktemp("quizd"), DEFINITIONS, **FAST_TABLES)
+    node = launch_node(tmp_path_factory.mktemp("quizd"), "protocol-test-node", DEFINITIONS, **FAST_TABLES)
     yield node
     node.stop()
 
