@@ -31,6 +31,7 @@ from quizd.actors.inbox import Command, ConnectionLost, JoinRequest, ReplySlot
 from quizd.cluster.redis_port import RedisPort
 from quizd.convert import converter
 from quizd.game.handoffs import HandoffLog
+from quizd.gateway.delivery import count_delivered, fan_out
 from quizd.gateway.framing import text_frame
 from quizd.ops import metrics
 from quizd.protocol import errors as E
@@ -322,10 +323,7 @@ class Relay:
     def _on_send(self, m: dict[str, Any]) -> None:
         session = self.conns.get(m["c"])
         if session is not None:
-            frame = text_frame(m["b"].encode())
-            if session.out.push(frame):
-                metrics.count_sent(m["ty"])
-                metrics.BYTES_SENT.inc(len(frame))
+            session.send_body(m["ty"], m["b"].encode())
 
     def _on_bc(self, m: dict[str, Any]) -> None:
         sessions = self.remote_sessions.get(m["q"])
@@ -334,13 +332,9 @@ class Relay:
         frame = text_frame(m["b"].encode())
         qid = m.get("qid")
         log_ = HandoffLog(qid, trio.current_time(), 3600.0) if qid else None
-        delivered = 0
-        for session in list(sessions.values()):
-            if session.out.push(frame, replaceable=m.get("r", False), handoff=log_,
-                                participant_id=session.participant_id):
-                delivered += 1
-        metrics.count_sent(m["ty"], delivered)
-        metrics.BYTES_SENT.inc(len(frame) * delivered)
+        recipients = [(session.participant_id, session) for session in sessions.values()]
+        delivered = fan_out(recipients, frame, replaceable=m.get("r", False), handoff=log_)
+        count_delivered(m["ty"], frame, delivered)
         if log_ is not None and log_.times:
             owner = self.remote_owner.get(m["q"])
             if owner is not None:

@@ -23,6 +23,29 @@ if TYPE_CHECKING:
 FANOUT_CHUNK = 512
 
 
+def fan_out(
+    recipients: list[tuple[str, Session]],
+    frame: bytes,
+    *,
+    replaceable: bool = False,
+    handoff: HandoffLog | None = None,
+    players_only: bool = False,
+) -> int:
+    """Push one prebuilt frame to each session (never blocks); how many took it."""
+    delivered = 0
+    for pid, session in recipients:
+        if players_only and session.is_host:
+            continue
+        if session.out.push(frame, replaceable=replaceable, handoff=handoff, participant_id=pid):
+            delivered += 1
+    return delivered
+
+
+def count_delivered(msg_type: str, frame: bytes, delivered: int) -> None:
+    metrics.count_sent(msg_type, delivered)
+    metrics.BYTES_SENT.inc(len(frame) * delivered)
+
+
 class LocalDelivery:
     def __init__(self, quiz_id: str) -> None:
         self.quiz_id = quiz_id
@@ -45,12 +68,8 @@ class LocalDelivery:
 
     def send(self, participant_id: str, msg_type: str, body: bytes) -> None:
         session = self.sessions.get(participant_id)
-        if session is None:
-            return
-        frame = text_frame(body)
-        if session.out.push(frame):
-            metrics.count_sent(msg_type)
-            metrics.BYTES_SENT.inc(len(frame))
+        if session is not None:
+            session.send_body(msg_type, body)
 
     async def broadcast(
         self,
@@ -67,13 +86,9 @@ class LocalDelivery:
         for start in range(0, len(recipients), FANOUT_CHUNK):
             if start:
                 await trio.lowlevel.checkpoint()
-            for pid, session in recipients[start : start + FANOUT_CHUNK]:
-                if players_only and session.is_host:
-                    continue
-                if session.out.push(frame, replaceable=replaceable, handoff=handoff, participant_id=pid):
-                    delivered += 1
-        metrics.count_sent(msg_type, delivered)
-        metrics.BYTES_SENT.inc(len(frame) * delivered)
+            delivered += fan_out(recipients[start : start + FANOUT_CHUNK], frame, replaceable=replaceable,
+                                 handoff=handoff, players_only=players_only)
+        count_delivered(msg_type, frame, delivered)
 
     def close(self, participant_id: str, code: int, reason: str) -> None:
         session = self.sessions.pop(participant_id, None)

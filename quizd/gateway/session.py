@@ -69,7 +69,11 @@ class Session:
 
     # ------------------------------------------------------------------ sending
     def send(self, msg_type: str, payload: Any, re: str | int | None = None) -> None:
-        frame = text_frame(encode(msg_type, payload, re))
+        self.send_body(msg_type, encode(msg_type, payload, re))
+
+    def send_body(self, msg_type: str, body: bytes) -> None:
+        """Frame one JSON body for this connection and hand it on (never blocks)."""
+        frame = text_frame(body)
         if self.out.push(frame):
             metrics.count_sent(msg_type)
             metrics.BYTES_SENT.inc(len(frame))
