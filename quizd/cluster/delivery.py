@@ -8,7 +8,6 @@ other gateway that has participants of the quiz.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from quizd.cluster.relay import Relay, RemoteEndpoint
@@ -92,9 +91,3 @@ class ClusterDelivery(LocalDelivery):
     def on_gateway(self, node_id: str) -> list[tuple[str, RemoteEndpoint]]:
         """Participants connected through ``node_id`` (it died: they are disconnected)."""
         return [(pid, ep) for pid, ep in self.remote.items() if ep.node == node_id]
-
-    def gateways(self) -> dict[str, list[str]]:
-        by_node: dict[str, list[str]] = defaultdict(list)
-        for pid, endpoint in self.remote.items():
-            by_node[endpoint.node].append(pid)
-        return by_node
