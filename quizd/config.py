@@ -42,6 +42,7 @@ class HttpSection:
     port: int = 8080
     tls_cert: str = ""
     tls_key: str = ""
+    web: bool = True
 
 
 @attrs.frozen

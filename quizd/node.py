@@ -24,6 +24,7 @@ from quizd.config_loader import ConfigError, load_config
 from quizd.definitions_loader import DefinitionSet, load_definitions
 from quizd.gateway.server import Gateway
 from quizd.http.app import ControlPlane
+from quizd.http.web import WebPages
 from quizd.ops import gc_tuning, metrics
 from quizd.ops.logging import set_level
 from quizd.ops.sdnotify import Notifier, status_loop, watchdog_loop
@@ -72,6 +73,7 @@ class Node:
             admin_token=config.admin_token,
             ready=lambda: None if self.state == "ready" else self.state,
             ws_url=self.ws_url,
+            web_config=self.web_config,
         )
 
     def ws_url(self) -> str:
@@ -83,6 +85,14 @@ class Node:
             host = f"[{host}]"
         return f"{self.gateway.scheme}://{host}:{port}/ws"
 
+    def web_config(self) -> dict[str, object]:
+        """What the browser pages need to find the WebSocket (``/web/config.json``): the
+        configured ``public_url``, else the port and scheme, which the page joins to the
+        host name it was itself loaded from (a bound 0.0.0.0 means nothing to a browser)."""
+        ws = self.config.websocket
+        port = self.gateway.address[1] if self.gateway.address else ws.port
+        return {"wsUrl": ws.public_url or None, "wsPort": port, "wsTls": self.gateway.scheme == "wss"}
+
     async def load_definitions(self) -> DefinitionSet:
         directory = Path(self.config.quizzes.definitions_dir)
         definitions = await trio.to_thread.run_sync(load_definitions, directory)
@@ -92,6 +102,8 @@ class Node:
 
     async def run(self, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> int:
         self.service.replace_definitions(await self.load_definitions())
+        if self.config.http.web:
+            self.control_plane.web = await trio.to_thread.run_sync(WebPages.load)
         metrics.MAX_CONNECTIONS.set(self.config.websocket.max_connections)
         shutdown = trio.Event()
         with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
@@ -115,6 +127,8 @@ class Node:
                 nursery.start_soon(gc_tuning.collect_when_quiet, self._questions_open)
                 self.state = "ready"
                 print(f"quizd ready node={self.config.node.id} ws={ws_host}:{ws_port} http={http}", flush=True)
+                if self.control_plane.web is not None:
+                    print(self._page_urls(), flush=True)
                 self.notifier.ready(self.describe())
                 nursery.start_soon(watchdog_loop, self.notifier)
                 nursery.start_soon(status_loop, self.notifier, self.describe)
@@ -124,6 +138,16 @@ class Node:
                 shutdown.set()
                 nursery.cancel_scope.cancel()
         return code
+
+    def _page_urls(self) -> str:
+        """Where a person points a browser (a wildcard bind is reached on loopback)."""
+        assert self.http_address is not None
+        host, port = self.http_address
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        scheme = "https" if self.config.http.tls_cert else "http"
+        base = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+        return f"  host screen: {base}/host\n  player page: {base}/play"
 
     def _questions_open(self) -> bool:
         return any(actor.game.phase == "question" for actor in self.supervisor.actors.values())

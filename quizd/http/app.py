@@ -1,8 +1,9 @@
 """The HTTP control plane as a plain ASGI application (served by hypercorn's Trio worker).
 
-Eight routes do not need a framework; hypercorn does the HTTP, prometheus_client the
+A dozen routes do not need a framework; hypercorn does the HTTP, prometheus_client the
 exposition format, the project's converter the body validation.  ``/api/*`` needs the
-admin token as a bearer token, compared in constant time.
+admin token as a bearer token, compared in constant time.  The browser pages and their
+two helpers (``quizd.http.web``) are public, like ``/healthz``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import orjson
 
 from quizd.convert import converter, error_paths
 from quizd.game.quiz import AutoStart
+from quizd.http.web import SECURITY_HEADERS, WebPages, qr_text, render_qr
 from quizd.ops import metrics
 from quizd.service import QuizService, ServiceError
 
@@ -27,6 +29,16 @@ MAX_BODY_BYTES = 64 * 1024
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@attrs.frozen
+class Reply:
+    """One response: status, body, content type and any headers beyond those two."""
+
+    status: int
+    body: bytes
+    content_type: str
+    headers: tuple[tuple[bytes, bytes], ...] = ((b"cache-control", b"no-store"),)
 
 
 @attrs.frozen
@@ -55,11 +67,15 @@ class ControlPlane:
         admin_token: str,
         ready: Callable[[], str | None],
         ws_url: Callable[[], str],
+        web_config: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.service = service
         self._token = admin_token.encode()
         self._ready = ready
         self._ws_url = ws_url
+        self._web_config = web_config
+        # Set by the node once the files are read; None = pages off ([http] web = false).
+        self.web: WebPages | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -68,18 +84,18 @@ class ControlPlane:
         if scope["type"] != "http":
             return
         try:
-            status, body, content_type = await self._route(scope, receive)
+            reply = await self._route(scope, receive)
         except ServiceError as err:
-            status, body, content_type = _error(err.status, err.code, err.message)
+            reply = _error(err.status, err.code, err.message)
         except Exception:
             log.exception("control plane request failed", extra={"path": scope.get("path")})
-            status, body, content_type = _error(500, "internal", "internal error")
+            reply = _error(500, "internal", "internal error")
         await send({
             "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", content_type.encode()), (b"cache-control", b"no-store")],
+            "status": reply.status,
+            "headers": [(b"content-type", reply.content_type.encode()), *reply.headers],
         })
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else reply.body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -90,7 +106,7 @@ class ControlPlane:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _route(self, scope: Scope, receive: Receive) -> tuple[int, bytes, str]:
+    async def _route(self, scope: Scope, receive: Receive) -> Reply:
         method: str = scope["method"]
         path: str = scope["path"].rstrip("/") or "/"
         if path == "/healthz":
@@ -104,9 +120,9 @@ class ControlPlane:
             if method != "GET":
                 return _error(405, "method_not_allowed", "use GET")
             body, content_type = metrics.render()
-            return 200, body, content_type
+            return Reply(200, body, content_type)
         if not path.startswith("/api/"):
-            return _error(404, "not_found", f"no route {path}")
+            return await self._web(method, path, scope)
         if not self._authorized(scope):
             return _error(401, "unauthorized", "missing or wrong bearer token")
         parts = path.split("/")[2:]  # ["definitions"] | ["quizzes", id?, action?]
@@ -131,6 +147,33 @@ class ControlPlane:
             return _json(200, await self.service.end_quiz(quiz_id))
         return _error(404, "not_found", f"no route {path}")
 
+    async def _web(self, method: str, path: str, scope: Scope) -> Reply:
+        """The pages, their files, and the two public helpers they use."""
+        if self.web is None:
+            return _error(404, "not_found", f"no route {path}")
+        if path == "/":
+            return Reply(302, b"", "text/plain", ((b"location", b"/play"), (b"cache-control", b"no-store")))
+        if path == "/web/config.json":
+            return _only_get(method) or _json(200, self._web_config() if self._web_config else {})
+        if path == "/web/qr.svg":
+            if method not in ("GET", "HEAD"):
+                return _error(405, "method_not_allowed", "use GET")
+            text = qr_text(scope.get("query_string", b""))
+            if text is None:
+                return _error(400, "invalid_query", "give text=<1 to 512 characters>")
+            return Reply(200, await render_qr(text), "image/svg+xml",
+                         ((b"cache-control", b"private, max-age=3600"), *SECURITY_HEADERS))
+        asset = self.web.lookup(path)
+        if asset is None:
+            return _error(404, "not_found", f"no route {path}")
+        if method not in ("GET", "HEAD"):
+            return _error(405, "method_not_allowed", "use GET")
+        headers = ((b"etag", asset.etag), (b"cache-control", b"no-cache"), *SECURITY_HEADERS)
+        for name, value in scope["headers"]:
+            if name == b"if-none-match" and asset.etag in (tag.strip() for tag in value.split(b",")):
+                return Reply(304, b"", asset.content_type, headers)
+        return Reply(200, asset.body, asset.content_type, headers)
+
     def _authorized(self, scope: Scope) -> bool:
         if not self._token:
             return False
@@ -140,7 +183,7 @@ class ControlPlane:
                 return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._token)
         return False
 
-    async def _create(self, receive: Receive) -> tuple[int, bytes, str]:
+    async def _create(self, receive: Receive) -> Reply:
         raw = await _read_body(receive)
         if raw is None:
             return _error(413, "invalid_body", f"body larger than {MAX_BODY_BYTES} bytes")
@@ -176,15 +219,15 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-def _json(status: int, value: Any) -> tuple[int, bytes, str]:
-    return status, orjson.dumps(value), "application/json"
+def _json(status: int, value: Any) -> Reply:
+    return Reply(status, orjson.dumps(value), "application/json")
 
 
-def _error(status: int, code: str, message: str) -> tuple[int, bytes, str]:
+def _error(status: int, code: str, message: str) -> Reply:
     return _json(status, {"error": {"code": code, "message": message}})
 
 
-def _only_get(method: str) -> tuple[int, bytes, str] | None:
+def _only_get(method: str) -> Reply | None:
     if method in ("GET", "HEAD"):
         return None
     return _error(405, "method_not_allowed", "use GET")

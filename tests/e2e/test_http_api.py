@@ -435,7 +435,7 @@ async def test_unknown_routes_are_404(node_factory):
     node = node_factory(definitions=DEFS)
     control = ControlClient(node.http_url, node.token)
     await control.create_quiz("alpha", quiz_id="q1")
-    for path in ("/", "/nope", "/api", "/api/nope", "/api/definitions/alpha", "/api/quizzes/q1/nope",
+    for path in ("/nope", "/api", "/api/nope", "/api/definitions/alpha", "/api/quizzes/q1/nope",
                  "/api/quizzes/q1/results/extra", "/healthzz"):
         status, body = await control.request("GET", path)
         assert_error(status, body, 404, "not_found")

@@ -1,0 +1,119 @@
+"""The browser pages (``/play``, ``/host``) and what they need from the node.
+
+The pages in ``quizd/web/`` are plain files shipped as package data: they are the
+reference client, so they talk to the node only through the documented WebSocket and
+HTTP contracts.  This module serves them from memory (they are read once, off the event
+loop, when the node starts), with an ETag so a reload costs a 304, and a strict
+Content-Security-Policy: every script and style comes from the node itself.
+
+Two small public helpers exist for the pages' sake and are documented in
+docs/protocol.md section 3: ``/web/config.json`` tells a page where the WebSocket
+listens (it is a different port, and ``public_url`` may move it), and ``/web/qr.svg``
+renders a join link as a QR code with segno, so the host screen needs no JS library.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import mimetypes
+from importlib import resources
+from importlib.resources.abc import Traversable
+from urllib.parse import parse_qs
+
+import attrs
+import segno
+import trio
+
+PAGES = {"/play": "play.html", "/host": "host.html"}
+ASSET_PREFIX = "/web/"
+QR_MAX_TEXT = 512
+
+# The WebSocket listens on its own port (and maybe on another host, with public_url), so
+# connect-src must allow ws:/wss: beyond 'self'.  Everything else stays on this origin.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+@attrs.frozen
+class Asset:
+    """One file as served: its bytes, type and a strong validator."""
+
+    body: bytes
+    content_type: str
+    etag: bytes
+
+
+def _asset(name: str, body: bytes) -> Asset:
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
+        content_type += "; charset=utf-8"
+    if name.endswith(".js"):  # some mimetypes tables say text/javascript, some nothing
+        content_type = "text/javascript; charset=utf-8"
+    return Asset(body, content_type, b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"')
+
+
+@attrs.frozen
+class WebPages:
+    """Every file under ``quizd/web/`` keyed by the URL path that serves it."""
+
+    assets: dict[str, Asset]
+
+    @classmethod
+    def load(cls) -> WebPages:
+        """Read the package's web files (blocking: call through ``trio.to_thread``)."""
+        root = resources.files("quizd.web")
+        assets: dict[str, Asset] = {}
+
+        def walk(folder: Traversable, prefix: str) -> None:
+            for entry in folder.iterdir():
+                if entry.is_dir():
+                    if entry.name != "__pycache__":
+                        walk(entry, f"{prefix}{entry.name}/")
+                elif not entry.name.endswith((".py", ".pyc")):
+                    assets[f"{ASSET_PREFIX}{prefix}{entry.name}"] = _asset(entry.name, entry.read_bytes())
+
+        walk(root, "")
+        for route, name in PAGES.items():
+            assets[route] = assets[f"{ASSET_PREFIX}{name}"]
+        return cls(assets)
+
+    def lookup(self, path: str) -> Asset | None:
+        """The asset a GET of ``path`` serves; ``None`` for anything else (no file system
+        access happens here, so ``..`` and friends simply find nothing)."""
+        return self.assets.get(path)
+
+
+def qr_text(query_string: bytes) -> str | None:
+    """The ``text`` parameter of a ``/web/qr.svg`` query, or ``None`` when it is missing,
+    empty or longer than ``QR_MAX_TEXT`` characters."""
+    values = parse_qs(query_string.decode("latin-1"), max_num_fields=4).get("text")
+    if not values or not values[0] or len(values[0]) > QR_MAX_TEXT:
+        return None
+    return values[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _render_qr(text: str) -> bytes:
+    code = segno.make(text, error="m")
+    out = io.BytesIO()
+    code.save(out, kind="svg", scale=8, border=2, xmldecl=False, title="Join link", dark="#111", light="#fff")
+    return out.getvalue()
+
+
+_QR_LIMITER = trio.CapacityLimiter(2)
+
+
+async def render_qr(text: str) -> bytes:
+    """An SVG QR code of ``text``; rendering takes milliseconds, so it runs in a thread
+    (cached: a host screen asks for the same link again on every reload)."""
+    return await trio.to_thread.run_sync(_render_qr, text, limiter=_QR_LIMITER)

@@ -1,0 +1,140 @@
+"""The browser pages as HTTP resources: what a browser fetches, with which headers.
+
+What the pages do in a browser is tests/browser/; here only the serving: routes, types,
+the Content-Security-Policy that keeps every script on this origin, ETag revalidation,
+the two public helpers (config.json, qr.svg), and ``[http] web = false``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.e2e.test_http_api import raw_http
+
+pytestmark = pytest.mark.e2e
+
+FILES = {
+    "/play": "text/html; charset=utf-8",
+    "/host": "text/html; charset=utf-8",
+    "/web/play.html": "text/html; charset=utf-8",
+    "/web/js/quizd.js": "text/javascript; charset=utf-8",
+    "/web/js/play.js": "text/javascript; charset=utf-8",
+    "/web/js/host.js": "text/javascript; charset=utf-8",
+    "/web/css/base.css": "text/css; charset=utf-8",
+}
+
+
+async def test_pages_and_their_files_are_served_with_a_strict_policy(node_factory):
+    node = node_factory()
+    for path, content_type in FILES.items():
+        status, headers, body = await raw_http(node.http_url, "GET", path)
+        assert status == 200, path
+        assert headers["content-type"] == content_type, path
+        assert body, path
+        policy = headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "default-src 'none'" in policy
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["cache-control"] == "no-cache"
+        assert re.fullmatch(r'"[0-9a-f]{32}"', headers["etag"])
+
+
+async def test_pages_reference_only_files_the_node_serves(node_factory):
+    """No CDN, no web font: every src/href in the pages is a path on this node."""
+    node = node_factory()
+    for page in ("/play", "/host"):
+        _, _, body = await raw_http(node.http_url, "GET", page)
+        html = body.decode()
+        references = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert references, page
+        for reference in references:
+            assert reference.startswith("/"), (page, reference)
+            status, _, _ = await raw_http(node.http_url, "GET", reference)
+            assert status == 200, (page, reference)
+        assert "<style" not in html and " style=" not in html, "inline styles break the CSP"
+        assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None, "inline scripts break the CSP"
+
+
+async def test_an_unchanged_file_revalidates_with_304(node_factory):
+    node = node_factory()
+    _, headers, _ = await raw_http(node.http_url, "GET", "/web/js/quizd.js")
+    status, again, body = await raw_http(node.http_url, "GET", "/web/js/quizd.js",
+                                         headers={"If-None-Match": headers["etag"]})
+    assert (status, body) == (304, b"")
+    assert again["etag"] == headers["etag"]
+    status, _, body = await raw_http(node.http_url, "GET", "/web/js/quizd.js",
+                                     headers={"If-None-Match": '"something-else"'})
+    assert status == 200 and body
+
+
+async def test_head_answers_without_a_body(node_factory):
+    node = node_factory()
+    status, headers, body = await raw_http(node.http_url, "HEAD", "/play")
+    assert (status, body) == (200, b"")
+    assert headers["content-type"].startswith("text/html")
+
+
+async def test_paths_outside_the_package_files_are_404(node_factory):
+    node = node_factory()
+    for path in ("/web/", "/web/../config.py", "/web/%2e%2e/http/app.py", "/web/__init__.py",
+                 "/web/js/nope.js", "/playx", "/web/js"):
+        status, _, body = await raw_http(node.http_url, "GET", path)
+        assert status == 404, path
+        assert json.loads(body)["error"]["code"] == "not_found"
+
+
+async def test_pages_answer_only_get(node_factory):
+    node = node_factory()
+    status, _, body = await raw_http(node.http_url, "POST", "/play", body=b"x")
+    assert status == 405
+    assert json.loads(body)["error"]["code"] == "method_not_allowed"
+
+
+async def test_the_root_sends_players_to_the_player_page(node_factory):
+    node = node_factory()
+    status, headers, _ = await raw_http(node.http_url, "GET", "/")
+    assert status == 302
+    assert headers["location"] == "/play"
+
+
+async def test_config_tells_the_page_where_the_websocket_is(node_factory):
+    node = node_factory()
+    status, _, body = await raw_http(node.http_url, "GET", "/web/config.json")
+    assert status == 200
+    ws_port = int(node.ws_address.rsplit(":", 1)[1])
+    assert json.loads(body) == {"wsUrl": None, "wsPort": ws_port, "wsTls": False}
+
+
+async def test_config_passes_on_the_public_url(node_factory):
+    node = node_factory(websocket={"public_url": "wss://quiz.example.com/ws"})
+    _, _, body = await raw_http(node.http_url, "GET", "/web/config.json")
+    assert json.loads(body)["wsUrl"] == "wss://quiz.example.com/ws"
+
+
+async def test_qr_code_of_a_join_link(node_factory):
+    node = node_factory()
+    status, headers, body = await raw_http(
+        node.http_url, "GET", "/web/qr.svg?text=http%3A%2F%2F127.0.0.1%3A8080%2Fplay%3Fquiz%3Dabc")
+    assert status == 200
+    assert headers["content-type"] == "image/svg+xml"
+    assert body.startswith(b"<svg") and b"<path" in body
+
+
+async def test_qr_code_refuses_missing_and_oversized_text(node_factory):
+    node = node_factory()
+    for query in ("", "?text=", "?other=1", "?text=" + "a" * 513):
+        status, _, body = await raw_http(node.http_url, "GET", "/web/qr.svg" + query)
+        assert status == 400, query
+        assert json.loads(body)["error"]["code"] == "invalid_query"
+
+
+async def test_pages_can_be_switched_off(node_factory):
+    node = node_factory(http={"web": False})
+    for path in ("/", "/play", "/host", "/web/js/quizd.js", "/web/config.json", "/web/qr.svg?text=a"):
+        status, _, body = await raw_http(node.http_url, "GET", path)
+        assert status == 404, path
+        assert json.loads(body)["error"]["code"] == "not_found"
+    status, _, _ = await raw_http(node.http_url, "GET", "/healthz")
+    assert status == 200
