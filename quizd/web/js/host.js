@@ -1,0 +1,549 @@
+// The host screen (/host): create or open a quiz over HTTP, then drive it over the
+// WebSocket as its host.  The server's messages are the source of truth: `joined` (also
+// after every reconnect) rebuilds the whole screen, `host_state` decides which commands
+// are enabled, and the broadcasts (`question`, `question_closed`, ...) change the screen.
+
+import { Countdown, LETTERS, QuizConnection, el, playUrl, webSocketUrl } from "./quizd.js";
+
+const STORAGE_KEY = "quizd.host";  // {quizId, hostToken}: a reload goes straight back in
+const $ = (selector) => document.querySelector(selector);
+
+// Kept in memory only: never stored, never put in the URL or the DOM.
+let adminToken = "";
+let connection = null;
+
+// What the screen shows, rebuilt from `joined` and kept up to date by the messages.
+const quiz = {
+  session: null,        // {quizId, hostToken}
+  questionCount: 0,
+  phase: null,
+  questionIndex: null,
+  players: new Map(),   // participantId -> name
+  participants: null,   // host_state.participants, which `connected` belongs to
+  connected: null,      // host_state.connected
+  answered: null,       // host_state.answered (unknown right after a reconnect)
+  question: null,       // the last `question` payload
+  endedSeen: false,
+};
+
+const countdown = new Countdown((remaining, total) => {
+  $("#countdown .bar > span").style.width = `${(100 * remaining) / total}%`;
+  $("#countdown .seconds").textContent = String(Math.ceil(remaining / 1000));
+});
+let startingTimer = null;
+
+// ------------------------------------------------------------------ screens
+
+function showScreen(name) {
+  document.body.dataset.screen = name;
+  for (const node of document.querySelectorAll("[data-for]")) {
+    node.hidden = !node.dataset.for.split(" ").includes(name);
+  }
+  // Focus that sat on something now hidden would be lost: give it to the new heading.
+  const active = document.activeElement;
+  if (!active || active === document.body || active.closest("[hidden]")) {
+    const heading = document.querySelector(`[data-for~="${name}"] [tabindex="-1"]`);
+    if (heading) heading.focus();
+  }
+}
+
+function announce(text) {
+  $("#announce").textContent = text;
+}
+
+function setStatus(text, state = "") {
+  $("#status").textContent = text;
+  $("#status").dataset.state = state;
+}
+
+function showActionError(text) {
+  $("#action-error").textContent = text;
+}
+
+// ------------------------------------------------------------------ setup (HTTP)
+
+/** Call the control plane; resolves with the JSON body or throws an Error with a readable message. */
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${adminToken}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: body && JSON.stringify(body) });
+  } catch {
+    throw new Error("Cannot reach the server.");
+  }
+  const data = await response.json().catch(() => null);
+  if (response.ok) return data;
+  if (response.status === 401) throw new Error("Wrong admin token.");
+  const message = data && data.error ? data.error.message : response.statusText;
+  throw new Error(`${message} (HTTP ${response.status})`);
+}
+
+async function loadDefinitions() {
+  adminToken = $("#admin-token").value.trim();
+  const select = $("#definition");
+  const definitions = await api("GET", "/api/definitions");
+  select.replaceChildren(...definitions.map((d) =>
+    el("option", { value: d.id }, `${d.title} (${d.questionCount} questions)`)));
+  select.disabled = definitions.length === 0;
+  $("#create-quiz").disabled = definitions.length === 0;
+  if (definitions.length === 0) throw new Error("This server has no quiz definitions.");
+  select.focus();
+}
+
+async function createQuiz() {
+  const created = await api("POST", "/api/quizzes", { definitionId: $("#definition").value });
+  host({ quizId: created.quizId, hostToken: created.hostToken });
+}
+
+/** Run a setup action, showing its failure in the alert region. */
+async function setupAction(button, action) {
+  $("#setup-error").textContent = "";
+  button.disabled = true;
+  try {
+    await action();
+  } catch (error) {
+    $("#setup-error").textContent = error.message;
+  } finally {
+    button.disabled = button.id === "create-quiz" && $("#definition").disabled;
+  }
+}
+
+$("#create-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  // Enter in the token field submits with the first button, "Load quizzes".
+  const button = event.submitter || $("#load-definitions");
+  setupAction(button, button.id === "create-quiz" ? createQuiz : loadDefinitions);
+});
+
+$("#open-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const quizId = $("#open-quiz-id").value.trim();
+  const hostToken = $("#open-host-token").value.trim();
+  if (quizId && hostToken) host({ quizId, hostToken });
+});
+
+// ------------------------------------------------------------------ the connection
+
+function saveSession(session) {
+  quiz.session = session;
+  if (session) sessionStorage.setItem(STORAGE_KEY, JSON.stringify(session));
+  else sessionStorage.removeItem(STORAGE_KEY);
+}
+
+function storedSession() {
+  try {
+    const session = JSON.parse(sessionStorage.getItem(STORAGE_KEY));
+    return session && session.quizId && session.hostToken ? session : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Connect as the host of `session.quizId`; the node that served this page is the one to talk to. */
+async function host(session) {
+  disconnect();
+  saveSession(session);
+  quiz.endedSeen = false;
+  setStatus("Connecting…", "connecting");
+  let url;
+  try {
+    url = await webSocketUrl();
+  } catch (error) {
+    backToSetup(`Cannot find the quiz server: ${error.message}`);
+    return;
+  }
+  const conn = new QuizConnection(url, {
+    join: () => ({ quizId: session.quizId, hostToken: session.hostToken }),
+    // A stopped connection may still report: only the current one counts.
+    onMessage: (message) => { if (conn === connection) onMessage(message); },
+    onStatus: (status) => { if (conn === connection) onStatus(status); },
+  });
+  connection = conn;
+  conn.start();
+}
+
+function disconnect() {
+  if (connection) connection.stop();
+  connection = null;
+  countdown.stop();
+  clearInterval(startingTimer);
+}
+
+function onStatus(status) {
+  if (status.state === "connecting") {
+    setStatus(status.attempt ? "Reconnecting…" : "Connecting…", "connecting");
+  } else if (status.state === "joined") {
+    setStatus(`Connected: hosting quiz ${status.payload.quizId}`, "joined");
+    onJoined(status.payload);
+  } else if (status.state === "retrying") {
+    const reason = status.reason.charAt(0).toUpperCase() + status.reason.slice(1);
+    setStatus(`${reason}; retrying in ${Math.ceil(status.inMs / 1000)} s…`, "retrying");
+    updateControls();
+  } else if (status.state === "final") {
+    onFinal(status);
+  }
+}
+
+function onFinal(status) {
+  connection = null;
+  countdown.stop();
+  if (status.error) {
+    // The join itself was refused: this session cannot work, so forget it.
+    const messages = {
+      quiz_not_found: `There is no quiz "${quiz.session.quizId}" on this server.`,
+      quiz_ended: `Quiz "${quiz.session.quizId}" has ended.`,
+      not_host: `Wrong host token for quiz "${quiz.session.quizId}".`,
+    };
+    backToSetup(messages[status.error.code] || status.error.message);
+  } else if (status.code === 4004 && quiz.endedSeen) {
+    setStatus("The quiz is over.", "final");
+  } else {
+    setStatus(`Disconnected: ${status.reason}.`, "final");
+    if (status.code === 4004) saveSession(null);  // over, but its results never arrived here
+    $("#closed-message").textContent = status.code === 4002
+      ? "This quiz was opened on another screen. Reconnect to show it here again."
+      : `The connection ended: ${status.reason}.`;
+    $("#reconnect").hidden = !quiz.session;
+    showScreen("closed");
+  }
+}
+
+function backToSetup(error = "") {
+  disconnect();
+  saveSession(null);
+  quiz.phase = null;
+  for (const box of document.querySelectorAll(".confirm")) box.hidden = true;
+  showActionError("");
+  $("#quiz-title").textContent = "Host a quiz";
+  document.title = "Host · quizd";
+  setStatus("");
+  $("#setup-error").textContent = error;
+  showScreen("setup");
+}
+
+// ------------------------------------------------------------------ server messages
+
+function onMessage({ type, payload }) {
+  switch (type) {
+    case "player_joined":
+      quiz.players.set(payload.participantId, payload.name);
+      addPlayer(payload.participantId, payload.name);
+      break;
+    case "player_left":
+      quiz.players.delete(payload.participantId);
+      document.querySelector(`#player-list li[data-participant-id="${CSS.escape(payload.participantId)}"]`)?.remove();
+      renderPlayerCount();
+      break;
+    case "host_state": applyHostState(payload); break;
+    case "quiz_starting": showStarting(payload.countdownMs); break;
+    case "question": showQuestion(payload); break;
+    case "question_closed": showReveal(payload); break;
+    case "leaderboard":
+      renderBoard($("#leaderboard"), payload.top);
+      $("#leaderboard-total").textContent = `(${payload.total} players)`;
+      break;
+    case "quiz_ended": showEnded(payload); break;
+    case "error":
+      // Replies to our own requests are handled where they were sent; this is e.g. rate_limited.
+      if (payload.code === "rate_limited") showActionError(payload.message);
+      break;
+    default: break;  // joined comes through onStatus; unknown types are ignored (protocol v1 grows)
+  }
+}
+
+/** Rebuild everything from the `joined` payload (first join and every reconnect). */
+function onJoined(payload) {
+  const info = payload.quiz;
+  quiz.questionCount = info.questionCount;
+  quiz.questionIndex = info.questionIndex;
+  quiz.players = new Map(payload.players.map((p) => [p.participantId, p.name]));
+  quiz.participants = payload.players.length;
+  quiz.connected = payload.players.filter((p) => p.connected).length;
+  quiz.answered = null;  // host_state will tell; joined does not carry it
+  $("#quiz-title").textContent = info.title;
+  document.title = `${info.title} · Host · quizd`;
+  renderJoinInfo(payload.quizId);
+  $("#player-list").replaceChildren();
+  for (const [id, name] of quiz.players) addPlayer(id, name);
+  renderBoard($("#leaderboard"), payload.leaderboard);
+  $("#leaderboard-total").textContent = `(${payload.participants} players)`;
+
+  if (info.phase === "question" && payload.question) {
+    showQuestion(payload.question);
+    quiz.answered = null;  // some may have answered already: wait for host_state
+  } else if (info.phase === "reveal" && payload.reveal) showReveal(payload.reveal);
+  else if (info.phase === "starting") showStarting(null);
+  else showScreen("lobby");
+  applyHostState({ phase: info.phase, questionIndex: info.questionIndex });
+}
+
+function applyHostState(state) {
+  quiz.phase = state.phase;
+  if (state.questionIndex !== undefined) quiz.questionIndex = state.questionIndex;
+  if (state.participants !== undefined) quiz.participants = state.participants;
+  if (state.connected !== undefined) quiz.connected = state.connected;
+  if (state.answered !== undefined) quiz.answered = state.answered;
+  renderPlayerCount();
+  renderAnswered();
+  updateControls();
+}
+
+/** Commands follow host_state.phase: Start in the lobby, Next in a question or reveal, End until the end. */
+function updateControls() {
+  const online = connection !== null && connection.connected;
+  const phase = quiz.phase;
+  $("#start").disabled = !online || phase !== "lobby";
+  $("#start").hidden = phase !== "lobby";
+  $("#next").hidden = phase === "lobby";
+  $("#next").disabled = !online || !(phase === "question" || phase === "reveal");
+  $("#end").disabled = !online || !phase || phase === "ended";
+  const last = quiz.questionIndex === quiz.questionCount - 1;
+  $("#next-hint").textContent = {
+    question: "closes the question now",
+    reveal: last ? "shows the final results" : "opens the next question",
+  }[phase] || "";
+}
+
+// ------------------------------------------------------------------ lobby
+
+function renderJoinInfo(quizId) {
+  const link = playUrl(quizId);
+  $("#join-code").textContent = quizId;
+  $("#join-link").href = link;
+  $("#join-link").textContent = link;
+  $("#join-qr").src = `/web/qr.svg?text=${encodeURIComponent(link)}`;
+  $("#close-quiz-id").textContent = quizId;
+  $("#close-host-token").textContent = quiz.session.hostToken;
+}
+
+function addPlayer(participantId, name) {
+  if (document.querySelector(`#player-list li[data-participant-id="${CSS.escape(participantId)}"]`)) return;
+  const item = el("li", { dataset: { participantId } }, el("span", { class: "name" }, name));
+  item.append(kickButton(item, name));
+  $("#player-list").append(item);
+  renderPlayerCount();
+}
+
+/** "Kick" asks inline first (a stray click on a projector remote should not remove anyone). */
+function kickButton(item, name) {
+  const button = el("button", { type: "button", class: "kick secondary", "aria-label": `Kick ${name}` }, "Kick");
+  button.addEventListener("click", () => {
+    const cancel = el("button", { type: "button", class: "kick-cancel secondary" }, "Cancel");
+    const confirm = el("button", { type: "button", class: "kick-confirm danger" }, `Kick ${name}`);
+    const box = el("span", { class: "confirm-inline" }, confirm, cancel);
+    cancel.addEventListener("click", () => { box.replaceWith(button); button.focus(); });
+    confirm.addEventListener("click", () => {
+      confirm.disabled = true;
+      command("kick", { participantId: item.dataset.participantId }).then((ok) => {
+        if (!ok && box.isConnected) { box.replaceWith(button); button.focus(); }
+      });
+    });
+    button.replaceWith(box);
+    confirm.focus();
+  });
+  return button;
+}
+
+function renderPlayerCount() {
+  const count = quiz.players.size;
+  $("#player-count").textContent = String(count);
+  $("#player-noun").textContent = count === 1 ? "player" : "players";
+  // host_state is throttled: only compare it with a list it agrees with.
+  const offline = quiz.participants === count && quiz.connected !== null && quiz.connected < count;
+  $("#connected-note").textContent = offline ? `(${quiz.connected} connected)` : "";
+  $("#no-players").hidden = count > 0;
+}
+
+// ------------------------------------------------------------------ starting, question, reveal
+
+/** `countdownMs` is null after a reconnect (joined has no server time to count from). */
+function showStarting(countdownMs) {
+  clearInterval(startingTimer);
+  const seconds = $("#starting-seconds");
+  seconds.textContent = "";
+  if (countdownMs !== null) {
+    const deadline = performance.now() + countdownMs;
+    const tick = () => {
+      const left = Math.max(0, deadline - performance.now());
+      seconds.textContent = String(Math.ceil(left / 1000));
+      if (left === 0) clearInterval(startingTimer);
+    };
+    tick();
+    startingTimer = setInterval(tick, 200);
+  }
+  announce("The quiz is starting.");
+  showScreen("starting");
+}
+
+function renderQuestionHeader(index, text) {
+  $("#question-number").textContent = `Question ${index + 1} of ${quiz.questionCount}`;
+  $("#question-text").textContent = text;
+}
+
+function showQuestion(question) {
+  clearInterval(startingTimer);
+  quiz.question = question;
+  quiz.questionCount = question.total;
+  quiz.questionIndex = question.index;
+  quiz.answered = 0;  // a new question starts with no answers; host_state follows
+  renderQuestionHeader(question.index, question.text);
+  renderChoices(question.choices);
+  $("#distribution").replaceChildren();
+  renderAnswered();
+  countdown.start(question);
+  announce(`Question ${question.index + 1} of ${question.total}: ${question.text}`);
+  showScreen("question");
+}
+
+/** The host does not answer: the choices are list items, not buttons. */
+function renderChoices(texts) {
+  $("#choices").replaceChildren(...texts.map((text, i) =>
+    el("li", { class: "choice", dataset: { choice: i } },
+      el("span", { class: "letter" }, LETTERS[i]), el("span", { class: "text" }, text), el("span", { class: "mark" }))));
+}
+
+function renderAnswered() {
+  const node = $("#answered-count");
+  if (quiz.answered === null) {
+    delete node.dataset.answered;
+    node.textContent = "Counting answers…";
+  } else {
+    node.dataset.answered = String(quiz.answered);
+    node.textContent = `${quiz.answered} of ${quiz.connected ?? quiz.players.size} answered`;
+  }
+}
+
+function showReveal(reveal) {
+  countdown.stop();
+  quiz.answered = reveal.distribution.reduce((sum, count) => sum + count, 0);
+  renderAnswered();
+  const index = Number(reveal.questionId.slice(1));  // questionId is "q<index>"
+  const question = quiz.question && quiz.question.questionId === reveal.questionId ? quiz.question : null;
+  if (!question) {
+    // Reconnected during a reveal: joined.reveal has no question text, so show letters only.
+    renderQuestionHeader(index, "");
+    renderChoices(reveal.distribution.map(() => ""));
+  }
+  for (const item of $("#choices").children) {
+    const correct = Number(item.dataset.choice) === reveal.correctChoice;
+    item.dataset.correct = String(correct);
+    item.querySelector(".mark").textContent = correct ? "✓ Correct answer" : "";
+  }
+  renderDistribution(reveal, question);
+  const correctText = question ? ` (${question.choices[reveal.correctChoice]})` : "";
+  announce(`Time is up. The correct answer is ${LETTERS[reveal.correctChoice]}${correctText}.`);
+  showScreen("reveal");
+}
+
+/** One bar per choice, as long as its share of the most chosen one; letter and count as text too. */
+function renderDistribution(reveal, question) {
+  const most = Math.max(1, ...reveal.distribution);
+  $("#distribution").replaceChildren(...reveal.distribution.map((count, i) => {
+    const fill = el("span", { class: "fill" });
+    fill.style.width = `${(100 * count) / most}%`;
+    const correct = i === reveal.correctChoice;
+    return el("li", { dataset: { choice: i, count, correct } },
+      el("span", { class: "letter" }, LETTERS[i]),
+      el("span", { class: "label" }, question ? question.choices[i] : "", correct ? " ✓" : ""),
+      el("span", { class: "track", "aria-hidden": "true" }, fill),
+      el("span", { class: "count" }, String(count),
+        el("span", { class: "visually-hidden" }, count === 1 ? " answer" : " answers")));
+  }));
+}
+
+// ------------------------------------------------------------------ leaderboards and the end
+
+function entryItem(entry, attributes = {}) {
+  return el("li", { dataset: { participantId: entry.participantId }, ...attributes },
+    el("span", { class: "rank" }, String(entry.rank)),
+    el("span", { class: "name" }, entry.name),
+    el("span", { class: "score" }, String(entry.score)));
+}
+
+function renderBoard(list, entries) {
+  list.replaceChildren(...entries.map((entry) => entryItem(entry)));
+}
+
+function showEnded(payload) {
+  quiz.endedSeen = true;
+  quiz.phase = "ended";
+  saveSession(null);  // the quiz is over: a reload must not try to join it again
+  countdown.stop();
+  // DOM order is 1, 2, 3; host.css puts 2nd left, 1st middle, 3rd right.  Heights follow
+  // the rank, so tied players stand equally high.
+  const podium = payload.leaderboard.slice(0, 3).map((entry, i) =>
+    entryItem(entry, { dataset: { place: i + 1, participantId: entry.participantId, rank: entry.rank } }));
+  $("#podium").replaceChildren(...podium);
+  renderBoard($("#final-standings"), payload.leaderboard);
+  $("#no-results").hidden = payload.leaderboard.length > 0;
+  $("#final-total").textContent = `(${payload.total} players)`;
+  const winner = payload.leaderboard[0];
+  announce(winner ? `The quiz is over. ${winner.name} wins with ${winner.score} points.` : "The quiz is over.");
+  updateControls();
+  showScreen("ended");
+}
+
+// ------------------------------------------------------------------ host commands
+
+/** Send a host command; the host_state reply arrives through onMessage.  Resolves true on success. */
+async function command(type, payload = {}) {
+  showActionError("");
+  if (!connection) return false;
+  try {
+    await connection.request(type, payload);
+    return true;
+  } catch (error) {
+    showActionError(`Could not ${type}: ${error.message}`);
+    return false;
+  }
+}
+
+/** Disable a button while its command runs, so a double click sends it once. */
+async function commandButton(button, type, payload) {
+  button.disabled = true;
+  await command(type, payload);
+  updateControls();
+}
+
+$("#start").addEventListener("click", (event) => commandButton(event.currentTarget, "start"));
+// Passing the index we show makes a retried click safe: it never skips a question.
+$("#next").addEventListener("click", (event) =>
+  commandButton(event.currentTarget, "next", { questionIndex: quiz.questionIndex }));
+
+$("#end").addEventListener("click", () => {
+  $("#end-confirm-box").hidden = false;
+  $("#end-confirm").focus();
+});
+$("#end-cancel").addEventListener("click", () => {
+  $("#end-confirm-box").hidden = true;
+  $("#end").focus();
+});
+$("#end-confirm").addEventListener("click", async () => {
+  $("#end-confirm-box").hidden = true;
+  await commandButton($("#end"), "end");
+});
+
+// "Close this quiz screen" forgets the session here; the quiz itself keeps running.
+$("#close-screen").addEventListener("click", () => {
+  $("#close-confirm").hidden = false;
+  $("#close-yes").focus();
+});
+$("#close-no").addEventListener("click", () => {
+  $("#close-confirm").hidden = true;
+  $("#close-screen").focus();
+});
+$("#close-yes").addEventListener("click", () => {
+  $("#close-confirm").hidden = true;
+  backToSetup();
+});
+
+$("#host-another").addEventListener("click", () => backToSetup());
+$("#back-to-setup").addEventListener("click", () => backToSetup());
+$("#reconnect").addEventListener("click", () => host(quiz.session));
+
+// ------------------------------------------------------------------ start
+
+const resumed = storedSession();
+if (resumed) host(resumed);
+else showScreen("setup");

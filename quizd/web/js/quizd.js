@@ -1,0 +1,274 @@
+// The reference client of docs/protocol.md, shared by /play and /host.
+//
+// One QuizConnection is one participant of one quiz.  It owns the WebSocket, sends the
+// `join` (a fresh one or a resume, whichever the page's join() says now), matches replies
+// to requests by `id`/`re`, and reconnects after a drop with exponential backoff and full
+// jitter, so that a thousand phones that lost the same node do not come back in the same
+// millisecond.  The close codes that mean "do not come back" (leave, kicked, replaced,
+// quiz over, abuse) end it for good.
+
+/** Close codes after which reconnecting would be wrong (protocol.md §1.2). */
+export const FINAL_CLOSES = new Map([
+  [1000, "left"],
+  [1008, "closed for abuse"],
+  [1009, "message too big"],
+  [4001, "kicked"],
+  [4002, "opened in another tab"],
+  [4004, "quiz over"],
+]);
+
+/** Join errors after which retrying the same join cannot help. */
+export const FINAL_JOIN_ERRORS = new Set([
+  "quiz_not_found", "quiz_ended", "quiz_full", "name_invalid", "name_taken",
+  "invalid_resume_token", "not_host", "wrong_phase", "invalid_message",
+]);
+
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 10000;
+const REQUEST_TIMEOUT_MS = 10000;
+
+/** Where the WebSocket listens: the node tells (it is another port, maybe another host). */
+export async function webSocketUrl() {
+  const response = await fetch("/web/config.json", { cache: "no-store" });
+  if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
+  const config = await response.json();
+  if (config.wsUrl) return config.wsUrl;
+  const scheme = config.wsTls ? "wss" : "ws";
+  const host = location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname;
+  return `${scheme}://${host}:${config.wsPort}/ws`;
+}
+
+/** Backoff before reconnect attempt `attempt` (0-based): full jitter over 0.5 s · 2^n, capped. */
+export function backoffMs(attempt) {
+  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** attempt);
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+/** A protocol `error` payload raised as an exception: `.code`, `.message`, `.details`. */
+export class QuizError extends Error {
+  constructor(payload) {
+    super(payload.message || payload.code);
+    this.code = payload.code;
+    this.details = payload.details || {};
+  }
+}
+
+/**
+ * A participant's connection.
+ *
+ * options.join()       -> the `join` payload to send now (resume token once there is one)
+ * options.onMessage(m) -> every server message, replies included ({type, payload, re?})
+ * options.onStatus(s)  -> {state: "connecting"|"joined"|"retrying"|"final", ...}
+ *   retrying: {inMs, reason}; final: {reason, code?, error?} (error = a QuizError of a join)
+ */
+export class QuizConnection {
+  constructor(url, { join, onMessage, onStatus }) {
+    this.url = url;
+    this.join = join;
+    this.onMessage = onMessage;
+    this.onStatus = onStatus || (() => {});
+    this.socket = null;
+    this.attempt = 0;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.finished = false;
+    this.retryTimer = null;
+  }
+
+  /** Connect and join; on a drop, reconnect and resume until a final close. */
+  start() {
+    this.finished = false;
+    this._connect();
+  }
+
+  /** Send a message; resolves with the reply carrying its `re`, rejects with a QuizError. */
+  request(type, payload = {}) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new QuizError({ code: "timeout", message: `no reply to ${type}` }));
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(id, { resolve, reject, timer });
+      if (!this._send({ type, payload, id })) {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new QuizError({ code: "not_connected", message: "not connected; reconnecting" }));
+      }
+    });
+  }
+
+  /** Leave the quiz for good (the server frees the name and closes with 1000). */
+  leave() {
+    this._send({ type: "leave", payload: {} });
+    this.finished = true;
+  }
+
+  /** Stop without leaving (the participant keeps its place and may resume later). */
+  stop() {
+    this.finished = true;
+    clearTimeout(this.retryTimer);
+    if (this.socket) this.socket.close(1000);
+  }
+
+  get connected() {
+    return this.socket !== null && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  _send(message) {
+    if (!this.connected) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  _connect() {
+    clearTimeout(this.retryTimer);
+    this.onStatus({ state: "connecting", attempt: this.attempt });
+    let socket;
+    try {
+      socket = new WebSocket(this.url);
+    } catch (error) {
+      this._finish({ reason: `cannot open ${this.url}: ${error.message}` });
+      return;
+    }
+    this.socket = socket;
+    socket.addEventListener("open", () => this._joinNow(socket));
+    socket.addEventListener("message", (event) => this._receive(socket, event));
+    socket.addEventListener("close", (event) => this._closed(socket, event));
+  }
+
+  async _joinNow(socket) {
+    try {
+      const reply = await this.request("join", this.join());
+      if (socket !== this.socket) return;
+      this.attempt = 0;
+      this.onStatus({ state: "joined", payload: reply.payload });
+    } catch (error) {
+      if (socket !== this.socket) return;
+      if (error.code === "server_busy") {
+        // The quiz is moving to another node: try again when the server says.
+        this._drop(socket);
+        const wait = (error.details.retryAfterMs || 500) + Math.round(Math.random() * 250);
+        this._retryIn(wait, "the quiz is moving to another server");
+      } else if (FINAL_JOIN_ERRORS.has(error.code)) {
+        this._drop(socket);
+        this._finish({ reason: error.message, error });
+      } else if (error.code !== "not_connected") {
+        socket.close(1000);  // a timeout or the like: the close handler retries
+      }
+    }
+  }
+
+  /** Close `socket` without its close event counting (the caller decides what follows). */
+  _drop(socket) {
+    this.socket = null;
+    socket.close(1000);
+  }
+
+  _receive(socket, event) {
+    if (socket !== this.socket || typeof event.data !== "string") return;
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (message.re !== undefined && this.pending.has(message.re)) {
+      const { resolve, reject, timer } = this.pending.get(message.re);
+      clearTimeout(timer);
+      this.pending.delete(message.re);
+      if (message.type === "error") reject(new QuizError(message.payload));
+      else resolve(message);
+    }
+    this.onMessage(message);
+  }
+
+  _closed(socket, event) {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    for (const { reject, timer } of this.pending.values()) {
+      clearTimeout(timer);
+      reject(new QuizError({ code: "not_connected", message: "connection closed" }));
+    }
+    this.pending.clear();
+    if (this.finished) {
+      this.onStatus({ state: "final", reason: FINAL_CLOSES.get(event.code) || "stopped", code: event.code });
+      return;
+    }
+    if (FINAL_CLOSES.has(event.code)) {
+      this._finish({ reason: FINAL_CLOSES.get(event.code), code: event.code });
+      return;
+    }
+    if (this.retryTimer === null) {
+      this._retryIn(backoffMs(this.attempt++), event.code === 1012 ? "server restarting" : "connection lost");
+    }
+  }
+
+  _retryIn(ms, reason) {
+    clearTimeout(this.retryTimer);
+    this.onStatus({ state: "retrying", inMs: ms, reason });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.finished) this._connect();
+    }, ms);
+  }
+
+  _finish(status) {
+    this.finished = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.onStatus({ state: "final", ...status });
+  }
+}
+
+/** Create an element: el("li", {class: "row", dataset: {id: 3}}, "text", child...). */
+export function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) node.append(child);
+  }
+  return node;
+}
+
+/**
+ * A countdown to a question's close, from the server's own figures: what was left when
+ * the frame was sent (endsAt - serverTime), counted down on this device's monotonic clock,
+ * so a phone whose wall clock is wrong still shows the right time.
+ */
+export class Countdown {
+  constructor(onTick) {
+    this.onTick = onTick;
+    this.timer = null;
+  }
+
+  start(question) {
+    this.stop();
+    const left = Math.max(0, Math.min(question.timeLimitMs, question.endsAt - question.serverTime));
+    const deadline = performance.now() + left;
+    const tick = () => {
+      const remaining = Math.max(0, deadline - performance.now());
+      this.onTick(remaining, question.timeLimitMs);
+      if (remaining > 0) this.timer = setTimeout(tick, Math.min(250, remaining));
+    };
+    tick();
+  }
+
+  stop() {
+    clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/** The URL a player opens to join `quizId` on this node. */
+export function playUrl(quizId) {
+  return `${location.origin}/play?quiz=${encodeURIComponent(quizId)}`;
+}
+
+export const LETTERS = ["A", "B", "C", "D", "E", "F", "G", "H"];
