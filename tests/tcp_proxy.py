@@ -1,8 +1,11 @@
-"""A small Trio TCP proxy that a test controls, to cut one node off from Redis.
+"""A small Trio TCP proxy that a test controls, to cut a link it owns.
 
 ``TcpProxy(target_port)`` listens on a free loopback port and forwards every connection
-to ``127.0.0.1:target_port``.  Run it in the test's nursery (``await nursery.start(proxy.run)``),
-point a node's ``redis_url`` at ``proxy.url``, then:
+to ``127.0.0.1:target_port`` (``target`` may be changed before the next connection).
+Run it in the test's nursery (``await nursery.start(proxy.run)``), or in a thread of its
+own with ``ProxyThread`` for synchronous tests (the browser tests), and point a client at
+it: a node's ``redis_url`` at ``proxy.url`` (cuts a node off from Redis), or a node's
+``[websocket] public_url`` at ``proxy.ws_url`` (cuts browsers off from the node).  Then:
 
 * ``cut("reset")``: every open connection is reset (RST) and new ones are accepted and
   reset at once: the node sees ``connection refused/reset`` errors immediately;
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
+from typing import Any
 
 import trio
 
@@ -55,6 +60,10 @@ class TcpProxy:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
@@ -133,3 +142,64 @@ class TcpProxy:
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
         done.cancel()
+
+
+class ProxyThread:
+    """A ``TcpProxy`` on its own Trio loop in a thread, for tests that are not async.
+
+    ``with ProxyThread(target_port) as proxy:`` starts it; ``proxy.cut()``,
+    ``proxy.heal()`` and ``proxy.retarget(port)`` run on the proxy's loop and return once
+    done; leaving the block stops it.
+    """
+
+    def __init__(self, target_port: int = 0) -> None:
+        self.proxy = TcpProxy(target_port)
+        self._ready = threading.Event()
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._stop: trio.Event | None = None
+        self._thread = threading.Thread(target=trio.run, args=(self._main,), daemon=True)
+
+    async def _main(self) -> None:
+        self._stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.proxy.run)
+            self._token = trio.lowlevel.current_trio_token()
+            self._ready.set()
+            await self._stop.wait()
+            nursery.cancel_scope.cancel()
+
+    def __enter__(self) -> ProxyThread:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the proxy did not start")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        assert self._stop is not None
+        self._call(self._stop.set)
+        self._thread.join(10)
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        return trio.from_thread.run_sync(fn, *args, trio_token=self._token)
+
+    @property
+    def port(self) -> int:
+        assert self.proxy.port is not None
+        return self.proxy.port
+
+    @property
+    def ws_url(self) -> str:
+        return self.proxy.ws_url
+
+    @property
+    def accepted(self) -> int:
+        return self.proxy.accepted
+
+    def retarget(self, port: int) -> None:
+        self._call(setattr, self.proxy, "target", ("127.0.0.1", port))
+
+    def cut(self, mode: str = "reset") -> None:
+        self._call(self.proxy.cut, mode)
+
+    def heal(self) -> None:
+        self._call(self.proxy.heal)

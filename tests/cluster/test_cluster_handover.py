@@ -26,7 +26,7 @@ from tests.cluster.clusterkit import (
     wait_lease,
 )
 from tests.cluster.players import Participant
-from tests.cluster.proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.conftest import quiz_toml
 

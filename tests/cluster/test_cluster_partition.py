@@ -33,7 +33,7 @@ from tests.cluster.clusterkit import (
     wait_lease,
 )
 from tests.cluster.players import Closed, Participant
-from tests.cluster.proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.conftest import quiz_toml
 
