@@ -16,7 +16,7 @@ Every ``*.service`` file in systemd/ is checked:
   drain; no ProcSubset=pid (the process_* metrics need /proc/stat).
 
 Skipped only when systemd-analyze is missing (scripts/test installs it through
-scripts/lib/ops-tools.sh).
+scripts/lib/test-tools.sh).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 needs_systemd_analyze = pytest.mark.skipif(
     SYSTEMD_ANALYZE is None and not os.environ.get("CI"),  # in CI a missing tool is a failure
     reason="systemd-analyze is not installed (Debian package systemd; "
-    "scripts/test installs it via scripts/lib/ops-tools.sh)",
+    "scripts/test installs it via scripts/lib/test-tools.sh)",
 )
 
 unit_params = pytest.mark.parametrize("unit", UNITS, ids=[u.name for u in UNITS])
