@@ -1,0 +1,83 @@
+"""Pages that lose their connection come back by themselves, with their place.
+
+The browsers reach the node's WebSocket through a TCP proxy the test controls (the
+node's ``public_url`` points at it, and ``/web/config.json`` passes that on).  Cutting
+the proxy resets every connection and refuses new ones for a while, as a dead Wi-Fi
+would: the pages retry with backoff, and once the link is back they resume with their
+tokens: the player keeps its score and its answer, and the host keeps running the quiz.
+"""
+
+from __future__ import annotations
+
+import time
+import pytest
+
+from tests.browser.conftest import needs_chromium
+from tests.browser.test_pages_play_a_quiz import (
+    BIG_SCREEN, DEFINITION, PHONE, WAIT_MS, Browser, Screens, answer, on_screen, text_of,
+)
+from tests.tcp_proxy import ProxyThread
+
+pytestmark = [pytest.mark.e2e, needs_chromium]
+
+
+def test_a_player_and_the_host_resume_after_their_connections_drop(node_factory, chromium, screenshots):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    with ProxyThread() as proxy:
+        node = node_factory(definitions={"browser-quiz": DEFINITION}, websocket={"public_url": proxy.ws_url})
+        proxy.retarget(int(node.ws_address.rsplit(":", 1)[1]))
+        browser = Browser(chromium)
+        shots = Screens(screenshots)
+
+        host = browser.open(f"{node.http_url}/host", BIG_SCREEN, "host")
+        host.fill("#admin-token", node.token)
+        host.click("#load-definitions")
+        host.locator('#definition option[value="browser-quiz"]').wait_for(state="attached")
+        host.select_option("#definition", "browser-quiz")
+        host.click("#create-quiz")
+        on_screen(host, "lobby")
+        quiz_id = text_of(host, "#join-code")
+
+        ann = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "Ann")
+        ann.fill("#name", "Ann")
+        ann.click("#join-button")
+        on_screen(ann, "lobby")
+        host.click("#start")
+        on_screen(ann, "question")
+        answer(ann, 1)
+        expect(ann.locator("#answer-result")).to_have_attribute("data-correct", "true")
+        score = text_of(ann, "#my-score")
+        accepted = proxy.accepted
+
+        # The link dies and stays dead for a while: both pages say they are reconnecting.
+        proxy.cut("reset")
+        for page in (ann, host):
+            expect(page.locator("#status")).to_have_attribute("data-state", "retrying")
+        shots.shoot(ann, "player-reconnecting")
+        deadline = time.monotonic() + 10
+        while proxy.accepted < accepted + 4 and time.monotonic() < deadline:
+            time.sleep(0.1)  # each page tries again (and is refused) at least once
+        assert proxy.accepted >= accepted + 4
+        proxy.heal()
+
+        # Back: the same player, with its score and its answer; the host runs on.
+        expect(ann.locator("#status")).to_have_attribute("data-state", "joined")
+        expect(host.locator("#status")).to_have_attribute("data-state", "joined")
+        on_screen(ann, "question")
+        expect(ann.locator("#my-score")).to_have_text(score)
+        ann.locator('body[data-answered="true"]').wait_for(state="attached")
+        expect(ann.locator('#choices .choice[data-choice="1"]')).to_have_attribute("aria-pressed", "true")
+        expect(host.locator("#player-count")).to_have_text("1")
+        host.click("#next")
+        on_screen(ann, "reveal")
+        expect(ann.locator("#leaderboard li.you .score")).to_have_text(score)
+        shots.shoot(ann, "player-resumed-after-drop")
+
+        assert [e for e in browser.errors if not _connection_noise(e)] == []
+
+
+def _connection_noise(error: str) -> bool:
+    """Chromium logs each refused WebSocket as a console error; those are the test's doing."""
+    return "WebSocket connection to" in error
