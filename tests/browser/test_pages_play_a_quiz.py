@@ -95,6 +95,17 @@ def answer(page: Any, choice: int) -> None:
     page.locator('body[data-answered="true"]').wait_for(state="attached")
 
 
+def create_quiz_on_host_screen(host: Any, token: str) -> str:
+    """Type the admin token, pick the test's definition, create; returns the quiz code."""
+    host.fill("#admin-token", token)
+    host.click("#load-definitions")
+    host.locator('#definition option[value="browser-quiz"]').wait_for(state="attached")
+    host.select_option("#definition", "browser-quiz")
+    host.click("#create-quiz")
+    on_screen(host, "lobby")
+    return text_of(host, "#join-code")
+
+
 def results(http_url: str, quiz_id: str, token: str) -> dict[str, Any]:
     request = urllib.request.Request(f"{http_url}/api/quizzes/{quiz_id}/results",
                                      headers={"Authorization": f"Bearer {token}"})
@@ -115,13 +126,7 @@ def test_a_host_and_three_players_play_a_whole_quiz(node_factory, chromium, scre
     on_screen(host, "setup")
     assert node.token not in host.content()
     shots.shoot(host, "host-setup")
-    host.fill("#admin-token", node.token)
-    host.click("#load-definitions")
-    host.locator('#definition option[value="browser-quiz"]').wait_for(state="attached")
-    host.select_option("#definition", "browser-quiz")
-    host.click("#create-quiz")
-    on_screen(host, "lobby")
-    quiz_id = text_of(host, "#join-code")
+    quiz_id = create_quiz_on_host_screen(host, node.token)
     assert quiz_id
     join_link = host.locator("#join-link").get_attribute("href")
     assert join_link == f"{node.http_url}/play?quiz={quiz_id}"

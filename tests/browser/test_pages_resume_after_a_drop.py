@@ -14,7 +14,7 @@ import pytest
 
 from tests.browser.conftest import needs_chromium
 from tests.browser.test_pages_play_a_quiz import (
-    BIG_SCREEN, DEFINITION, PHONE, WAIT_MS, Browser, Screens, answer, on_screen, text_of,
+    BIG_SCREEN, DEFINITION, PHONE, WAIT_MS, Browser, Screens, answer, create_quiz_on_host_screen, on_screen, text_of,
 )
 from tests.tcp_proxy import ProxyThread
 
@@ -32,13 +32,7 @@ def test_a_player_and_the_host_resume_after_their_connections_drop(node_factory,
         shots = Screens(screenshots)
 
         host = browser.open(f"{node.http_url}/host", BIG_SCREEN, "host")
-        host.fill("#admin-token", node.token)
-        host.click("#load-definitions")
-        host.locator('#definition option[value="browser-quiz"]').wait_for(state="attached")
-        host.select_option("#definition", "browser-quiz")
-        host.click("#create-quiz")
-        on_screen(host, "lobby")
-        quiz_id = text_of(host, "#join-code")
+        quiz_id = create_quiz_on_host_screen(host, node.token)
 
         ann = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "Ann")
         ann.fill("#name", "Ann")

@@ -511,32 +511,25 @@ $("#start").addEventListener("click", (event) => commandButton(event.currentTarg
 $("#next").addEventListener("click", (event) =>
   commandButton(event.currentTarget, "next", { questionIndex: quiz.questionIndex }));
 
-$("#end").addEventListener("click", () => {
-  $("#end-confirm-box").hidden = false;
-  $("#end-confirm").focus();
-});
-$("#end-cancel").addEventListener("click", () => {
-  $("#end-confirm-box").hidden = true;
-  $("#end").focus();
-});
-$("#end-confirm").addEventListener("click", async () => {
-  $("#end-confirm-box").hidden = true;
-  await commandButton($("#end"), "end");
-});
+/** An inline "are you sure?": `trigger` opens `box`, whose `yes` runs `action`. */
+function confirmable(trigger, box, yes, no, action) {
+  $(trigger).addEventListener("click", () => {
+    $(box).hidden = false;
+    $(yes).focus();
+  });
+  $(no).addEventListener("click", () => {
+    $(box).hidden = true;
+    $(trigger).focus();
+  });
+  $(yes).addEventListener("click", () => {
+    $(box).hidden = true;
+    action();
+  });
+}
 
+confirmable("#end", "#end-confirm-box", "#end-confirm", "#end-cancel", () => commandButton($("#end"), "end"));
 // "Close this quiz screen" forgets the session here; the quiz itself keeps running.
-$("#close-screen").addEventListener("click", () => {
-  $("#close-confirm").hidden = false;
-  $("#close-yes").focus();
-});
-$("#close-no").addEventListener("click", () => {
-  $("#close-confirm").hidden = true;
-  $("#close-screen").focus();
-});
-$("#close-yes").addEventListener("click", () => {
-  $("#close-confirm").hidden = true;
-  backToSetup();
-});
+confirmable("#close-screen", "#close-confirm", "#close-yes", "#close-no", () => backToSetup());
 
 $("#host-another").addEventListener("click", () => backToSetup());
 $("#back-to-setup").addEventListener("click", () => backToSetup());
