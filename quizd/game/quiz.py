@@ -298,6 +298,7 @@ class QuizGame:
             "rank": None if p.is_host else self.leaderboard.rank(p.id),
             "participants": self._players,
             "leaderboard": self.leaderboard.top(self.settings.top_n),
+            "serverTime": self.wall_ms(now),
         }
         if self.phase == QUESTION:
             question = self._question_payload(now)
@@ -307,14 +308,33 @@ class QuizGame:
                 question["choice"] = record.choice
             payload["question"] = question
         elif self.phase == REVEAL and self.last_reveal is not None:
-            payload["reveal"] = self.last_reveal
+            payload["reveal"] = self._reveal_for(p)
         if p.is_host:
             payload["players"] = [
                 {"participantId": q.id, "name": q.name, "connected": q.connected}
                 for q in self.participants.values()
                 if not q.is_host
             ]
+            payload["hostState"] = self._host_state()
         return payload
+
+    def _reveal_for(self, p: Participant) -> dict[str, Any]:
+        """The ``question_closed`` payload being shown, plus what a screen that just
+        (re)joined needs to draw it: the question itself and, for a player who answered,
+        its ``answer_result``."""
+        assert self.last_reveal is not None and self.question_index is not None
+        question = self.definition.questions[self.question_index]
+        reveal = {
+            **self.last_reveal,
+            "index": self.question_index,
+            "total": self.definition.question_count,
+            "text": question.text,
+            "choices": list(question.choices),
+        }
+        record = p.answers.get(self.last_reveal["questionId"])
+        if record is not None and record.result is not None:
+            reveal["result"] = record.result
+        return reveal
 
     def disconnected(self, pid: str, now: float) -> list[fx.Effect]:
         participant = self.participants.get(pid)

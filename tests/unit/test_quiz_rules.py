@@ -85,7 +85,8 @@ class TestJoin:
         assert p["quiz"] == {"title": "Test quiz", "questionCount": 3, "phase": "lobby", "questionIndex": None}
         assert (p["score"], p["streak"], p["rank"], p["participants"]) == (0, 0, 1, 1)
         assert p["leaderboard"] == [{"rank": 1, "participantId": "p1", "name": "Ann", "score": 0}]
-        assert "question" not in p and "reveal" not in p and "players" not in p
+        assert "question" not in p and "reveal" not in p and "players" not in p and "hostState" not in p
+        assert p["serverTime"] == 500  # wall ms of the join (the test clock's offset is 0)
 
     def test_question_index_is_none_before_first_question(self):
         game = lobby()
@@ -217,6 +218,9 @@ class TestJoin:
             {"participantId": "p1", "name": "Ann", "connected": True},
             {"participantId": "p2", "name": "Bob", "connected": False},
         ]
+        # A screen that comes back draws the live figures at once, not at the next change.
+        assert p["hostState"] == {"phase": "lobby", "questionIndex": None, "participants": 2,
+                                  "connected": 1, "answered": 0}
 
     def test_resume_restores_score_and_streak(self):
         game = playing()
@@ -253,7 +257,16 @@ class TestJoin:
         assert game.phase == "reveal"
         p = joined(game.resume(game.participants["p2"].token, Q0_END + 1))
         assert "question" not in p
-        assert p["reveal"] == {"questionId": "q0", "correctChoice": 0, "distribution": [1, 0, 0, 0]}
+        # The question_closed payload, plus the question so that a reloaded page can draw it.
+        assert p["reveal"] == {"questionId": "q0", "correctChoice": 0, "distribution": [1, 0, 0, 0],
+                               "index": 0, "total": 3, "text": "Question 0", "choices": ["a", "b", "c", "d"]}
+
+    def test_joined_during_reveal_has_the_players_own_result(self):
+        game = playing()
+        first = reply(game.answer("p1", "q0", 0, Q0 + 1), "p1", "answer_result").payload
+        game.tick(Q0_END)
+        p = joined(game.resume(game.participants["p1"].token, Q0_END + 1))
+        assert p["reveal"]["result"] == first
 
     def test_joined_rank_is_competition_rank(self):
         game = playing(players=("Ann", "Bob", "Cat"))
