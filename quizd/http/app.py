@@ -170,7 +170,7 @@ class ControlPlane:
             return _error(405, "method_not_allowed", "use GET")
         headers = ((b"etag", asset.etag), (b"cache-control", b"no-cache"), *SECURITY_HEADERS)
         for name, value in scope["headers"]:
-            if name == b"if-none-match" and asset.etag in (tag.strip() for tag in value.split(b",")):
+            if name == b"if-none-match" and self.web.not_modified(asset, value):
                 return Reply(304, b"", asset.content_type, headers)
         return Reply(200, asset.body, asset.content_type, headers)
 

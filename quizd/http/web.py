@@ -87,6 +87,13 @@ class WebPages:
             assets[route] = assets[f"{ASSET_PREFIX}{name}"]
         return cls(assets)
 
+    @staticmethod
+    def not_modified(asset: Asset, if_none_match: bytes) -> bool:
+        """Whether an ``If-None-Match`` header names this version (RFC 9110 13.1.2: weak
+        comparison, so a proxy that turned our tag into ``W/"…"`` still gets its 304)."""
+        tags = [tag.strip() for tag in if_none_match.split(b",")]
+        return b"*" in tags or any(tag.removeprefix(b"W/") == asset.etag for tag in tags)
+
     def lookup(self, path: str) -> Asset | None:
         """The asset a GET of ``path`` serves; ``None`` for anything else (no file system
         access happens here, so ``..`` and friends simply find nothing)."""
@@ -96,7 +103,10 @@ class WebPages:
 def qr_text(query_string: bytes) -> str | None:
     """The ``text`` parameter of a ``/web/qr.svg`` query, or ``None`` when it is missing,
     empty or longer than ``QR_MAX_TEXT`` characters."""
-    values = parse_qs(query_string.decode("latin-1"), max_num_fields=4).get("text")
+    try:
+        values = parse_qs(query_string.decode("latin-1"), max_num_fields=4).get("text")
+    except ValueError:  # more fields than a QR request has any use for
+        return None
     if not values or not values[0] or len(values[0]) > QR_MAX_TEXT:
         return None
     return values[0]
@@ -104,7 +114,8 @@ def qr_text(query_string: bytes) -> str | None:
 
 @functools.lru_cache(maxsize=64)
 def _render_qr(text: str) -> bytes:
-    code = segno.make(text, error="m")
+    # make_qr, not make: a short text would become a Micro QR, which phone cameras ignore.
+    code = segno.make_qr(text, error="m")
     out = io.BytesIO()
     code.save(out, kind="svg", scale=8, border=2, xmldecl=False, title="Join link", dark="#111", light="#fff")
     return out.getvalue()

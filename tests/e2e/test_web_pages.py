@@ -64,6 +64,10 @@ async def test_an_unchanged_file_revalidates_with_304(node_factory):
                                          headers={"If-None-Match": headers["etag"]})
     assert (status, body) == (304, b"")
     assert again["etag"] == headers["etag"]
+    for matching in (f"W/{headers['etag']}", f'"other", {headers["etag"]}', "*"):
+        status, _, body = await raw_http(node.http_url, "GET", "/web/js/quizd.js",
+                                         headers={"If-None-Match": matching})
+        assert (status, body) == (304, b""), matching
     status, _, body = await raw_http(node.http_url, "GET", "/web/js/quizd.js",
                                      headers={"If-None-Match": '"something-else"'})
     assert status == 200 and body
@@ -120,11 +124,15 @@ async def test_qr_code_of_a_join_link(node_factory):
     assert status == 200
     assert headers["content-type"] == "image/svg+xml"
     assert body.startswith(b"<svg") and b"<path" in body
+    # Even a short text is a full QR code (21 modules and more), never a Micro QR.
+    _, _, short = await raw_http(node.http_url, "GET", "/web/qr.svg?text=hi")
+    width = int(re.search(rb'width="(\d+)"', short).group(1))
+    assert width >= (21 + 2 * 2) * 8
 
 
 async def test_qr_code_refuses_missing_and_oversized_text(node_factory):
     node = node_factory()
-    for query in ("", "?text=", "?other=1", "?text=" + "a" * 513):
+    for query in ("", "?text=", "?other=1", "?text=" + "a" * 513, "?a=1&b=2&c=3&d=4&e=5&text=x"):
         status, _, body = await raw_http(node.http_url, "GET", "/web/qr.svg" + query)
         assert status == 400, query
         assert json.loads(body)["error"]["code"] == "invalid_query"
