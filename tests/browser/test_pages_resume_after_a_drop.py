@@ -9,7 +9,9 @@ tokens: the player keeps its score and its answer, and the host keeps running th
 
 from __future__ import annotations
 
+import re
 import time
+
 import pytest
 
 from tests.browser.conftest import needs_chromium
@@ -19,6 +21,9 @@ from tests.browser.test_pages_play_a_quiz import (
 from tests.tcp_proxy import ProxyThread
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
+
+# Waiting out the backoff, or trying again: either says the page knows the link is gone.
+RECONNECTING = re.compile(r"^(retrying|connecting)$")
 
 
 def test_a_player_and_the_host_resume_after_their_connections_drop(node_factory, chromium, screenshots):
@@ -48,7 +53,7 @@ def test_a_player_and_the_host_resume_after_their_connections_drop(node_factory,
         # The link dies and stays dead for a while: both pages say they are reconnecting.
         proxy.cut("reset")
         for page in (ann, host):
-            expect(page.locator("#status")).to_have_attribute("data-state", "retrying")
+            expect(page.locator("#status")).to_have_attribute("data-state", RECONNECTING)
         shots.shoot(ann, "player-reconnecting")
         deadline = time.monotonic() + 10
         while proxy.accepted < accepted + 4 and time.monotonic() < deadline:
@@ -68,6 +73,43 @@ def test_a_player_and_the_host_resume_after_their_connections_drop(node_factory,
         on_screen(ann, "reveal")
         expect(ann.locator("#leaderboard li.you .score")).to_have_text(score)
         shots.shoot(ann, "player-resumed-after-drop")
+
+        assert [e for e in browser.errors if not _connection_noise(e)] == []
+
+
+def test_a_link_that_dies_silently_is_noticed_and_resumed(node_factory, chromium, screenshots):
+    """No RST, no close: the packets just stop (a Wi-Fi that went away).  The page hears
+    nothing for 10 s, sends a ping, gets no pong within 5 s, and reconnects; the attempts
+    made while the link is still dead time out too, and once it is back the page resumes."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    with ProxyThread() as proxy:
+        node = node_factory(definitions={"browser-quiz": DEFINITION}, websocket={"public_url": proxy.ws_url})
+        proxy.retarget(int(node.ws_address.rsplit(":", 1)[1]))
+        browser = Browser(chromium)
+        host = browser.open(f"{node.http_url}/host", BIG_SCREEN, "host")
+        quiz_id = create_quiz_on_host_screen(host, node.token)
+        ann = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "Ann")
+        ann.fill("#name", "Ann")
+        ann.click("#join-button")
+        on_screen(ann, "lobby")
+        host.click("#start")
+        on_screen(ann, "question")
+        answer(ann, 1)
+        expect(ann.locator("#answer-result")).to_have_attribute("data-correct", "true")
+        score = text_of(ann, "#my-score")
+
+        proxy.cut("blackhole")
+        # Silence for 10 s, then a ping that gets no answer for 5 s: the page knows.
+        expect(ann.locator("#status")).to_have_attribute("data-state", RECONNECTING, timeout=25000)
+        proxy.heal()
+        expect(ann.locator("#status")).to_have_attribute("data-state", "joined", timeout=25000)
+        on_screen(ann, "question")
+        expect(ann.locator("#my-score")).to_have_text(score)
+        expect(host.locator("#status")).to_have_attribute("data-state", "joined", timeout=25000)
+        host.click("#next")
+        on_screen(ann, "reveal")
 
         assert [e for e in browser.errors if not _connection_noise(e)] == []
 

@@ -260,7 +260,7 @@ function onJoined(payload) {
   quiz.players = new Map(payload.players.map((p) => [p.participantId, p.name]));
   quiz.participants = payload.players.length;
   quiz.connected = payload.players.filter((p) => p.connected).length;
-  quiz.answered = null;  // host_state will tell; joined does not carry it
+  quiz.answered = null;
   $("#quiz-title").textContent = info.title;
   document.title = `${info.title} · Host · quizd`;
   renderJoinInfo(payload.quizId);
@@ -271,11 +271,18 @@ function onJoined(payload) {
 
   if (info.phase === "question" && payload.question) {
     showQuestion(payload.question);
-    quiz.answered = null;  // some may have answered already: wait for host_state
-  } else if (info.phase === "reveal" && payload.reveal) showReveal(payload.reveal);
-  else if (info.phase === "starting") showStarting(null);
-  else showScreen("lobby");
-  applyHostState({ phase: info.phase, questionIndex: info.questionIndex });
+  } else if (info.phase === "reveal" && payload.reveal) {
+    // The reveal carries its question, so a reloaded screen draws it in full.
+    const { questionId, index, total, text, choices } = payload.reveal;
+    quiz.question = { questionId, index, total, text, choices };
+    renderQuestionHeader(index, text);
+    renderChoices(choices);
+    showReveal(payload.reveal);
+  } else if (info.phase === "starting") {
+    showStarting(Math.max(0, info.startsAt - payload.serverTime));
+  } else showScreen("lobby");
+  // hostState: the live counts as of now (host_state itself only comes on a change).
+  applyHostState(payload.hostState || { phase: info.phase, questionIndex: info.questionIndex });
 }
 
 function applyHostState(state) {
@@ -315,6 +322,12 @@ function renderJoinInfo(quizId) {
   $("#join-qr").src = `/web/qr.svg?text=${encodeURIComponent(link)}`;
   $("#close-quiz-id").textContent = quizId;
   $("#close-host-token").textContent = quiz.session.hostToken;
+  $("#loopback-note").hidden = !isLoopback(location.hostname);
+}
+
+/** A join link on localhost reaches no phone: the lobby says so. */
+function isLoopback(hostname) {
+  return hostname === "localhost" || hostname === "[::1]" || hostname === "::1" || /^127\./.test(hostname);
 }
 
 function addPlayer(participantId, name) {
@@ -357,23 +370,27 @@ function renderPlayerCount() {
 
 // ------------------------------------------------------------------ starting, question, reveal
 
-/** `countdownMs` is null after a reconnect (joined has no server time to count from). */
 function showStarting(countdownMs) {
   clearInterval(startingTimer);
+  setPhase("starting");
   const seconds = $("#starting-seconds");
-  seconds.textContent = "";
-  if (countdownMs !== null) {
-    const deadline = performance.now() + countdownMs;
-    const tick = () => {
-      const left = Math.max(0, deadline - performance.now());
-      seconds.textContent = String(Math.ceil(left / 1000));
-      if (left === 0) clearInterval(startingTimer);
-    };
-    tick();
-    startingTimer = setInterval(tick, 200);
-  }
+  const deadline = performance.now() + countdownMs;
+  const tick = () => {
+    const left = Math.max(0, deadline - performance.now());
+    seconds.textContent = String(Math.ceil(left / 1000));
+    if (left === 0) clearInterval(startingTimer);
+  };
+  tick();
+  startingTimer = setInterval(tick, 200);
   announce("The quiz is starting.");
   showScreen("starting");
+}
+
+/** The broadcasts say where the quiz is before the (throttled) host_state does: follow
+ * them at once, so that e.g. Start is not left enabled through an auto-start. */
+function setPhase(phase) {
+  quiz.phase = phase;
+  updateControls();
 }
 
 function renderQuestionHeader(index, text) {
@@ -387,6 +404,7 @@ function showQuestion(question) {
   quiz.questionCount = question.total;
   quiz.questionIndex = question.index;
   quiz.answered = 0;  // a new question starts with no answers; host_state follows
+  setPhase("question");
   renderQuestionHeader(question.index, question.text);
   renderChoices(question.choices);
   $("#distribution").replaceChildren();
@@ -407,7 +425,7 @@ function renderAnswered() {
   const node = $("#answered-count");
   if (quiz.answered === null) {
     delete node.dataset.answered;
-    node.textContent = "Counting answers…";
+    node.textContent = "—";
   } else {
     node.dataset.answered = String(quiz.answered);
     node.textContent = `${quiz.answered} of ${quiz.connected ?? quiz.players.size} answered`;
@@ -416,15 +434,10 @@ function renderAnswered() {
 
 function showReveal(reveal) {
   countdown.stop();
+  setPhase("reveal");
   quiz.answered = reveal.distribution.reduce((sum, count) => sum + count, 0);
   renderAnswered();
-  const index = Number(reveal.questionId.slice(1));  // questionId is "q<index>"
   const question = quiz.question && quiz.question.questionId === reveal.questionId ? quiz.question : null;
-  if (!question) {
-    // Reconnected during a reveal: joined.reveal has no question text, so show letters only.
-    renderQuestionHeader(index, "");
-    renderChoices(reveal.distribution.map(() => ""));
-  }
   for (const item of $("#choices").children) {
     const correct = Number(item.dataset.choice) === reveal.correctChoice;
     item.dataset.correct = String(correct);

@@ -25,6 +25,15 @@ const ANSWER_ERRORS = {
   rate_limited: "Slow down a little and try again.",
 };
 
+/** Answer errors that say "not now" rather than "no": how long to wait before resending
+ * the same choice (the server treats a resend of the same choice as a safe retry). */
+const ANSWER_RETRY_MS = {
+  server_busy: (error) => error.details.retryAfterMs || 1000,
+  internal: () => 1000,
+  rate_limited: () => 1000,
+  timeout: () => 0,
+};
+
 let conn = null;          // the QuizConnection of the quiz we are in (null on the join form)
 let wsUrl = null;         // where the WebSocket listens, asked once
 const game = {
@@ -247,7 +256,11 @@ for (const id of ["join-again", "play-again"]) {
 }
 
 $("leave-button").addEventListener("click", () => {
-  conn.leave();
+  if (!conn.leave()) {
+    // Nothing was sent: we are still in the quiz, so keep the token and say so.
+    setStatus("Not connected, so you have not left. Try again once reconnected.", "retrying");
+    return;
+  }
   forgetSession();
   history.replaceState(null, "", location.pathname);
   showJoinForm();
@@ -295,9 +308,7 @@ function onJoined(p) {
     showScreen("lobby");
     announce(`You're in, ${p.name}. Waiting for the host to start.`);
   } else if (p.quiz.phase === "starting") {
-    // No serverTime in `joined` outside a question: ask the server's clock.
-    showStarting(null);
-    conn.request("ping").then((pong) => startCountdown(p.quiz.startsAt - pong.payload.serverTime), () => {});
+    showStarting(Math.max(0, p.quiz.startsAt - p.serverTime));
   } else if (p.quiz.phase === "question") {
     const remembered = game.question?.questionId === p.question.questionId ? game.choice : null;
     showQuestion(p.question);
@@ -306,16 +317,14 @@ function onJoined(p) {
     const choice = p.question.answered ? p.question.choice : remembered;
     if (choice !== null && choice !== undefined) choose(choice);
   } else if (p.quiz.phase === "reveal") {
-    if (game.question?.questionId !== p.reveal.questionId) {
-      // A reloaded page knows neither the question's words nor our answer: show what
-      // the reveal tells (`unknown` keeps it from claiming "No answer").
-      game.question = { questionId: p.reveal.questionId, index: p.quiz.questionIndex,
-        total: p.quiz.questionCount, text: "Answers are being revealed", unknown: true,
-        choices: p.reveal.distribution.map((_, i) => `Answer ${LETTERS[i]}`) };
-      game.choice = null;
-      game.result = null;
+    // The reveal carries the question and, if we answered, our answer_result: a reloaded
+    // page draws the same screen as one that never left.
+    const { questionId, index, total, text, choices, result } = p.reveal;
+    if (game.question?.questionId !== questionId) {
+      Object.assign(game, { question: { questionId, index, total, text, choices }, choice: null, result: null });
       renderQuestion(game.question);
     }
+    if (result && !game.result) onAnswerResult(result);
     showReveal(p.reveal);
   }
 }
@@ -323,14 +332,13 @@ function onJoined(p) {
 function showStarting(countdownMs) {
   showScreen("starting");
   announce("Get ready! The quiz is starting.");
-  $("starting-seconds").textContent = "…";
-  if (countdownMs !== null) startCountdown(countdownMs);
+  startCountdown(countdownMs);
 }
 
 // ---- questions ----------------------------------------------------------------------
 
 function showQuestion(question) {
-  Object.assign(game, { question, choice: null, result: null });
+  Object.assign(game, { question, choice: null, result: null, askedRank: false });
   renderQuestion(question);
   showScreen("question");
   questionTimer.start(question);
@@ -368,20 +376,29 @@ async function choose(choice) {
     button.setAttribute("aria-pressed", String(Number(button.dataset.choice) === choice));
   }
   if (!game.result) $("answer-note").textContent = "Sending your answer…";
+  if ($("choices").contains(document.activeElement)) $("answer-area").focus();
   try {
     await conn.request("answer", { questionId, choice });  // the reply is shown by handleMessage
   } catch (error) {
-    if (game.question.questionId !== questionId) return;
+    if (game.question.questionId !== questionId || game.result) return;
     if (error.code === "not_connected") {
       // Kept in game.choice: onJoined sends it again after the resume.
       $("answer-note").textContent = "Connection lost. Your answer will be sent again.";
-    } else if (error.code === "timeout" && conn.connected) {
-      choose(choice);  // no reply (e.g. the frame was dropped): resending the same choice is safe
-    } else if (error.code !== "timeout") {
+    } else if (error.code in ANSWER_RETRY_MS) {
+      // Not refused, only not taken yet: send the same choice again in a moment (a dead
+      // link is QuizConnection's to notice; the resume then resends it).
+      if (error.code !== "timeout") $("answer-note").textContent = "Busy: sending your answer again…";
+      setTimeout(() => {
+        if (game.question?.questionId === questionId && !game.result && conn.connected) choose(choice);
+      }, ANSWER_RETRY_MS[error.code](error));
+    } else {
       $("answer-note").textContent = ANSWER_ERRORS[error.code] || error.message;
-      if (error.code === "question_closed" && !game.result) {
+      if (error.code !== "already_answered") {
+        // Refused (too late, or a choice the server does not take): we have no answer.
         game.choice = null;  // the reveal then says "No answer"
+        document.body.dataset.answered = "false";
         $("choices").querySelector("[aria-pressed=true]")?.setAttribute("aria-pressed", "false");
+        if (error.code !== "question_closed") setChoicesDisabled(false);
       }
     }
   }
@@ -443,13 +460,8 @@ function showReveal({ questionId, correctChoice, distribution }) {
       el("span", { class: "count" }, String(count)),
       el("span", { class: "visually-hidden" }, count === 1 ? " player" : " players"))));
   // In reveal on_close the answer_result follows right after; until then say "locked in".
-  if (!game.result) {
-    const note = game.choice !== null ? "Answer locked in" : game.question.unknown ? "" : "No answer";
-    $("answer-note").textContent = note;
-  }
+  if (!game.result) $("answer-note").textContent = game.choice !== null ? "Answer locked in" : "No answer";
   announce(`The answer was ${LETTERS[correctChoice]}.`);
-  // Our exact rank now, even when we are not in the top list.
-  conn.request("get_leaderboard").catch(() => {});
 }
 
 function barFill(fraction) {
@@ -462,6 +474,12 @@ function onLeaderboard({ top, you }) {
   game.top = top;
   const mine = top.find((entry) => entry.participantId === game.participantId);
   updateStanding(you || mine || {});  // also redraws the board
+  if (!you && !mine && document.body.dataset.screen === "reveal" && !game.askedRank) {
+    // Not in the top list: ask for our exact rank once per reveal, at a random moment
+    // within 2 s, so that thousands of players do not all ask in the same millisecond.
+    game.askedRank = true;
+    setTimeout(() => conn?.request("get_leaderboard").catch(() => {}), Math.random() * 2000);
+  }
 }
 
 function showEnded({ leaderboard, you }) {

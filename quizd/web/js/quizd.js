@@ -2,10 +2,13 @@
 //
 // One QuizConnection is one participant of one quiz.  It owns the WebSocket, sends the
 // `join` (a fresh one or a resume, whichever the page's join() says now), matches replies
-// to requests by `id`/`re`, and reconnects after a drop with exponential backoff and full
+// to requests by `id`/`re`, and reconnects after a drop with exponential backoff and
 // jitter, so that a thousand phones that lost the same node do not come back in the same
-// millisecond.  The close codes that mean "do not come back" (leave, kicked, replaced,
-// quiz over, abuse) end it for good.
+// millisecond.  A link that died silently (Wi-Fi gone, a NAT that forgot us) sends no
+// close, so it also watches for silence: after LIVENESS_IDLE_MS without a word from the
+// server it sends a `ping`, and a `ping` left unanswered means the link is dead.  Only the
+// server's close codes that mean "do not come back" (leave, kicked, replaced, quiz over,
+// abuse) end it for good; a socket it closes itself never does.
 
 /** Close codes after which reconnecting would be wrong (protocol.md §1.2). */
 export const FINAL_CLOSES = new Map([
@@ -26,6 +29,11 @@ export const FINAL_JOIN_ERRORS = new Set([
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 10000;
 const REQUEST_TIMEOUT_MS = 10000;
+// The server answers a join within 10 s, with server_busy at worst: wait a little longer.
+const JOIN_TIMEOUT_MS = 15000;
+const OPEN_TIMEOUT_MS = 10000;
+const LIVENESS_IDLE_MS = 10000;
+const LIVENESS_TIMEOUT_MS = 5000;
 
 /** Where the WebSocket listens: the node tells (it is another port, maybe another host). */
 export async function webSocketUrl() {
@@ -38,7 +46,8 @@ export async function webSocketUrl() {
   return `${scheme}://${host}:${config.wsPort}/ws`;
 }
 
-/** Backoff before reconnect attempt `attempt` (0-based): full jitter over 0.5 s · 2^n, capped. */
+/** Backoff before reconnect attempt `attempt` (0-based): a random wait between half and all
+ * of 0.5 s · 2^n, capped at 10 s (jitter spreads a crowd; the half floor keeps it a backoff). */
 export function backoffMs(attempt) {
   const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** attempt);
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
@@ -73,6 +82,9 @@ export class QuizConnection {
     this.pending = new Map();
     this.finished = false;
     this.retryTimer = null;
+    this.openTimer = null;
+    this.livenessTimer = null;
+    this.lastHeard = 0;
   }
 
   /** Connect and join; on a drop, reconnect and resume until a final close. */
@@ -81,14 +93,16 @@ export class QuizConnection {
     this._connect();
   }
 
-  /** Send a message; resolves with the reply carrying its `re`, rejects with a QuizError. */
-  request(type, payload = {}) {
+  /** Send a message; resolves with the reply carrying its `re`, rejects with a QuizError.
+   * A request left unanswered makes the connection check the link at once. */
+  request(type, payload = {}, timeoutMs = REQUEST_TIMEOUT_MS) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new QuizError({ code: "timeout", message: `no reply to ${type}` }));
-      }, REQUEST_TIMEOUT_MS);
+        if (type !== "ping" && type !== "join") this._checkLiveness();
+      }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       if (!this._send({ type, payload, id })) {
         clearTimeout(timer);
@@ -98,17 +112,21 @@ export class QuizConnection {
     });
   }
 
-  /** Leave the quiz for good (the server frees the name and closes with 1000). */
+  /** Leave the quiz for good (the server frees the name and closes with 1000).  Returns
+   * false when not connected: then nothing was sent and the participant is still in. */
   leave() {
-    this._send({ type: "leave", payload: {} });
+    if (!this._send({ type: "leave", payload: {} })) return false;
     this.finished = true;
+    this._stopTimers();
+    return true;
   }
 
-  /** Stop without leaving (the participant keeps its place and may resume later). */
+  /** Stop without leaving (the participant keeps its place and may resume later).  No
+   * status follows: the caller knows. */
   stop() {
     this.finished = true;
-    clearTimeout(this.retryTimer);
-    if (this.socket) this.socket.close(1000);
+    this._stopTimers();
+    if (this.socket) this._drop(this.socket);
   }
 
   get connected() {
@@ -121,8 +139,15 @@ export class QuizConnection {
     return true;
   }
 
-  _connect() {
+  _stopTimers() {
     clearTimeout(this.retryTimer);
+    clearTimeout(this.openTimer);
+    clearTimeout(this.livenessTimer);
+    this.retryTimer = this.openTimer = this.livenessTimer = null;
+  }
+
+  _connect() {
+    this._stopTimers();
     this.onStatus({ state: "connecting", attempt: this.attempt });
     let socket;
     try {
@@ -132,14 +157,20 @@ export class QuizConnection {
       return;
     }
     this.socket = socket;
-    socket.addEventListener("open", () => this._joinNow(socket));
+    // A handshake stuck in a dead network would otherwise wait for the OS's own timeout.
+    this.openTimer = setTimeout(() => this._lost(socket, "could not connect"), OPEN_TIMEOUT_MS);
+    socket.addEventListener("open", () => {
+      clearTimeout(this.openTimer);
+      this._heard();
+      this._joinNow(socket);
+    });
     socket.addEventListener("message", (event) => this._receive(socket, event));
     socket.addEventListener("close", (event) => this._closed(socket, event));
   }
 
   async _joinNow(socket) {
     try {
-      const reply = await this.request("join", this.join());
+      const reply = await this.request("join", this.join(), JOIN_TIMEOUT_MS);
       if (socket !== this.socket) return;
       this.attempt = 0;
       this.onStatus({ state: "joined", payload: reply.payload });
@@ -153,20 +184,60 @@ export class QuizConnection {
       } else if (FINAL_JOIN_ERRORS.has(error.code)) {
         this._drop(socket);
         this._finish({ reason: error.message, error });
-      } else if (error.code !== "not_connected") {
-        socket.close(1000);  // a timeout or the like: the close handler retries
+      } else {
+        this._lost(socket, "the server did not answer");  // timeout, internal: try again
       }
     }
   }
 
-  /** Close `socket` without its close event counting (the caller decides what follows). */
+  /** Give up on `socket` (ours to close) and reconnect after the backoff. */
+  _lost(socket, reason) {
+    if (socket !== this.socket || this.finished) return;
+    this._drop(socket);
+    this._retryIn(backoffMs(this.attempt++), reason);
+  }
+
+  /** Note that the server spoke, and plan the next check for silence. */
+  _heard() {
+    this.lastHeard = performance.now();
+    clearTimeout(this.livenessTimer);
+    this.livenessTimer = setTimeout(() => this._checkLiveness(), LIVENESS_IDLE_MS);
+  }
+
+  /** Ask the server for a `pong`; none within LIVENESS_TIMEOUT_MS means the link is dead. */
+  async _checkLiveness() {
+    const socket = this.socket;
+    if (socket === null || !this.connected) return;
+    try {
+      await this.request("ping", {}, LIVENESS_TIMEOUT_MS);
+    } catch (error) {
+      // not_joined: the join itself is still on its way, and its own timeout covers it.
+      if (error.code === "timeout") this._lost(socket, "connection lost");
+    }
+  }
+
+  /** Close `socket` without its close event counting (the caller decides what follows);
+   * what was waiting for a reply on it fails with `not_connected`. */
   _drop(socket) {
     this.socket = null;
+    clearTimeout(this.openTimer);
+    clearTimeout(this.livenessTimer);
+    this._failPending("connection lost");
     socket.close(1000);
   }
 
+  _failPending(message) {
+    for (const { reject, timer } of this.pending.values()) {
+      clearTimeout(timer);
+      reject(new QuizError({ code: "not_connected", message }));
+    }
+    this.pending.clear();
+  }
+
   _receive(socket, event) {
-    if (socket !== this.socket || typeof event.data !== "string") return;
+    if (socket !== this.socket) return;
+    this._heard();
+    if (typeof event.data !== "string") return;
     let message;
     try {
       message = JSON.parse(event.data);
@@ -186,11 +257,9 @@ export class QuizConnection {
   _closed(socket, event) {
     if (socket !== this.socket) return;
     this.socket = null;
-    for (const { reject, timer } of this.pending.values()) {
-      clearTimeout(timer);
-      reject(new QuizError({ code: "not_connected", message: "connection closed" }));
-    }
-    this.pending.clear();
+    clearTimeout(this.openTimer);
+    clearTimeout(this.livenessTimer);
+    this._failPending("connection closed");
     if (this.finished) {
       this.onStatus({ state: "final", reason: FINAL_CLOSES.get(event.code) || "stopped", code: event.code });
       return;
@@ -215,8 +284,7 @@ export class QuizConnection {
 
   _finish(status) {
     this.finished = true;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this._stopTimers();
     this.onStatus({ state: "final", ...status });
   }
 }
