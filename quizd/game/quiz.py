@@ -321,7 +321,7 @@ class QuizGame:
     def _reveal_for(self, p: Participant) -> dict[str, Any]:
         """The ``question_closed`` payload being shown, plus what a screen that just
         (re)joined needs to draw it: the question itself and, for a player who answered,
-        its ``answer_result``."""
+        its ``answer_result`` (with the rank as of now: others may have overtaken it since)."""
         assert self.last_reveal is not None and self.question_index is not None
         question = self.definition.questions[self.question_index]
         reveal = {
@@ -333,7 +333,7 @@ class QuizGame:
         }
         record = p.answers.get(self.last_reveal["questionId"])
         if record is not None and record.result is not None:
-            reveal["result"] = record.result
+            reveal["result"] = {**record.result, "rank": self.leaderboard.rank(p.id)}
         return reveal
 
     def disconnected(self, pid: str, now: float) -> list[fx.Effect]:

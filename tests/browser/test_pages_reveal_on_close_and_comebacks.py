@@ -57,6 +57,18 @@ def test_reveal_on_close_late_joiners_and_reloads(node_factory, chromium, screen
     ann.click("#join-button")
     on_screen(ann, "lobby")
 
+    # Cy joins and leaves: once the server confirms, the page forgets its place.
+    cy = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "Cy")
+    cy.fill("#name", "Cy")
+    cy.click("#join-button")
+    on_screen(cy, "lobby")
+    expect(host.locator("#player-count")).to_have_text("2")
+    cy.click("#leave-button")
+    on_screen(cy, "join")
+    expect(cy.locator("#status")).to_have_text("You left the quiz.")
+    assert cy.evaluate("() => sessionStorage.length") == 0
+    expect(host.locator("#player-count")).to_have_text("1")
+
     # Reloaded during the countdown, the host screen still counts down (joined.serverTime).
     host.click("#start")
     on_screen(host, "starting")

@@ -6,6 +6,7 @@ so nothing depends on a timer except where a timer is what is being tested.
 
 from __future__ import annotations
 
+import time
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.e2e.test_protocol_support import (  # noqa: F401 - quizd_node is a fi
     ANSWER_RESULT_KEYS,
     ENTRY_KEYS,
     HOST_STATE_KEYS,
+    HOST_JOINED_KEYS,
     PLAYER_JOINED_KEYS,
     QUESTION_KEYS,
     WAIT,
@@ -75,7 +77,10 @@ async def test_joined_payload_for_host_and_players(quizd_node):
         host, hj = await join_host(stack, quiz)
         assert "re" in hj
         p = hj["payload"]
-        assert set(p) == PLAYER_JOINED_KEYS | {"players"}
+        assert set(p) == HOST_JOINED_KEYS
+        assert p["hostState"] == {"phase": "lobby", "questionIndex": None, "participants": 0,
+                                  "connected": 0, "answered": 0}
+        assert abs(p["serverTime"] - time.time() * 1000) < 60_000
         assert p["quizId"] == quiz.id
         assert p["participantId"] == "host" and p["role"] == "host" and p["rank"] is None
         assert isinstance(p["name"], str) and isinstance(p["resumeToken"], str)
@@ -553,7 +558,11 @@ async def test_resume_during_a_question_after_answering(quizd_node):
         await back.close()
         _, rj = await resume(stack, quiz, token)
         assert "question" not in rj["payload"]
-        assert rj["payload"]["reveal"] == closed["payload"]
+        # The question_closed payload, plus the question and this player's own result.
+        reveal = rj["payload"]["reveal"]
+        assert {k: reveal[k] for k in closed["payload"]} == closed["payload"]
+        assert (reveal["index"], reveal["text"], reveal["choices"]) == (0, "Question 0", ["a", "b", "c", "d"])
+        assert reveal["result"] == first["payload"]
         assert rj["payload"]["quiz"]["phase"] == "reveal"
 
 

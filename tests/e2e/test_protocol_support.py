@@ -46,8 +46,9 @@ FAST_TABLES: dict[str, dict[str, Any]] = {"leaderboard": {"interval_ms": 100}, "
 
 PLAYER_JOINED_KEYS = {
     "quizId", "participantId", "resumeToken", "role", "name", "quiz",
-    "score", "streak", "rank", "participants", "leaderboard",
+    "score", "streak", "rank", "participants", "leaderboard", "serverTime",
 }
+HOST_JOINED_KEYS = PLAYER_JOINED_KEYS | {"players", "hostState"}
 QUESTION_KEYS = {
     "questionId", "index", "total", "text", "choices", "timeLimitMs", "startedAt", "endsAt", "serverTime",
 }

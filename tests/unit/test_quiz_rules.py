@@ -261,12 +261,15 @@ class TestJoin:
         assert p["reveal"] == {"questionId": "q0", "correctChoice": 0, "distribution": [1, 0, 0, 0],
                                "index": 0, "total": 3, "text": "Question 0", "choices": ["a", "b", "c", "d"]}
 
-    def test_joined_during_reveal_has_the_players_own_result(self):
+    def test_joined_during_reveal_has_the_players_own_result_with_the_rank_of_now(self):
         game = playing()
-        first = reply(game.answer("p1", "q0", 0, Q0 + 1), "p1", "answer_result").payload
+        first = reply(game.answer("p1", "q0", 0, Q0 + 5), "p1", "answer_result").payload
+        assert first["rank"] == 1
+        game.answer("p2", "q0", 0, Q0 + 1)  # faster, so more points: p2 overtakes p1
         game.tick(Q0_END)
         p = joined(game.resume(game.participants["p1"].token, Q0_END + 1))
-        assert p["reveal"]["result"] == first
+        assert p["reveal"]["result"] == {**first, "rank": 2}
+        assert p["rank"] == 2
 
     def test_joined_rank_is_competition_rank(self):
         game = playing(players=("Ann", "Bob", "Cat"))

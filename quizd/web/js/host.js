@@ -141,7 +141,10 @@ function storedSession() {
 }
 
 /** Connect as the host of `session.quizId`; the node that served this page is the one to talk to. */
+let hostCalls = 0;  // a double click must not leave two connections fighting for the seat
+
 async function host(session) {
+  const call = ++hostCalls;
   disconnect();
   saveSession(session);
   quiz.endedSeen = false;
@@ -150,9 +153,10 @@ async function host(session) {
   try {
     url = await webSocketUrl();
   } catch (error) {
-    backToSetup(`Cannot find the quiz server: ${error.message}`);
+    if (call === hostCalls) backToSetup(`Cannot find the quiz server: ${error.message}`);
     return;
   }
+  if (call !== hostCalls) return;  // a later call took over while we waited
   const conn = new QuizConnection(url, {
     join: () => ({ quizId: session.quizId, hostToken: session.hostToken }),
     // A stopped connection may still report: only the current one counts.
@@ -526,16 +530,22 @@ $("#next").addEventListener("click", (event) =>
 
 /** An inline "are you sure?": `trigger` opens `box`, whose `yes` runs `action`. */
 function confirmable(trigger, box, yes, no, action) {
+  // Anything folded inside (the host token) is folded again each time: once shown on a
+  // projector is no reason to show it again unasked.
+  const show = (visible) => {
+    $(box).hidden = !visible;
+    for (const fold of $(box).querySelectorAll("details")) fold.open = false;
+  };
   $(trigger).addEventListener("click", () => {
-    $(box).hidden = false;
+    show(true);
     $(yes).focus();
   });
   $(no).addEventListener("click", () => {
-    $(box).hidden = true;
+    show(false);
     $(trigger).focus();
   });
   $(yes).addEventListener("click", () => {
-    $(box).hidden = true;
+    show(false);
     action();
   });
 }

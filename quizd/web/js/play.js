@@ -169,8 +169,9 @@ $("join-form").addEventListener("submit", (event) => {
 
 /** Open the connection for `quizId`: a resume when this tab holds a token for it. */
 async function connect(quizId, name) {
-  game.quizId = quizId;
-  game.name = name;
+  // A clean slate: nothing of an earlier place (another quiz, or before a kick or a leave)
+  // may be taken for this one's, least of all an answer to resend.
+  Object.assign(game, { quizId, name, question: null, choice: null, result: null, askedRank: false });
   $("join-button").disabled = true;
   $("join-button").textContent = savedSession(quizId) ? "Rejoining…" : "Joining…";
   $("join-error").textContent = "";
@@ -205,7 +206,20 @@ function handleStatus(status) {
 const capitalize = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 
 /** The connection is over for good: say why and offer the way on. */
-function handleFinal({ code, error, reason }) {
+function handleFinal({ code, error, reason, unconfirmed }) {
+  if (code === 1000) {
+    // Our leave, confirmed: the place and the name are gone.
+    forgetSession();
+    history.replaceState(null, "", location.pathname);
+    showJoinForm();
+    setStatus("You left the quiz.");
+    return;
+  }
+  if (unconfirmed) {
+    // The leave may not have arrived: keep the token, so that joining again resumes.
+    showJoinForm("We could not confirm that you left (connection problem), so your place is kept. Join to go back in.");
+    return;
+  }
   if (error) {
     // A join was refused; a refused resume means the token is useless now.
     if (error.code === "invalid_resume_token" || error.code === "quiz_ended" || error.code === "quiz_not_found") forgetSession();
@@ -223,7 +237,7 @@ function handleFinal({ code, error, reason }) {
   } else if (code === 4002) {
     setStatus("Open in another tab.", "final");
     showClosed("You're playing in another tab", "This quiz is open in another tab or on another device.", true);
-  } else if (code !== 1000) {
+  } else {
     setStatus(`Disconnected: ${reason}.`, "final");
     showClosed("Disconnected", `The connection to the quiz ended (${reason}).`);
   }
@@ -261,10 +275,7 @@ $("leave-button").addEventListener("click", () => {
     setStatus("Not connected, so you have not left. Try again once reconnected.", "retrying");
     return;
   }
-  forgetSession();
-  history.replaceState(null, "", location.pathname);
-  showJoinForm();
-  setStatus("You left the quiz.");
+  setStatus("Leaving…");  // the token goes once the server's close 1000 confirms (handleFinal)
 });
 
 // ---- server messages ----------------------------------------------------------------
@@ -324,7 +335,9 @@ function onJoined(p) {
       Object.assign(game, { question: { questionId, index, total, text, choices }, choice: null, result: null });
       renderQuestion(game.question);
     }
-    if (result && !game.result) onAnswerResult(result);
+    // The server's word on our answer: without a result it never got one (lost in the drop).
+    if (result) onAnswerResult(result);
+    else game.choice = null;
     showReveal(p.reveal);
   }
 }
@@ -388,8 +401,9 @@ async function choose(choice) {
       // Not refused, only not taken yet: send the same choice again in a moment (a dead
       // link is QuizConnection's to notice; the resume then resends it).
       if (error.code !== "timeout") $("answer-note").textContent = "Busy: sending your answer again…";
+      const [sentOn, question] = [conn, game.question];
       setTimeout(() => {
-        if (game.question?.questionId === questionId && !game.result && conn.connected) choose(choice);
+        if (conn === sentOn && game.question === question && !game.result && sentOn.connected) choose(choice);
       }, ANSWER_RETRY_MS[error.code](error));
     } else {
       $("answer-note").textContent = ANSWER_ERRORS[error.code] || error.message;

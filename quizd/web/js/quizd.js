@@ -34,6 +34,7 @@ const JOIN_TIMEOUT_MS = 15000;
 const OPEN_TIMEOUT_MS = 10000;
 const LIVENESS_IDLE_MS = 10000;
 const LIVENESS_TIMEOUT_MS = 5000;
+const LEAVE_TIMEOUT_MS = 5000;
 
 /** Where the WebSocket listens: the node tells (it is another port, maybe another host). */
 export async function webSocketUrl() {
@@ -84,11 +85,14 @@ export class QuizConnection {
     this.retryTimer = null;
     this.openTimer = null;
     this.livenessTimer = null;
+    this.leaveTimer = null;
     this.lastHeard = 0;
   }
 
-  /** Connect and join; on a drop, reconnect and resume until a final close. */
+  /** Connect and join; on a drop, reconnect and resume until a final close.  Does nothing
+   * while already connected or waiting to reconnect (a double click opens one socket). */
   start() {
+    if (this.socket !== null || this.retryTimer !== null) return;
     this.finished = false;
     this._connect();
   }
@@ -112,12 +116,20 @@ export class QuizConnection {
     });
   }
 
-  /** Leave the quiz for good (the server frees the name and closes with 1000).  Returns
-   * false when not connected: then nothing was sent and the participant is still in. */
+  /** Leave the quiz for good.  Returns false when not connected: nothing was sent and the
+   * participant is still in.  Otherwise the outcome comes as a final status: the server's
+   * close 1000 once it has removed us, or `unconfirmed: true` when no close came within
+   * 5 s (the leave may have been lost on a dying link: the participant may still be in). */
   leave() {
     if (!this._send({ type: "leave", payload: {} })) return false;
     this.finished = true;
     this._stopTimers();
+    const socket = this.socket;
+    this.leaveTimer = setTimeout(() => {
+      if (socket !== this.socket) return;
+      this._drop(socket);
+      this.onStatus({ state: "final", reason: "leave not confirmed", unconfirmed: true });
+    }, LEAVE_TIMEOUT_MS);
     return true;
   }
 
@@ -143,7 +155,8 @@ export class QuizConnection {
     clearTimeout(this.retryTimer);
     clearTimeout(this.openTimer);
     clearTimeout(this.livenessTimer);
-    this.retryTimer = this.openTimer = this.livenessTimer = null;
+    clearTimeout(this.leaveTimer);
+    this.retryTimer = this.openTimer = this.livenessTimer = this.leaveTimer = null;
   }
 
   _connect() {
@@ -160,6 +173,7 @@ export class QuizConnection {
     // A handshake stuck in a dead network would otherwise wait for the OS's own timeout.
     this.openTimer = setTimeout(() => this._lost(socket, "could not connect"), OPEN_TIMEOUT_MS);
     socket.addEventListener("open", () => {
+      if (socket !== this.socket) return;
       clearTimeout(this.openTimer);
       this._heard();
       this._joinNow(socket);
@@ -236,7 +250,7 @@ export class QuizConnection {
 
   _receive(socket, event) {
     if (socket !== this.socket) return;
-    this._heard();
+    if (!this.finished) this._heard();
     if (typeof event.data !== "string") return;
     let message;
     try {
@@ -259,6 +273,7 @@ export class QuizConnection {
     this.socket = null;
     clearTimeout(this.openTimer);
     clearTimeout(this.livenessTimer);
+    clearTimeout(this.leaveTimer);
     this._failPending("connection closed");
     if (this.finished) {
       this.onStatus({ state: "final", reason: FINAL_CLOSES.get(event.code) || "stopped", code: event.code });
