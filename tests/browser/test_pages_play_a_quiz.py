@@ -106,6 +106,15 @@ def create_quiz_on_host_screen(host: Any, token: str) -> str:
     return text_of(host, "#join-code")
 
 
+def join_as(browser: Browser, node: Any, quiz_id: str, name: str) -> Any:
+    """A phone opens the quiz's join link and joins as ``name`` (the caller waits for
+    the screen it expects: the lobby, or a question for a late joiner)."""
+    page = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, name)
+    page.fill("#name", name)
+    page.click("#join-button")
+    return page
+
+
 def results(http_url: str, quiz_id: str, token: str) -> dict[str, Any]:
     request = urllib.request.Request(f"{http_url}/api/quizzes/{quiz_id}/results",
                                      headers={"Authorization": f"Bearer {token}"})
@@ -151,9 +160,7 @@ def test_a_host_and_three_players_play_a_whole_quiz(node_factory, chromium, scre
     ann, ben, cai = players["Ann"], players["Ben"], players["Cai"]
 
     # A fourth joins and is kicked from the host screen: its page says so and stays put.
-    dee = browser.open(join_link, PHONE, "Dee")
-    dee.fill("#name", "Dee")
-    dee.click("#join-button")
+    dee = join_as(browser, node, quiz_id, "Dee")
     on_screen(dee, "lobby")
     expect(host.locator("#player-count")).to_have_text("4")
     dee_row = host.locator("#player-list li", has_text="Dee")

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
+import attrs
 import pytest
 
 from tests.browser.conftest import needs_chromium
 from tests.browser.test_pages_play_a_quiz import (
-    BIG_SCREEN, DEFINITION, PHONE, WAIT_MS, Browser, Screens, answer, create_quiz_on_host_screen, on_screen, text_of,
+    BIG_SCREEN, DEFINITION, WAIT_MS, Browser, Screens, answer, create_quiz_on_host_screen, join_as, on_screen,
+    text_of,
 )
 from tests.tcp_proxy import ProxyThread
 
@@ -26,7 +31,20 @@ pytestmark = [pytest.mark.e2e, needs_chromium]
 RECONNECTING = re.compile(r"^(retrying|connecting)$")
 
 
-def test_a_player_and_the_host_resume_after_their_connections_drop(node_factory, chromium, screenshots):
+@attrs.define
+class Scene:
+    """A node whose WebSocket the browsers reach through ``proxy``; a host screen and
+    Ann, who has just answered question 1 right (worth ``score``)."""
+
+    proxy: ProxyThread
+    browser: Browser
+    host: Any
+    ann: Any
+    score: str
+
+
+@contextmanager
+def ann_answered_behind_a_proxy(node_factory: Any, chromium: Any) -> Iterator[Scene]:
     from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
@@ -34,20 +52,25 @@ def test_a_player_and_the_host_resume_after_their_connections_drop(node_factory,
         node = node_factory(definitions={"browser-quiz": DEFINITION}, websocket={"public_url": proxy.ws_url})
         proxy.retarget(int(node.ws_address.rsplit(":", 1)[1]))
         browser = Browser(chromium)
-        shots = Screens(screenshots)
-
         host = browser.open(f"{node.http_url}/host", BIG_SCREEN, "host")
         quiz_id = create_quiz_on_host_screen(host, node.token)
-
-        ann = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "Ann")
-        ann.fill("#name", "Ann")
-        ann.click("#join-button")
+        ann = join_as(browser, node, quiz_id, "Ann")
         on_screen(ann, "lobby")
         host.click("#start")
         on_screen(ann, "question")
         answer(ann, 1)
         expect(ann.locator("#answer-result")).to_have_attribute("data-correct", "true")
-        score = text_of(ann, "#my-score")
+        scene = Scene(proxy, browser, host, ann, text_of(ann, "#my-score"))
+        yield scene
+        assert [e for e in browser.errors if not _connection_noise(e)] == []
+
+
+def test_a_player_and_the_host_resume_after_their_connections_drop(node_factory, chromium, screenshots):
+    from playwright.sync_api import expect
+
+    shots = Screens(screenshots)
+    with ann_answered_behind_a_proxy(node_factory, chromium) as scene:
+        proxy, host, ann = scene.proxy, scene.host, scene.ann
         accepted = proxy.accepted
 
         # The link dies and stays dead for a while: both pages say they are reconnecting.
@@ -65,53 +88,34 @@ def test_a_player_and_the_host_resume_after_their_connections_drop(node_factory,
         expect(ann.locator("#status")).to_have_attribute("data-state", "joined")
         expect(host.locator("#status")).to_have_attribute("data-state", "joined")
         on_screen(ann, "question")
-        expect(ann.locator("#my-score")).to_have_text(score)
+        expect(ann.locator("#my-score")).to_have_text(scene.score)
         ann.locator('body[data-answered="true"]').wait_for(state="attached")
         expect(ann.locator('#choices .choice[data-choice="1"]')).to_have_attribute("aria-pressed", "true")
         expect(host.locator("#player-count")).to_have_text("1")
         host.click("#next")
         on_screen(ann, "reveal")
-        expect(ann.locator("#leaderboard li.you .score")).to_have_text(score)
+        expect(ann.locator("#leaderboard li.you .score")).to_have_text(scene.score)
         shots.shoot(ann, "player-resumed-after-drop")
 
-        assert [e for e in browser.errors if not _connection_noise(e)] == []
 
-
-def test_a_link_that_dies_silently_is_noticed_and_resumed(node_factory, chromium, screenshots):
+def test_a_link_that_dies_silently_is_noticed_and_resumed(node_factory, chromium):
     """No RST, no close: the packets just stop (a Wi-Fi that went away).  The page hears
     nothing for 10 s, sends a ping, gets no pong within 5 s, and reconnects; the attempts
     made while the link is still dead time out too, and once it is back the page resumes."""
     from playwright.sync_api import expect
 
-    expect.set_options(timeout=WAIT_MS)
-    with ProxyThread() as proxy:
-        node = node_factory(definitions={"browser-quiz": DEFINITION}, websocket={"public_url": proxy.ws_url})
-        proxy.retarget(int(node.ws_address.rsplit(":", 1)[1]))
-        browser = Browser(chromium)
-        host = browser.open(f"{node.http_url}/host", BIG_SCREEN, "host")
-        quiz_id = create_quiz_on_host_screen(host, node.token)
-        ann = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "Ann")
-        ann.fill("#name", "Ann")
-        ann.click("#join-button")
-        on_screen(ann, "lobby")
-        host.click("#start")
-        on_screen(ann, "question")
-        answer(ann, 1)
-        expect(ann.locator("#answer-result")).to_have_attribute("data-correct", "true")
-        score = text_of(ann, "#my-score")
-
+    with ann_answered_behind_a_proxy(node_factory, chromium) as scene:
+        proxy, host, ann = scene.proxy, scene.host, scene.ann
         proxy.cut("blackhole")
         # Silence for 10 s, then a ping that gets no answer for 5 s: the page knows.
         expect(ann.locator("#status")).to_have_attribute("data-state", RECONNECTING, timeout=25000)
         proxy.heal()
         expect(ann.locator("#status")).to_have_attribute("data-state", "joined", timeout=25000)
         on_screen(ann, "question")
-        expect(ann.locator("#my-score")).to_have_text(score)
+        expect(ann.locator("#my-score")).to_have_text(scene.score)
         expect(host.locator("#status")).to_have_attribute("data-state", "joined", timeout=25000)
         host.click("#next")
         on_screen(ann, "reveal")
-
-        assert [e for e in browser.errors if not _connection_noise(e)] == []
 
 
 def _connection_noise(error: str) -> bool:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.browser.conftest import needs_chromium
 from tests.browser.test_pages_play_a_quiz import (
-    BIG_SCREEN, PHONE, WAIT_MS, Browser, Screens, answer, create_quiz_on_host_screen, on_screen, text_of,
+    BIG_SCREEN, WAIT_MS, Browser, Screens, answer, create_quiz_on_host_screen, join_as, on_screen, text_of,
 )
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
@@ -52,15 +52,11 @@ def test_reveal_on_close_late_joiners_and_reloads(node_factory, chromium, screen
 
     host = browser.open(f"{node.http_url}/host", BIG_SCREEN, "host")
     quiz_id = create_quiz_on_host_screen(host, node.token)
-    ann = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "Ann")
-    ann.fill("#name", "Ann")
-    ann.click("#join-button")
+    ann = join_as(browser, node, quiz_id, "Ann")
     on_screen(ann, "lobby")
 
     # Cy joins and leaves: once the server confirms, the page forgets its place.
-    cy = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "Cy")
-    cy.fill("#name", "Cy")
-    cy.click("#join-button")
+    cy = join_as(browser, node, quiz_id, "Cy")
     on_screen(cy, "lobby")
     expect(host.locator("#player-count")).to_have_text("2")
     cy.click("#leave-button")
@@ -85,9 +81,7 @@ def test_reveal_on_close_late_joiners_and_reloads(node_factory, chromium, screen
     shots.shoot(ann, "player-locked-in")
 
     # A late joiner lands straight in the open question.
-    ben = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "Ben")
-    ben.fill("#name", "Ben")
-    ben.click("#join-button")
+    ben = join_as(browser, node, quiz_id, "Ben")
     on_screen(ben, "question")
     expect(ben.locator("#question-text")).to_have_text("'Give up' means...")
     answer(ben, 2)
