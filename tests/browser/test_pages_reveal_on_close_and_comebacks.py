@@ -84,7 +84,14 @@ def test_reveal_on_close_late_joiners_and_reloads(node_factory, chromium, screen
     ben = join_as(browser, node, quiz_id, "Ben")
     on_screen(ben, "question")
     expect(ben.locator("#question-text")).to_have_text("'Give up' means...")
-    answer(ben, 2)
+    # By keyboard alone: focus starts on the first choice; Tab, Tab, Enter picks the third.
+    expect(ben.locator('#choices .choice[data-choice="0"]')).to_be_focused()
+    ben.keyboard.press("Tab")
+    ben.keyboard.press("Tab")
+    ben.keyboard.press("Enter")
+    ben.locator('body[data-answered="true"]').wait_for(state="attached")
+    expect(ben.locator('#choices .choice[data-choice="2"]')).to_have_attribute("aria-pressed", "true")
+    expect(ben.locator("#answer-area")).to_be_focused()
 
     # The host screen, reloaded mid-question, shows the answers so far at once.
     expect(host.locator("#answered-count")).to_have_attribute("data-answered", "2")
