@@ -168,11 +168,15 @@ class ControlPlane:
             return _error(404, "not_found", f"no route {path}")
         if method not in ("GET", "HEAD"):
             return _error(405, "method_not_allowed", "use GET")
-        headers = ((b"etag", asset.etag), (b"cache-control", b"no-cache"), *SECURITY_HEADERS)
-        for name, value in scope["headers"]:
-            if name == b"if-none-match" and self.web.not_modified(asset, value):
-                return Reply(304, b"", asset.content_type, headers)
-        return Reply(200, asset.body, asset.content_type, headers)
+        request = dict(scope["headers"])
+        variant = asset.pick(request.get(b"accept-encoding", b""))
+        headers = ((b"etag", variant.etag), (b"cache-control", b"no-cache"), (b"vary", b"accept-encoding"),
+                   *SECURITY_HEADERS)
+        if variant.encoding is not None:
+            headers += ((b"content-encoding", variant.encoding),)
+        if b"if-none-match" in request and self.web.not_modified(variant, request[b"if-none-match"]):
+            return Reply(304, b"", asset.content_type, headers)
+        return Reply(200, variant.body, asset.content_type, headers)
 
     def _authorized(self, scope: Scope) -> bool:
         if not self._token:

@@ -7,6 +7,7 @@ the two public helpers (config.json, qr.svg), and ``[http] web = false``.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 
@@ -71,6 +72,27 @@ async def test_an_unchanged_file_revalidates_with_304(node_factory):
     status, _, body = await raw_http(node.http_url, "GET", "/web/js/quizd.js",
                                      headers={"If-None-Match": '"something-else"'})
     assert status == 200 and body
+
+
+async def test_browsers_that_take_gzip_get_it(node_factory):
+    node = node_factory()
+    _, plain_headers, plain = await raw_http(node.http_url, "GET", "/web/js/play.js")
+    assert "content-encoding" not in plain_headers
+    status, headers, packed = await raw_http(node.http_url, "GET", "/web/js/play.js",
+                                             headers={"Accept-Encoding": "br, gzip;q=0.8"})
+    assert status == 200
+    assert headers["content-encoding"] == "gzip"
+    assert headers["vary"] == plain_headers["vary"] == "accept-encoding"
+    assert gzip.decompress(packed) == plain
+    assert len(packed) < len(plain) / 2
+    # Each encoding has its own validator, and revalidates against it.
+    assert headers["etag"] != plain_headers["etag"]
+    status, _, body = await raw_http(node.http_url, "GET", "/web/js/play.js",
+                                     headers={"Accept-Encoding": "gzip", "If-None-Match": headers["etag"]})
+    assert (status, body) == (304, b"")
+    # q=0 means "not gzip"; a file gzip does not shrink is sent as it is.
+    _, refused, _ = await raw_http(node.http_url, "GET", "/web/js/play.js", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused
 
 
 async def test_head_answers_without_a_body(node_factory):
