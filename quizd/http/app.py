@@ -156,8 +156,8 @@ class ControlPlane:
         if path == "/web/config.json":
             return _only_get(method) or _json(200, self._web_config() if self._web_config else {})
         if path == "/web/qr.svg":
-            if method not in ("GET", "HEAD"):
-                return _error(405, "method_not_allowed", "use GET")
+            if refused := _only_get(method):
+                return refused
             text = qr_text(scope.get("query_string", b""))
             if text is None:
                 return _error(400, "invalid_query", "give text=<1 to 512 characters>")
@@ -166,15 +166,15 @@ class ControlPlane:
         asset = self.web.lookup(path)
         if asset is None:
             return _error(404, "not_found", f"no route {path}")
-        if method not in ("GET", "HEAD"):
-            return _error(405, "method_not_allowed", "use GET")
+        if refused := _only_get(method):
+            return refused
         request = dict(scope["headers"])
         variant = asset.pick(request.get(b"accept-encoding", b""))
         headers = ((b"etag", variant.etag), (b"cache-control", b"no-cache"), (b"vary", b"accept-encoding"),
                    *SECURITY_HEADERS)
         if variant.encoding is not None:
             headers += ((b"content-encoding", variant.encoding),)
-        if b"if-none-match" in request and self.web.not_modified(variant, request[b"if-none-match"]):
+        if b"if-none-match" in request and variant.named_in(request[b"if-none-match"]):
             return Reply(304, b"", asset.content_type, headers)
         return Reply(200, variant.body, asset.content_type, headers)
 

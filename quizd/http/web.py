@@ -55,6 +55,12 @@ class Variant:
     etag: bytes
     encoding: bytes | None = None
 
+    def named_in(self, if_none_match: bytes) -> bool:
+        """Whether an ``If-None-Match`` header names this version (RFC 9110 13.1.2: weak
+        comparison, so a proxy that turned our tag into ``W/"…"`` still gets its 304)."""
+        tags = [tag.strip() for tag in if_none_match.split(b",")]
+        return b"*" in tags or any(tag.removeprefix(b"W/") == self.etag for tag in tags)
+
 
 @attrs.frozen
 class Asset:
@@ -120,13 +126,6 @@ class WebPages:
         for route, name in PAGES.items():
             assets[route] = assets[f"{ASSET_PREFIX}{name}"]
         return cls(assets)
-
-    @staticmethod
-    def not_modified(variant: Variant, if_none_match: bytes) -> bool:
-        """Whether an ``If-None-Match`` header names this version (RFC 9110 13.1.2: weak
-        comparison, so a proxy that turned our tag into ``W/"…"`` still gets its 304)."""
-        tags = [tag.strip() for tag in if_none_match.split(b",")]
-        return b"*" in tags or any(tag.removeprefix(b"W/") == variant.etag for tag in tags)
 
     def lookup(self, path: str) -> Asset | None:
         """The asset a GET of ``path`` serves; ``None`` for anything else (no file system
