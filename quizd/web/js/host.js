@@ -30,7 +30,9 @@ const countdown = new Countdown((remaining, total) => {
   $("#countdown .bar > span").style.width = `${(100 * remaining) / total}%`;
   $("#countdown .seconds").textContent = String(Math.ceil(remaining / 1000));
 });
-let startingTimer = null;
+const startingCountdown = new Countdown((remaining) => {
+  $("#starting-seconds").textContent = String(Math.ceil(remaining / 1000));
+});
 
 // ------------------------------------------------------------------ screens
 
@@ -171,7 +173,7 @@ function disconnect() {
   if (connection) connection.stop();
   connection = null;
   countdown.stop();
-  clearInterval(startingTimer);
+  startingCountdown.stop();
 }
 
 function onStatus(status) {
@@ -375,17 +377,8 @@ function renderPlayerCount() {
 // ------------------------------------------------------------------ starting, question, reveal
 
 function showStarting(countdownMs) {
-  clearInterval(startingTimer);
   setPhase("starting");
-  const seconds = $("#starting-seconds");
-  const deadline = performance.now() + countdownMs;
-  const tick = () => {
-    const left = Math.max(0, deadline - performance.now());
-    seconds.textContent = String(Math.ceil(left / 1000));
-    if (left === 0) clearInterval(startingTimer);
-  };
-  tick();
-  startingTimer = setInterval(tick, 200);
+  startingCountdown.run(countdownMs);
   announce("The quiz is starting.");
   showScreen("starting");
 }
@@ -403,7 +396,7 @@ function renderQuestionHeader(index, text) {
 }
 
 function showQuestion(question) {
-  clearInterval(startingTimer);
+  startingCountdown.stop();
   quiz.question = question;
   quiz.questionCount = question.total;
   quiz.questionIndex = question.index;

@@ -49,8 +49,6 @@ const questionTimer = new Countdown((left, total) => renderCountdown($("countdow
 const startTimer = new Countdown((left) => {
   $("starting-seconds").textContent = String(Math.ceil(left / 1000));
 });
-/** Count `ms` down on the "Get ready" screen (Countdown wants question-shaped figures). */
-const startCountdown = (ms) => startTimer.start({ timeLimitMs: ms, endsAt: ms, serverTime: 0 });
 
 // ---- small helpers ------------------------------------------------------------------
 
@@ -345,7 +343,7 @@ function onJoined(p) {
 function showStarting(countdownMs) {
   showScreen("starting");
   announce("Get ready! The quiz is starting.");
-  startCountdown(countdownMs);
+  startTimer.run(countdownMs);
 }
 
 // ---- questions ----------------------------------------------------------------------

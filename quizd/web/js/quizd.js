@@ -332,12 +332,16 @@ export class Countdown {
   }
 
   start(question) {
+    this.run(Math.min(question.timeLimitMs, question.endsAt - question.serverTime), question.timeLimitMs);
+  }
+
+  /** Count `ms` down (the "Get ready" before the first question, say); `total` is the full span. */
+  run(ms, total = ms) {
     this.stop();
-    const left = Math.max(0, Math.min(question.timeLimitMs, question.endsAt - question.serverTime));
-    const deadline = performance.now() + left;
+    const deadline = performance.now() + Math.max(0, ms);
     const tick = () => {
       const remaining = Math.max(0, deadline - performance.now());
-      this.onTick(remaining, question.timeLimitMs);
+      this.onTick(remaining, total);
       if (remaining > 0) this.timer = setTimeout(tick, Math.min(250, remaining));
     };
     tick();
