@@ -38,18 +38,8 @@ class ClusterDelivery(LocalDelivery):
         if old_remote is not None and old_remote != endpoint:
             self._close_remote(old_remote, E.CLOSE_REPLACED, "replaced by a newer connection")
 
-    def is_current(self, participant_id: str, endpoint: object) -> bool:
-        if self._is_remote(endpoint):
-            return self.remote.get(participant_id) == endpoint
-        return super().is_current(participant_id, endpoint)
-
-    def unbind(self, participant_id: str, endpoint: object) -> bool:
-        if self._is_remote(endpoint):
-            if self.remote.get(participant_id) == endpoint:
-                del self.remote[participant_id]
-                return True
-            return False
-        return super().unbind(participant_id, endpoint)
+    def _registry(self, endpoint: object) -> dict[str, Any]:
+        return self.remote if self._is_remote(endpoint) else self.sessions
 
     def send(self, participant_id: str, msg_type: str, body: bytes) -> None:
         endpoint = self.remote.get(participant_id)

@@ -8,7 +8,7 @@ stamping answer arrival times, get to run during a 10,000-player fan-out).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -57,12 +57,18 @@ class LocalDelivery:
         if old is not None and old is not endpoint:
             old.close_soon(E.CLOSE_REPLACED, "replaced by a newer connection")
 
+    def _registry(self, endpoint: object) -> dict[str, Any]:
+        """Where ``endpoint``'s kind is kept (a cluster keeps remote endpoints apart)."""
+        return self.sessions
+
     def is_current(self, participant_id: str, endpoint: object) -> bool:
-        return self.sessions.get(participant_id) is endpoint
+        # == is identity for sessions, and value equality for a cluster's remote endpoints.
+        return self._registry(endpoint).get(participant_id) == endpoint
 
     def unbind(self, participant_id: str, endpoint: object) -> bool:
-        if self.sessions.get(participant_id) is endpoint:
-            del self.sessions[participant_id]
+        registry = self._registry(endpoint)
+        if registry.get(participant_id) == endpoint:
+            del registry[participant_id]
             return True
         return False
 
