@@ -8,6 +8,8 @@ question 0 opens at T0+1 (countdown 1 s), Ann's window runs [T0+1, T0+11], Bob's
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -64,11 +66,18 @@ class Quiz:
         await settle()
 
 
-async def test_question_is_broadcast_at_nominal_open(autojump_clock):
-    delivery = RecordingDelivery({"p2": STAGGER})
+@asynccontextmanager
+async def started_quiz(**delivery_kwargs: Any) -> AsyncIterator[tuple[Quiz, RecordingDelivery]]:
+    """The usual stage: Bob's frames 300 ms late; host, Ann and Bob joined; quiz started."""
+    delivery = RecordingDelivery({"p2": STAGGER}, **delivery_kwargs)
     quiz = Quiz(delivery)
     async with running(quiz.actor):
         await quiz.setup()
+        yield quiz, delivery
+
+
+async def test_question_is_broadcast_at_nominal_open(autojump_clock):
+    async with started_quiz() as (quiz, delivery):
         await quiz.at(0.5)
         assert delivery.broadcast_times("question") == [pytest.approx(quiz.opened)]
         log = quiz.game.handoffs
@@ -77,10 +86,7 @@ async def test_question_is_broadcast_at_nominal_open(autojump_clock):
 
 
 async def test_same_reaction_time_earns_the_same_points(autojump_clock):
-    delivery = RecordingDelivery({"p2": STAGGER})
-    quiz = Quiz(delivery)
-    async with running(quiz.actor):
-        await quiz.setup()
+    async with started_quiz() as (quiz, delivery):
         await quiz.at(2.0)  # 2 s after Ann's hand-off
         answer(quiz.actor, "p1", quiz.ann, "q0", 0, id="a")
         await quiz.at(STAGGER + 2.0)  # 2 s after Bob's hand-off
@@ -94,10 +100,7 @@ async def test_same_reaction_time_earns_the_same_points(autojump_clock):
 
 
 async def test_question_closes_at_latest_handoff_plus_limit(autojump_clock):
-    delivery = RecordingDelivery({"p2": STAGGER})
-    quiz = Quiz(delivery)
-    async with running(quiz.actor):
-        await quiz.setup()
+    async with started_quiz() as (quiz, delivery):
         await quiz.at(LIMIT + 0.1)  # past the nominal end, inside Bob's window
         assert delivery.broadcast_times("question_closed") == []
         assert quiz.game.phase == "question"
@@ -106,10 +109,7 @@ async def test_question_closes_at_latest_handoff_plus_limit(autojump_clock):
 
 
 async def test_stagger_lets_the_later_player_answer_after_nominal_end(autojump_clock):
-    delivery = RecordingDelivery({"p2": STAGGER})
-    quiz = Quiz(delivery)
-    async with running(quiz.actor):
-        await quiz.setup()
+    async with started_quiz() as (quiz, delivery):
         await quiz.at(LIMIT + 0.1)
         answer(quiz.actor, "p1", quiz.ann, "q0", 0, id="late-ann")
         answer(quiz.actor, "p2", quiz.bob, "q0", 0, id="bob")
@@ -122,10 +122,7 @@ async def test_stagger_lets_the_later_player_answer_after_nominal_end(autojump_c
 
 async def test_close_waits_for_handoffs_that_happen_after_the_broadcast(autojump_clock):
     async with trio.open_nursery() as background:
-        delivery = RecordingDelivery({"p2": STAGGER}, background=background)
-        quiz = Quiz(delivery)
-        async with running(quiz.actor):
-            await quiz.setup()
+        async with started_quiz(background=background) as (quiz, delivery):
             await quiz.at(LIMIT + 0.1)
             assert quiz.game.phase == "question"
             await quiz.at(LIMIT + 1.0)
@@ -134,10 +131,7 @@ async def test_close_waits_for_handoffs_that_happen_after_the_broadcast(autojump
 
 
 async def test_reconnecting_never_restarts_the_clock(autojump_clock):
-    delivery = RecordingDelivery({"p2": STAGGER})
-    quiz = Quiz(delivery)
-    async with running(quiz.actor):
-        await quiz.setup()
+    async with started_quiz() as (quiz, delivery):
         token = delivery.messages("p1", "joined")[0]["payload"]["resumeToken"]
         await quiz.at(5.0)
         ann2 = Endpoint("ann-2")
@@ -157,10 +151,7 @@ async def test_reconnecting_never_restarts_the_clock(autojump_clock):
 
 
 async def test_reconnect_keeps_elapsed_from_first_handoff(autojump_clock):
-    delivery = RecordingDelivery({"p2": STAGGER})
-    quiz = Quiz(delivery)
-    async with running(quiz.actor):
-        await quiz.setup()
+    async with started_quiz() as (quiz, delivery):
         token = delivery.messages("p1", "joined")[0]["payload"]["resumeToken"]
         await quiz.at(5.0)
         ann2 = Endpoint("ann-2")
@@ -174,10 +165,7 @@ async def test_reconnect_keeps_elapsed_from_first_handoff(autojump_clock):
 
 
 async def test_late_joiner_is_timed_from_nominal_start(autojump_clock):
-    delivery = RecordingDelivery({"p2": STAGGER})
-    quiz = Quiz(delivery)
-    async with running(quiz.actor):
-        await quiz.setup()
+    async with started_quiz() as (quiz, delivery):
         await quiz.at(5.0)
         cat = Endpoint("cat")
         assert await join(quiz.actor, "player", "Cat", cat) == "p3"
@@ -191,10 +179,7 @@ async def test_late_joiner_is_timed_from_nominal_start(autojump_clock):
 
 
 async def test_late_joiner_window_ends_at_nominal_end(autojump_clock):
-    delivery = RecordingDelivery({"p2": STAGGER})
-    quiz = Quiz(delivery)
-    async with running(quiz.actor):
-        await quiz.setup()
+    async with started_quiz() as (quiz, delivery):
         await quiz.at(5.0)
         cat = Endpoint("cat")
         await join(quiz.actor, "player", "Cat", cat)
@@ -207,10 +192,7 @@ async def test_late_joiner_window_ends_at_nominal_end(autojump_clock):
 
 
 async def test_late_joiner_never_extends_the_question(autojump_clock):
-    delivery = RecordingDelivery({"p2": STAGGER})
-    quiz = Quiz(delivery)
-    async with running(quiz.actor):
-        await quiz.setup()
+    async with started_quiz() as (quiz, delivery):
         await quiz.at(9.0)
         await join(quiz.actor, "player", "Cat", Endpoint("cat"))
         await quiz.at(LIMIT + 1.0)
@@ -218,10 +200,7 @@ async def test_late_joiner_never_extends_the_question(autojump_clock):
 
 
 async def test_answer_is_judged_by_arrival_not_by_when_the_actor_gets_to_it(autojump_clock):
-    delivery = RecordingDelivery({"p2": STAGGER})
-    quiz = Quiz(delivery)
-    async with running(quiz.actor):
-        await quiz.setup()
+    async with started_quiz() as (quiz, delivery):
         await quiz.at(2.0)
         answer(quiz.actor, "p1", quiz.ann, "q0", 0)  # stamped now...
         await trio.sleep(1.0)  # ...handled whenever the actor runs
