@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Iterator
 
+import attrs
 import pytest
 
 from quizd.ops.logging import set_level, setup_logging
@@ -179,3 +180,56 @@ def test_bad_level_and_format_rejected() -> None:
         setup_logging("info", "xml")
     with pytest.raises(ValueError):
         set_level("loud")
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_secrets_nested_in_extras_are_redacted(fmt: str) -> None:
+    """A relay message logged whole carries tokens a level down: they never reach the output."""
+
+    @attrs.frozen
+    class Entry:
+        quiz_id: str
+        host_token: str
+
+    out = io.StringIO()
+    setup_logging("debug", fmt, stream=out)
+    logging.getLogger("quizd.cluster").debug(
+        "relay in %s",
+        {"v": {"resumeToken": "s3cret-args"}},
+        extra={
+            "relay": {"k": "join", "v": {"resumeToken": "s3cret-resume"}, "list": [{"hostToken": "s3cret-list"}]},
+            "entry": Entry("q-1", "s3cret-attrs"),
+            "webhook": {"secret": "s3cret-webhook"},
+            "deep": [[[[[[[[[["s3cret-deep"]]]]]]]]]],
+        },
+    )
+    text = out.getvalue()
+    assert "s3cret" not in text
+    assert "q-1" in text and "join" in text
+    assert "[redacted]" in text
+
+
+def test_secrets_inside_json_text_are_redacted() -> None:
+    """A frame body relayed and logged whole is JSON text: its token fields are redacted."""
+    out = io.StringIO()
+    setup_logging("debug", "json", stream=out)
+    body = '{"type":"joined","payload":{"resumeToken":"s3cret-a","hostToken": "s3cret-\\\\"b","name":"Ann"}}'
+    logging.getLogger("quizd.cluster").debug("relay in %s", body, extra={"relay": {"b": body, "raw": body.encode()}})
+    text = out.getvalue()
+    assert "s3cret" not in text
+    assert "Ann" in text
+
+
+def test_attrs_fields_marked_secret_are_redacted() -> None:
+    """A typed message whose field name says nothing (a join's credential) marks it secret."""
+
+    @attrs.frozen
+    class Join:
+        kind: str
+        credential: str = attrs.field(metadata={"secret": True})
+
+    out = io.StringIO()
+    setup_logging("debug", "text", stream=out)
+    logging.getLogger("quizd.cluster").debug("relay in", extra={"relay": Join("resume", "s3cret-cred")})
+    text = out.getvalue()
+    assert "s3cret" not in text and "resume" in text

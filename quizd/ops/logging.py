@@ -11,10 +11,14 @@ Context fields: ``quizId``, ``participantId``, ``node``, ``code`` and ``remote``
 (in that order), then any other field passed with ``extra=``.  An exception (``exc_info``)
 becomes the ``exc`` field in JSON and follows the line in text.
 
-Secrets: a filter on the handler drops every record attribute whose name contains
-"token" (case-insensitive), e.g. ``extra={"resume_token": ...}`` or ``adminToken``, so a
-token passed as an extra never reaches the output.  This only covers attribute names: never
-put a secret into the message text itself.
+Secrets: a filter on the handler drops every record attribute whose name names a secret
+("token" or "secret", case-insensitive), e.g. ``extra={"resume_token": ...}`` or
+``adminToken``, and redacts such keys at any depth inside the other extras: a relay message
+logged whole (``extra={"relay": {"v": {"resumeToken": ...}}}``), a list of such dicts, or an
+attrs instance (logged as its fields; a field with ``metadata={"secret": True}`` counts as
+secret-named) shows ``"[redacted]"`` in place of the value, and so
+does a secret-named field of JSON text inside a string (a frame body logged whole).  It
+covers names, not free text: never put a bare secret into the message text itself.
 
 Noisy third-party loggers (``hypercorn.access``, ``trio-websocket``) are held at warning
 unless the node logs at debug.  :func:`set_level` changes the level at runtime (SIGHUP).
@@ -29,6 +33,7 @@ import sys
 import time
 from typing import Any, Final, TextIO
 
+import attrs
 import orjson
 
 __all__ = [
@@ -90,16 +95,70 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return out
 
 
+REDACTED: Final = "[redacted]"
+_SECRET_WORDS: Final[tuple[str, ...]] = ("token", "secret")
+#: How deep the filter looks into an extra; anything deeper is replaced whole.
+_MAX_DEPTH: Final = 8
+
+
+def _is_secret_name(name: object) -> bool:
+    return isinstance(name, str) and any(word in name.lower() for word in _SECRET_WORDS)
+
+
+# A secret-named JSON field inside a string: a relayed frame body, a request logged whole.
+_JSON_SECRET = re.compile(r'("[A-Za-z_]*(?:[Tt]oken|TOKEN|[Ss]ecret|SECRET)[A-Za-z_]*"\s*:\s*)"(?:[^"\\]|\\.)*"')
+
+
+def _redacted_text(text: str) -> str:
+    if "oken" not in text and "ecret" not in text and "TOKEN" not in text and "SECRET" not in text:
+        return text
+    return _JSON_SECRET.sub(rf'\1"{REDACTED}"', text)
+
+
+def _redacted(value: Any, depth: int = 0) -> Any:
+    """``value`` with every secret-named key replaced, at any depth (dicts, lists, attrs), and
+    secret-named fields of JSON text inside strings (an encoded frame) replaced too."""
+    if isinstance(value, str):
+        return _redacted_text(value)
+    if isinstance(value, (bytes, bytearray)):
+        return _redacted_text(bytes(value).decode("utf-8", "replace"))
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    if depth >= _MAX_DEPTH:
+        return REDACTED
+    if attrs.has(type(value)):
+        # A field may declare itself secret where its name cannot: metadata={"secret": True}.
+        value = {
+            a.name: REDACTED if a.metadata.get("secret") else getattr(value, a.name)
+            for a in attrs.fields(type(value))
+        }
+    if isinstance(value, dict):
+        return {k: REDACTED if _is_secret_name(k) else _redacted(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_redacted(v, depth + 1) for v in value]
+    return value
+
+
 class TokenFilter(logging.Filter):
-    """Removes every record attribute whose name contains "token" (case-insensitive).
+    """Drops every secret-named record attribute and redacts secret-named keys inside the rest.
 
     Installed on the handler, so it sees records from every logger that propagates to the
     root.  It never drops the record itself.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name in [n for n in record.__dict__ if "token" in n.lower()]:
-            delattr(record, name)
+        attributes = record.__dict__
+        for name in list(attributes):
+            if name in _STANDARD_ATTRS:
+                continue
+            if _is_secret_name(name):
+                delattr(record, name)
+            else:
+                attributes[name] = _redacted(attributes[name])
+        if record.args:
+            record.args = (
+                _redacted(record.args) if isinstance(record.args, dict) else tuple(_redacted(list(record.args)))
+            )
         return True
 
 
