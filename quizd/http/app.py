@@ -10,22 +10,31 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
 import cattrs
 import orjson
+import trio
 
 from quizd.convert import converter, error_paths
 from quizd.game.quiz import AutoStart
-from quizd.http.web import SECURITY_HEADERS, WebPages, qr_text, render_qr
+from quizd.http.throttle import AddressThrottle
+from quizd.http.web import SECURITY_HEADERS, QrCodes, Throttled, WebPages, qr_text
 from quizd.ops import metrics
 from quizd.service import QuizService, ServiceError
 
 log = logging.getLogger("quizd.http")
 
 MAX_BODY_BYTES = 64 * 1024
+# A body that has not fully arrived by then is refused (408): a POST that never sends its
+# body must not hold a connection and a task forever.
+BODY_TIMEOUT_S = 10.0
+# Wrong admin tokens: a burst of tries per client address, then one a second; while an
+# address is over its budget every /api/* request from it is refused with 429.
+AUTH_FAILURES = (1.0, 20)  # tokens a second, burst
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -76,6 +85,8 @@ class ControlPlane:
         self._web_config = web_config
         # Set by the node once the files are read; None = pages off ([http] web = false).
         self.web: WebPages | None = None
+        self.qr_codes = QrCodes()
+        self._auth_failures = AddressThrottle(*AUTH_FAILURES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -123,7 +134,12 @@ class ControlPlane:
             return Reply(200, body, content_type)
         if not path.startswith("/api/"):
             return await self._web(method, path, scope)
+        address = _client_address(scope)
+        now = trio.current_time()
+        if wait := self._auth_failures.wait_s(address, now):
+            return _too_many("too many wrong admin tokens from this address", wait)
         if not self._authorized(scope):
+            self._auth_failures.take(address, now)
             return _error(401, "unauthorized", "missing or wrong bearer token")
         parts = path.split("/")[2:]  # ["definitions"] | ["quizzes", id?, action?]
         if parts == ["definitions"]:
@@ -160,9 +176,12 @@ class ControlPlane:
                 return refused
             text = qr_text(scope.get("query_string", b""))
             if text is None:
-                return _error(400, "invalid_query", "give text=<1 to 512 characters>")
-            return Reply(200, await render_qr(text), "image/svg+xml",
-                         ((b"cache-control", b"private, max-age=3600"), *SECURITY_HEADERS))
+                return _error(400, "invalid_query", "give text=<a join link: http(s)://host/play?quiz=ID>")
+            try:
+                svg = await self.qr_codes.svg(text, _client_address(scope))
+            except Throttled as exc:
+                return _too_many("too many new QR codes just now", exc.retry_after_s)
+            return Reply(200, svg, "image/svg+xml", ((b"cache-control", b"private, max-age=3600"), *SECURITY_HEADERS))
         asset = self.web.lookup(path)
         if asset is None:
             return _error(404, "not_found", f"no route {path}")
@@ -188,7 +207,11 @@ class ControlPlane:
         return False
 
     async def _create(self, receive: Receive) -> Reply:
-        raw = await _read_body(receive)
+        raw = b""
+        with trio.move_on_after(BODY_TIMEOUT_S) as waiting:
+            raw = await _read_body(receive)
+        if waiting.cancelled_caught:
+            return _error(408, "invalid_body", f"the body did not arrive within {BODY_TIMEOUT_S:g} s")
         if raw is None:
             return _error(413, "invalid_body", f"body larger than {MAX_BODY_BYTES} bytes")
         try:
@@ -229,6 +252,18 @@ def _json(status: int, value: Any) -> Reply:
 
 def _error(status: int, code: str, message: str) -> Reply:
     return _json(status, {"error": {"code": code, "message": message}})
+
+
+def _too_many(message: str, retry_after_s: float) -> Reply:
+    retry_ms = max(1, math.ceil(retry_after_s * 1000))
+    body = {"error": {"code": "rate_limited", "message": message, "details": {"retryAfterMs": retry_ms}}}
+    return Reply(429, orjson.dumps(body), "application/json",
+                 ((b"cache-control", b"no-store"), (b"retry-after", str(math.ceil(retry_ms / 1000)).encode())))
+
+
+def _client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""
 
 
 def _only_get(method: str) -> Reply | None:

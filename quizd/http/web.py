@@ -10,16 +10,18 @@ strict Content-Security-Policy: every script and style comes from the node itsel
 Two small public helpers exist for the pages' sake and are documented in
 docs/protocol.md section 3: ``/web/config.json`` tells a page where the WebSocket
 listens (it is a different port, and ``public_url`` may move it), and ``/web/qr.svg``
-renders a join link as a QR code with segno, so the host screen needs no JS library.
+renders a join link (and nothing else) as a QR code with segno, so the host screen needs no JS
+library; a code not cached yet is throttled per client address and per node.
 """
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import io
 import mimetypes
+import re
+from collections import OrderedDict
 from importlib import resources
 from importlib.resources.abc import Traversable
 from urllib.parse import parse_qs
@@ -27,6 +29,8 @@ from urllib.parse import parse_qs
 import attrs
 import segno
 import trio
+
+from quizd.http.throttle import AddressThrottle, Bucket
 
 PAGES = {"/play": "play.html", "/host": "host.html"}
 ASSET_PREFIX = "/web/"
@@ -133,19 +137,31 @@ class WebPages:
         return self.assets.get(path)
 
 
+# What /web/qr.svg renders: a join link of a quiz, as the host screen builds it
+# (``<origin>/play?quiz=<quizId>``), nothing else: an anonymous caller cannot make the node
+# render arbitrary text, and every text it can ask for is short.
+JOIN_LINK = re.compile(
+    r"https?://(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?/play\?quiz=[A-Za-z0-9_-]{1,64}"
+)
+QR_CACHE_SIZE = 64
+# A cache miss costs milliseconds of pure-Python rendering (the GIL is held even in the
+# worker thread): a few a second per address, and a few more for the whole node.
+QR_PER_ADDRESS = (2.0, 10)  # tokens a second, burst
+QR_PER_NODE = (10.0, 20)
+
+
 def qr_text(query_string: bytes) -> str | None:
     """The ``text`` parameter of a ``/web/qr.svg`` query, or ``None`` when it is missing,
-    empty or longer than ``QR_MAX_TEXT`` characters."""
+    empty, longer than ``QR_MAX_TEXT`` characters or not a join link."""
     try:
         values = parse_qs(query_string.decode("latin-1"), max_num_fields=4).get("text")
     except ValueError:  # more fields than a QR request has any use for
         return None
-    if not values or not values[0] or len(values[0]) > QR_MAX_TEXT:
+    if not values or not values[0] or len(values[0]) > QR_MAX_TEXT or not JOIN_LINK.fullmatch(values[0]):
         return None
     return values[0]
 
 
-@functools.lru_cache(maxsize=64)
 def _render_qr(text: str) -> bytes:
     # make_qr, not make: a short text would become a Micro QR, which phone cameras ignore.
     code = segno.make_qr(text, error="m")
@@ -154,10 +170,38 @@ def _render_qr(text: str) -> bytes:
     return out.getvalue()
 
 
-_QR_LIMITER = trio.CapacityLimiter(2)
+class Throttled(Exception):
+    """Too many QR codes rendered for this address (or this node) just now."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"retry after {retry_after_s:.1f} s")
+        self.retry_after_s = retry_after_s
 
 
-async def render_qr(text: str) -> bytes:
-    """An SVG QR code of ``text``; rendering takes milliseconds, so it runs in a thread
-    (cached: a host screen asks for the same link again on every reload)."""
-    return await trio.to_thread.run_sync(_render_qr, text, limiter=_QR_LIMITER)
+class QrCodes:
+    """Join-link QR codes: cached (a host screen asks for the same link on every reload),
+    rendered in a worker thread, cache misses throttled per address and per node."""
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._limiter = trio.CapacityLimiter(2)
+        self._per_address = AddressThrottle(*QR_PER_ADDRESS)
+        self._per_node = Bucket(QR_PER_NODE[0], QR_PER_NODE[1], QR_PER_NODE[1], updated=0.0)
+
+    async def svg(self, text: str, address: str) -> bytes:
+        """The SVG of ``text``; raises :class:`Throttled` for a miss over the budget."""
+        cached = self._cache.get(text)
+        if cached is not None:
+            self._cache.move_to_end(text)
+            return cached
+        now = trio.current_time()
+        wait = self._per_address.wait_s(address, now) or self._per_node.wait_s(now)
+        if wait:
+            raise Throttled(wait)
+        self._per_address.take(address, now)
+        self._per_node.take(now)
+        body = await trio.to_thread.run_sync(_render_qr, text, limiter=self._limiter)
+        self._cache[text] = body
+        if len(self._cache) > QR_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return body

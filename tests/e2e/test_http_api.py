@@ -589,3 +589,21 @@ async def test_wrong_methods_are_405(node_factory):
         assert_error(status, body, 405, "method_not_allowed")
     # None of that touched the quiz.
     assert (await control.quiz("q1"))["phase"] == "lobby"
+
+
+async def test_wrong_admin_tokens_are_throttled_per_address(node_factory):
+    """Guessing the admin token: a burst of tries, then 429 for every /api/* request from
+    that address (the right token too) until its budget refills, one try a second."""
+    node = node_factory()
+    wrong = ControlClient(node.http_url, "wrong")
+    right = ControlClient(node.http_url, node.token)
+    for _ in range(20):
+        assert (await wrong.request("GET", "/api/quizzes"))[0] == 401
+    status, body = await wrong.request("GET", "/api/quizzes")
+    assert_error(status, body, 429, "rate_limited")
+    assert body["error"]["details"]["retryAfterMs"] > 0
+    status, body = await right.request("GET", "/api/quizzes")
+    assert_error(status, body, 429, "rate_limited")
+    assert (await raw_http(node.http_url, "GET", "/healthz"))[0] == 200
+    await trio.sleep(body["error"]["details"]["retryAfterMs"] / 1000 + 0.05)
+    assert (await right.request("GET", "/api/quizzes"))[0] == 200

@@ -147,17 +147,44 @@ async def test_qr_code_of_a_join_link(node_factory):
     assert headers["content-type"] == "image/svg+xml"
     assert body.startswith(b"<svg") and b"<path" in body
     # Even a short text is a full QR code (21 modules and more), never a Micro QR.
-    _, _, short = await raw_http(node.http_url, "GET", "/web/qr.svg?text=hi")
+    _, _, short = await raw_http(node.http_url, "GET", "/web/qr.svg?text=http%3A%2F%2Fa%2Fplay%3Fquiz%3Db")
     width = int(re.search(rb'width="(\d+)"', short).group(1))
     assert width >= (21 + 2 * 2) * 8
 
 
 async def test_qr_code_refuses_missing_and_oversized_text(node_factory):
     node = node_factory()
-    for query in ("", "?text=", "?other=1", "?text=" + "a" * 513, "?a=1&b=2&c=3&d=4&e=5&text=x"):
+    link = "http%3A%2F%2F127.0.0.1%3A8080%2Fplay%3Fquiz%3Dabc"
+    for query in ("", "?text=", "?other=1", "?text=" + "a" * 513, "?a=1&b=2&c=3&d=4&e=5&text=" + link,
+                  "?text=hi", "?text=http%3A%2F%2Fh%2Fplay%3Fquiz%3D" + "a" * 65, "?text=" + link + "%26x%3Dy",
+                  "?text=javascript%3Aalert(1)%2F%2Fplay%3Fquiz%3Da"):
         status, _, body = await raw_http(node.http_url, "GET", "/web/qr.svg" + query)
         assert status == 400, query
         assert json.loads(body)["error"]["code"] == "invalid_query"
+
+
+async def test_qr_codes_not_cached_yet_are_throttled_per_address(node_factory):
+    """Rendering a new QR code costs the node CPU: an anonymous client gets a burst, then 429
+    with a retry hint; codes already rendered are still served."""
+    node = node_factory()
+
+    def link(n: int) -> str:
+        return f"/web/qr.svg?text=http%3A%2F%2F127.0.0.1%3A8080%2Fplay%3Fquiz%3Dq{n}"
+
+    statuses = []
+    for n in range(30):
+        status, headers, body = await raw_http(node.http_url, "GET", link(n))
+        statuses.append(status)
+        if status == 429:
+            error = json.loads(body)["error"]
+            assert error["code"] == "rate_limited" and error["details"]["retryAfterMs"] > 0
+            assert int(headers["retry-after"]) >= 1
+    assert statuses[:10] == [200] * 10
+    assert statuses.count(429) >= 15
+    status, _, _ = await raw_http(node.http_url, "GET", link(0))  # cached: no new work
+    assert status == 200
+    status, _, _ = await raw_http(node.http_url, "GET", "/healthz")
+    assert status == 200
 
 
 async def test_pages_can_be_switched_off(node_factory):
