@@ -11,22 +11,37 @@ import unicodedata
 
 MAX_NAME_CODE_POINTS = 24
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn"})
+# Letters that draw nothing: the Hangul fillers and the blank Braille pattern.  A name with
+# one of them could pass for another player's name, or for no name at all.
+_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# What a name made only of draws no visible glyph: spaces of every kind and marks with no
+# base letter to sit on.
+_BLANK_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Mn", "Mc", "Me"})
 
 
 class NameError_(ValueError):
-    """A name the contract refuses; the message says why."""
+    """A name the contract refuses; the message says why, ``reason`` says it for a program
+    (``empty``, ``too_long``, ``forbidden_character``, ``invisible_character``, ``blank``)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def normalize_name(raw: str) -> str:
     """Trim and NFC-normalise ``raw``, or raise ``NameError_`` saying what is wrong."""
     name = unicodedata.normalize("NFC", raw.strip())
     if not name:
-        raise NameError_("name must not be empty")
+        raise NameError_("empty", "name must not be empty")
     if len(name) > MAX_NAME_CODE_POINTS:
-        raise NameError_(f"name must be at most {MAX_NAME_CODE_POINTS} characters")
+        raise NameError_("too_long", f"name must be at most {MAX_NAME_CODE_POINTS} characters")
     for ch in name:
         if unicodedata.category(ch) in _FORBIDDEN_CATEGORIES:
-            raise NameError_(f"name must not contain the character U+{ord(ch):04X}")
+            raise NameError_("forbidden_character", f"name must not contain the character U+{ord(ch):04X}")
+        if ch in _FILLERS:
+            raise NameError_("invisible_character", f"name must not contain the invisible character U+{ord(ch):04X}")
+    if all(ch.isspace() or unicodedata.category(ch) in _BLANK_CATEGORIES for ch in name):
+        raise NameError_("blank", "name must show at least one letter, digit or symbol")
     return name
 
 

@@ -234,7 +234,7 @@ class QuizGame:
         try:
             clean = normalize_name(name)
         except NameError_ as exc:
-            raise ProtocolError(E.NAME_INVALID, str(exc)) from None
+            raise ProtocolError(E.NAME_INVALID, str(exc), {"reason": exc.reason}) from None
         key = name_key(clean)
         if key in self.name_keys:
             raise ProtocolError(E.NAME_TAKEN, f"the name {clean!r} is taken in this quiz")

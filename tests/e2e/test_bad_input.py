@@ -232,15 +232,19 @@ async def test_second_join_is_already_joined_and_changes_nothing(quizd_node):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "   ", "x" * 25, "\u0007", "Ann\u0007", "\u200b", "A\u200bnn", "\ue000", "\u0378", "\t\n"],
+    ["", "   ", "x" * 25, "\u0007", "Ann\u0007", "\u200b", "A\u200bnn", "\ue000", "\u0378", "\t\n",
+     "\u3164", "\u2800\u2800", "\u0301\u0302", "Ann\u3164"],
     ids=["empty", "spaces", "25-code-points", "bell", "embedded-bell", "zwsp", "embedded-zwsp",
-         "private-use", "unassigned", "whitespace-controls"],
+         "private-use", "unassigned", "whitespace-controls", "hangul-filler", "braille-blank", "only-marks",
+         "hidden-filler"],
 )
 async def test_invalid_names_are_name_invalid(quizd_node, name):
     quiz = await create_quiz(quizd_node, "steady")
     async with AsyncExitStack() as stack:
         conn = await open_conn(stack, quizd_node)
-        await request_error(conn, "join", {"quizId": quiz.id, "name": name}, "name_invalid")
+        error = await request_error(conn, "join", {"quizId": quiz.id, "name": name}, "name_invalid")
+        assert error["payload"]["details"]["reason"] in {
+            "empty", "too_long", "forbidden_character", "invisible_character", "blank"}
         # A refused join is not a join: the same connection may try again.
         joined = await conn.join(quiz.id, name="Valid Name")
         assert joined["payload"]["name"] == "Valid Name"
