@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("quizd.gateway")
 
 JOIN_TIMEOUT_S = 10.0
+# A connection must have joined a quiz this long after its handshake, or it is closed
+# (1008): an open socket that never joins holds a descriptor and a slot of the caps.
+FIRST_JOIN_DEADLINE_S = 10.0
 CLOSE_TIMEOUT_S = 5.0
 
 
@@ -96,10 +99,18 @@ class Session:
 
     # ------------------------------------------------------------------ reading
     async def run(self) -> None:
+        join_by = trio.current_time() + FIRST_JOIN_DEADLINE_S
         try:
             while True:
                 try:
-                    frame = await self.ws.get_message()
+                    if self.quiz is None:
+                        frame = await self._first_frames(join_by)
+                        if frame is None:
+                            metrics.count_error(E.NOT_JOINED)
+                            self.close_soon(E.CLOSE_ABUSE, f"no join within {FIRST_JOIN_DEADLINE_S:g} s")
+                            return
+                    else:
+                        frame = await self.ws.get_message()
                 except ConnectionClosed:
                     return
                 if not self._admit(trio.current_time()):
@@ -111,6 +122,14 @@ class Session:
                     self.quiz.post(ConnectionLost(self.participant_id, self))
                 except ProtocolError:
                     pass
+
+    async def _first_frames(self, join_by: float) -> str | bytes | None:
+        """The next frame of a connection that has not joined yet; None past its deadline.
+
+        Only the wait for a frame is bounded: a join the actor is deciding is never cut."""
+        with trio.move_on_at(join_by):
+            return await self.ws.get_message()
+        return None
 
     def _admit(self, now: float) -> bool:
         verdict = self.limiter.check(now)

@@ -160,6 +160,25 @@ async def test_connections_per_ip(node_factory):
 # --------------------------------------------------------------------------- handshake
 
 
+async def test_a_connection_that_never_joins_is_closed_after_the_first_join_deadline(node_factory):
+    """An open socket that never joins holds a descriptor and a place under the caps: it is
+    closed (1008) once the deadline after its handshake has passed; one that joined in time,
+    even after a refused join, stays."""
+    from quizd.gateway.session import FIRST_JOIN_DEADLINE_S
+
+    node = node_factory(definitions=DEFS)
+    quiz_id, _ = await new_quiz(node)
+    async with connect(node.ws_url) as idle, connect(node.ws_url) as chatty, connect(node.ws_url) as ann:
+        started = trio.current_time()
+        assert (await ann.join(quiz_id, name="Ann"))["type"] == "joined"
+        reply = await chatty.request("ping")  # talking is not joining
+        assert reply["payload"]["code"] == "not_joined"
+        assert await close_code(idle, timeout=FIRST_JOIN_DEADLINE_S + 5) == 1008
+        assert await close_code(chatty, timeout=5) == 1008
+        assert trio.current_time() - started >= FIRST_JOIN_DEADLINE_S - 0.5
+        await still_open(ann)
+
+
 async def test_allowed_origins(node_factory):
     allowed = "https://quiz.example.com"
     node = node_factory(definitions=DEFS, websocket={"allowed_origins": [allowed]})
