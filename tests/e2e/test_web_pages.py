@@ -21,7 +21,8 @@ FILES = {
     "/play": "text/html; charset=utf-8",
     "/host": "text/html; charset=utf-8",
     "/web/play.html": "text/html; charset=utf-8",
-    "/web/js/quizd.js": "text/javascript; charset=utf-8",
+    "/web/js/client.js": "text/javascript; charset=utf-8",
+    "/web/js/dom.js": "text/javascript; charset=utf-8",
     "/web/js/play.js": "text/javascript; charset=utf-8",
     "/web/js/host.js": "text/javascript; charset=utf-8",
     "/web/css/base.css": "text/css; charset=utf-8",
@@ -60,16 +61,16 @@ async def test_pages_reference_only_files_the_node_serves(node_factory):
 
 async def test_an_unchanged_file_revalidates_with_304(node_factory):
     node = node_factory()
-    _, headers, _ = await raw_http(node.http_url, "GET", "/web/js/quizd.js")
-    status, again, body = await raw_http(node.http_url, "GET", "/web/js/quizd.js",
+    _, headers, _ = await raw_http(node.http_url, "GET", "/web/js/client.js")
+    status, again, body = await raw_http(node.http_url, "GET", "/web/js/client.js",
                                          headers={"If-None-Match": headers["etag"]})
     assert (status, body) == (304, b"")
     assert again["etag"] == headers["etag"]
     for matching in (f"W/{headers['etag']}", f'"other", {headers["etag"]}', "*"):
-        status, _, body = await raw_http(node.http_url, "GET", "/web/js/quizd.js",
+        status, _, body = await raw_http(node.http_url, "GET", "/web/js/client.js",
                                          headers={"If-None-Match": matching})
         assert (status, body) == (304, b""), matching
-    status, _, body = await raw_http(node.http_url, "GET", "/web/js/quizd.js",
+    status, _, body = await raw_http(node.http_url, "GET", "/web/js/client.js",
                                      headers={"If-None-Match": '"something-else"'})
     assert status == 200 and body
 
@@ -189,7 +190,7 @@ async def test_qr_codes_not_cached_yet_are_throttled_per_address(node_factory):
 
 async def test_pages_can_be_switched_off(node_factory):
     node = node_factory(http={"web": False})
-    for path in ("/", "/play", "/host", "/web/js/quizd.js", "/web/config.json", "/web/qr.svg?text=a"):
+    for path in ("/", "/play", "/host", "/web/js/client.js", "/web/config.json", "/web/qr.svg?text=a"):
         status, _, body = await raw_http(node.http_url, "GET", path)
         assert status == 404, path
         assert json.loads(body)["error"]["code"] == "not_found"

@@ -2,11 +2,13 @@
 // WebSocket as its host.  The server's messages are the source of truth: `joined` (also
 // after every reconnect) rebuilds the whole screen, `host_state` decides which commands
 // are enabled, and the broadcasts (`question`, `question_closed`, ...) change the screen.
+// The connection is client.js's; screens, status, boards and countdowns are drawn by
+// dom.js, the same way as on the player page.
 
-import { Countdown, LETTERS, QuizConnection, el, playUrl, webSocketUrl } from "./quizd.js";
+import { QuizConnection, webSocketUrl } from "./client.js";
+import { $, Countdown, LETTERS, announce, boardRow, el, renderBoard, setStatus, showScreen } from "./dom.js";
 
 const STORAGE_KEY = "quizd.host";  // {quizId, hostToken}: a reload goes straight back in
-const $ = (selector) => document.querySelector(selector);
 
 // Kept in memory only: never stored, never put in the URL or the DOM.
 let adminToken = "";
@@ -26,40 +28,19 @@ const quiz = {
   endedSeen: false,
 };
 
-const countdown = new Countdown((remaining, total) => {
-  $("#countdown .bar > span").style.width = `${(100 * remaining) / total}%`;
-  $("#countdown .seconds").textContent = String(Math.ceil(remaining / 1000));
-});
-const startingCountdown = new Countdown((remaining) => {
-  $("#starting-seconds").textContent = String(Math.ceil(remaining / 1000));
-});
+const countdown = new Countdown($("countdown"));
+const startingCountdown = new Countdown($("starting-seconds"));
 
 // ------------------------------------------------------------------ screens
 
-function showScreen(name) {
-  document.body.dataset.screen = name;
-  for (const node of document.querySelectorAll("[data-for]")) {
-    node.hidden = !node.dataset.for.split(" ").includes(name);
-  }
-  // Focus that sat on something now hidden would be lost: give it to the new heading.
-  const active = document.activeElement;
-  if (!active || active === document.body || active.closest("[hidden]")) {
-    const heading = document.querySelector(`[data-for~="${name}"] [tabindex="-1"]`);
-    if (heading) heading.focus();
-  }
-}
-
-function announce(text) {
-  $("#announce").textContent = text;
-}
-
-function setStatus(text, state = "") {
-  $("#status").textContent = text;
-  $("#status").dataset.state = state;
+/** Show screen `name` (dom.js).  Focus that sat on something now hidden would be lost:
+ * it goes to the new screen's heading. */
+function switchTo(name) {
+  showScreen(name, { rescueFocus: true });
 }
 
 function showActionError(text) {
-  $("#action-error").textContent = text;
+  $("action-error").textContent = text;
 }
 
 // ------------------------------------------------------------------ setup (HTTP)
@@ -82,46 +63,46 @@ async function api(method, path, body) {
 }
 
 async function loadDefinitions() {
-  adminToken = $("#admin-token").value.trim();
-  const select = $("#definition");
+  adminToken = $("admin-token").value.trim();
+  const select = $("definition");
   const definitions = await api("GET", "/api/definitions");
   select.replaceChildren(...definitions.map((d) =>
     el("option", { value: d.id }, `${d.title} (${d.questionCount} questions)`)));
   select.disabled = definitions.length === 0;
-  $("#create-quiz").disabled = definitions.length === 0;
+  $("create-quiz").disabled = definitions.length === 0;
   if (definitions.length === 0) throw new Error("This server has no quiz definitions.");
   select.focus();
 }
 
 async function createQuiz() {
-  const created = await api("POST", "/api/quizzes", { definitionId: $("#definition").value });
+  const created = await api("POST", "/api/quizzes", { definitionId: $("definition").value });
   host({ quizId: created.quizId, hostToken: created.hostToken });
 }
 
 /** Run a setup action, showing its failure in the alert region. */
 async function setupAction(button, action) {
-  $("#setup-error").textContent = "";
+  $("setup-error").textContent = "";
   button.disabled = true;
   try {
     await action();
   } catch (error) {
-    $("#setup-error").textContent = error.message;
+    $("setup-error").textContent = error.message;
   } finally {
-    button.disabled = button.id === "create-quiz" && $("#definition").disabled;
+    button.disabled = button.id === "create-quiz" && $("definition").disabled;
   }
 }
 
-$("#create-form").addEventListener("submit", (event) => {
+$("create-form").addEventListener("submit", (event) => {
   event.preventDefault();
   // Enter in the token field submits with the first button, "Load quizzes".
-  const button = event.submitter || $("#load-definitions");
+  const button = event.submitter || $("load-definitions");
   setupAction(button, button.id === "create-quiz" ? createQuiz : loadDefinitions);
 });
 
-$("#open-form").addEventListener("submit", (event) => {
+$("open-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  const quizId = $("#open-quiz-id").value.trim();
-  const hostToken = $("#open-host-token").value.trim();
+  const quizId = $("open-quiz-id").value.trim();
+  const hostToken = $("open-host-token").value.trim();
   if (quizId && hostToken) host({ quizId, hostToken });
 });
 
@@ -207,11 +188,11 @@ function onFinal(status) {
   } else {
     setStatus(`Disconnected: ${status.reason}.`, "final");
     if (status.code === 4004) saveSession(null);  // over, but its results never arrived here
-    $("#closed-message").textContent = status.code === 4002
+    $("closed-message").textContent = status.code === 4002
       ? "This quiz was opened on another screen. Reconnect to show it here again."
       : `The connection ended: ${status.reason}.`;
-    $("#reconnect").hidden = !quiz.session;
-    showScreen("closed");
+    $("reconnect").hidden = !quiz.session;
+    switchTo("closed");
   }
 }
 
@@ -221,11 +202,11 @@ function backToSetup(error = "") {
   quiz.phase = null;
   for (const box of document.querySelectorAll(".confirm")) box.hidden = true;
   showActionError("");
-  $("#quiz-title").textContent = "Host a quiz";
+  $("quiz-title").textContent = "Host a quiz";
   document.title = "Host · quizd";
   setStatus("");
-  $("#setup-error").textContent = error;
-  showScreen("setup");
+  $("setup-error").textContent = error;
+  switchTo("setup");
 }
 
 // ------------------------------------------------------------------ server messages
@@ -246,8 +227,8 @@ function onMessage({ type, payload }) {
     case "question": showQuestion(payload); break;
     case "question_closed": showReveal(payload); break;
     case "leaderboard":
-      renderBoard($("#leaderboard"), payload.top);
-      $("#leaderboard-total").textContent = `(${payload.total} players)`;
+      renderBoard($("leaderboard"), payload.top);
+      $("leaderboard-total").textContent = `(${payload.total} players)`;
       break;
     case "quiz_ended": showEnded(payload); break;
     case "error":
@@ -267,13 +248,13 @@ function onJoined(payload) {
   quiz.participants = payload.players.length;
   quiz.connected = payload.players.filter((p) => p.connected).length;
   quiz.answered = null;
-  $("#quiz-title").textContent = info.title;
+  $("quiz-title").textContent = info.title;
   document.title = `${info.title} · Host · quizd`;
   renderJoinInfo(payload.quizId);
-  $("#player-list").replaceChildren();
+  $("player-list").replaceChildren();
   for (const [id, name] of quiz.players) addPlayer(id, name);
-  renderBoard($("#leaderboard"), payload.leaderboard);
-  $("#leaderboard-total").textContent = `(${payload.participants} players)`;
+  renderBoard($("leaderboard"), payload.leaderboard);
+  $("leaderboard-total").textContent = `(${payload.participants} players)`;
 
   if (info.phase === "question" && payload.question) {
     showQuestion(payload.question);
@@ -286,7 +267,7 @@ function onJoined(payload) {
     showReveal(payload.reveal);
   } else if (info.phase === "starting") {
     showStarting(Math.max(0, info.startsAt - payload.serverTime));
-  } else showScreen("lobby");
+  } else switchTo("lobby");
   // hostState: the live counts as of now (host_state itself only comes on a change).
   applyHostState(payload.hostState || { phase: info.phase, questionIndex: info.questionIndex });
 }
@@ -306,13 +287,13 @@ function applyHostState(state) {
 function updateControls() {
   const online = connection !== null && connection.connected;
   const phase = quiz.phase;
-  $("#start").disabled = !online || phase !== "lobby";
-  $("#start").hidden = phase !== "lobby";
-  $("#next").hidden = phase === "lobby";
-  $("#next").disabled = !online || !(phase === "question" || phase === "reveal");
-  $("#end").disabled = !online || !phase || phase === "ended";
+  $("start").disabled = !online || phase !== "lobby";
+  $("start").hidden = phase !== "lobby";
+  $("next").hidden = phase === "lobby";
+  $("next").disabled = !online || !(phase === "question" || phase === "reveal");
+  $("end").disabled = !online || !phase || phase === "ended";
   const last = quiz.questionIndex === quiz.questionCount - 1;
-  $("#next-hint").textContent = {
+  $("next-hint").textContent = {
     question: "closes the question now",
     reveal: last ? "shows the final results" : "opens the next question",
   }[phase] || "";
@@ -320,15 +301,20 @@ function updateControls() {
 
 // ------------------------------------------------------------------ lobby
 
+/** The URL a player opens to join `quizId` on this node. */
+function playUrl(quizId) {
+  return `${location.origin}/play?quiz=${encodeURIComponent(quizId)}`;
+}
+
 function renderJoinInfo(quizId) {
   const link = playUrl(quizId);
-  $("#join-code").textContent = quizId;
-  $("#join-link").href = link;
-  $("#join-link").textContent = link;
-  $("#join-qr").src = `/web/qr.svg?text=${encodeURIComponent(link)}`;
-  $("#close-quiz-id").textContent = quizId;
-  $("#close-host-token").textContent = quiz.session.hostToken;
-  $("#loopback-note").hidden = !isLoopback(location.hostname);
+  $("join-code").textContent = quizId;
+  $("join-link").href = link;
+  $("join-link").textContent = link;
+  $("join-qr").src = `/web/qr.svg?text=${encodeURIComponent(link)}`;
+  $("close-quiz-id").textContent = quizId;
+  $("close-host-token").textContent = quiz.session.hostToken;
+  $("loopback-note").hidden = !isLoopback(location.hostname);
 }
 
 /** A join link on localhost reaches no phone: the lobby says so. */
@@ -340,7 +326,7 @@ function addPlayer(participantId, name) {
   if (document.querySelector(`#player-list li[data-participant-id="${CSS.escape(participantId)}"]`)) return;
   const item = el("li", { dataset: { participantId } }, el("span", { class: "name" }, name));
   item.append(kickButton(item, name));
-  $("#player-list").append(item);
+  $("player-list").append(item);
   renderPlayerCount();
 }
 
@@ -366,12 +352,12 @@ function kickButton(item, name) {
 
 function renderPlayerCount() {
   const count = quiz.players.size;
-  $("#player-count").textContent = String(count);
-  $("#player-noun").textContent = count === 1 ? "player" : "players";
+  $("player-count").textContent = String(count);
+  $("player-noun").textContent = count === 1 ? "player" : "players";
   // host_state is throttled: only compare it with a list it agrees with.
   const offline = quiz.participants === count && quiz.connected !== null && quiz.connected < count;
-  $("#connected-note").textContent = offline ? `(${quiz.connected} connected)` : "";
-  $("#no-players").hidden = count > 0;
+  $("connected-note").textContent = offline ? `(${quiz.connected} connected)` : "";
+  $("no-players").hidden = count > 0;
 }
 
 // ------------------------------------------------------------------ starting, question, reveal
@@ -380,7 +366,7 @@ function showStarting(countdownMs) {
   setPhase("starting");
   startingCountdown.run(countdownMs);
   announce("The quiz is starting.");
-  showScreen("starting");
+  switchTo("starting");
 }
 
 /** The broadcasts say where the quiz is before the (throttled) host_state does: follow
@@ -391,8 +377,8 @@ function setPhase(phase) {
 }
 
 function renderQuestionHeader(index, text) {
-  $("#question-number").textContent = `Question ${index + 1} of ${quiz.questionCount}`;
-  $("#question-text").textContent = text;
+  $("question-number").textContent = `Question ${index + 1} of ${quiz.questionCount}`;
+  $("question-text").textContent = text;
 }
 
 function showQuestion(question) {
@@ -404,22 +390,22 @@ function showQuestion(question) {
   setPhase("question");
   renderQuestionHeader(question.index, question.text);
   renderChoices(question.choices);
-  $("#distribution").replaceChildren();
+  $("distribution").replaceChildren();
   renderAnswered();
   countdown.start(question);
   announce(`Question ${question.index + 1} of ${question.total}: ${question.text}`);
-  showScreen("question");
+  switchTo("question");
 }
 
 /** The host does not answer: the choices are list items, not buttons. */
 function renderChoices(texts) {
-  $("#choices").replaceChildren(...texts.map((text, i) =>
+  $("choices").replaceChildren(...texts.map((text, i) =>
     el("li", { class: "choice", dataset: { choice: i } },
       el("span", { class: "letter" }, LETTERS[i]), el("span", { class: "text" }, text), el("span", { class: "mark" }))));
 }
 
 function renderAnswered() {
-  const node = $("#answered-count");
+  const node = $("answered-count");
   if (quiz.answered === null) {
     delete node.dataset.answered;
     node.textContent = "—";
@@ -435,7 +421,7 @@ function showReveal(reveal) {
   quiz.answered = reveal.distribution.reduce((sum, count) => sum + count, 0);
   renderAnswered();
   const question = quiz.question && quiz.question.questionId === reveal.questionId ? quiz.question : null;
-  for (const item of $("#choices").children) {
+  for (const item of $("choices").children) {
     const correct = Number(item.dataset.choice) === reveal.correctChoice;
     item.dataset.correct = String(correct);
     item.querySelector(".mark").textContent = correct ? "✓ Correct answer" : "";
@@ -443,13 +429,13 @@ function showReveal(reveal) {
   renderDistribution(reveal, question);
   const correctText = question ? ` (${question.choices[reveal.correctChoice]})` : "";
   announce(`Time is up. The correct answer is ${LETTERS[reveal.correctChoice]}${correctText}.`);
-  showScreen("reveal");
+  switchTo("reveal");
 }
 
 /** One bar per choice, as long as its share of the most chosen one; letter and count as text too. */
 function renderDistribution(reveal, question) {
   const most = Math.max(1, ...reveal.distribution);
-  $("#distribution").replaceChildren(...reveal.distribution.map((count, i) => {
+  $("distribution").replaceChildren(...reveal.distribution.map((count, i) => {
     const fill = el("span", { class: "fill" });
     fill.style.width = `${(100 * count) / most}%`;
     const correct = i === reveal.correctChoice;
@@ -464,17 +450,6 @@ function renderDistribution(reveal, question) {
 
 // ------------------------------------------------------------------ leaderboards and the end
 
-function entryItem(entry, attributes = {}) {
-  return el("li", { dataset: { participantId: entry.participantId }, ...attributes },
-    el("span", { class: "rank" }, String(entry.rank)),
-    el("span", { class: "name" }, entry.name),
-    el("span", { class: "score" }, String(entry.score)));
-}
-
-function renderBoard(list, entries) {
-  list.replaceChildren(...entries.map((entry) => entryItem(entry)));
-}
-
 function showEnded(payload) {
   quiz.endedSeen = true;
   quiz.phase = "ended";
@@ -483,15 +458,15 @@ function showEnded(payload) {
   // DOM order is 1, 2, 3; host.css puts 2nd left, 1st middle, 3rd right.  Heights follow
   // the rank, so tied players stand equally high.
   const podium = payload.leaderboard.slice(0, 3).map((entry, i) =>
-    entryItem(entry, { dataset: { place: i + 1, participantId: entry.participantId, rank: entry.rank } }));
-  $("#podium").replaceChildren(...podium);
-  renderBoard($("#final-standings"), payload.leaderboard);
-  $("#no-results").hidden = payload.leaderboard.length > 0;
-  $("#final-total").textContent = `(${payload.total} players)`;
+    boardRow(entry, { dataset: { place: i + 1, rank: entry.rank } }));
+  $("podium").replaceChildren(...podium);
+  renderBoard($("final-standings"), payload.leaderboard);
+  $("no-results").hidden = payload.leaderboard.length > 0;
+  $("final-total").textContent = `(${payload.total} players)`;
   const winner = payload.leaderboard[0];
   announce(winner ? `The quiz is over. ${winner.name} wins with ${winner.score} points.` : "The quiz is over.");
   updateControls();
-  showScreen("ended");
+  switchTo("ended");
 }
 
 // ------------------------------------------------------------------ host commands
@@ -516,9 +491,9 @@ async function commandButton(button, type, payload) {
   updateControls();
 }
 
-$("#start").addEventListener("click", (event) => commandButton(event.currentTarget, "start"));
+$("start").addEventListener("click", (event) => commandButton(event.currentTarget, "start"));
 // Passing the index we show makes a retried click safe: it never skips a question.
-$("#next").addEventListener("click", (event) =>
+$("next").addEventListener("click", (event) =>
   commandButton(event.currentTarget, "next", { questionIndex: quiz.questionIndex }));
 
 /** An inline "are you sure?": `trigger` opens `box`, whose `yes` runs `action`. */
@@ -543,16 +518,16 @@ function confirmable(trigger, box, yes, no, action) {
   });
 }
 
-confirmable("#end", "#end-confirm-box", "#end-confirm", "#end-cancel", () => commandButton($("#end"), "end"));
+confirmable("end", "end-confirm-box", "end-confirm", "end-cancel", () => commandButton($("end"), "end"));
 // "Close this quiz screen" forgets the session here; the quiz itself keeps running.
-confirmable("#close-screen", "#close-confirm", "#close-yes", "#close-no", () => backToSetup());
+confirmable("close-screen", "close-confirm", "close-yes", "close-no", () => backToSetup());
 
-$("#host-another").addEventListener("click", () => backToSetup());
-$("#back-to-setup").addEventListener("click", () => backToSetup());
-$("#reconnect").addEventListener("click", () => host(quiz.session));
+$("host-another").addEventListener("click", () => backToSetup());
+$("back-to-setup").addEventListener("click", () => backToSetup());
+$("reconnect").addEventListener("click", () => host(quiz.session));
 
 // ------------------------------------------------------------------ start
 
 const resumed = storedSession();
 if (resumed) host(resumed);
-else showScreen("setup");
+else switchTo("setup");

@@ -2,11 +2,11 @@
 //
 // All state lives in `game` below; every server message updates it and re-renders the
 // part of the page it concerns.  The connection itself (reconnect, resume, request ids)
-// is QuizConnection's job: this file only decides what to show.
+// is QuizConnection's job (client.js), and what both pages draw alike (screens, status,
+// boards, countdowns) is dom.js's: this file only decides what to show.
 
-import { Countdown, LETTERS, QuizConnection, el, webSocketUrl } from "./quizd.js";
-
-const $ = (id) => document.getElementById(id);
+import { QuizConnection, webSocketUrl } from "./client.js";
+import { $, Countdown, LETTERS, announce, el, renderBoard, setStatus, showScreen } from "./dom.js";
 
 const JOIN_ERRORS = {
   quiz_not_found: "There is no quiz with that code. Check the code and try again.",
@@ -45,10 +45,13 @@ const game = {
   top: [],                // latest leaderboard top entries
 };
 
-const questionTimer = new Countdown((left, total) => renderCountdown($("countdown"), left, total));
-const startTimer = new Countdown((left) => {
-  $("starting-seconds").textContent = String(Math.ceil(left / 1000));
+const questionTimer = new Countdown($("countdown"), (left) => {
+  if (left === 0 && document.body.dataset.screen === "question" && game.choice === null) {
+    setChoicesDisabled(true);
+    $("answer-note").textContent = "Time's up!";
+  }
 });
+const startTimer = new Countdown($("starting-seconds"));
 
 // ---- small helpers ------------------------------------------------------------------
 
@@ -66,31 +69,11 @@ function forgetSession() {
   if (game.quizId) sessionStorage.removeItem(storageKey(game.quizId));
 }
 
-function showScreen(screen) {
-  document.body.dataset.screen = screen;
-  for (const part of document.querySelectorAll("[data-screens]")) {
-    part.hidden = !part.dataset.screens.split(" ").includes(screen);
-  }
+/** Show `screen` (dom.js's showScreen); a countdown whose screen is gone stops with it. */
+function switchTo(screen) {
+  showScreen(screen);
   if (screen !== "question" && screen !== "reveal") questionTimer.stop();
   if (screen !== "starting") startTimer.stop();
-}
-
-function setStatus(text, state = "") {
-  $("status").textContent = text;
-  $("status").dataset.state = state;
-}
-
-function announce(text) {
-  $("announcer").textContent = text;
-}
-
-function renderCountdown(box, left, total) {
-  box.querySelector(".bar > span").style.width = `${total ? (100 * left) / total : 0}%`;
-  box.querySelector(".seconds").textContent = String(Math.ceil(left / 1000));
-  if (left === 0 && document.body.dataset.screen === "question" && game.choice === null) {
-    setChoicesDisabled(true);
-    $("answer-note").textContent = "Time's up!";
-  }
 }
 
 function renderStats() {
@@ -103,32 +86,19 @@ function updateStanding({ score, rank }) {
   if (score !== undefined) game.score = score;
   if (rank !== undefined) game.rank = rank;
   renderStats();
-  renderBoard($("leaderboard"), game.top);  // our own row may sit below the top list
+  renderBoard($("leaderboard"), game.top, me());  // our own row may sit below the top list
+}
+
+/** This player as a board entry (none on the join form): dom.js's renderBoard highlights
+ * that row, or adds it below a top list it is not in. */
+function me() {
+  if (!game.participantId) return null;
+  return { participantId: game.participantId, name: game.name, rank: game.rank, score: game.score };
 }
 
 function renderPlayerCount(count) {
   $("player-count").textContent = String(count);
   $("player-word").textContent = count === 1 ? "player" : "players";
-}
-
-/** Fill a `.board` list; the player's own row is highlighted, and added at the end when
- *  they are not among `entries` (from their last known rank and score). */
-function renderBoard(list, entries) {
-  const rows = entries.map((entry) => boardRow(entry));
-  if (game.participantId && !entries.some((e) => e.participantId === game.participantId)) {
-    const mine = boardRow({ rank: game.rank ?? "–", participantId: game.participantId, name: game.name, score: game.score });
-    mine.classList.add("outside");
-    rows.push(mine);
-  }
-  list.replaceChildren(...rows);
-}
-
-function boardRow({ rank, participantId, name, score }) {
-  const you = participantId === game.participantId;
-  return el("li", { class: you ? "you" : null, dataset: { participantId } },
-    el("span", { class: "rank" }, String(rank)),
-    el("span", { class: "name" }, name, you ? el("span", { class: "you-tag" }, " (you)") : null),
-    el("span", { class: "score" }, String(score)));
 }
 
 // ---- joining ------------------------------------------------------------------------
@@ -137,7 +107,7 @@ function showJoinForm(message = "") {
   conn = null;
   game.participantId = null;
   document.title = "Play · quizd";
-  showScreen("join");
+  switchTo("join");
   $("join-error").textContent = message;
   $("join-button").disabled = false;
   $("join-button").textContent = "Join";
@@ -242,7 +212,7 @@ function handleFinal({ code, error, reason, unconfirmed }) {
 }
 
 function showClosed(title, message, offerUseHere = false) {
-  showScreen("closed");
+  switchTo("closed");
   $("closed-title").textContent = title;
   $("closed-message").textContent = message;
   $("use-here").hidden = !offerUseHere;
@@ -314,7 +284,7 @@ function onJoined(p) {
   renderPlayerCount(p.participants);
 
   if (p.quiz.phase === "lobby") {
-    showScreen("lobby");
+    switchTo("lobby");
     announce(`You're in, ${p.name}. Waiting for the host to start.`);
   } else if (p.quiz.phase === "starting") {
     showStarting(Math.max(0, p.quiz.startsAt - p.serverTime));
@@ -341,7 +311,7 @@ function onJoined(p) {
 }
 
 function showStarting(countdownMs) {
-  showScreen("starting");
+  switchTo("starting");
   announce("Get ready! The quiz is starting.");
   startTimer.run(countdownMs);
 }
@@ -351,7 +321,7 @@ function showStarting(countdownMs) {
 function showQuestion(question) {
   Object.assign(game, { question, choice: null, result: null, askedRank: false });
   renderQuestion(question);
-  showScreen("question");
+  switchTo("question");
   questionTimer.start(question);
   announce(`Question ${question.index + 1} of ${question.total}: ${question.text}`);
   $("choices").querySelector("button")?.focus();
@@ -451,7 +421,7 @@ function onAnswerResult(result) {
 function showReveal({ questionId, correctChoice, distribution }) {
   if (questionId !== game.question?.questionId) return;
   questionTimer.stop();
-  showScreen("reveal");
+  switchTo("reveal");
   setChoicesDisabled(true);
   for (const button of $("choices").children) {
     const i = Number(button.dataset.choice);
@@ -497,11 +467,11 @@ function onLeaderboard({ top, you }) {
 function showEnded({ leaderboard, you }) {
   forgetSession();  // the quiz is over: nothing to resume
   if (you) updateStanding(you);
-  renderBoard($("final-standings"), leaderboard);
+  renderBoard($("final-standings"), leaderboard, me());
   $("final-rank").textContent = you
     ? `You finished #${you.rank} with ${you.score} points`
     : "Thanks for playing!";
-  showScreen("ended");
+  switchTo("ended");
   announce(`The quiz is over. ${$("final-rank").textContent}.`);
   document.querySelector("#ended-screen h1").focus();
 }

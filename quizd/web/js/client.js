@@ -1,4 +1,5 @@
-// The reference client of docs/protocol.md, shared by /play and /host.
+// The reference client of docs/protocol.md, shared by /play and /host: the protocol only,
+// no DOM (the pages' shared rendering is dom.js).
 //
 // One QuizConnection is one participant of one quiz.  It owns the WebSocket, sends the
 // `join` (a fresh one or a resume, whichever the page's join() says now), matches replies
@@ -303,59 +304,3 @@ export class QuizConnection {
     this.onStatus({ state: "final", ...status });
   }
 }
-
-/** Create an element: el("li", {class: "row", dataset: {id: 3}}, "text", child...). */
-export function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "dataset") Object.assign(node.dataset, value);
-    else if (key === "class") node.className = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined && child !== false) node.append(child);
-  }
-  return node;
-}
-
-/**
- * A countdown to a question's close, from the server's own figures: what was left when
- * the frame was sent (endsAt - serverTime), counted down on this device's monotonic clock,
- * so a phone whose wall clock is wrong still shows the right time.
- */
-export class Countdown {
-  constructor(onTick) {
-    this.onTick = onTick;
-    this.timer = null;
-  }
-
-  start(question) {
-    this.run(Math.min(question.timeLimitMs, question.endsAt - question.serverTime), question.timeLimitMs);
-  }
-
-  /** Count `ms` down (the "Get ready" before the first question, say); `total` is the full span. */
-  run(ms, total = ms) {
-    this.stop();
-    const deadline = performance.now() + Math.max(0, ms);
-    const tick = () => {
-      const remaining = Math.max(0, deadline - performance.now());
-      this.onTick(remaining, total);
-      if (remaining > 0) this.timer = setTimeout(tick, Math.min(250, remaining));
-    };
-    tick();
-  }
-
-  stop() {
-    clearTimeout(this.timer);
-    this.timer = null;
-  }
-}
-
-/** The URL a player opens to join `quizId` on this node. */
-export function playUrl(quizId) {
-  return `${location.origin}/play?quiz=${encodeURIComponent(quizId)}`;
-}
-
-export const LETTERS = ["A", "B", "C", "D", "E", "F", "G", "H"];
