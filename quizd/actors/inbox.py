@@ -49,7 +49,7 @@ class JoinRequest:
 
     kind: str  # "player" | "resume" | "host"
     value: str
-    re: str | int | None
+    reply_to: str | int | None  # the join's ``id``, echoed as ``re``
     endpoint: Any
     received_at: float
     reply: ReplySlot[str] = attrs.field(factory=ReplySlot)

@@ -35,7 +35,6 @@ class Delivery(Protocol):
         *,
         replaceable: bool = False,
         handoff: HandoffLog | None = None,
-        players_only: bool = False,
     ) -> None:
         """Hand one JSON body to every connected participant, encoded once."""
 

@@ -20,7 +20,8 @@ class Reply:
     participant_id: str
     type: str
     payload: Any
-    re: str | int | None = None
+    #: The ``id`` of the client message this answers; sent back as the wire's ``re``.
+    reply_to: str | int | None = None
 
 
 @attrs.frozen(slots=True)
@@ -36,7 +37,6 @@ class Broadcast:
     payload: Any
     question_id: str | None = None
     replaceable: bool = False
-    players_only: bool = False
 
 
 @attrs.frozen(slots=True)

@@ -61,7 +61,6 @@ PAYLOAD_TYPES: dict[str, type] = {
     "end": EmptyPayload,
     "kick": KickPayload,
 }
-HOST_COMMANDS = frozenset({"start", "next", "end", "kick"})
 _EMPTY = EmptyPayload()
 
 
@@ -125,8 +124,9 @@ def parse_frame(text: str) -> ClientMessage:
     return parse_message(decode(text))
 
 
-def encode(msg_type: str, payload: Any, re: str | int | None = None) -> bytes:
-    """One server message as compact UTF-8 JSON (the frame body)."""
-    if re is None:
+def encode(msg_type: str, payload: Any, reply_to: str | int | None = None) -> bytes:
+    """One server message as compact UTF-8 JSON (the frame body); ``reply_to`` (the
+    ``id`` of the client message it answers) goes on the wire as ``re``."""
+    if reply_to is None:
         return orjson.dumps({"type": msg_type, "payload": payload})
-    return orjson.dumps({"type": msg_type, "payload": payload, "re": re})
+    return orjson.dumps({"type": msg_type, "payload": payload, "re": reply_to})
