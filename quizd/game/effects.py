@@ -19,7 +19,7 @@ class Reply:
 
     participant_id: str
     type: str
-    payload: Any
+    payload: dict[str, Any]
     #: The ``id`` of the client message this answers; sent back as the wire's ``re``.
     reply_to: str | int | None = None
 
@@ -34,7 +34,7 @@ class Broadcast:
     """
 
     type: str
-    payload: Any
+    payload: dict[str, Any]
     question_id: str | None = None
     replaceable: bool = False
 
