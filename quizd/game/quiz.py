@@ -32,6 +32,7 @@ from quizd.game.participants import HOST_ID, AnswerRecord, Participant, ReplyTo
 from quizd.game.phase import Phase
 from quizd.game.scoring import score_answer
 from quizd.game.snapshot import SNAPSHOT_VERSION, Changes, Record, Snapshot
+from quizd.game.throttle import BroadcastThrottle
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
 
@@ -120,12 +121,7 @@ class QuizGame:
         # Counters kept incrementally so no per-answer check scans every player.
         self._connected = 0
         self._answered_connected = 0
-        # Throttled broadcasts: what was last sent and when.
-        self._throttle_at: float = now
-        self._sent_count = 0
-        self._sent_top: tuple[tuple[int, int, str], ...] = ()
-        self._sent_total = 0
-        self._sent_host_state: tuple[Any, ...] | None = None
+        self._throttle = BroadcastThrottle(settings.broadcast_interval_ms, now)
         self._add_host()
 
     def _add_host(self) -> None:
@@ -183,8 +179,8 @@ class QuizGame:
             question = self.current_question()
             assert question is not None
             deadline = self.handoffs.close_at(question.time_limit_ms / 1000)
-        if self._throttle_pending():
-            throttle = self._throttle_at + self.settings.broadcast_interval_ms / 1000
+        throttle = self._throttle.next_at(self)
+        if throttle is not None:
             deadline = throttle if deadline is None else min(deadline, throttle)
         return deadline
 
@@ -444,7 +440,7 @@ class QuizGame:
         out: list[fx.Effect] = [fx.Broadcast("question_closed", reveal)]
         if on_close:
             out.extend(self._answer_reply(p, qid, record, record.reply_to) for p, record in answerers)
-        out.append(self._leaderboard_broadcast(now))
+        out.append(self._throttle.leaderboard(self, now))
         return out
 
     def _after_reveal(self, now: float) -> list[fx.Effect]:
@@ -490,7 +486,7 @@ class QuizGame:
             if not step:
                 break
             out.extend(step)
-        out.extend(self._flush_throttled(now))
+        out.extend(self._throttle.flush(self, now))
         return out
 
     def _phase_timer(self, now: float) -> list[fx.Effect]:
@@ -513,46 +509,6 @@ class QuizGame:
             self.deadline = None
             return [fx.Finished()]
         return []
-
-    def _throttle_pending(self) -> bool:
-        if self._players != self._sent_count:
-            return True
-        if self._host_state_key() != self._sent_host_state:
-            return True
-        # An ended quiz sends no more leaderboards (quiz_ended carried the last one).
-        return self.phase != Phase.ENDED and self._leaderboard_changed()
-
-    def _leaderboard_changed(self) -> bool:
-        return (
-            len(self.leaderboard) != self._sent_total
-            or self.leaderboard.top_signature(self.settings.top_n) != self._sent_top
-        )
-
-    def _host_state_key(self) -> tuple[Any, ...]:
-        return (self.phase, self.question_index, self._players, self.connected_count, self.answered_count)
-
-    def _flush_throttled(self, now: float) -> list[fx.Effect]:
-        if now < self._throttle_at + self.settings.broadcast_interval_ms / 1000:
-            return []
-        out: list[fx.Effect] = []
-        if self._players != self._sent_count:
-            self._sent_count = self._players
-            out.append(fx.Broadcast("participants", views.participants(self._players)))
-        if self.phase != Phase.ENDED and self._leaderboard_changed():
-            out.append(self._leaderboard_broadcast(now))
-        state_key = self._host_state_key()
-        if state_key != self._sent_host_state:
-            self._sent_host_state = state_key
-            out.append(fx.Reply(HOST_ID, "host_state", views.host_state(self)))
-        if out:
-            self._throttle_at = now
-        return out
-
-    def _leaderboard_broadcast(self, now: float) -> fx.Broadcast:
-        self._sent_top = self.leaderboard.top_signature(self.settings.top_n)
-        self._sent_total = len(self.leaderboard)
-        self._throttle_at = now
-        return fx.Broadcast("leaderboard", views.leaderboard(self), replaceable=True)
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -672,6 +628,6 @@ class QuizGame:
                 game.handoffs.handed(pid, mono(handoff[1]))
         if HOST_ID not in game.participants:  # defensive: a snapshot always has its host
             game._add_host()
-        game._throttle_at = now
+        game._throttle.last_at = now
         game._forget_changes()
         return game
