@@ -80,3 +80,64 @@ class Participant:
             answer.result = result
             p.answers[qid] = answer
         return p
+
+
+class Roster:
+    """Everyone in one quiz, found by id, resume token or name key, with the counts the
+    rules check on every answer kept up to date incrementally (no scan of 10,000 players).
+
+    It also remembers what changed since the snapshot store last looked (cluster mode):
+    ``dirty`` participants to write and ``removed`` ones to delete.  Single node, nobody
+    reads them.
+    """
+
+    __slots__ = ("participants", "tokens", "name_keys", "players", "connected", "answered_connected",
+                 "next_pid", "dirty", "removed")
+
+    def __init__(self) -> None:
+        self.participants: dict[str, Participant] = {}
+        self.tokens: dict[str, str] = {}  # resume (or host) token -> participant id
+        self.name_keys: dict[str, str] = {}  # name_key -> player id
+        self.players = 0  # players, not the host
+        self.connected = 0  # connected players
+        self.answered_connected = 0  # connected players who answered the open question
+        self.next_pid = 1
+        self.dirty: set[str] = set()
+        self.removed: set[str] = set()
+
+    def new_pid(self) -> str:
+        pid = f"p{self.next_pid}"
+        self.next_pid += 1
+        return pid
+
+    def by_token(self, token: str) -> Participant | None:
+        pid = self.tokens.get(token)
+        return None if pid is None else self.participants.get(pid)
+
+    def add(self, p: Participant) -> None:
+        """Take in a new (or restored) participant, disconnected."""
+        self.participants[p.id] = p
+        self.tokens[p.token] = p.id
+        if not p.is_host:
+            self.name_keys[p.key] = p.id
+            self.players += 1
+
+    def remove(self, p: Participant) -> None:
+        """A player leaves for good (``leave`` or ``kick``); disconnect it first."""
+        del self.participants[p.id]
+        self.dirty.discard(p.id)
+        self.removed.add(p.id)
+        self.tokens.pop(p.token, None)
+        self.name_keys.pop(p.key, None)
+        self.players -= 1
+
+    def set_connected(self, p: Participant, connected: bool, answered_open_question: bool) -> None:
+        if p.connected == connected:
+            return
+        p.connected = connected
+        if p.is_host:
+            return
+        step = 1 if connected else -1
+        self.connected += step
+        if answered_open_question:
+            self.answered_connected += step

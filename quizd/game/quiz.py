@@ -28,37 +28,16 @@ from quizd.game.definitions import Question, QuizDefinition
 from quizd.game.handoffs import HandoffLog
 from quizd.game.leaderboard import Leaderboard
 from quizd.game.names import NameError_, name_key, normalize_name
-from quizd.game.participants import HOST_ID, AnswerRecord, Participant, ReplyTo
+from quizd.game.participants import HOST_ID, AnswerRecord, Participant, ReplyTo, Roster
 from quizd.game.phase import Phase
 from quizd.game.scoring import score_answer
+from quizd.game.settings import AutoStart, GameSettings
 from quizd.game.snapshot import SNAPSHOT_VERSION, Changes, Record, Snapshot
 from quizd.game.throttle import BroadcastThrottle
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
 
 __all__ = ["HOST_ID", "AutoStart", "GameSettings", "JoinResult", "Phase", "QuizGame", "new_token"]
-
-
-@attrs.frozen
-class AutoStart:
-    min_players: int = 1
-    countdown_ms: int | None = None
-
-
-@attrs.frozen
-class GameSettings:
-    """Node-wide knobs a quiz needs (from the node config).
-
-    ``broadcast_interval_ms`` spaces the throttled broadcasts (``leaderboard``,
-    ``participants`` and the host's ``host_state``); operators set it as
-    ``[leaderboard] interval_ms``.
-    """
-
-    top_n: int = 10
-    broadcast_interval_ms: int = 500
-    max_players: int = 10000
-    linger_s: float = 600.0
-    lobby_timeout_s: float = 3600.0
 
 
 def new_token() -> str:
@@ -101,41 +80,30 @@ class QuizGame:
         self.handoffs: HandoffLog | None = None
         self.distribution: list[int] = []
         self.answered_count = 0
-        self.participants: dict[str, Participant] = {}
-        self.tokens: dict[str, str] = {}
-        self.name_keys: dict[str, str] = {}
+        self.roster = Roster()
+        # The roster's own containers, by their usual names (never rebound).
+        self.participants = self.roster.participants
+        self.dirty = self.roster.dirty
+        self.removed = self.roster.removed
         self.leaderboard = Leaderboard()
         self.closed_questions: list[dict[str, Any]] = []
         self.last_reveal: dict[str, Any] | None = None
         self.finished = False
         self._seq = 0
-        # What changed since the snapshot store last looked (cluster mode): participants
-        # to write and participants to delete.  Single node, nobody reads them.
-        self.dirty: set[str] = set()
-        self.removed: set[str] = set()
         # Scored answers so far (for metrics; retries are not counted again).
         self.answers_correct = 0
         self.answers_wrong = 0
-        self._next_pid = 1
-        self._players = 0
-        # Counters kept incrementally so no per-answer check scans every player.
-        self._connected = 0
-        self._answered_connected = 0
         self._throttle = BroadcastThrottle(settings.broadcast_interval_ms, now)
-        self._add_host()
-
-    def _add_host(self) -> None:
-        self.participants[HOST_ID] = Participant(HOST_ID, "host", self.host_token, True, 0)
-        self.tokens[self.host_token] = HOST_ID
+        self.roster.add(Participant(HOST_ID, "host", self.host_token, True, 0))
 
     # ------------------------------------------------------------------ queries
     @property
     def player_count(self) -> int:
-        return self._players
+        return self.roster.players
 
     @property
     def connected_count(self) -> int:
-        return self._connected
+        return self.roster.connected
 
     def _answered_current(self, p: Participant) -> bool:
         return self.phase == Phase.QUESTION and self.question_index is not None and (
@@ -143,15 +111,7 @@ class QuizGame:
         )
 
     def _set_connected(self, p: Participant, connected: bool) -> None:
-        if p.connected == connected:
-            return
-        p.connected = connected
-        if p.is_host:
-            return
-        step = 1 if connected else -1
-        self._connected += step
-        if self._answered_current(p):
-            self._answered_connected += step
+        self.roster.set_connected(p, connected, self._answered_current(p))
 
     def wall_ms(self, now: float) -> int:
         return round(now * 1000) + self.wall_offset_ms
@@ -195,18 +155,13 @@ class QuizGame:
         except NameError_ as exc:
             raise ProtocolError(E.NAME_INVALID, str(exc)) from None
         key = name_key(clean)
-        if key in self.name_keys:
+        if key in self.roster.name_keys:
             raise ProtocolError(E.NAME_TAKEN, f"the name {clean!r} is taken in this quiz")
-        if self._players >= self.settings.max_players:
+        if self.roster.players >= self.settings.max_players:
             raise ProtocolError(E.QUIZ_FULL, "this quiz is full")
-        pid = f"p{self._next_pid}"
-        self._next_pid += 1
-        token = self._new_token()
-        player = Participant(pid, clean, token, False, self._next_seq())
-        self.participants[pid] = player
-        self.tokens[token] = pid
-        self.name_keys[key] = pid
-        self._players += 1
+        pid = self.roster.new_pid()
+        player = Participant(pid, clean, self._new_token(), False, self._next_seq())
+        self.roster.add(player)
         self.leaderboard.set(pid, clean, 0, player.reached)
         self.dirty.add(pid)
         out: list[fx.Effect] = [fx.Reply(HOST_ID, "player_joined", views.player_joined(player))]
@@ -214,14 +169,13 @@ class QuizGame:
         if (
             self.phase == Phase.LOBBY
             and self.auto_start is not None
-            and self._players >= max(1, self.auto_start.min_players)
+            and self.roster.players >= max(1, self.auto_start.min_players)
         ):
             out.extend(self._start(now, self.auto_start.countdown_ms))
         return JoinResult(pid, out)
 
     def resume(self, token: str, now: float, reply_to: ReplyTo = None, *, host: bool = False) -> JoinResult:
-        pid = self.tokens.get(token)
-        participant = self.participants.get(pid) if pid is not None else None
+        participant = self.roster.by_token(token)
         if participant is None or (host and not participant.is_host):
             code = E.NOT_HOST if host else E.INVALID_RESUME_TOKEN
             raise ProtocolError(code, "unknown or revoked token")
@@ -270,7 +224,7 @@ class QuizGame:
         self.distribution[choice] += 1
         self.answered_count += 1
         if participant.connected:
-            self._answered_connected += 1
+            self.roster.answered_connected += 1
         out: list[fx.Effect] = []
         if self.definition.reveal == "on_answer":
             self._score(participant, question_id, question, record)
@@ -322,13 +276,8 @@ class QuizGame:
 
     def _remove(self, p: Participant) -> list[fx.Effect]:
         self._set_connected(p, False)
-        del self.participants[p.id]
-        self.dirty.discard(p.id)
-        self.removed.add(p.id)
-        self.tokens.pop(p.token, None)
-        self.name_keys.pop(p.key, None)
+        self.roster.remove(p)
         self.leaderboard.remove(p.id)
-        self._players -= 1
         return [fx.Reply(HOST_ID, "player_left", views.player_joined(p))]
 
     # ------------------------------------------------------------------ host commands
@@ -403,7 +352,7 @@ class QuizGame:
         self.deadline = self.handoffs.nominal_end
         self.distribution = [0] * len(question.choices)
         self.answered_count = 0
-        self._answered_connected = 0
+        self.roster.answered_connected = 0
         self.last_reveal = None
         return [fx.Broadcast("question", views.question(self, now), question_id=qid)]
 
@@ -473,7 +422,8 @@ class QuizGame:
     def _maybe_close_when_all_answered(self, now: float) -> list[fx.Effect]:
         if self.phase != Phase.QUESTION or not self.definition.close_when_all_answered:
             return []
-        if self._connected and self._answered_connected >= self._connected:
+        roster = self.roster
+        if roster.connected and roster.answered_connected >= roster.connected:
             return self._close_question(now)
         return []
 
@@ -559,10 +509,10 @@ class QuizGame:
             "closed": list(self.closed_questions),
             "reveal": self.last_reveal,
             "seq": self._seq,
-            "nextPid": self._next_pid,
+            "nextPid": self.roster.next_pid,
             "hostToken": self.host_token,
             "autoStart": None if auto is None else [auto.min_players, auto.countdown_ms],
-            "players": self._players,
+            "players": self.roster.players,
             "definitionId": self.definition.id,
             "correct": self.answers_correct,
             "wrong": self.answers_wrong,
@@ -597,8 +547,6 @@ class QuizGame:
             host_token=meta["hostToken"],
             auto_start=None if auto is None else AutoStart(auto[0], auto[1]),
         )
-        game.participants.clear()
-        game.tokens.clear()
         game.phase = phase
         game.deadline = None if meta["deadline"] is None else mono(meta["deadline"])
         game.question_index = meta["questionIndex"]
@@ -608,26 +556,21 @@ class QuizGame:
         game.closed_questions = list(meta["closed"])
         game.last_reveal = meta["reveal"]
         game._seq = meta["seq"]
-        game._next_pid = meta["nextPid"]
+        game.roster.next_pid = meta["nextPid"]
         game.answers_correct = meta.get("correct", 0)
         game.answers_wrong = meta.get("wrong", 0)
         if phase == Phase.QUESTION and game.question_index is not None:
             time_limit_s = definition.questions[game.question_index].time_limit_ms / 1000
             qid = game.question_id(game.question_index)
             game.handoffs = HandoffLog(qid, mono(meta["openedAt"]), time_limit_s)
-        for pid, record in participants.items():
+        for pid, record in participants.items():  # the host's record replaces the new host
             p = Participant.from_record(pid, record, mono)
-            game.participants[pid] = p
-            game.tokens[p.token] = pid
+            game.roster.add(p)
             if not p.is_host:
-                game._players += 1
-                game.name_keys[p.key] = pid
                 game.leaderboard.set(pid, p.name, p.score, p.reached)
             handoff = record.get("handoff")
             if game.handoffs is not None and handoff and handoff[0] == game.handoffs.question_id:
                 game.handoffs.handed(pid, mono(handoff[1]))
-        if HOST_ID not in game.participants:  # defensive: a snapshot always has its host
-            game._add_host()
         game._throttle.last_at = now
         game._forget_changes()
         return game

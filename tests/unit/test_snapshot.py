@@ -45,7 +45,7 @@ def test_scores_tokens_names_and_ranks_survive():
     restored = restore(game, now=2.5, at=2.5)
     assert restored.participants[ann].score == game.participants[ann].score > 0
     assert restored.leaderboard.rank(ann) == 1 and restored.leaderboard.rank(bob) == 2
-    assert restored.tokens == game.tokens
+    assert restored.roster.tokens == game.roster.tokens
     assert restored.host_token == game.host_token
     assert restored.player_count == 2
     # The answer is still there: a safe retry returns the same result, another choice is refused.
