@@ -164,7 +164,7 @@ class QuizGame:
         self.roster.add(player)
         self.leaderboard.set(pid, clean, 0, player.reached)
         self.dirty.add(pid)
-        out: list[fx.Effect] = [fx.Reply(HOST_ID, "player_joined", views.player_joined(player))]
+        out: list[fx.Effect] = [fx.Reply(HOST_ID, "player_joined", views.participant_ref(player))]
         out.extend(self._connect(player, now, reply_to))
         if (
             self.phase == Phase.LOBBY
@@ -278,7 +278,7 @@ class QuizGame:
         self._set_connected(p, False)
         self.roster.remove(p)
         self.leaderboard.remove(p.id)
-        return [fx.Reply(HOST_ID, "player_left", views.player_joined(p))]
+        return [fx.Reply(HOST_ID, "player_left", views.participant_ref(p))]
 
     # ------------------------------------------------------------------ host commands
     def start(self, pid: str, now: float, reply_to: ReplyTo = None) -> list[fx.Effect]:

@@ -46,7 +46,8 @@ def you(game: QuizGame, pid: str) -> Payload:
     return {"rank": game.leaderboard.rank(pid), "score": game.participants[pid].score}
 
 
-def player_joined(p: Participant) -> Payload:
+def participant_ref(p: Participant) -> Payload:
+    """Who joined or left, as the host's ``player_joined`` / ``player_left`` name them."""
     return {"participantId": p.id, "name": p.name}
 
 
