@@ -28,6 +28,7 @@ from quizd.http.web import WebPages
 from quizd.ops import gc_tuning, metrics
 from quizd.ops.logging import set_level
 from quizd.ops.sdnotify import Notifier, status_loop, watchdog_loop
+from quizd.game.phase import Phase
 from quizd.protocol import errors as E
 from quizd.cluster.manager import ClusterManager, ClusterRouter
 from quizd.router import LocalRouter, Router
@@ -150,7 +151,7 @@ class Node:
         return f"  host screen: {base}/host\n  player page: {base}/play"
 
     def _questions_open(self) -> bool:
-        return any(actor.game.phase == "question" for actor in self.supervisor.actors.values())
+        return any(actor.game.phase == Phase.QUESTION for actor in self.supervisor.actors.values())
 
     def describe(self) -> str:
         """One line for ``systemctl status``."""

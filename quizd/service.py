@@ -23,7 +23,7 @@ from quizd.actors.inbox import EndNow
 from quizd.actors.supervisor import Supervisor
 from quizd.config import Config
 from quizd.definitions_loader import DefinitionSet
-from quizd.game.quiz import AutoStart, GameSettings, QuizGame
+from quizd.game.quiz import AutoStart, GameSettings, Phase, QuizGame
 from quizd.gateway.delivery import LocalDelivery
 from quizd.ops import metrics
 from quizd.protocol.errors import ProtocolError
@@ -88,7 +88,7 @@ class QuizService:
         q = config.quizzes
         self.settings = GameSettings(
             top_n=config.leaderboard.top_n,
-            leaderboard_interval_ms=config.leaderboard.interval_ms,
+            broadcast_interval_ms=config.leaderboard.interval_ms,
             max_players=q.max_players,
             linger_s=q.linger_s,
             lobby_timeout_s=q.lobby_timeout_s,
@@ -236,7 +236,7 @@ class QuizService:
             if stored is None:
                 raise ServiceError(404, "quiz_not_found", f"no quiz {quiz_id!r}")
             return stored
-        if not actor.game.closed_questions and actor.game.phase != "ended":
+        if not actor.game.closed_questions and actor.game.phase != Phase.ENDED:
             raise ServiceError(404, "results_not_ready", "no question of this quiz has closed yet")
         return actor.game.results()
 
@@ -254,13 +254,13 @@ class QuizService:
         except ProtocolError as err:
             if err.code != "quiz_ended":
                 raise ServiceError(503, "server_busy", err.message) from None
-        return {"quizId": quiz_id, "phase": "ended"}
+        return {"quizId": quiz_id, "phase": Phase.ENDED}
 
     async def end_all(self, reason: str) -> None:
         """End every live quiz (single-node drain): standings out, players 4004."""
         requests = []
         for actor in list(self.supervisor.actors.values()):
-            if actor.game.phase != "ended":
+            if actor.game.phase != Phase.ENDED:
                 request = EndNow(reason)
                 try:
                     actor.post(request)
@@ -275,7 +275,7 @@ class QuizService:
                     pass
 
     def live_quizzes(self) -> int:
-        return sum(1 for a in self.supervisor.actors.values() if a.game.phase != "ended")
+        return sum(1 for a in self.supervisor.actors.values() if a.game.phase != Phase.ENDED)
 
     def _actor(self, quiz_id: str) -> QuizActor:
         actor = self.supervisor.actors.get(quiz_id)

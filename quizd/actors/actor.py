@@ -24,11 +24,12 @@ import trio
 from quizd.actors.inbox import Command, ConnectionLost, EndNow, Flush, HandOver, InboxItem, JoinRequest
 from quizd.actors.ports import CommitPort, Delivery, ResultsSink
 from quizd.game import effects as fx
+from quizd.game.phase import Phase
 from quizd.game.quiz import QuizGame
 from quizd.ops import metrics
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
-from quizd.protocol.messages import HOST_COMMANDS, encode
+from quizd.protocol.messages import AnswerPayload, KickPayload, NextPayload, encode
 
 log = logging.getLogger("quizd.actor")
 
@@ -45,7 +46,7 @@ class QuizActor:
         results: ResultsSink | None = None,
         *,
         store: CommitPort | None = None,
-        on_phase: Callable[[str | None, str | None], None] = lambda old, new: None,
+        on_phase: Callable[[Phase | None, Phase | None], None] = lambda old, new: None,
     ) -> None:
         self.game = game
         self.quiz_id = game.quiz_id
@@ -62,7 +63,7 @@ class QuizActor:
         self._on_phase = on_phase
         self.inbox_send, self._inbox = trio.open_memory_channel[InboxItem](INBOX_SIZE)
         self._nursery: trio.Nursery | None = None
-        self._phase: str | None = None
+        self._phase: Phase | None = None
         self._players = 0
         self._correct = 0
         self._wrong = 0
@@ -142,7 +143,7 @@ class QuizActor:
                 if self.delivery.unbind(item.participant_id, item.endpoint):
                     self._pending.extend(self.game.disconnected(item.participant_id, trio.current_time()))
             elif isinstance(item, EndNow):
-                self._pending.extend(self.game.end(trio.current_time()))
+                self._pending.extend(self.game.end_now(trio.current_time()))
                 self._after.append(lambda: item.reply.set(None))
             elif isinstance(item, HandOver):
                 self._handing_over = item
@@ -200,7 +201,7 @@ class QuizActor:
         """Errors queued after the loop stopped go out directly (no state changed)."""
         for effect in self._pending:
             if isinstance(effect, fx.Reply):
-                self.delivery.send(effect.participant_id, effect.type, encode(effect.type, effect.payload, effect.re))
+                self.delivery.send(effect.participant_id, effect.type, encode(effect.type, effect.payload, effect.reply_to))
         self._pending.clear()
 
     def _refuse(self, item: InboxItem, err: ProtocolError) -> None:
@@ -220,9 +221,9 @@ class QuizActor:
     def _join(self, req: JoinRequest) -> None:
         game = self.game
         if req.kind == "player":
-            result = game.join_player(req.value, req.received_at, req.re)
+            result = game.join_player(req.value, req.received_at, req.reply_to)
         else:
-            result = game.resume(req.value, req.received_at, req.re, host=req.kind == "host")
+            result = game.resume(req.value, req.received_at, req.reply_to, host=req.kind == "host")
         pid = result.participant_id
         self.delivery.bind(pid, req.endpoint)
         self._pending.extend(result.effects)
@@ -236,28 +237,33 @@ class QuizActor:
         pid = cmd.participant_id
         if pid not in game.participants:
             raise ProtocolError(E.INVALID_RESUME_TOKEN, "you are no longer in this quiz")
-        kind = msg.type
-        if kind == "answer":
-            self._pending.extend(
-                game.answer(pid, msg.payload.questionId, msg.payload.choice, cmd.received_at, msg.id)
-            )
-            received = cmd.received_at
-            self._after.append(lambda: metrics.ANSWER_SECONDS.observe(trio.current_time() - received))
-        elif kind == "get_leaderboard":
-            self._pending.extend(game.get_leaderboard(pid, msg.id))
-        elif kind == "leave":
-            self._pending.extend(game.leave(pid, trio.current_time()))
-        elif kind in HOST_COMMANDS:
-            self._pending.extend(game.host_command(pid, kind, msg.payload, trio.current_time(), msg.id))
-        else:
-            raise ProtocolError(E.UNKNOWN_TYPE, f"{kind!r} is not handled by the quiz")
+        now = trio.current_time()
+        match msg.type, msg.payload:
+            case "answer", AnswerPayload() as answer:
+                self._pending.extend(game.answer(pid, answer.questionId, answer.choice, cmd.received_at, msg.id))
+                received = cmd.received_at
+                self._after.append(lambda: metrics.ANSWER_SECONDS.observe(trio.current_time() - received))
+            case "get_leaderboard", _:
+                self._pending.extend(game.get_leaderboard(pid, msg.id))
+            case "leave", _:
+                self._pending.extend(game.leave(pid, now))
+            case "start", _:
+                self._pending.extend(game.start(pid, now, msg.id))
+            case "next", NextPayload() as guard:
+                self._pending.extend(game.next(pid, now, guard.questionIndex, msg.id))
+            case "end", _:
+                self._pending.extend(game.end(pid, now, msg.id))
+            case "kick", KickPayload() as kick:
+                self._pending.extend(game.kick(pid, kick.participantId, now, msg.id))
+            case kind, _:
+                raise ProtocolError(E.UNKNOWN_TYPE, f"{kind!r} is not handled by the quiz")
 
     # ------------------------------------------------------------------ effects
     async def _apply(self, effects: list[fx.Effect]) -> None:
         delivery = self.delivery
         for effect in effects:
             if isinstance(effect, fx.Reply):
-                delivery.send(effect.participant_id, effect.type, encode(effect.type, effect.payload, effect.re))
+                delivery.send(effect.participant_id, effect.type, encode(effect.type, effect.payload, effect.reply_to))
             elif isinstance(effect, fx.Broadcast) and effect.replaceable and self._nursery is not None:
                 # A leaderboard may arrive late or be replaced, never block answers: it
                 # fans out in the background, and a newer one cancels an unfinished one.
@@ -271,7 +277,6 @@ class QuizActor:
                     encode(effect.type, effect.payload),
                     replaceable=effect.replaceable,
                     handoff=self.game.handoffs if effect.question_id else None,
-                    players_only=effect.players_only,
                 )
                 metrics.FANOUT_SECONDS.observe(trio.current_time() - start)
             elif isinstance(effect, fx.Close):

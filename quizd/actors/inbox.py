@@ -6,11 +6,12 @@ touched by the actor's own task alone and needs no locks.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import attrs
 import trio
 
+from quizd.actors.ports import Endpoint
 from quizd.protocol.messages import ClientMessage
 
 T = TypeVar("T")
@@ -49,8 +50,8 @@ class JoinRequest:
 
     kind: str  # "player" | "resume" | "host"
     value: str
-    re: str | int | None
-    endpoint: Any
+    reply_to: str | int | None  # the join's ``id``, echoed as ``re``
+    endpoint: Endpoint
     received_at: float
     reply: ReplySlot[str] = attrs.field(factory=ReplySlot)
 
@@ -60,7 +61,7 @@ class Command:
     """Any message of a joined participant (answer, host command, leave, ...)."""
 
     participant_id: str
-    endpoint: Any
+    endpoint: Endpoint
     message: ClientMessage
     received_at: float
 
@@ -68,7 +69,7 @@ class Command:
 @attrs.frozen(slots=True, eq=False)
 class ConnectionLost:
     participant_id: str
-    endpoint: Any
+    endpoint: Endpoint
 
 
 @attrs.frozen(slots=True, eq=False)

@@ -8,21 +8,28 @@ gateway's table of local connections; in a cluster it is the relay.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from quizd.game.handoffs import HandoffLog
+
+if TYPE_CHECKING:
+    from quizd.game.quiz import QuizGame
+
+#: A participant's connection as the actor sees it: opaque, compared with ``==``.  A
+#: gateway ``Session`` on this node; in a cluster also a ``RemoteEndpoint(node, conn)``.
+Endpoint: TypeAlias = object
 
 
 class Delivery(Protocol):
     """The connections of one quiz, by participant id."""
 
-    def bind(self, participant_id: str, endpoint: Any) -> None:
+    def bind(self, participant_id: str, endpoint: Endpoint) -> None:
         """Route ``participant_id`` to ``endpoint``; an older endpoint is closed with 4002."""
 
-    def is_current(self, participant_id: str, endpoint: Any) -> bool:
+    def is_current(self, participant_id: str, endpoint: Endpoint) -> bool:
         """True when ``endpoint`` is the participant's current connection."""
 
-    def unbind(self, participant_id: str, endpoint: Any) -> bool:
+    def unbind(self, participant_id: str, endpoint: Endpoint) -> bool:
         """Forget ``endpoint`` if it is still the current one; True if it was."""
 
     def send(self, participant_id: str, msg_type: str, body: bytes) -> None:
@@ -35,7 +42,6 @@ class Delivery(Protocol):
         *,
         replaceable: bool = False,
         handoff: HandoffLog | None = None,
-        players_only: bool = False,
     ) -> None:
         """Hand one JSON body to every connected participant, encoded once."""
 
@@ -59,5 +65,5 @@ class QuizLost(Exception):
 class CommitPort(Protocol):
     """Cluster mode: make the game's changes durable before anyone is told about them."""
 
-    async def commit(self, game: Any, events: int) -> None:
+    async def commit(self, game: QuizGame, events: int) -> None:
         """Write what changed (one round trip); raises when this node lost the quiz."""

@@ -55,7 +55,6 @@ class ClusterDelivery(LocalDelivery):
         *,
         replaceable: bool = False,
         handoff: HandoffLog | None = None,
-        players_only: bool = False,
     ) -> None:
         gateways = {endpoint.node for endpoint in self.remote.values()}
         text = body.decode()
@@ -64,9 +63,7 @@ class ClusterDelivery(LocalDelivery):
                 "k": "bc", "q": self.quiz_id, "ty": msg_type, "b": text, "r": replaceable,
                 "qid": handoff.question_id if handoff is not None else None,
             })
-        await super().broadcast(
-            msg_type, body, replaceable=replaceable, handoff=handoff, players_only=players_only
-        )
+        await super().broadcast(msg_type, body, replaceable=replaceable, handoff=handoff)
 
     def close(self, participant_id: str, code: int, reason: str) -> None:
         endpoint = self.remote.pop(participant_id, None)

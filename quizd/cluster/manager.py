@@ -32,7 +32,6 @@ from quizd.cluster.store import Fenced, SnapshotStore
 from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
 from quizd.game.quiz import AutoStart, GameSettings, QuizGame
-from quizd.game.snapshot import restore_game
 from quizd.ops import metrics
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
@@ -283,7 +282,7 @@ class ClusterManager:
                 return
             definition, meta, participants = loaded
             now = trio.current_time()
-            game = restore_game(definition, self.settings, meta, participants, now, wall_offset_ms(now))
+            game = QuizGame.from_snapshot(definition, self.settings, meta, participants, now, wall_offset_ms(now))
             await self._start_actor(game, epoch)
             metrics.TAKEOVERS.inc()
             log.info("quiz restored from snapshot", extra={"quizId": quiz_id, "epoch": epoch, "phase": game.phase})

@@ -98,7 +98,7 @@ class RemoteQuizHandle:
             session = item.endpoint
             relay.pending_joins[session.conn_id] = (item, self)
             relay.post(self.owner, {
-                "k": "join", "q": self.quiz_id, "kind": item.kind, "v": item.value, "re": item.re,
+                "k": "join", "q": self.quiz_id, "kind": item.kind, "v": item.value, "re": item.reply_to,
                 "gw": relay.node_id, "c": session.conn_id, "t": wall_ms(),
             })
         elif isinstance(item, Command):

@@ -19,7 +19,7 @@ from quizd.cluster.coordination import REGISTRY, lease_key, snapshot_key
 from quizd.cluster.redis_port import RedisPort
 from quizd.game.definitions import QuizDefinition
 from quizd.game.quiz import QuizGame
-from quizd.game.snapshot import definition_from_record, definition_record, full_snapshot, take_changes
+from quizd.game.snapshot import definition_from_record, definition_record
 from quizd.ops import metrics
 
 log = logging.getLogger("quizd.cluster")
@@ -37,14 +37,14 @@ class SnapshotStore:
 
     async def create(self, game: QuizGame, token: str, now: float) -> None:
         """The first write of a new quiz: definition, meta and every participant."""
-        meta, participants = full_snapshot(game, now)
+        meta, participants = game.to_snapshot(now)
         definition = orjson.dumps(definition_record(game.definition))
         if not await self.port.call(lambda: self._fenced(None, game, token, meta, participants, [], definition)):
             raise Fenced(game.quiz_id)
 
     async def commit(self, game: QuizGame, token: str, now: float, events: int = 1) -> None:
         """Make every change since the last commit durable (one round trip)."""
-        meta, changed, removed = take_changes(game, now)
+        meta, changed, removed = game.take_changes(now)
         start = trio.current_time()
         try:
             ok = await self.port.call(lambda: self._fenced(None, game, token, meta, changed, removed))

@@ -19,8 +19,9 @@ class Reply:
 
     participant_id: str
     type: str
-    payload: Any
-    re: str | int | None = None
+    payload: dict[str, Any]
+    #: The ``id`` of the client message this answers; sent back as the wire's ``re``.
+    reply_to: str | int | None = None
 
 
 @attrs.frozen(slots=True)
@@ -33,10 +34,9 @@ class Broadcast:
     """
 
     type: str
-    payload: Any
+    payload: dict[str, Any]
     question_id: str | None = None
     replaceable: bool = False
-    players_only: bool = False
 
 
 @attrs.frozen(slots=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import islice
 
-from sortedcontainers import SortedList
+from sortedcontainers import SortedList  # type: ignore[import-untyped]  # no stubs published
 
 
 class Leaderboard:
@@ -51,7 +51,7 @@ class Leaderboard:
 
     def rank_of_score(self, score: int) -> int:
         """Competition rank a player with ``score`` has: 1 + how many scored more."""
-        return self._sorted.bisect_left((-score,)) + 1
+        return int(self._sorted.bisect_left((-score,))) + 1
 
     def rank(self, participant_id: str) -> int:
         return self.rank_of_score(-self._keys[participant_id][0])

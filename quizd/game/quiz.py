@@ -8,7 +8,10 @@ sleeps, sends or reads a clock, which is what makes the rules testable in
 microseconds and replayable after a crash or a takeover.
 
 Methods validate first and mutate after, so an event that is refused (a
-``ProtocolError``) leaves the state exactly as it was.
+``ProtocolError``) leaves the state exactly as it was.  What the effects carry (the
+wire payloads) is spelled by ``quizd.game.views``; the game owns its snapshot form
+(``to_snapshot`` / ``take_changes`` / ``from_snapshot``) because only it knows which of
+its fields make up its state.
 """
 
 from __future__ import annotations
@@ -20,73 +23,25 @@ from typing import Any
 import attrs
 
 from quizd.game import effects as fx
+from quizd.game import views
 from quizd.game.definitions import Question, QuizDefinition
 from quizd.game.handoffs import HandoffLog
 from quizd.game.leaderboard import Leaderboard
 from quizd.game.names import NameError_, name_key, normalize_name
+from quizd.game.participants import HOST_ID, AnswerRecord, Participant, ReplyTo, Roster
+from quizd.game.phase import Phase
 from quizd.game.scoring import score_answer
+from quizd.game.settings import AutoStart, GameSettings
+from quizd.game.snapshot import SNAPSHOT_VERSION, Changes, Record, Snapshot
+from quizd.game.throttle import BroadcastThrottle
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
 
-LOBBY = "lobby"
-STARTING = "starting"
-QUESTION = "question"
-REVEAL = "reveal"
-ENDED = "ended"
-PHASES = (LOBBY, STARTING, QUESTION, REVEAL, ENDED)
-
-HOST_ID = "host"
-
-
-@attrs.frozen
-class AutoStart:
-    min_players: int = 1
-    countdown_ms: int | None = None
-
-
-@attrs.frozen
-class GameSettings:
-    """Node-wide knobs a quiz needs (from the node config)."""
-
-    top_n: int = 10
-    leaderboard_interval_ms: int = 500
-    max_players: int = 10000
-    linger_s: float = 600.0
-    lobby_timeout_s: float = 3600.0
+__all__ = ["HOST_ID", "AutoStart", "GameSettings", "JoinResult", "Phase", "QuizGame", "new_token"]
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(18)
-
-
-class AnswerRecord:
-    """One participant's answer to one question, kept for safe retries and results."""
-
-    __slots__ = ("choice", "received_at", "elapsed_ms", "re", "result")
-
-    def __init__(self, choice: int, received_at: float, elapsed_ms: int, re: str | int | None) -> None:
-        self.choice = choice
-        self.received_at = received_at
-        self.elapsed_ms = elapsed_ms
-        self.re = re
-        # The answer_result payload once the answer was scored (None before, in on_close).
-        self.result: dict[str, Any] | None = None
-
-
-class Participant:
-    __slots__ = ("id", "name", "key", "token", "is_host", "score", "streak", "reached", "connected", "answers")
-
-    def __init__(self, pid: str, name: str, token: str, is_host: bool, reached: int) -> None:
-        self.id = pid
-        self.name = name
-        self.key = name_key(name)
-        self.token = token
-        self.is_host = is_host
-        self.score = 0
-        self.streak = 0
-        self.reached = reached
-        self.connected = False
-        self.answers: dict[str, AnswerRecord] = {}  # question id -> this player's answer
 
 
 @attrs.frozen
@@ -118,67 +73,45 @@ class QuizGame:
         self._new_token = token_factory
         self.host_token = host_token or token_factory()
         self.created_at = now
-        self.phase = LOBBY
+        self.phase = Phase.LOBBY
         self.deadline: float | None = now + settings.lobby_timeout_s
         self.question_index: int | None = None
         self.starts_at_ms: int | None = None
         self.handoffs: HandoffLog | None = None
         self.distribution: list[int] = []
         self.answered_count = 0
-        self.participants: dict[str, Participant] = {}
-        self.tokens: dict[str, str] = {}
-        self.name_keys: dict[str, str] = {}
+        self.roster = Roster()
+        # The roster's own containers, by their usual names (never rebound).
+        self.participants = self.roster.participants
+        self.dirty = self.roster.dirty
+        self.removed = self.roster.removed
         self.leaderboard = Leaderboard()
         self.closed_questions: list[dict[str, Any]] = []
         self.last_reveal: dict[str, Any] | None = None
         self.finished = False
         self._seq = 0
-        # What changed since the snapshot store last looked (cluster mode): participants
-        # to write and participants to delete.  Single node, nobody reads them.
-        self.dirty: set[str] = set()
-        self.removed: set[str] = set()
         # Scored answers so far (for metrics; retries are not counted again).
         self.answers_correct = 0
         self.answers_wrong = 0
-        self._next_pid = 1
-        self._players = 0
-        # Counters kept incrementally so no per-answer check scans every player.
-        self._connected = 0
-        self._answered_connected = 0
-        # Throttled broadcasts: what was last sent and when.
-        self._throttle_at: float = now
-        self._sent_count = 0
-        self._sent_top: tuple[Any, ...] = ()
-        self._sent_total = 0
-        self._sent_host_state: tuple[Any, ...] | None = None
-        host = Participant(HOST_ID, "host", self.host_token, True, 0)
-        self.participants[HOST_ID] = host
-        self.tokens[self.host_token] = HOST_ID
+        self._throttle = BroadcastThrottle(settings.broadcast_interval_ms, now)
+        self.roster.add(Participant(HOST_ID, "host", self.host_token, True, 0))
 
     # ------------------------------------------------------------------ queries
     @property
     def player_count(self) -> int:
-        return self._players
+        return self.roster.players
 
     @property
     def connected_count(self) -> int:
-        return self._connected
+        return self.roster.connected
 
     def _answered_current(self, p: Participant) -> bool:
-        return self.phase == QUESTION and self.question_index is not None and (
+        return self.phase == Phase.QUESTION and self.question_index is not None and (
             self.question_id(self.question_index) in p.answers
         )
 
     def _set_connected(self, p: Participant, connected: bool) -> None:
-        if p.connected == connected:
-            return
-        p.connected = connected
-        if p.is_host:
-            return
-        step = 1 if connected else -1
-        self._connected += step
-        if self._answered_current(p):
-            self._answered_connected += step
+        self.roster.set_connected(p, connected, self._answered_current(p))
 
     def wall_ms(self, now: float) -> int:
         return round(now * 1000) + self.wall_offset_ms
@@ -192,149 +125,70 @@ class QuizGame:
         return f"q{index}"
 
     def summary(self) -> dict[str, Any]:
-        return {
-            "quizId": self.quiz_id,
-            "definitionId": self.definition.id,
-            "phase": self.phase,
-            "questionIndex": self.question_index,
-            "participants": self._players,
-        }
+        """The control plane's view of this quiz (``views.summary``)."""
+        return views.summary(self)
 
     def results(self) -> dict[str, Any]:
-        return {
-            "quizId": self.quiz_id,
-            "definitionId": self.definition.id,
-            "phase": self.phase,
-            "leaderboard": list(self.leaderboard.iter_entries()),
-            "questions": list(self.closed_questions),
-        }
-
-    def you(self, pid: str) -> dict[str, int]:
-        p = self.participants[pid]
-        return {"rank": self.leaderboard.rank(pid), "score": p.score}
+        """The results as the control plane and ``results_dir`` show them (``views.results``)."""
+        return views.results(self)
 
     def next_deadline(self) -> float | None:
         """The earliest time ``tick`` has something to do (phase timer or throttle)."""
         deadline = self.deadline
-        if self.phase == QUESTION and self.handoffs is not None:
+        if self.phase == Phase.QUESTION and self.handoffs is not None:
             question = self.current_question()
             assert question is not None
             deadline = self.handoffs.close_at(question.time_limit_ms / 1000)
-        if self._throttle_pending():
-            throttle = self._throttle_at + self.settings.leaderboard_interval_ms / 1000
+        throttle = self._throttle.next_at(self)
+        if throttle is not None:
             deadline = throttle if deadline is None else min(deadline, throttle)
         return deadline
 
     # ------------------------------------------------------------------ joins
-    def join_player(self, name: str, now: float, re: str | int | None = None) -> JoinResult:
-        if self.phase == ENDED:
+    def join_player(self, name: str, now: float, reply_to: ReplyTo = None) -> JoinResult:
+        if self.phase == Phase.ENDED:
             raise ProtocolError(E.QUIZ_ENDED, "this quiz has ended")
-        if self.phase != LOBBY and not self.definition.allow_late_join:
+        if self.phase != Phase.LOBBY and not self.definition.allow_late_join:
             raise ProtocolError(E.WRONG_PHASE, "this quiz does not take players once it has started")
         try:
             clean = normalize_name(name)
         except NameError_ as exc:
             raise ProtocolError(E.NAME_INVALID, str(exc), {"reason": exc.reason}) from None
         key = name_key(clean)
-        if key in self.name_keys:
+        if key in self.roster.name_keys:
             raise ProtocolError(E.NAME_TAKEN, f"the name {clean!r} is taken in this quiz")
-        if self._players >= self.settings.max_players:
+        if self.roster.players >= self.settings.max_players:
             raise ProtocolError(E.QUIZ_FULL, "this quiz is full")
-        pid = f"p{self._next_pid}"
-        self._next_pid += 1
-        token = self._new_token()
-        player = Participant(pid, clean, token, False, self._next_seq())
-        self.participants[pid] = player
-        self.tokens[token] = pid
-        self.name_keys[key] = pid
-        self._players += 1
+        pid = self.roster.new_pid()
+        player = Participant(pid, clean, self._new_token(), False, self._next_seq())
+        self.roster.add(player)
         self.leaderboard.set(pid, clean, 0, player.reached)
         self.dirty.add(pid)
-        out: list[fx.Effect] = [fx.Reply(HOST_ID, "player_joined", {"participantId": pid, "name": clean})]
-        out.extend(self._connect(player, now, re))
+        out: list[fx.Effect] = [fx.Reply(HOST_ID, "player_joined", views.participant_ref(player))]
+        out.extend(self._connect(player, now, reply_to))
         if (
-            self.phase == LOBBY
+            self.phase == Phase.LOBBY
             and self.auto_start is not None
-            and self._players >= max(1, self.auto_start.min_players)
+            and self.roster.players >= max(1, self.auto_start.min_players)
         ):
             out.extend(self._start(now, self.auto_start.countdown_ms))
         return JoinResult(pid, out)
 
-    def resume(self, token: str, now: float, re: str | int | None = None, *, host: bool = False) -> JoinResult:
-        pid = self.tokens.get(token)
-        participant = self.participants.get(pid) if pid is not None else None
+    def resume(self, token: str, now: float, reply_to: ReplyTo = None, *, host: bool = False) -> JoinResult:
+        participant = self.roster.by_token(token)
         if participant is None or (host and not participant.is_host):
             code = E.NOT_HOST if host else E.INVALID_RESUME_TOKEN
             raise ProtocolError(code, "unknown or revoked token")
-        if self.phase == ENDED:
+        if self.phase == Phase.ENDED:
             raise ProtocolError(E.QUIZ_ENDED, "this quiz has ended")
-        return JoinResult(participant.id, self._connect(participant, now, re))
+        return JoinResult(participant.id, self._connect(participant, now, reply_to))
 
-    def _connect(self, participant: Participant, now: float, re: str | int | None) -> list[fx.Effect]:
+    def _connect(self, participant: Participant, now: float, reply_to: ReplyTo) -> list[fx.Effect]:
         self._set_connected(participant, True)
-        if self.phase == QUESTION and self.handoffs is not None and not participant.is_host:
+        if self.phase == Phase.QUESTION and self.handoffs is not None and not participant.is_host:
             # A late joiner gets what is left of the nominal window, never more.
             self.handoffs.handed(participant.id, self.handoffs.opened_at)
-        return [fx.Reply(participant.id, "joined", self._joined_payload(participant, now), re)]
-
-    def _joined_payload(self, p: Participant, now: float) -> dict[str, Any]:
-        quiz: dict[str, Any] = {
-            "title": self.definition.title,
-            "questionCount": self.definition.question_count,
-            "phase": self.phase,
-            "questionIndex": self.question_index,
-        }
-        if self.starts_at_ms is not None:
-            quiz["startsAt"] = self.starts_at_ms
-        payload: dict[str, Any] = {
-            "quizId": self.quiz_id,
-            "participantId": p.id,
-            "resumeToken": p.token,
-            "role": "host" if p.is_host else "player",
-            "name": p.name,
-            "quiz": quiz,
-            "score": p.score,
-            "streak": p.streak,
-            "rank": None if p.is_host else self.leaderboard.rank(p.id),
-            "participants": self._players,
-            "leaderboard": self.leaderboard.top(self.settings.top_n),
-            "serverTime": self.wall_ms(now),
-        }
-        if self.phase == QUESTION:
-            question = self._question_payload(now)
-            record = p.answers.get(question["questionId"])
-            question["answered"] = record is not None
-            if record is not None:
-                question["choice"] = record.choice
-            payload["question"] = question
-        elif self.phase == REVEAL and self.last_reveal is not None:
-            payload["reveal"] = self._reveal_for(p)
-        if p.is_host:
-            payload["players"] = [
-                {"participantId": q.id, "name": q.name, "connected": q.connected}
-                for q in self.participants.values()
-                if not q.is_host
-            ]
-            payload["hostState"] = self._host_state()
-        return payload
-
-    def _reveal_for(self, p: Participant) -> dict[str, Any]:
-        """The ``question_closed`` payload being shown, plus what a screen that just
-        (re)joined needs to draw it: the question itself and, for a player who answered,
-        its ``answer_result`` (with the rank as of now: others may have overtaken it since)."""
-        assert self.last_reveal is not None and self.question_index is not None
-        question = self.definition.questions[self.question_index]
-        reveal = {
-            **self.last_reveal,
-            "index": self.question_index,
-            "total": self.definition.question_count,
-            "text": question.text,
-            "choices": list(question.choices),
-        }
-        record = p.answers.get(self.last_reveal["questionId"])
-        if record is not None and record.result is not None:
-            reveal["result"] = {**record.result, "rank": self.leaderboard.rank(p.id)}
-        return reveal
+        return [fx.Reply(participant.id, "joined", views.joined(self, participant, now), reply_to)]
 
     def disconnected(self, pid: str, now: float) -> list[fx.Effect]:
         participant = self.participants.get(pid)
@@ -345,7 +199,7 @@ class QuizGame:
 
     # ------------------------------------------------------------------ player messages
     def answer(
-        self, pid: str, question_id: str, choice: int, received_at: float, re: str | int | None = None
+        self, pid: str, question_id: str, choice: int, received_at: float, reply_to: ReplyTo = None
     ) -> list[fx.Effect]:
         participant = self.participants[pid]
         if participant.is_host:
@@ -354,36 +208,34 @@ class QuizGame:
         if previous is not None:
             if previous.choice != choice:
                 raise ProtocolError(E.ALREADY_ANSWERED, "you already answered this question")
-            return [self._answer_reply(participant, question_id, previous, re)]
+            return [self._answer_reply(participant, question_id, previous, reply_to)]
         question = self.current_question()
         open_id = self.question_id(self.question_index) if self.question_index is not None else None
-        if self.phase != QUESTION or question is None or question_id != open_id or self.handoffs is None:
+        if self.phase != Phase.QUESTION or question is None or question_id != open_id or self.handoffs is None:
             raise ProtocolError(E.QUESTION_CLOSED, "that question is not open")
         elapsed_ms = round((received_at - self.handoffs.window_start(pid)) * 1000)
         if elapsed_ms > question.time_limit_ms:
             raise ProtocolError(E.QUESTION_CLOSED, "your time for this question is over")
         if isinstance(choice, bool) or not 0 <= choice < len(question.choices):
             raise ProtocolError(E.INVALID_CHOICE, f"choice must be between 0 and {len(question.choices) - 1}")
-        record = AnswerRecord(choice, received_at, max(elapsed_ms, 0), re)
+        record = AnswerRecord(choice, received_at, max(elapsed_ms, 0), reply_to)
         participant.answers[question_id] = record
         self.dirty.add(pid)
         self.distribution[choice] += 1
         self.answered_count += 1
         if participant.connected:
-            self._answered_connected += 1
+            self.roster.answered_connected += 1
         out: list[fx.Effect] = []
         if self.definition.reveal == "on_answer":
             self._score(participant, question_id, question, record)
-        out.append(self._answer_reply(participant, question_id, record, re))
+        out.append(self._answer_reply(participant, question_id, record, reply_to))
         out.extend(self._maybe_close_when_all_answered(received_at))
         return out
 
-    def _answer_reply(
-        self, p: Participant, question_id: str, record: AnswerRecord, re: str | int | None
-    ) -> fx.Reply:
+    def _answer_reply(self, p: Participant, question_id: str, record: AnswerRecord, reply_to: ReplyTo) -> fx.Reply:
         if record.result is not None:
-            return fx.Reply(p.id, "answer_result", record.result, re)
-        return fx.Reply(p.id, "answer_accepted", {"questionId": question_id, "choice": record.choice}, re)
+            return fx.Reply(p.id, "answer_result", record.result, reply_to)
+        return fx.Reply(p.id, "answer_accepted", views.answer_accepted(question_id, record), reply_to)
 
     def _score(self, p: Participant, question_id: str, question: Question, record: AnswerRecord) -> None:
         correct = record.choice == question.answer
@@ -404,24 +256,11 @@ class QuizGame:
             p.score += points
             p.reached = self._next_seq()
             self.leaderboard.set(p.id, p.name, p.score, p.reached)
-        record.result = {
-            "questionId": question_id,
-            "choice": record.choice,
-            "correct": correct,
-            "points": points,
-            "score": p.score,
-            "streak": p.streak,
-            "rank": self.leaderboard.rank(p.id),
-        }
+        record.result = views.answer_result(question_id, record, correct, points, p, self.leaderboard.rank(p.id))
 
-    def get_leaderboard(self, pid: str, re: str | int | None = None) -> list[fx.Effect]:
-        payload: dict[str, Any] = {
-            "top": self.leaderboard.top(self.settings.top_n),
-            "total": len(self.leaderboard),
-        }
-        if not self.participants[pid].is_host:
-            payload["you"] = self.you(pid)
-        return [fx.Reply(pid, "leaderboard", payload, re)]
+    def get_leaderboard(self, pid: str, reply_to: ReplyTo = None) -> list[fx.Effect]:
+        own = None if self.participants[pid].is_host else pid
+        return [fx.Reply(pid, "leaderboard", views.leaderboard(self, own), reply_to)]
 
     def leave(self, pid: str, now: float) -> list[fx.Effect]:
         participant = self.participants.get(pid)
@@ -437,111 +276,91 @@ class QuizGame:
 
     def _remove(self, p: Participant) -> list[fx.Effect]:
         self._set_connected(p, False)
-        del self.participants[p.id]
-        self.dirty.discard(p.id)
-        self.removed.add(p.id)
-        self.tokens.pop(p.token, None)
-        self.name_keys.pop(p.key, None)
+        self.roster.remove(p)
         self.leaderboard.remove(p.id)
-        self._players -= 1
-        return [fx.Reply(HOST_ID, "player_left", {"participantId": p.id, "name": p.name})]
+        return [fx.Reply(HOST_ID, "player_left", views.participant_ref(p))]
 
     # ------------------------------------------------------------------ host commands
-    def host_command(self, pid: str, command: str, payload: Any, now: float, re: str | int | None) -> list[fx.Effect]:
-        if not self.participants[pid].is_host:
-            raise ProtocolError(E.NOT_HOST, f"only the host may send {command!r}")
-        if command == "start":
-            if self.phase != LOBBY:
-                raise ProtocolError(E.WRONG_PHASE, f"the quiz is in phase {self.phase!r}, not 'lobby'")
-            out = self._start(now, None)
-        elif command == "next":
-            out = self._next(now, payload.questionIndex)
-        elif command == "end":
-            out = [] if self.phase == ENDED else self.end(now)
-        elif command == "kick":
-            out = self._kick(payload.participantId, now)
-        else:  # pragma: no cover - the parser only lets host commands through
-            raise ProtocolError(E.UNKNOWN_TYPE, command)
-        # The reply goes before any close, so a host that ends the quiz still hears back.
-        reply = fx.Reply(HOST_ID, "host_state", self._host_state(), re)
-        first_close = next((i for i, e in enumerate(out) if isinstance(e, fx.Close)), len(out))
-        out.insert(first_close, reply)
-        return out
+    def start(self, pid: str, now: float, reply_to: ReplyTo = None) -> list[fx.Effect]:
+        """Host ``start``: the countdown to the first question (lobby only)."""
+        self._require_host(pid, "start")
+        if self.phase != Phase.LOBBY:
+            raise ProtocolError(E.WRONG_PHASE, f"the quiz is in phase {self.phase.value!r}, not 'lobby'")
+        return self._host_answered(self._start(now, None), reply_to)
 
-    def _next(self, now: float, guard: int | None) -> list[fx.Effect]:
-        if guard is not None and guard != self.question_index:
+    def next(self, pid: str, now: float, question_index: int | None = None, reply_to: ReplyTo = None) -> list[fx.Effect]:
+        """Host ``next``: close the open question, or end the reveal; ``question_index``
+        guards against a double click acting twice."""
+        self._require_host(pid, "next")
+        if question_index is not None and question_index != self.question_index:
             raise ProtocolError(
-                E.WRONG_PHASE, f"question {guard} is not the current question ({self.question_index})"
+                E.WRONG_PHASE, f"question {question_index} is not the current question ({self.question_index})"
             )
-        if self.phase == QUESTION:
-            return self._close_question(now)
-        if self.phase == REVEAL:
-            return self._after_reveal(now)
-        raise ProtocolError(E.WRONG_PHASE, f"'next' does nothing in phase {self.phase!r}")
+        if self.phase == Phase.QUESTION:
+            out = self._close_question(now)
+        elif self.phase == Phase.REVEAL:
+            out = self._after_reveal(now)
+        else:
+            raise ProtocolError(E.WRONG_PHASE, f"'next' does nothing in phase {self.phase.value!r}")
+        return self._host_answered(out, reply_to)
 
-    def _kick(self, target: str, now: float) -> list[fx.Effect]:
+    def end(self, pid: str, now: float, reply_to: ReplyTo = None) -> list[fx.Effect]:
+        """Host ``end``: end the quiz now (answered even when it had already ended)."""
+        self._require_host(pid, "end")
+        return self._host_answered(self.end_now(now), reply_to)
+
+    def kick(self, pid: str, target: str, now: float, reply_to: ReplyTo = None) -> list[fx.Effect]:
+        """Host ``kick``: remove player ``target`` for good (4004)."""
+        self._require_host(pid, "kick")
         participant = self.participants.get(target)
         if participant is None or participant.is_host:
             raise ProtocolError(E.UNKNOWN_PARTICIPANT, f"no player {target!r} in this quiz")
         out: list[fx.Effect] = [
-            fx.Reply(target, "kicked", {"reason": "removed by the host"}),
+            fx.Reply(target, "kicked", views.kicked()),
             fx.Close(target, E.CLOSE_KICKED, "kicked"),
         ]
         out.extend(self._remove(participant))
         out.extend(self._maybe_close_when_all_answered(now))
-        return out
+        return self._host_answered(out, reply_to)
 
-    def _host_state(self) -> dict[str, Any]:
-        return {
-            "phase": self.phase,
-            "questionIndex": self.question_index,
-            "participants": self._players,
-            "connected": self.connected_count,
-            "answered": self.answered_count if self.phase in (QUESTION, REVEAL) else 0,
-        }
+    def _require_host(self, pid: str, command: str) -> None:
+        if not self.participants[pid].is_host:
+            raise ProtocolError(E.NOT_HOST, f"only the host may send {command!r}")
+
+    def _host_answered(self, out: list[fx.Effect], reply_to: ReplyTo) -> list[fx.Effect]:
+        """Every host command is answered with ``host_state``, before any close, so a
+        host that ends the quiz still hears back."""
+        reply = fx.Reply(HOST_ID, "host_state", views.host_state(self), reply_to)
+        first_close = next((i for i, e in enumerate(out) if isinstance(e, fx.Close)), len(out))
+        out.insert(first_close, reply)
+        return out
 
     # ------------------------------------------------------------------ phases
     def _start(self, now: float, countdown_ms: int | None) -> list[fx.Effect]:
         countdown = self.definition.countdown_ms if countdown_ms is None else countdown_ms
-        self.phase = STARTING
+        self.phase = Phase.STARTING
         self.deadline = now + countdown / 1000
         self.starts_at_ms = self.wall_ms(now) + countdown
-        return [fx.Broadcast("quiz_starting", {"startsAt": self.starts_at_ms, "countdownMs": countdown})]
-
-    def _question_payload(self, now: float) -> dict[str, Any]:
-        assert self.question_index is not None and self.handoffs is not None
-        question = self.definition.questions[self.question_index]
-        started = self.wall_ms(self.handoffs.opened_at)
-        return {
-            "questionId": self.question_id(self.question_index),
-            "index": self.question_index,
-            "total": self.definition.question_count,
-            "text": question.text,
-            "choices": list(question.choices),
-            "timeLimitMs": question.time_limit_ms,
-            "startedAt": started,
-            "endsAt": started + question.time_limit_ms,
-            "serverTime": self.wall_ms(now),
-        }
+        return [fx.Broadcast("quiz_starting", views.quiz_starting(self.starts_at_ms, countdown))]
 
     def _open_question(self, index: int, now: float) -> list[fx.Effect]:
         question = self.definition.questions[index]
         qid = self.question_id(index)
-        self.phase = QUESTION
+        self.phase = Phase.QUESTION
         self.question_index = index
         self.handoffs = HandoffLog(qid, now, question.time_limit_ms / 1000)
         self.deadline = self.handoffs.nominal_end
         self.distribution = [0] * len(question.choices)
         self.answered_count = 0
-        self._answered_connected = 0
+        self.roster.answered_connected = 0
         self.last_reveal = None
-        return [fx.Broadcast("question", self._question_payload(now), question_id=qid)]
+        return [fx.Broadcast("question", views.question(self, now), question_id=qid)]
 
     def _close_question(self, now: float) -> list[fx.Effect]:
         question = self.current_question()
         assert question is not None and self.question_index is not None
         qid = self.question_id(self.question_index)
-        self.phase = REVEAL
+        self.phase = Phase.REVEAL
         self.deadline = now + self.definition.reveal_ms / 1000
         on_close = self.definition.reveal == "on_close"
         answerers: list[tuple[Participant, AnswerRecord]] = []
@@ -564,37 +383,36 @@ class QuizGame:
             for p, record in answerers:
                 assert record.result is not None
                 record.result["rank"] = self.leaderboard.rank(p.id)
-        reveal = {"questionId": qid, "correctChoice": question.answer, "distribution": list(self.distribution)}
+        reveal = views.question_closed(qid, question.answer, self.distribution)
         self.last_reveal = reveal
-        self.closed_questions.append({"questionId": qid, "text": question.text, **reveal})
+        self.closed_questions.append(views.closed_question(question.text, reveal))
         out: list[fx.Effect] = [fx.Broadcast("question_closed", reveal)]
         if on_close:
-            out.extend(self._answer_reply(p, qid, record, record.re) for p, record in answerers)
-        out.append(self._leaderboard_broadcast(now))
+            out.extend(self._answer_reply(p, qid, record, record.reply_to) for p, record in answerers)
+        out.append(self._throttle.leaderboard(self, now))
         return out
 
     def _after_reveal(self, now: float) -> list[fx.Effect]:
         assert self.question_index is not None
         if self.question_index + 1 < self.definition.question_count:
             return self._open_question(self.question_index + 1, now)
-        return self.end(now)
+        return self.end_now(now)
 
-    def end(self, now: float) -> list[fx.Effect]:
+    def end_now(self, now: float) -> list[fx.Effect]:
         """End the quiz now (last reveal over, host ``end``, HTTP, lobby timeout, drain)."""
-        if self.phase == ENDED:
+        if self.phase == Phase.ENDED:
             return []
         out: list[fx.Effect] = []
-        if self.phase == QUESTION:
+        if self.phase == Phase.QUESTION:
             out.extend(self._close_question(now))
-        self.phase = ENDED
+        self.phase = Phase.ENDED
         self.deadline = now + self.settings.linger_s
         top = self.leaderboard.top(self.settings.top_n)
         total = len(self.leaderboard)
-        out.append(fx.Reply(HOST_ID, "quiz_ended", {"leaderboard": top, "total": total}))
+        out.append(fx.Reply(HOST_ID, "quiz_ended", views.quiz_ended(top, total)))
         for p in self.participants.values():
             if not p.is_host:
-                payload = {"leaderboard": top, "total": total, "you": self.you(p.id)}
-                out.append(fx.Reply(p.id, "quiz_ended", payload))
+                out.append(fx.Reply(p.id, "quiz_ended", views.quiz_ended(top, total, views.you(self, p.id))))
         out.extend(fx.Close(pid, E.CLOSE_QUIZ_CLOSED, "quiz ended") for pid in self.participants)
         for p in self.participants.values():
             self._set_connected(p, False)
@@ -602,9 +420,10 @@ class QuizGame:
         return out
 
     def _maybe_close_when_all_answered(self, now: float) -> list[fx.Effect]:
-        if self.phase != QUESTION or not self.definition.close_when_all_answered:
+        if self.phase != Phase.QUESTION or not self.definition.close_when_all_answered:
             return []
-        if self._connected and self._answered_connected >= self._connected:
+        roster = self.roster
+        if roster.connected and roster.answered_connected >= roster.connected:
             return self._close_question(now)
         return []
 
@@ -617,11 +436,11 @@ class QuizGame:
             if not step:
                 break
             out.extend(step)
-        out.extend(self._flush_throttled(now))
+        out.extend(self._throttle.flush(self, now))
         return out
 
     def _phase_timer(self, now: float) -> list[fx.Effect]:
-        if self.phase == QUESTION:
+        if self.phase == Phase.QUESTION:
             question = self.current_question()
             assert question is not None and self.handoffs is not None
             if now >= self.handoffs.close_at(question.time_limit_ms / 1000):
@@ -629,59 +448,129 @@ class QuizGame:
             return []
         if self.deadline is None or now < self.deadline:
             return []
-        if self.phase == LOBBY:
-            return self.end(now)
-        if self.phase == STARTING:
+        if self.phase == Phase.LOBBY:
+            return self.end_now(now)
+        if self.phase == Phase.STARTING:
             return self._open_question(0, now)
-        if self.phase == REVEAL:
+        if self.phase == Phase.REVEAL:
             return self._after_reveal(now)
-        if self.phase == ENDED and not self.finished:
+        if self.phase == Phase.ENDED and not self.finished:
             self.finished = True
             self.deadline = None
             return [fx.Finished()]
         return []
 
-    def _throttle_pending(self) -> bool:
-        if self._players != self._sent_count:
-            return True
-        if self._host_state_key() != self._sent_host_state:
-            return True
-        # An ended quiz sends no more leaderboards (quiz_ended carried the last one).
-        return self.phase != ENDED and self._leaderboard_changed()
-
-    def _leaderboard_changed(self) -> bool:
-        return (
-            len(self.leaderboard) != self._sent_total
-            or self.leaderboard.top_signature(self.settings.top_n) != self._sent_top
-        )
-
-    def _host_state_key(self) -> tuple[Any, ...]:
-        return (self.phase, self.question_index, self._players, self.connected_count, self.answered_count)
-
-    def _flush_throttled(self, now: float) -> list[fx.Effect]:
-        if now < self._throttle_at + self.settings.leaderboard_interval_ms / 1000:
-            return []
-        out: list[fx.Effect] = []
-        if self._players != self._sent_count:
-            self._sent_count = self._players
-            out.append(fx.Broadcast("participants", {"count": self._players}))
-        if self.phase != ENDED and self._leaderboard_changed():
-            out.append(self._leaderboard_broadcast(now))
-        state_key = self._host_state_key()
-        if state_key != self._sent_host_state:
-            self._sent_host_state = state_key
-            out.append(fx.Reply(HOST_ID, "host_state", self._host_state()))
-        if out:
-            self._throttle_at = now
-        return out
-
-    def _leaderboard_broadcast(self, now: float) -> fx.Broadcast:
-        self._sent_top = self.leaderboard.top_signature(self.settings.top_n)
-        self._sent_total = len(self.leaderboard)
-        self._throttle_at = now
-        payload = {"top": self.leaderboard.top(self.settings.top_n), "total": self._sent_total}
-        return fx.Broadcast("leaderboard", payload, replaceable=True)
-
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
+
+    # ------------------------------------------------------------------ snapshots
+    def to_snapshot(self, now: float) -> Snapshot:
+        """Everything, for the first write of a quiz: (meta, participant records)."""
+        self._forget_changes()
+        return self._meta_record(now), {pid: self._participant_record(p) for pid, p in self.participants.items()}
+
+    def take_changes(self, now: float) -> Changes:
+        """What to write since the last call: (meta, changed participants, removed ids)."""
+        if self.handoffs is not None and self.handoffs.fresh:
+            self.dirty.update(pid for pid in self.handoffs.fresh if pid in self.participants)
+        changed = {pid: self._participant_record(self.participants[pid]) for pid in self.dirty if pid in self.participants}
+        removed = list(self.removed)
+        self._forget_changes()
+        return self._meta_record(now), changed, removed
+
+    def _forget_changes(self) -> None:
+        self.dirty.clear()
+        self.removed.clear()
+        if self.handoffs is not None:
+            self.handoffs.fresh.clear()
+
+    def _participant_record(self, p: Participant) -> Record:
+        log = self.handoffs
+        handoff = (log.question_id, log.times[p.id]) if log is not None and p.id in log.times else None
+        return p.to_record(self.wall_ms, handoff)
+
+    def _meta_record(self, now: float) -> Record:
+        log = self.handoffs
+        auto = self.auto_start
+        return {
+            "v": SNAPSHOT_VERSION,
+            "quizId": self.quiz_id,
+            "savedAt": self.wall_ms(now),
+            "createdAt": self.wall_ms(self.created_at),
+            "phase": self.phase,
+            "deadline": None if self.deadline is None else self.wall_ms(self.deadline),
+            "questionIndex": self.question_index,
+            "startsAt": self.starts_at_ms,
+            "openedAt": None if log is None else self.wall_ms(log.opened_at),
+            "latest": None if log is None else self.wall_ms(log.latest),
+            "distribution": list(self.distribution),
+            "answered": self.answered_count,
+            "closed": list(self.closed_questions),
+            "reveal": self.last_reveal,
+            "seq": self._seq,
+            "nextPid": self.roster.next_pid,
+            "hostToken": self.host_token,
+            "autoStart": None if auto is None else [auto.min_players, auto.countdown_ms],
+            "players": self.roster.players,
+            "definitionId": self.definition.id,
+            "correct": self.answers_correct,
+            "wrong": self.answers_wrong,
+        }
+
+    @classmethod
+    def from_snapshot(
+        cls,
+        definition: QuizDefinition,
+        settings: GameSettings,
+        meta: Record,
+        participants: dict[str, Record],
+        now: float,
+        wall_offset_ms: int,
+    ) -> QuizGame:
+        """Rebuild a quiz on this node, its clock frozen for the time nobody ran it: every
+        live time shifts by the outage (``now - savedAt``), so no window shrank while
+        nobody could take its answers."""
+        phase = Phase(meta["phase"])
+        shift = max(0, round(now * 1000) + wall_offset_ms - meta["savedAt"]) if phase != Phase.ENDED else 0
+
+        def mono(wall_ms: int) -> float:
+            return (wall_ms + shift - wall_offset_ms) / 1000
+
+        auto = meta.get("autoStart")
+        game = cls(
+            meta["quizId"],
+            definition,
+            settings,
+            mono(meta["createdAt"]) or now,
+            wall_offset_ms=wall_offset_ms,
+            host_token=meta["hostToken"],
+            auto_start=None if auto is None else AutoStart(auto[0], auto[1]),
+        )
+        game.phase = phase
+        game.deadline = None if meta["deadline"] is None else mono(meta["deadline"])
+        game.question_index = meta["questionIndex"]
+        game.starts_at_ms = None if meta["startsAt"] is None else meta["startsAt"] + shift
+        game.distribution = list(meta["distribution"])
+        game.answered_count = meta["answered"]
+        game.closed_questions = list(meta["closed"])
+        game.last_reveal = meta["reveal"]
+        game._seq = meta["seq"]
+        game.roster.next_pid = meta["nextPid"]
+        game.answers_correct = meta.get("correct", 0)
+        game.answers_wrong = meta.get("wrong", 0)
+        if phase == Phase.QUESTION and game.question_index is not None:
+            time_limit_s = definition.questions[game.question_index].time_limit_ms / 1000
+            qid = game.question_id(game.question_index)
+            game.handoffs = HandoffLog(qid, mono(meta["openedAt"]), time_limit_s)
+        for pid, record in participants.items():  # the host's record replaces the new host
+            p = Participant.from_record(pid, record, mono)
+            game.roster.add(p)
+            if not p.is_host:
+                game.leaderboard.set(pid, p.name, p.score, p.reached)
+            handoff = record.get("handoff")
+            if game.handoffs is not None and handoff and handoff[0] == game.handoffs.question_id:
+                game.handoffs.handed(pid, mono(handoff[1]))
+        game._throttle.last_at = now
+        game._forget_changes()
+        return game

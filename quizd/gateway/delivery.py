@@ -29,13 +29,10 @@ def fan_out(
     *,
     replaceable: bool = False,
     handoff: HandoffLog | None = None,
-    players_only: bool = False,
 ) -> int:
     """Push one prebuilt frame to each session (never blocks); how many took it."""
     delivered = 0
     for pid, session in recipients:
-        if players_only and session.is_host:
-            continue
         if session.out.push(frame, replaceable=replaceable, handoff=handoff, participant_id=pid):
             delivered += 1
     return delivered
@@ -84,7 +81,6 @@ class LocalDelivery:
         *,
         replaceable: bool = False,
         handoff: HandoffLog | None = None,
-        players_only: bool = False,
     ) -> None:
         frame = text_frame(body)
         recipients = list(self.sessions.items())
@@ -93,7 +89,7 @@ class LocalDelivery:
             if start:
                 await trio.lowlevel.checkpoint()
             delivered += fan_out(recipients[start : start + FANOUT_CHUNK], frame, replaceable=replaceable,
-                                 handoff=handoff, players_only=players_only)
+                                 handoff=handoff)
         count_delivered(msg_type, frame, delivered)
 
     def close(self, participant_id: str, code: int, reason: str) -> None:

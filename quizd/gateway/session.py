@@ -173,7 +173,8 @@ class Session:
     async def _before_join(self, msg: ClientMessage, now: float) -> None:
         if msg.type != "join":
             raise ProtocolError(E.NOT_JOINED, "send 'join' first")
-        payload: JoinPayload = msg.payload
+        payload = msg.payload
+        assert isinstance(payload, JoinPayload)  # parse_message gives a join its JoinPayload
         given = [(k, v) for k, v in (("player", payload.name), ("resume", payload.resumeToken),
                                      ("host", payload.hostToken)) if v is not None]
         if len(given) != 1:

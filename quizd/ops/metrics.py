@@ -40,6 +40,7 @@ from prometheus_client import (
 )
 
 from quizd import __version__
+from quizd.game.phase import Phase
 
 __all__ = [
     "ACTOR_CRASHES",
@@ -81,7 +82,7 @@ __all__ = [
 # --------------------------------------------------------------------------- label sets
 
 #: Quiz phases, as in the quiz state machine.
-PHASES: tuple[str, ...] = ("lobby", "starting", "question", "reveal", "ended")
+PHASES: tuple[str, ...] = tuple(phase.value for phase in Phase)
 
 #: Client -> server message types, plus "invalid" for unparseable or unknown frames.
 RECEIVED_TYPES: tuple[str, ...] = (

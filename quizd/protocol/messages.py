@@ -50,7 +50,10 @@ class KickPayload:
     participantId: str
 
 
-PAYLOAD_TYPES: dict[str, type] = {
+#: What a client message may carry, by message type (``parse_message`` picks the class).
+Payload = JoinPayload | AnswerPayload | EmptyPayload | NextPayload | KickPayload
+
+PAYLOAD_TYPES: dict[str, type[Payload]] = {
     "join": JoinPayload,
     "answer": AnswerPayload,
     "get_leaderboard": EmptyPayload,
@@ -61,19 +64,18 @@ PAYLOAD_TYPES: dict[str, type] = {
     "end": EmptyPayload,
     "kick": KickPayload,
 }
-HOST_COMMANDS = frozenset({"start", "next", "end", "kick"})
 _EMPTY = EmptyPayload()
 
 
 @attrs.frozen(slots=True)
 class ClientMessage:
     type: str
-    payload: Any
+    payload: Payload
     id: str | int | None = None
 
 
 def _invalid(message: str, path: str | None = None, problem: str | None = None) -> errors.ProtocolError:
-    details = {"path": path, "problem": problem} if path is not None else None
+    details: dict[str, object] | None = {"path": path, "problem": problem} if path is not None else None
     return errors.ProtocolError(errors.INVALID_MESSAGE, message, details)
 
 
@@ -114,7 +116,7 @@ def parse_message(raw: Any) -> ClientMessage:
     if payload_type is EmptyPayload:
         return ClientMessage(msg_type, _EMPTY, raw.get("id"))
     try:
-        payload = converter.structure(body, payload_type)
+        payload: Payload = converter.structure(body, payload_type)
     except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
         path, problem = error_paths(exc)[0]
         raise _invalid(f"payload.{path}: {problem}", f"payload.{path}", problem) from None
@@ -125,8 +127,9 @@ def parse_frame(text: str) -> ClientMessage:
     return parse_message(decode(text))
 
 
-def encode(msg_type: str, payload: Any, re: str | int | None = None) -> bytes:
-    """One server message as compact UTF-8 JSON (the frame body)."""
-    if re is None:
+def encode(msg_type: str, payload: Any, reply_to: str | int | None = None) -> bytes:
+    """One server message as compact UTF-8 JSON (the frame body); ``reply_to`` (the
+    ``id`` of the client message it answers) goes on the wire as ``re``."""
+    if reply_to is None:
         return orjson.dumps({"type": msg_type, "payload": payload})
-    return orjson.dumps({"type": msg_type, "payload": payload, "re": re})
+    return orjson.dumps({"type": msg_type, "payload": payload, "re": reply_to})

@@ -7,8 +7,8 @@ import trio
 from quizd.cluster.coordination import Leases, Membership
 from quizd.cluster.redis_port import RedisPort
 from quizd.cluster.store import Fenced, SnapshotStore
-from quizd.game.quiz import GameSettings
-from quizd.game.snapshot import restore_game
+from quizd.game.quiz import GameSettings, QuizGame
+
 from tests.unit.quizkit import make_game
 
 
@@ -72,6 +72,6 @@ async def test_a_stale_owner_cannot_write_its_snapshot(redis_server):
     else:
         raise AssertionError("the stale owner's write went through")
     definition, meta, participants = await store.load("quiz")
-    restored = restore_game(definition, GameSettings(), meta, participants, 1.0, 0)
+    restored = QuizGame.from_snapshot(definition, GameSettings(), meta, participants, 1.0, 0)
     assert sorted(p.name for p in restored.participants.values() if not p.is_host) == ["Ann"]
     assert epoch_b == epoch_a + 1

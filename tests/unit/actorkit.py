@@ -81,7 +81,6 @@ class RecordingDelivery:
         *,
         replaceable: bool = False,
         handoff: HandoffLog | None = None,
-        players_only: bool = False,
     ) -> None:
         started = trio.current_time()
         self.broadcasts.append((started, orjson.loads(body)))
@@ -123,9 +122,9 @@ class RecordingDelivery:
         return [m for _t, m in self.broadcasts if m["type"] == type]
 
 
-async def join(actor: QuizActor, kind: str, value: str, endpoint: Any, re: Any = None) -> str:
+async def join(actor: QuizActor, kind: str, value: str, endpoint: Any, reply_to: Any = None) -> str:
     """Post a join and wait for the participant id (raises the ProtocolError if refused)."""
-    req = JoinRequest(kind, value, re, endpoint, trio.current_time())
+    req = JoinRequest(kind, value, reply_to, endpoint, trio.current_time())
     actor.post(req)
     return await req.reply.wait()
 

@@ -8,7 +8,6 @@ from typing import Any
 from quizd.game import effects as fx
 from quizd.game.definitions import Question, QuizDefinition
 from quizd.game.quiz import AutoStart, GameSettings, QuizGame
-from quizd.protocol.messages import EmptyPayload, KickPayload, NextPayload
 
 HOST_TOKEN = "host-token"
 CHOICES = ("a", "b", "c", "d")
@@ -63,20 +62,20 @@ def make_game(
 
 
 # ------------------------------------------------------------------ host commands
-def start(game: QuizGame, now: float, re: Any = None) -> list[fx.Effect]:
-    return game.host_command("host", "start", EmptyPayload(), now, re)
+def start(game: QuizGame, now: float, reply_to: Any = None) -> list[fx.Effect]:
+    return game.start("host", now, reply_to)
 
 
-def next_(game: QuizGame, now: float, question_index: int | None = None, re: Any = None) -> list[fx.Effect]:
-    return game.host_command("host", "next", NextPayload(question_index), now, re)
+def next_(game: QuizGame, now: float, question_index: int | None = None, reply_to: Any = None) -> list[fx.Effect]:
+    return game.next("host", now, question_index, reply_to)
 
 
-def end(game: QuizGame, now: float, re: Any = None) -> list[fx.Effect]:
-    return game.host_command("host", "end", EmptyPayload(), now, re)
+def end(game: QuizGame, now: float, reply_to: Any = None) -> list[fx.Effect]:
+    return game.end("host", now, reply_to)
 
 
-def kick(game: QuizGame, pid: str, now: float, re: Any = None) -> list[fx.Effect]:
-    return game.host_command("host", "kick", KickPayload(pid), now, re)
+def kick(game: QuizGame, pid: str, now: float, reply_to: Any = None) -> list[fx.Effect]:
+    return game.kick("host", pid, now, reply_to)
 
 
 # ------------------------------------------------------------------ effect filters

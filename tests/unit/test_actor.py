@@ -36,7 +36,7 @@ def new_actor(**kw: Any) -> tuple[QuizActor, RecordingDelivery, Sink]:
 async def test_join_reply_goes_to_the_new_connection_with_re(autojump_clock):
     actor, delivery, _ = new_actor()
     async with running(actor):
-        assert await join(actor, "player", "Ann", Endpoint("ann"), re="j") == "p1"
+        assert await join(actor, "player", "Ann", Endpoint("ann"), reply_to="j") == "p1"
         (joined,) = delivery.messages("p1", "joined")
         assert joined["re"] == "j"
         assert joined["payload"]["participantId"] == "p1"

@@ -72,10 +72,10 @@ def joined(result: Any) -> dict[str, Any]:
 class TestJoin:
     def test_player_gets_joined_with_full_payload(self):
         game = lobby(players=())
-        result = game.join_player("Ann", 0.5, re="j1")
+        result = game.join_player("Ann", 0.5, reply_to="j1")
         assert result.participant_id == "p1"
         r = reply(result.effects, "p1", "joined")
-        assert r.re == "j1"
+        assert r.reply_to == "j1"
         p = r.payload
         assert p["quizId"] == "quiz-1"
         assert p["participantId"] == "p1"
@@ -205,10 +205,10 @@ class TestJoin:
     def test_host_joined_payload(self):
         game = lobby()
         game.disconnected("p2", 0.4)
-        result = game.resume(HOST_TOKEN, 0.5, re=7, host=True)
+        result = game.resume(HOST_TOKEN, 0.5, reply_to=7, host=True)
         assert result.participant_id == "host"
         r = reply(result.effects, "host", "joined")
-        assert r.re == 7
+        assert r.reply_to == 7
         p = r.payload
         assert p["role"] == "host"
         assert p["participantId"] == "host"
@@ -227,7 +227,7 @@ class TestJoin:
         game.answer("p1", "q0", 0, Q0 + 5)  # correct, 875
         token = game.participants["p1"].token
         game.disconnected("p1", Q0 + 6)
-        p = joined(game.resume(token, Q0 + 7, re="r"))
+        p = joined(game.resume(token, Q0 + 7, reply_to="r"))
         assert p["participantId"] == "p1"
         assert p["name"] == "Ann"
         assert p["resumeToken"] == token
@@ -339,11 +339,11 @@ class TestAnswer:
 
     def test_same_choice_is_a_safe_retry(self):
         game = playing()
-        first = reply(game.answer("p1", "q0", 0, Q0 + 1, re="a"), "p1", "answer_result")
-        again = game.answer("p1", "q0", 0, Q0 + 3, re="b")
+        first = reply(game.answer("p1", "q0", 0, Q0 + 1, reply_to="a"), "p1", "answer_result")
+        again = game.answer("p1", "q0", 0, Q0 + 3, reply_to="b")
         assert kinds(again) == ["R:p1:answer_result"]
         assert again[0].payload == first.payload
-        assert again[0].re == "b"
+        assert again[0].reply_to == "b"
         assert game.participants["p1"].score == 1000 - 25  # scored once, at 1 s
         assert game.distribution == [1, 0, 0, 0]
 
@@ -351,7 +351,7 @@ class TestAnswer:
         game = playing()
         first = reply(game.answer("p1", "q0", 0, Q0 + 1), "p1", "answer_result")
         game.tick(Q0_END)
-        again = game.answer("p1", "q0", 0, Q0_END + 1, re=3)
+        again = game.answer("p1", "q0", 0, Q0_END + 1, reply_to=3)
         assert again == [fx.Reply("p1", "answer_result", first.payload, 3)]
 
     def test_host_answer_is_invalid_message(self):
@@ -360,8 +360,8 @@ class TestAnswer:
 
     def test_answer_result_payload(self):
         game = playing()
-        r = reply(game.answer("p1", "q0", 0, Q0 + 5, re="x"), "p1", "answer_result")
-        assert r.re == "x"
+        r = reply(game.answer("p1", "q0", 0, Q0 + 5, reply_to="x"), "p1", "answer_result")
+        assert r.reply_to == "x"
         assert r.payload == {
             "questionId": "q0",
             "choice": 0,
@@ -439,21 +439,21 @@ class TestAnswer:
 class TestOnClose:
     def test_answer_is_accepted_without_result(self):
         game = playing(reveal="on_close")
-        effects = game.answer("p1", "q0", 1, Q0 + 1, re="a")
+        effects = game.answer("p1", "q0", 1, Q0 + 1, reply_to="a")
         assert effects == [fx.Reply("p1", "answer_accepted", {"questionId": "q0", "choice": 1}, "a")]
         assert game.participants["p1"].score == 0
 
     def test_safe_retry_before_close_is_accepted_again(self):
         game = playing(reveal="on_close")
-        game.answer("p1", "q0", 1, Q0 + 1, re="a")
-        assert game.answer("p1", "q0", 1, Q0 + 2, re="b") == [
+        game.answer("p1", "q0", 1, Q0 + 1, reply_to="a")
+        assert game.answer("p1", "q0", 1, Q0 + 2, reply_to="b") == [
             fx.Reply("p1", "answer_accepted", {"questionId": "q0", "choice": 1}, "b")
         ]
 
     def test_close_order_is_closed_then_results_then_leaderboard(self):
         game = playing(players=("Ann", "Bob", "Cat"), reveal="on_close")
-        game.answer("p2", "q0", 1, Q0 + 1, re="b")
-        game.answer("p1", "q0", 0, Q0 + 2, re="a")
+        game.answer("p2", "q0", 1, Q0 + 1, reply_to="b")
+        game.answer("p1", "q0", 0, Q0 + 2, reply_to="a")
         effects = game.tick(Q0_END)
         trace = [k for k in kinds(effects) if not k.startswith("R:host")]
         i = trace.index("B:question_closed")
@@ -464,8 +464,8 @@ class TestOnClose:
             "B:leaderboard",
         ]
         assert "R:p3:answer_result" not in trace
-        assert reply(effects, "p1", "answer_result").re == "a"
-        assert reply(effects, "p2", "answer_result").re == "b"
+        assert reply(effects, "p1", "answer_result").reply_to == "a"
+        assert reply(effects, "p2", "answer_result").reply_to == "b"
 
     def test_results_are_scored_at_close(self):
         game = playing(reveal="on_close")
@@ -487,7 +487,7 @@ class TestOnClose:
         game = playing(reveal="on_close")
         game.answer("p1", "q0", 0, Q0 + 5)
         result = reply(game.tick(Q0_END), "p1", "answer_result")
-        assert game.answer("p1", "q0", 0, Q0_END + 1, re="again") == [
+        assert game.answer("p1", "q0", 0, Q0_END + 1, reply_to="again") == [
             fx.Reply("p1", "answer_result", result.payload, "again")
         ]
 
@@ -699,8 +699,8 @@ class TestTimers:
 class TestHostCommands:
     def test_start_replies_host_state_with_re(self):
         game = lobby()
-        r = reply(start(game, START, re="s1"), "host", "host_state")
-        assert r.re == "s1"
+        r = reply(start(game, START, reply_to="s1"), "host", "host_state")
+        assert r.reply_to == "s1"
         assert r.payload == {"phase": "starting", "questionIndex": None, "participants": 2, "connected": 2, "answered": 0}
 
     def test_start_twice_is_wrong_phase(self):
@@ -710,20 +710,23 @@ class TestHostCommands:
 
     @pytest.mark.parametrize("command", ["start", "next", "end", "kick"])
     def test_player_sending_host_command_is_not_host(self, command):
-        from quizd.protocol.messages import EmptyPayload, KickPayload, NextPayload
-
-        payload = {"start": EmptyPayload(), "next": NextPayload(), "end": EmptyPayload(), "kick": KickPayload("p2")}
         game = lobby()
-        refused(E.NOT_HOST, game.host_command, "p1", command, payload[command], 0.5, "x")
+        calls = {
+            "start": lambda: game.start("p1", 0.5, "x"),
+            "next": lambda: game.next("p1", 0.5, None, "x"),
+            "end": lambda: game.end("p1", 0.5, "x"),
+            "kick": lambda: game.kick("p1", "p2", 0.5, "x"),
+        }
+        refused(E.NOT_HOST, calls[command])
         assert game.phase == "lobby" and game.player_count == 2
 
     def test_next_closes_open_question_now(self):
         game = playing()
-        effects = next_(game, Q0 + 5, re="n")
+        effects = next_(game, Q0 + 5, reply_to="n")
         assert broadcasts(effects, "question_closed")
         assert game.phase == "reveal"
         r = reply(effects, "host", "host_state")
-        assert r.re == "n" and r.payload["phase"] == "reveal"
+        assert r.reply_to == "n" and r.payload["phase"] == "reveal"
 
     def test_next_cuts_reveal_short(self):
         game = playing()
@@ -766,7 +769,7 @@ class TestHostCommands:
     def test_end_sends_quiz_ended_then_closes_everyone(self):
         game = playing()
         game.answer("p1", "q0", 0, Q0 + 5)
-        effects = end(game, Q0 + 6, re="e")
+        effects = end(game, Q0 + 6, reply_to="e")
         trace = kinds(effects)
         host_ended = reply(effects, "host", "quiz_ended").payload
         assert "you" not in host_ended
@@ -781,10 +784,10 @@ class TestHostCommands:
 
     def test_end_host_state_reply_comes_before_close(self):
         game = playing()
-        effects = end(game, Q0 + 6, re="e")
+        effects = end(game, Q0 + 6, reply_to="e")
         trace = kinds(effects)
         r = reply(effects, "host", "host_state")
-        assert r.re == "e" and r.payload["phase"] == "ended"
+        assert r.reply_to == "e" and r.payload["phase"] == "ended"
         assert trace.index("R:host:host_state") < trace.index("C:host:4004")
 
     def test_end_during_question_closes_it_first(self):
@@ -809,14 +812,14 @@ class TestHostCommands:
     def test_kick(self):
         game = playing()
         token = game.participants["p2"].token
-        effects = kick(game, "p2", Q0 + 1, re="k")
+        effects = kick(game, "p2", Q0 + 1, reply_to="k")
         assert reply(effects, "p2", "kicked").payload["reason"]
         assert closes(effects) == {"p2": 4001}
         trace = kinds(effects)
         assert trace.index("R:p2:kicked") < trace.index("C:p2:4001")
         assert reply(effects, "host", "player_left").payload == {"participantId": "p2", "name": "Bob"}
         r = reply(effects, "host", "host_state")
-        assert r.re == "k" and r.payload["participants"] == 1
+        assert r.reply_to == "k" and r.payload["participants"] == 1
         assert "p2" not in game.leaderboard
         refused(E.INVALID_RESUME_TOKEN, game.resume, token, Q0 + 2)
 
@@ -829,7 +832,7 @@ class TestHostCommands:
         game = playing(players=("Ann", "Bob", "Cat"))
         game.disconnected("p3", Q0 + 0.5)
         game.answer("p1", "q0", 0, Q0 + 1)
-        r = reply(next_(game, Q0 + 2, re=1), "host", "host_state")
+        r = reply(next_(game, Q0 + 2, reply_to=1), "host", "host_state")
         assert r.payload == {"phase": "reveal", "questionIndex": 0, "participants": 3, "connected": 2, "answered": 1}
 
 
@@ -854,8 +857,8 @@ class TestPlayerMessages:
     def test_get_leaderboard_reply(self):
         game = playing(players=("Ann", "Bob", "Cat"))
         game.answer("p2", "q0", 0, Q0)
-        (r,) = game.get_leaderboard("p3", re="lb")
-        assert r.type == "leaderboard" and r.re == "lb" and r.participant_id == "p3"
+        (r,) = game.get_leaderboard("p3", reply_to="lb")
+        assert r.type == "leaderboard" and r.reply_to == "lb" and r.participant_id == "p3"
         assert r.payload["total"] == 3
         assert r.payload["you"] == {"rank": 2, "score": 0}
         assert [(e["rank"], e["participantId"]) for e in r.payload["top"]] == [(1, "p2"), (2, "p1"), (2, "p3")]
@@ -916,7 +919,7 @@ class TestThrottle:
         game.tick(Q0 + 1)
         game.answer("p1", "q0", 0, Q0 + 2)
         r = reply(game.tick(Q0 + 2), "host", "host_state")
-        assert r.payload["answered"] == 1 and r.re is None
+        assert r.payload["answered"] == 1 and r.reply_to is None
 
 
 # ====================================================================== time never stands still

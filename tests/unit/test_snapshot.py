@@ -6,14 +6,8 @@ import orjson
 import pytest
 
 from quizd.game import effects as fx
-from quizd.game.quiz import QUESTION, REVEAL, GameSettings
-from quizd.game.snapshot import (
-    definition_from_record,
-    definition_record,
-    full_snapshot,
-    restore_game,
-    take_changes,
-)
+from quizd.game.quiz import GameSettings, Phase, QuizGame
+from quizd.game.snapshot import definition_from_record, definition_record
 from tests.unit.quizkit import make_game
 
 
@@ -25,19 +19,19 @@ def in_question(reveal: str = "on_answer"):
     game = make_game(0.0, reveal=reveal, countdown_ms=0, time_limit_ms=10000)
     ann = game.join_player("Ann", 0.1).participant_id
     bob = game.join_player("Bob", 0.2).participant_id
-    game.host_command("host", "start", None, 1.0, None)
+    game.start("host", 1.0)
     game.tick(1.0)
-    assert game.phase == QUESTION
+    assert game.phase == Phase.QUESTION
     game.handoffs.handed(ann, 1.0)
     game.handoffs.handed(bob, 1.3)
     return game, ann, bob
 
 
 def restore(game, now: float, wall_offset_ms: int = 0, at: float | None = None):
-    meta, participants = full_snapshot(game, game_now := (at if at is not None else now))
+    meta, participants = game.to_snapshot(game_now := (at if at is not None else now))
     definition = definition_from_record(roundtrip(definition_record(game.definition)))
     del game_now
-    return restore_game(definition, GameSettings(), roundtrip(meta), roundtrip(participants), now, wall_offset_ms)
+    return QuizGame.from_snapshot(definition, GameSettings(), roundtrip(meta), roundtrip(participants), now, wall_offset_ms)
 
 
 def test_definition_round_trips():
@@ -51,7 +45,7 @@ def test_scores_tokens_names_and_ranks_survive():
     restored = restore(game, now=2.5, at=2.5)
     assert restored.participants[ann].score == game.participants[ann].score > 0
     assert restored.leaderboard.rank(ann) == 1 and restored.leaderboard.rank(bob) == 2
-    assert restored.tokens == game.tokens
+    assert restored.roster.tokens == game.roster.tokens
     assert restored.host_token == game.host_token
     assert restored.player_count == 2
     # The answer is still there: a safe retry returns the same result, another choice is refused.
@@ -76,7 +70,7 @@ def test_the_restored_quiz_plays_to_the_end():
     game.answer(ann, "q0", 0, 2.0)
     restored = restore(game, now=5.0, at=5.0)
     out = restored.tick(20.0)
-    assert restored.phase == REVEAL
+    assert restored.phase == Phase.REVEAL
     results = [e for e in out if isinstance(e, fx.Reply) and e.type == "answer_result"]
     assert [r.participant_id for r in results] == [ann]
     while not restored.finished:
@@ -86,12 +80,12 @@ def test_the_restored_quiz_plays_to_the_end():
 
 def test_changes_are_incremental():
     game, ann, bob = in_question()
-    take_changes(game, 1.5)  # the fan-out's hand-offs
+    game.take_changes(1.5)  # the fan-out's hand-offs
     game.answer(ann, "q0", 0, 2.0)
-    meta, changed, removed = take_changes(game, 2.0)
+    meta, changed, removed = game.take_changes(2.0)
     assert set(changed) == {ann}
     assert removed == []
     game.leave(bob, 2.5)
-    meta, changed, removed = take_changes(game, 2.5)
+    meta, changed, removed = game.take_changes(2.5)
     assert changed == {} and removed == [bob]
-    assert meta["phase"] == QUESTION
+    assert meta["phase"] == Phase.QUESTION

@@ -63,10 +63,10 @@ class Quiz:
     def poison_leaderboard(self, monkeypatch: pytest.MonkeyPatch) -> None:
         real = self.game.get_leaderboard
 
-        def get_leaderboard(pid: str, re: Any = None) -> Any:
-            if re == "boom":
+        def get_leaderboard(pid: str, reply_to: Any = None) -> Any:
+            if reply_to == "boom":
                 raise RuntimeError("poisoned get_leaderboard")
-            return real(pid, re)
+            return real(pid, reply_to)
 
         monkeypatch.setattr(self.game, "get_leaderboard", get_leaderboard)
 

@@ -1,0 +1,143 @@
+"""A quiz's participants and their answers, and their plain-data snapshot records.
+
+Kept apart from the state machine (``quiz.py``) because they are plain records: the
+game decides what happens to them, this module only says what one holds and how it is
+written to (and read back from) a snapshot.  Snapshot times are wall-clock milliseconds;
+the caller passes the conversions, since only the game knows its clock's offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from quizd.game.names import name_key
+from quizd.game.snapshot import Record
+
+HOST_ID = "host"
+
+#: A reply correlation id as the client sent it (``id``), echoed back as ``re``.
+ReplyTo = str | int | None
+
+
+class AnswerRecord:
+    """One participant's answer to one question, kept for safe retries and results."""
+
+    __slots__ = ("choice", "received_at", "elapsed_ms", "reply_to", "result")
+
+    def __init__(self, choice: int, received_at: float, elapsed_ms: int, reply_to: ReplyTo) -> None:
+        self.choice = choice
+        self.received_at = received_at
+        self.elapsed_ms = elapsed_ms
+        self.reply_to = reply_to
+        # The answer_result payload once the answer was scored (None before, in on_close).
+        self.result: dict[str, Any] | None = None
+
+
+class Participant:
+    """The host or one player: identity, credentials, score and answers."""
+
+    __slots__ = ("id", "name", "key", "token", "is_host", "score", "streak", "reached", "connected", "answers")
+
+    def __init__(self, pid: str, name: str, token: str, is_host: bool, reached: int) -> None:
+        self.id = pid
+        self.name = name
+        self.key = name_key(name)
+        self.token = token
+        self.is_host = is_host
+        self.score = 0
+        self.streak = 0
+        self.reached = reached
+        self.connected = False
+        self.answers: dict[str, AnswerRecord] = {}  # question id -> this player's answer
+
+    def to_record(self, wall_ms: Callable[[float], int], handoff: tuple[str, float] | None) -> Record:
+        """This participant as a snapshot record; ``handoff`` is (question id, time) if any."""
+        record: Record = {
+            "name": self.name,
+            "token": self.token,
+            "host": self.is_host,
+            "score": self.score,
+            "streak": self.streak,
+            "reached": self.reached,
+            "answers": {
+                qid: [a.choice, wall_ms(a.received_at), a.elapsed_ms, a.reply_to, a.result]
+                for qid, a in self.answers.items()
+            },
+        }
+        if handoff is not None:
+            record["handoff"] = [handoff[0], wall_ms(handoff[1])]
+        return record
+
+    @classmethod
+    def from_record(cls, pid: str, record: Record, monotonic: Callable[[int], float]) -> Participant:
+        """The participant a snapshot record describes, its times on this node's clock."""
+        p = cls(pid, record["name"], record["token"], record["host"], record["reached"])
+        p.score = record["score"]
+        p.streak = record["streak"]
+        for qid, (choice, received_wall, elapsed, reply_to, result) in record["answers"].items():
+            answer = AnswerRecord(choice, monotonic(received_wall), elapsed, reply_to)
+            answer.result = result
+            p.answers[qid] = answer
+        return p
+
+
+class Roster:
+    """Everyone in one quiz, found by id, resume token or name key, with the counts the
+    rules check on every answer kept up to date incrementally (no scan of 10,000 players).
+
+    It also remembers what changed since the snapshot store last looked (cluster mode):
+    ``dirty`` participants to write and ``removed`` ones to delete.  Single node, nobody
+    reads them.
+    """
+
+    __slots__ = ("participants", "tokens", "name_keys", "players", "connected", "answered_connected",
+                 "next_pid", "dirty", "removed")
+
+    def __init__(self) -> None:
+        self.participants: dict[str, Participant] = {}
+        self.tokens: dict[str, str] = {}  # resume (or host) token -> participant id
+        self.name_keys: dict[str, str] = {}  # name_key -> player id
+        self.players = 0  # players, not the host
+        self.connected = 0  # connected players
+        self.answered_connected = 0  # connected players who answered the open question
+        self.next_pid = 1
+        self.dirty: set[str] = set()
+        self.removed: set[str] = set()
+
+    def new_pid(self) -> str:
+        pid = f"p{self.next_pid}"
+        self.next_pid += 1
+        return pid
+
+    def by_token(self, token: str) -> Participant | None:
+        pid = self.tokens.get(token)
+        return None if pid is None else self.participants.get(pid)
+
+    def add(self, p: Participant) -> None:
+        """Take in a new (or restored) participant, disconnected."""
+        self.participants[p.id] = p
+        self.tokens[p.token] = p.id
+        if not p.is_host:
+            self.name_keys[p.key] = p.id
+            self.players += 1
+
+    def remove(self, p: Participant) -> None:
+        """A player leaves for good (``leave`` or ``kick``); disconnect it first."""
+        del self.participants[p.id]
+        self.dirty.discard(p.id)
+        self.removed.add(p.id)
+        self.tokens.pop(p.token, None)
+        self.name_keys.pop(p.key, None)
+        self.players -= 1
+
+    def set_connected(self, p: Participant, connected: bool, answered_open_question: bool) -> None:
+        if p.connected == connected:
+            return
+        p.connected = connected
+        if p.is_host:
+            return
+        step = 1 if connected else -1
+        self.connected += step
+        if answered_open_question:
+            self.answered_connected += step
