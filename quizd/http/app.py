@@ -21,7 +21,8 @@ from quizd.convert import converter, error_paths
 from quizd.game.quiz import AutoStart
 from quizd.http.web import SECURITY_HEADERS, WebPages, qr_text, render_qr
 from quizd.ops import metrics
-from quizd.service import QuizService, ServiceError
+from quizd.service import QuizService
+from quizd.service_errors import ServiceError
 
 log = logging.getLogger("quizd.http")
 
