@@ -18,7 +18,6 @@ import hypercorn.config
 import hypercorn.trio
 import trio
 
-from quizd.actors.supervisor import Supervisor
 from quizd.config import Config
 from quizd.config_loader import ConfigError, load_config
 from quizd.definitions_loader import DefinitionSet, load_definitions
@@ -28,11 +27,10 @@ from quizd.http.web import WebPages
 from quizd.ops import gc_tuning, metrics
 from quizd.ops.logging import set_level
 from quizd.ops.sdnotify import Notifier, status_loop, watchdog_loop
+from quizd.cluster.placement import ClusterPlacement
 from quizd.game.phase import Phase
-from quizd.protocol import errors as E
-from quizd.cluster.manager import ClusterManager, ClusterRouter
-from quizd.router import LocalRouter, Router
-from quizd.service import QuizService
+from quizd.placement import LocalPlacement, Placement
+from quizd.service import DefinitionCatalog, QuizService
 
 log = logging.getLogger("quizd.node")
 
@@ -53,20 +51,12 @@ class Node:
     def __init__(self, config: Config, notifier: Notifier | None = None) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
-        self.supervisor = Supervisor()
-        self.service = QuizService(config, self.supervisor, DefinitionSet(definitions={}, problems=()))
-        self.cluster: ClusterManager | None = None
-        self.router: Router = LocalRouter(self.supervisor)
-        if config.cluster.redis_url:
-            # Cluster mode plugs in at the router (and the service): nothing else changes.
-            self.cluster = ClusterManager(
-                config, self.supervisor, self.service.settings, self.service.results_dir,
-                info={"node": config.node.id},
-            )
-            self.cluster.relay.on_rpc = self.service.rpc
-            self.service.cluster = self.cluster
-            self.router = ClusterRouter(self.cluster)
-        self.gateway = Gateway(config, self.router)
+        catalog = DefinitionCatalog(DefinitionSet(definitions={}, problems=()))
+        # The one choice between a single node and a cluster: everything else gets the placement.
+        self.placement = self._placement(config, catalog)
+        self.supervisor = self.placement.supervisor
+        self.service = QuizService(self.placement, catalog)
+        self.gateway = Gateway(config, self.placement.router)
         self.state = "starting"
         self.http_address: tuple[str, int] | None = None
         self.control_plane = ControlPlane(
@@ -76,6 +66,12 @@ class Node:
             ws_url=self.ws_url,
             web_config=self.web_config,
         )
+
+    @staticmethod
+    def _placement(config: Config, catalog: DefinitionCatalog) -> Placement:
+        if not config.cluster.redis_url:
+            return LocalPlacement(config)
+        return ClusterPlacement(config, catalog.get)
 
     def ws_url(self) -> str:
         ws = self.config.websocket
@@ -118,11 +114,9 @@ class Node:
                 http = binds[0].split("://", 1)[1]
                 host, _, port = http.rpartition(":")
                 self.http_address = (host.strip("[]"), int(port))
-                if self.cluster is not None:
-                    # READY only once this node is a member of the ring.
-                    self.cluster.membership.set_info({"node": self.config.node.id, "ws": self.ws_url(),
-                                                      "http": f"http://{http}"})
-                    await nursery.start(self.cluster.run)
+                # In a cluster: READY only once this node is a member of the ring.
+                info = {"node": self.config.node.id, "ws": self.ws_url(), "http": f"http://{http}"}
+                await nursery.start(self.placement.run, info)
                 nursery.start_soon(metrics.measure_event_loop_lag)
                 gc_tuning.tune()
                 nursery.start_soon(gc_tuning.collect_when_quiet, self._questions_open)
@@ -209,8 +203,7 @@ class Node:
         """
         log.info("draining", extra={"timeout_s": self.config.node.drain_timeout_s})
         self.state = "draining"
-        if self.cluster is not None:
-            self.cluster.refuse_new = True
+        self.placement.stop_taking_new()
         self.notifier.stopping(self.describe())
         self.gateway.draining = True
         self.service.draining = True
@@ -233,13 +226,9 @@ class Node:
             with trio.move_on_at(deadline):
                 while self.service.live_quizzes():
                     await trio.sleep(0.1)
-            if self.cluster is not None:
-                # Nothing ends: the quizzes move to the next owners, players resume there.
-                await self.cluster.leave()
-                self.gateway.close_all(E.CLOSE_RESTARTING, "node draining; resume")
-            else:
-                await self.service.end_all("node draining")
-                self.gateway.close_all(E.CLOSE_QUIZ_CLOSED, "node shutting down")
+            # A single node ends its quizzes; a cluster node hands them over (players resume).
+            close = await self.placement.drain()
+            self.gateway.close_all(close.code, close.reason)
             with trio.move_on_after(5):
                 while self.gateway.sessions:
                     await trio.sleep(0.05)

@@ -2,8 +2,8 @@
 
 The gateway and the control plane only ever ask the router; they never look at actors
 directly.  A single node answers from its own supervisor.  The cluster plugs in here:
-its router consults the consistent-hash ring and returns a handle that relays the
-same inbox items to the owning node.
+its router (``quizd.cluster.manager.ClusterRouter``) reads the quiz's lease in Redis
+and returns a handle that relays the same inbox items to the lease holder.
 """
 
 from __future__ import annotations

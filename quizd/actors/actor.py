@@ -21,7 +21,16 @@ from typing import Any
 
 import trio
 
-from quizd.actors.inbox import Command, ConnectionLost, EndNow, Flush, HandOver, InboxItem, JoinRequest
+from quizd.actors.inbox import (
+    Command,
+    ConnectionLost,
+    EndNow,
+    Flush,
+    HandoffReport,
+    HandOver,
+    InboxItem,
+    JoinRequest,
+)
 from quizd.actors.ports import CommitPort, Delivery, ResultsSink
 from quizd.game import effects as fx
 from quizd.game.phase import Phase
@@ -149,9 +158,19 @@ class QuizActor:
                 self._handing_over = item
             elif isinstance(item, Flush):
                 self._after.append(lambda: None)  # forces this turn's commit
+            elif isinstance(item, HandoffReport):
+                self._record_handoffs(item)
         except ProtocolError as err:
             self._refuse(item, err)
         self.poisoned = None
+
+    def _record_handoffs(self, report: HandoffReport) -> None:
+        """A remote gateway's hand-off times, if they are for the open question's log."""
+        handoffs = self.game.handoffs
+        if handoffs is None or handoffs.question_id != report.question_id:
+            return
+        for participant_id, at in report.times:
+            handoffs.handed(participant_id, at)
 
     async def _flush(self) -> None:
         if not self._pending and not self._after and self._handing_over is None:

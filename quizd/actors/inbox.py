@@ -93,4 +93,17 @@ class Flush:
     """Commit now even if nothing changed (the cluster store must be rewritten)."""
 
 
-InboxItem = JoinRequest | Command | ConnectionLost | EndNow | HandOver | Flush
+@attrs.frozen(slots=True, eq=False)
+class HandoffReport:
+    """Cluster: when another node's gateway handed ``question_id`` to its players.
+
+    The owner's own connections stamp the hand-off log directly (their outbound
+    stream knows the moment); remote gateways report theirs in one message per
+    broadcast, and the actor records them in its game like any other event.
+    """
+
+    question_id: str
+    times: tuple[tuple[str, float], ...]  # (participant id, Trio clock instant)
+
+
+InboxItem = JoinRequest | Command | ConnectionLost | EndNow | HandOver | Flush | HandoffReport

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from quizd.cluster.relay import Relay, RemoteEndpoint
+from quizd.cluster.messages import BroadcastAll, CloseOne, JoinAccepted, SendOne
+from quizd.cluster.owner import RemoteEndpoint
+from quizd.cluster.transport import RelayTransport
 from quizd.game.handoffs import HandoffLog
 from quizd.gateway.delivery import LocalDelivery
 from quizd.protocol import errors as E
 
 
 class ClusterDelivery(LocalDelivery):
-    def __init__(self, quiz_id: str, relay: Relay) -> None:
+    def __init__(self, quiz_id: str, relay: RelayTransport) -> None:
         super().__init__(quiz_id)
         self.relay = relay
         self.remote: dict[str, RemoteEndpoint] = {}
@@ -30,7 +32,7 @@ class ClusterDelivery(LocalDelivery):
         old_remote = self.remote.pop(participant_id, None)
         if self._is_remote(endpoint):
             self.remote[participant_id] = endpoint
-            self.relay.post(endpoint.node, {"k": "bind", "c": endpoint.conn, "q": self.quiz_id, "pid": participant_id})
+            self.relay.post(endpoint.node, JoinAccepted(endpoint.conn, self.quiz_id, participant_id))
         else:
             self.sessions[participant_id] = endpoint
         if old_local is not None and old_local is not endpoint:
@@ -46,7 +48,7 @@ class ClusterDelivery(LocalDelivery):
         if endpoint is None:
             super().send(participant_id, msg_type, body)
             return
-        self.relay.post(endpoint.node, {"k": "send", "c": endpoint.conn, "ty": msg_type, "b": body.decode()})
+        self.relay.post(endpoint.node, SendOne(endpoint.conn, msg_type, body.decode()))
 
     async def broadcast(
         self,
@@ -59,11 +61,12 @@ class ClusterDelivery(LocalDelivery):
         gateways = {endpoint.node for endpoint in self.remote.values()}
         text = body.decode()
         for node in gateways:
-            self.relay.post(node, {
-                "k": "bc", "q": self.quiz_id, "ty": msg_type, "b": text, "r": replaceable,
-                "qid": handoff.question_id if handoff is not None else None,
-            })
-        await super().broadcast(msg_type, body, replaceable=replaceable, handoff=handoff)
+            self.relay.post(node, BroadcastAll(
+                self.quiz_id, msg_type, text, replaceable, handoff.question_id if handoff is not None else None,
+            ))
+        await super().broadcast(
+            msg_type, body, replaceable=replaceable, handoff=handoff
+        )
 
     def close(self, participant_id: str, code: int, reason: str) -> None:
         endpoint = self.remote.pop(participant_id, None)
@@ -73,8 +76,8 @@ class ClusterDelivery(LocalDelivery):
         super().close(participant_id, code, reason)
 
     def _close_remote(self, endpoint: RemoteEndpoint, code: int, reason: str) -> None:
-        self.relay.post(endpoint.node, {"k": "close", "c": endpoint.conn, "code": code, "reason": reason})
+        self.relay.post(endpoint.node, CloseOne(endpoint.conn, code, reason))
 
-    def on_gateway(self, node_id: str) -> list[tuple[str, RemoteEndpoint]]:
+    def endpoints_on(self, node_id: str) -> list[tuple[str, RemoteEndpoint]]:
         """Participants connected through ``node_id`` (it died: they are disconnected)."""
         return [(pid, ep) for pid, ep in self.remote.items() if ep.node == node_id]

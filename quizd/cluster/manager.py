@@ -22,12 +22,15 @@ import trio
 
 from quizd.actors.actor import QuizActor
 from quizd.actors.inbox import ConnectionLost, Flush, HandOver
-from quizd.actors.ports import QuizLost
+from quizd.actors.ports import QuizLost, ResultsSink
 from quizd.actors.supervisor import Supervisor
 from quizd.cluster.coordination import REGISTRY, Leases, Membership, lease_key
 from quizd.cluster.delivery import ClusterDelivery
 from quizd.cluster.redis_port import RedisPort
-from quizd.cluster.relay import Relay, RemoteQuizHandle, RpcError
+from quizd.cluster.gateway_side import RemoteQuizHandle
+from quizd.cluster.messages import CloseOne, RpcOp
+from quizd.cluster.owner import RpcHandler
+from quizd.cluster.relay import Relay
 from quizd.cluster.store import Fenced, SnapshotStore
 from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
@@ -35,6 +38,8 @@ from quizd.game.quiz import AutoStart, GameSettings, QuizGame
 from quizd.ops import metrics
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
+from quizd.router import QuizHandle
+from quizd.service_errors import ServiceError
 
 log = logging.getLogger("quizd.cluster")
 
@@ -90,7 +95,7 @@ class ClusterRouter:
     def __init__(self, manager: ClusterManager) -> None:
         self.manager = manager
 
-    async def lookup(self, quiz_id: str) -> Any:
+    async def lookup(self, quiz_id: str) -> QuizHandle | None:
         manager = self.manager
         actor = manager.local_actor(quiz_id)
         if actor is not None:
@@ -108,27 +113,26 @@ class ClusterRouter:
         node, _epoch = holder
         if node == manager.node_id or not manager.membership.is_live(node):
             raise busy
-        return RemoteQuizHandle(quiz_id, node, manager.relay)
+        return RemoteQuizHandle(quiz_id, node, manager.relay.gateway)
 
 
 class ClusterManager:
-    def __init__(self, config: Config, supervisor: Supervisor, settings: GameSettings,
-                 results: Any, info: dict[str, Any]) -> None:
+    def __init__(self, config: Config, settings: GameSettings, results: ResultsSink | None,
+                 on_rpc: RpcHandler) -> None:
         cluster = config.cluster
         self.config = config
         self.node_id = config.node.id
-        self.supervisor = supervisor
+        self.supervisor = Supervisor(on_exit=self._actor_exited)
         self.settings = settings
         self.results = results
         self.heartbeat_s = cluster.heartbeat_ms / 1000
         self.lease_ms = cluster.node_timeout_ms
         self.port = RedisPort(cluster.redis_url, timeout_s=max(0.2, min(1.0, cluster.heartbeat_ms / 1000)))
-        self.membership = Membership(self.port, self.node_id, info, cluster.node_timeout_ms)
+        self.membership = Membership(self.port, self.node_id, {"node": self.node_id}, cluster.node_timeout_ms)
         ttl_ms = int(max(config.quizzes.lobby_timeout_s, config.quizzes.linger_s) * 1000) + self.lease_ms
         self.leases = Leases(self.port, self.node_id, self.lease_ms, ttl_ms)
         self.store = SnapshotStore(self.port, ttl_ms)
-        self.relay = Relay(self.port, self.node_id)
-        self.relay.local_actor = self.local_actor
+        self.relay = Relay(self.port, self.node_id, self.local_actor, on_rpc)
         self.owned: dict[str, int] = {}
         self._adopting: set[str] = set()
         self._handing: set[str] = set()
@@ -136,7 +140,6 @@ class ClusterManager:
         self.refuse_new = False  # draining: no adoptions, no new quizzes here
         self._last_renew_ok = 0.0
         self._nursery: trio.Nursery | None = None
-        supervisor.on_exit = self._actor_exited
 
     # ------------------------------------------------------------------ lookups
     def local_actor(self, quiz_id: str) -> QuizActor | None:
@@ -208,20 +211,20 @@ class ClusterManager:
 
     def _member_gone(self, node_id: str) -> None:
         log.warning("member gone", extra={"member": node_id})
-        self.relay.owner_gone(node_id)
+        self.relay.gateway.owner_gone(node_id)
         for quiz_id in list(self.owned):
             actor = self.supervisor.actors.get(quiz_id)
             if actor is None or not isinstance(actor.delivery, ClusterDelivery):
                 continue
-            for pid, endpoint in actor.delivery.on_gateway(node_id):
+            for pid, endpoint in actor.delivery.endpoints_on(node_id):
                 try:
                     actor.post(ConnectionLost(pid, endpoint))
                 except ProtocolError:
                     pass
                 # If that node was only late, not dead, its players must not be left
                 # connected to nothing: they resume (a dead node never reads this).
-                self.relay.post(node_id, {"k": "close", "c": endpoint.conn, "code": E.CLOSE_RESTARTING,
-                                          "reason": "connection lost by the quiz owner; resume"})
+                self.relay.post(node_id, CloseOne(endpoint.conn, E.CLOSE_RESTARTING,
+                                                  "connection lost by the quiz owner; resume"))
 
     async def _lease_missing(self, quiz_id: str) -> None:
         """Our lease is gone: Redis forgot it (restart) or another node took the quiz."""
@@ -294,7 +297,7 @@ class ClusterManager:
     async def _start_actor(self, game: QuizGame, epoch: int) -> QuizActor:
         self.owned[game.quiz_id] = epoch
         store = LeasedStore(self.store, self.leases.token(epoch), self.lease_ms / 1000)
-        actor = QuizActor(game, ClusterDelivery(game.quiz_id, self.relay), self.results, store=store)
+        actor = QuizActor(game, ClusterDelivery(game.quiz_id, self.relay.transport), self.results, store=store)
         await self.supervisor.spawn(actor)
         return actor
 
@@ -346,8 +349,7 @@ class ClusterManager:
         async with trio.open_nursery() as nursery:
             for quiz_id in list(self.owned):
                 nursery.start_soon(self.hand_over, quiz_id, "node draining; resume")
-        for quiz_id in list(self.relay.remote_sessions):
-            self.relay.close_quiz_sessions(quiz_id, E.CLOSE_RESTARTING, "node draining; resume")
+        self.relay.gateway.close_all(E.CLOSE_RESTARTING, "node draining; resume")
 
     # ------------------------------------------------------------------ creating quizzes
     async def create(
@@ -355,17 +357,17 @@ class ClusterManager:
     ) -> tuple[str, str]:
         owner = self.membership.owner(quiz_id) or self.node_id
         if owner != self.node_id:
-            args = {"definitionId": definition.id, "quizId": quiz_id,
-                    "autoStart": None if auto_start is None else [auto_start.min_players, auto_start.countdown_ms]}
-            value = await self.relay.rpc(owner, "create", args)
+            value = await self.relay.gateway.rpc(
+                owner, RpcOp.CREATE, quiz_id, definition_id=definition.id, auto_start=auto_start
+            )
             return value["quizId"], value["hostToken"]
         if self.refuse_new:
-            raise RpcError(503, "server_busy", "this node is draining; retry")
+            raise ServiceError(503, "server_busy", "this node is draining; retry")
         if quiz_id in self.owned or await self.is_registered(quiz_id):
-            raise RpcError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
+            raise ServiceError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
         epoch = await self.leases.acquire(quiz_id)
         if epoch is None or quiz_id in self.owned:
-            raise RpcError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
+            raise ServiceError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
         now = trio.current_time()
         game = QuizGame(quiz_id, definition, self.settings, now, wall_offset_ms=wall_offset_ms(now),
                         auto_start=auto_start, host_token=secrets.token_urlsafe(18))

@@ -24,7 +24,8 @@ from quizd.game.quiz import AutoStart
 from quizd.http.throttle import AddressThrottle
 from quizd.http.web import SECURITY_HEADERS, QrCodes, Throttled, WebPages, qr_text
 from quizd.ops import metrics
-from quizd.service import QuizService, ServiceError
+from quizd.service import QuizService
+from quizd.service_errors import ServiceError
 
 log = logging.getLogger("quizd.http")
 

@@ -8,11 +8,11 @@ import orjson
 import trio
 import trio.testing
 
-from quizd.actors.supervisor import Supervisor
 from quizd.config import Config
 from quizd.definitions_loader import DefinitionSet
 from quizd.http.app import BODY_TIMEOUT_S, ControlPlane
-from quizd.service import QuizService
+from quizd.placement import LocalPlacement
+from quizd.service import DefinitionCatalog, QuizService
 
 
 async def call(app: ControlPlane, scope: dict[str, Any], receive: Any) -> tuple[int, bytes]:
@@ -27,7 +27,7 @@ async def call(app: ControlPlane, scope: dict[str, Any], receive: Any) -> tuple[
 
 def control_plane() -> ControlPlane:
     config = Config()
-    service = QuizService(config, Supervisor(), DefinitionSet(definitions={}, problems=()))
+    service = QuizService(LocalPlacement(config), DefinitionCatalog(DefinitionSet(definitions={}, problems=())))
     return ControlPlane(service, admin_token="t", ready=lambda: None, ws_url=lambda: "ws://x/ws")
 
 

@@ -1,0 +1,162 @@
+"""The relay's transport: typed messages between nodes over Redis Streams.
+
+Each node reads two streams of its own: ``quizd:in:<node>`` (``ToOwner`` messages:
+joins, commands, dropped connections, hand-off reports and RPCs for quizzes it owns)
+and ``quizd:out:<node>`` (``ToGateway`` messages: what its local connections must
+receive).  Streams keep their entries, and the reader keeps the id of the last entry
+it handled, so a Redis reconnect resumes exactly where it stopped: nothing is lost and
+nothing repeats.
+
+Writes are batched: whatever the node produced since the last flush goes out in one
+pipelined MULTI/EXEC round trip, in order.  What an entry means is not the
+transport's business: every decoded message goes to the ``deliver`` callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis
+import trio
+
+from quizd.cluster import messages
+from quizd.cluster.messages import RelayDecodeError, RelayMessage, ToOwner
+from quizd.cluster.redis_port import RedisPort
+from quizd.ops import metrics
+
+log = logging.getLogger("quizd.cluster")
+
+STREAM_MAXLEN = 200_000
+READ_COUNT = 1000
+READ_BLOCK_MS = 500
+
+
+def inbox_stream(node_id: str) -> str:
+    return f"quizd:in:{node_id}"
+
+
+def outbox_stream(node_id: str) -> str:
+    return f"quizd:out:{node_id}"
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def to_wall(monotonic: float) -> int:
+    """A Trio clock instant as wall-clock milliseconds (what crosses between nodes)."""
+    return int((time.time() - (trio.current_time() - monotonic)) * 1000)
+
+
+def to_monotonic(wall: int) -> float:
+    """Wall-clock milliseconds from another node as an instant of this node's Trio clock."""
+    return trio.current_time() - (time.time() - wall / 1000)
+
+
+class RelayTransport:
+    """Batched writes to other nodes' streams and the reader of this node's own two."""
+
+    def __init__(self, port: RedisPort, node_id: str, deliver: Callable[[RelayMessage], None]) -> None:
+        self.port = port
+        self.node_id = node_id
+        self._deliver = deliver
+        self._outgoing: dict[str, list[bytes]] = defaultdict(list)
+        self._wake = trio.Event()
+        self._last_ids = {inbox_stream(node_id): b"$", outbox_stream(node_id): b"$"}
+        self._nursery: trio.Nursery | None = None
+
+    def post(self, node_id: str, message: RelayMessage) -> None:
+        """Queue ``message`` for ``node_id``: its inbox or its outbox, by the message's class."""
+        stream = inbox_stream(node_id) if isinstance(message, ToOwner) else outbox_stream(node_id)
+        self._outgoing[stream].append(messages.encode(message, wall_ms()))
+        self._wake.set()
+
+    def start_soon(self, task: Callable[[], Awaitable[None]]) -> None:
+        """Run ``task`` beside the reader (an RPC may take seconds: never hold up the relay)."""
+        assert self._nursery is not None, "the relay is not running"
+        self._nursery.start_soon(task)
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await self._start_positions()
+            nursery.start_soon(self._writer)
+            nursery.start_soon(self._reader)
+            task_status.started()
+
+    async def _start_positions(self) -> None:
+        """Read from the current end of our streams (not "$" on every read, which
+        would skip whatever arrives between two reads before the first entry)."""
+        for stream in list(self._last_ids):
+            last: list[Any] = []
+            for _ in range(50):
+                try:
+                    last = await self.port.call(self.port.client.xrevrange, stream, count=1)  # type: ignore[arg-type]
+                    break
+                except redis.RedisError:
+                    await trio.sleep(0.1)
+            self._last_ids[stream] = last[0][0] if last else b"0-0"
+
+    async def _writer(self) -> None:
+        backoff = 0.05
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            batch, self._outgoing = self._outgoing, defaultdict(list)
+
+            def write() -> None:
+                # MULTI/EXEC: a batch lands whole or not at all, so a retry never doubles it.
+                pipe = self.port.client.pipeline(transaction=True)
+                for stream, entries in batch.items():
+                    for entry in entries:
+                        pipe.xadd(stream, {b"m": entry}, maxlen=STREAM_MAXLEN, approximate=True)
+                pipe.execute()
+
+            while True:
+                try:
+                    await self.port.call(write)
+                    metrics.RELAY_MESSAGES.labels("out").inc(sum(len(v) for v in batch.values()))
+                    backoff = 0.05
+                    break
+                except redis.RedisError as exc:
+                    log.warning("relay write failed; retrying: %s", exc)
+                    await trio.sleep(backoff)
+                    backoff = min(backoff * 2, 1.0)
+
+    async def _reader(self) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                response: Any = await self.port.call(
+                    self.port.client.xread, dict(self._last_ids), count=READ_COUNT, block=READ_BLOCK_MS,
+                    blocking=True,
+                )
+                backoff = 0.05
+            except redis.RedisError as exc:
+                log.warning("relay read failed; retrying: %s", exc)
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            for stream, entries in response or []:
+                name = stream.decode() if isinstance(stream, bytes) else stream
+                for entry_id, fields in entries:
+                    self._last_ids[name] = entry_id
+                    self._handle(fields)
+                metrics.RELAY_MESSAGES.labels("in").inc(len(entries))
+
+    def _handle(self, fields: dict[bytes, bytes]) -> None:
+        try:
+            entry = messages.decode(fields[b"m"])
+        except (RelayDecodeError, KeyError) as exc:
+            log.warning("bad relay entry skipped: %s", exc)
+            return
+        metrics.RELAY_LAG.observe(max(0.0, (wall_ms() - entry.sent_at_ms) / 1000))
+        log.debug("relay in %s", entry.message.TAG, extra={"relay": entry.message})
+        try:
+            self._deliver(entry.message)
+        except Exception:
+            log.exception("relay message failed", extra={"relay": entry.message})

@@ -1,0 +1,233 @@
+"""Where quizzes run: the one seam between a single node and a cluster.
+
+``Placement`` is chosen once, by the node (the composition root), and given to the
+service, the gateway (its ``router``) and the drain.  ``LocalPlacement`` runs every
+quiz in this process; ``quizd.cluster.placement.ClusterPlacement`` runs them on the
+ring owner and reaches the others through the relay.  Nothing else asks which of the
+two it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+import orjson
+import trio
+
+from quizd.actors.actor import QuizActor
+from quizd.actors.inbox import EndNow
+from quizd.actors.supervisor import Supervisor
+from quizd.config import Config
+from quizd.game.definitions import QuizDefinition
+from quizd.game.quiz import AutoStart, GameSettings, Phase, QuizGame
+from quizd.gateway.delivery import LocalDelivery
+from quizd.protocol import errors as E
+from quizd.protocol.errors import ProtocolError
+from quizd.router import LocalRouter, Router
+from quizd.service_errors import ServiceError
+
+log = logging.getLogger("quizd.service")
+
+QUIZ_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Blocking file I/O (results files) goes through worker threads, a few at a time.
+FILE_LIMITER = trio.CapacityLimiter(4)
+
+JsonObject = dict[str, Any]
+
+
+@attrs.frozen
+class CreatedQuiz:
+    quiz_id: str
+    host_token: str
+
+
+@attrs.frozen
+class DrainClose:
+    """How a drain closes the connections that are still open once the quizzes are done."""
+
+    code: int
+    reason: str
+
+
+class Placement(Protocol):
+    """Where quizzes are created, found, ended, and what a drain does with them."""
+
+    supervisor: Supervisor
+    router: Router
+
+    def runs_here(self, quiz_id: str) -> bool:
+        """Whether this node runs an actor for ``quiz_id``."""
+
+    def live_quizzes(self) -> int:
+        """Quizzes this node runs that have not ended."""
+
+    async def run(self, info: dict[str, str], task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start (a cluster node joins the ring, announcing ``info``); ``started`` once ready."""
+
+    async def create(self, definition: QuizDefinition, quiz_id: str, auto_start: AutoStart | None) -> CreatedQuiz:
+        """Create and start the quiz; ``ServiceError`` if it cannot be."""
+
+    async def list_quizzes(self) -> list[JsonObject]: ...
+
+    async def get_quiz(self, quiz_id: str) -> JsonObject: ...
+
+    async def results(self, quiz_id: str) -> JsonObject: ...
+
+    async def end_quiz(self, quiz_id: str) -> JsonObject: ...
+
+    def stop_taking_new(self) -> None:
+        """A drain started: no new quizzes here."""
+
+    async def drain(self) -> DrainClose:
+        """The drain's deadline passed: end or hand over what is left; how to close the rest."""
+
+
+def game_settings(config: Config) -> GameSettings:
+    q = config.quizzes
+    return GameSettings(
+        top_n=config.leaderboard.top_n,
+        broadcast_interval_ms=config.leaderboard.interval_ms,
+        max_players=q.max_players,
+        linger_s=q.linger_s,
+        lobby_timeout_s=q.lobby_timeout_s,
+    )
+
+
+class ResultsDirectory:
+    """``results_dir/<quizId>.json``, written atomically in a worker thread."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def write(self, quiz_id: str, results: JsonObject) -> None:
+        await trio.to_thread.run_sync(self._write_sync, quiz_id, orjson.dumps(results), limiter=FILE_LIMITER)
+
+    def _write_sync(self, quiz_id: str, body: bytes) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.directory / f".{quiz_id}.json.tmp"
+        tmp.write_bytes(body)
+        tmp.replace(self.directory / f"{quiz_id}.json")
+
+    async def read(self, quiz_id: str) -> JsonObject | None:
+        path = self.directory / f"{quiz_id}.json"
+
+        def _read() -> bytes | None:
+            try:
+                return path.read_bytes()
+            except FileNotFoundError:
+                return None
+
+        body = await trio.to_thread.run_sync(_read, limiter=FILE_LIMITER)
+        return orjson.loads(body) if body is not None else None
+
+
+def results_directory(config: Config) -> ResultsDirectory | None:
+    return ResultsDirectory(Path(config.quizzes.results_dir)) if config.quizzes.results_dir else None
+
+
+class LocalPlacement:
+    """A single node: every quiz is an actor of this process's supervisor.
+
+    A cluster node uses one too, for what its own actors answer (describe, results,
+    end) once the cluster has decided the quiz is here.
+    """
+
+    def __init__(self, config: Config, supervisor: Supervisor | None = None) -> None:
+        self.node_id = config.node.id
+        self.settings = game_settings(config)
+        self.results_dir = results_directory(config)
+        self.supervisor = supervisor or Supervisor()
+        self.router: Router = LocalRouter(self.supervisor)
+
+    def runs_here(self, quiz_id: str) -> bool:
+        return quiz_id in self.supervisor.actors
+
+    def live_quizzes(self) -> int:
+        return sum(1 for a in self.supervisor.actors.values() if a.game.phase != Phase.ENDED)
+
+    async def run(self, info: dict[str, str], task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+
+    async def create(self, definition: QuizDefinition, quiz_id: str, auto_start: AutoStart | None) -> CreatedQuiz:
+        now = trio.current_time()
+        game = QuizGame(
+            quiz_id,
+            definition,
+            self.settings,
+            now,
+            wall_offset_ms=round(time.time() * 1000 - now * 1000),
+            auto_start=auto_start,
+        )
+        actor = QuizActor(game, LocalDelivery(quiz_id), self.results_dir)
+        await self.supervisor.spawn(actor)
+        log.info("quiz created", extra={"quizId": quiz_id, "definitionId": definition.id})
+        return CreatedQuiz(quiz_id, game.host_token)
+
+    async def list_quizzes(self) -> list[JsonObject]:
+        return [self._describe(actor, brief=True) for actor in self.supervisor.actors.values()]
+
+    async def get_quiz(self, quiz_id: str) -> JsonObject:
+        return self._describe(self._actor(quiz_id), brief=False)
+
+    def _describe(self, actor: QuizActor, *, brief: bool) -> JsonObject:
+        summary = actor.game.summary()
+        if brief:
+            summary.pop("questionIndex")
+        summary["node"] = self.node_id
+        return summary
+
+    async def results(self, quiz_id: str) -> JsonObject:
+        actor = self.supervisor.actors.get(quiz_id)
+        if actor is None:
+            stored = await self.results_dir.read(quiz_id) if self.results_dir and QUIZ_ID_RE.fullmatch(quiz_id) else None
+            if stored is None:
+                raise ServiceError(404, "quiz_not_found", f"no quiz {quiz_id!r}")
+            return stored
+        if not actor.game.closed_questions and actor.game.phase != Phase.ENDED:
+            raise ServiceError(404, "results_not_ready", "no question of this quiz has closed yet")
+        return actor.game.results()
+
+    async def end_quiz(self, quiz_id: str) -> JsonObject:
+        actor = self._actor(quiz_id)
+        request = EndNow("ended over HTTP")
+        try:
+            actor.post(request)
+            with trio.move_on_after(10):
+                await request.reply.wait()
+        except ProtocolError as err:
+            if err.code != "quiz_ended":
+                raise ServiceError(503, "server_busy", err.message) from None
+        return {"quizId": quiz_id, "phase": Phase.ENDED}
+
+    def stop_taking_new(self) -> None:
+        """Nothing to do: the service refuses new quizzes while draining."""
+
+    async def drain(self) -> DrainClose:
+        """End every live quiz (standings out, players 4004); the rest are closed too."""
+        requests = []
+        for actor in list(self.supervisor.actors.values()):
+            if actor.game.phase != Phase.ENDED:
+                request = EndNow("node draining")
+                try:
+                    actor.post(request)
+                except Exception:
+                    continue
+                requests.append(request)
+        with trio.move_on_after(10):
+            for request in requests:
+                try:
+                    await request.reply.wait()
+                except Exception:
+                    pass
+        return DrainClose(E.CLOSE_QUIZ_CLOSED, "node shutting down")
+
+    def _actor(self, quiz_id: str) -> QuizActor:
+        actor = self.supervisor.actors.get(quiz_id)
+        if actor is None:
+            raise ServiceError(404, "quiz_not_found", f"no quiz {quiz_id!r}")
+        return actor
