@@ -22,7 +22,7 @@ from quizd.actors.actor import QuizActor
 from quizd.actors.inbox import EndNow
 from quizd.actors.supervisor import Supervisor
 from quizd.config import Config
-from quizd.definitions_loader import DefinitionSet
+from quizd.config import DefinitionSet
 from quizd.game.quiz import AutoStart, GameSettings, QuizGame
 from quizd.gateway.delivery import LocalDelivery
 from quizd.ops import metrics
