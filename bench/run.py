@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from quizd.client import ControlClient  # noqa: E402
-from quizd.load_stats import median  # noqa: E402
+from quizd.loadgen.stats import median  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 RECEIVER = ROOT / "bench" / "receiver" / "build" / "receiver"
@@ -404,7 +404,7 @@ def scenario_connect_fanout(server: Server, n: int, rounds: int) -> dict[str, An
 def scenario_load(server: Server, n: int, definition: str, reaction: str, questions: int,
                   answer_key: list[int]) -> dict[str, Any]:
     urls = getattr(server, "ws_urls", None) or [server.ws_url]
-    argv = [PY, "-m", "quizd.load", *(a for url in urls for a in ("--ws", url)), *server.load_args(definition),
+    argv = [PY, "-m", "quizd.loadgen", *(a for url in urls for a in ("--ws", url)), *server.load_args(definition),
             "-n", str(n),
             "-w", "1", "--reaction", reaction, "--questions", str(questions), "--correct", "0.7",
             "--answer-key", ",".join(map(str, answer_key[:questions])), "--timeout", "300", "--json",
