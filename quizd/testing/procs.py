@@ -48,7 +48,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float) -> None:
+def stop_process(process: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float) -> None:
     """SIGTERM, wait up to ``timeout``, then SIGKILL; nothing when it already exited."""
     if process.poll() is not None:
         return
@@ -173,7 +173,7 @@ class NodeProcess:
     def stop(self, timeout: float = 15) -> None:
         """SIGTERM (the node drains), then SIGKILL after ``timeout``."""
         if self._process is not None:
-            _stop(self._process, timeout)
+            stop_process(self._process, timeout)
         self._close_log()
 
     def kill(self) -> None:
@@ -318,7 +318,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process, 10)
+            stop_process(self.process, 10)
         self.process = None
 
     def kill(self) -> None:
