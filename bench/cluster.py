@@ -17,8 +17,7 @@ from quizd.client import ControlClient
 from quizd.loadgen.stats import median
 from quizd.testing.procs import REDIS_SERVER, RedisServer
 
-from bench.common import CLIENT_CPU, SERVER_CPU, TOKEN, log, pinned
-from bench.measure import core_busy, core_times, total_cpu_s
+from bench.common import CLIENT_CPU, SERVER_CPU, TOKEN, core_busy, core_times, log, pinned, total_cpu_s
 from bench.scenarios import scenario_load
 from bench.servers import QuizdServer
 

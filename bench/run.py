@@ -51,7 +51,7 @@ from bench.cluster import CLUSTER_MAX_N, run_cluster_scenarios  # noqa: E402
 from bench.common import CLIENT_CPU, RESULTS, SERVER_CPU, SERVERS, log, nice_available  # noqa: E402
 from bench.report import replot, write_outputs  # noqa: E402
 from bench.scenarios import run_server_block  # noqa: E402
-from bench.workload import make_questions, write_definitions  # noqa: E402
+from bench.servers import make_questions, write_definitions  # noqa: E402
 
 # ---------------------------------------------------------------------- main
 def main() -> int:

@@ -16,8 +16,7 @@ from typing import Any
 from quizd.loadgen.stats import median
 from quizd.testing.procs import read_line
 
-from bench.common import CLIENT_CPU, PY, RECEIVER, ROOT, log, pinned
-from bench.measure import core_busy, core_times, cpu_s, rss_kb
+from bench.common import CLIENT_CPU, PY, RECEIVER, ROOT, core_busy, core_times, cpu_s, log, pinned, rss_kb
 from bench.servers import PeerServer, QuizdServer, Server
 
 # ---------------------------------------------------------------------- scenarios
