@@ -29,10 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"quizd {__version__}")
         return 0
     if args.command == "check-config":
-        from quizd.check_config import run_check
+        from quizd.config.check import run_check
 
         return run_check(args.config)
-    from quizd.config_loader import ConfigError, load_config
+    from quizd.config import ConfigError, load_config
 
     try:
         config = load_config(args.config)

@@ -19,8 +19,8 @@ import hypercorn.trio
 import trio
 
 from quizd.config import Config
-from quizd.config_loader import ConfigError, load_config
-from quizd.definitions_loader import DefinitionSet, load_definitions
+from quizd.config import ConfigError, load_config
+from quizd.config import DefinitionSet, load_definitions
 from quizd.gateway.server import Gateway
 from quizd.http.app import ControlPlane
 from quizd.http.web import WebPages

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from quizd.definitions_loader import DefinitionSet
+from quizd.config import DefinitionSet
 from quizd.game.definitions import QuizDefinition
 from quizd.game.quiz import AutoStart
 from quizd.ops import metrics

@@ -1,5 +1,7 @@
 """Shared fixtures: real quizd nodes as subprocesses on free loopback ports.
 
+The processes themselves are ``quizd.testing.procs``'s (shared with the benchmark).
+
 ``node_factory(**tables)`` writes a config (ports 0, a temp results dir, the sample
 quizzes unless ``definitions`` are given), starts ``python -m quizd serve``, waits for
 the ready line and returns a ``RunningNode``.  Every node is stopped (SIGTERM, then
@@ -8,18 +10,14 @@ SIGKILL after a deadline) when the test ends.
 
 from __future__ import annotations
 
-import os
-import select
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+
+from quizd.testing.procs import NodeProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_QUIZZES = ROOT / "config" / "quizzes"
@@ -81,28 +79,17 @@ def quiz_toml(
     return "\n".join(lines) + "\n"
 
 
-class RunningNode:
-    def __init__(self, process: subprocess.Popen[str], config_path: Path, ready_line: str, tmp: Path) -> None:
-        self.process = process
-        self.config_path = config_path
+class RunningNode(NodeProcess):
+    """A test node: the harness's ``NodeProcess`` plus its temp dir and admin token."""
+
+    def __init__(self, config_path: Path, tmp: Path, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(config_path, tmp / "stderr.log", env=env)
         self.tmp = tmp
-        fields = dict(part.split("=", 1) for part in ready_line.split()[2:])
-        self.node_id = fields["node"]
-        self.ws_address = fields["ws"]
-        self.http_address = fields["http"]
-        self.ws_url = f"ws://{self.ws_address}/ws"
-        self.http_url = f"http://{self.http_address}"
         self.token = ADMIN_TOKEN
 
     @property
     def results_dir(self) -> Path:
         return self.tmp / "results"
-
-    def signal(self, signum: int) -> None:
-        self.process.send_signal(signum)
-
-    def wait(self, timeout: float) -> int:
-        return self.process.wait(timeout=timeout)
 
     def end_live_quizzes(self) -> None:
         """End what still runs, so the teardown SIGTERM need not wait out a drain."""
@@ -117,35 +104,10 @@ class RunningNode:
         except (OSError, ValueError):
             pass
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
+    def stop(self, timeout: float = 15) -> None:
+        if self.running:
             self.end_live_quizzes()
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
-def _read_ready_line(process: subprocess.Popen[str], timeout: float) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    buffer = ""
-    fd = process.stdout.fileno()
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
-            chunk = os.read(fd, 4096).decode()
-            if not chunk:
-                break
-            buffer += chunk
-            for line in buffer.splitlines():
-                if line.startswith("quizd ready "):
-                    return line
-        elif process.poll() is not None:
-            break
-    raise RuntimeError(f"quizd did not become ready; stdout so far: {buffer!r}")
+        super().stop(timeout)
 
 
 def launch_node(
@@ -176,21 +138,9 @@ def launch_node(
     for table, keys in tables.items():
         config.setdefault(table, {}).update(keys)
     config_path = write_toml(base / "quizd.toml", config)
-    log = open(base / "stderr.log", "w")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "quizd", "serve", "--config", str(config_path)],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        line = _read_ready_line(process, READY_TIMEOUT_S)
-    except RuntimeError:
-        process.kill()
-        process.wait()
-        raise RuntimeError((base / "stderr.log").read_text()) from None
-    return RunningNode(process, config_path, line, base)
+    node = RunningNode(config_path, base, env)
+    node.start(READY_TIMEOUT_S)
+    return node
 
 
 @pytest.fixture

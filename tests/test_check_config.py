@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from quizd.check_config import run_check
+from quizd.config.check import run_check
 
 SAMPLE = Path(__file__).resolve().parent.parent / "config" / "quizd.toml"
 TOKEN = "tok-Zq8-never-print-me"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from quizd.config import Config
-from quizd.config_loader import ConfigError, Problem, load_config
+from quizd.config import ConfigError, Problem, load_config
 
 SAMPLE = Path(__file__).resolve().parent.parent / "config" / "quizd.toml"
 

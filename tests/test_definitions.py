@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from quizd.config_loader import ConfigError, Problem
-from quizd.definitions_loader import DefinitionSet, load_definitions, parse_definition
+from quizd.config import ConfigError, Problem
+from quizd.config import DefinitionSet, load_definitions, parse_definition
 from quizd.game.definitions import Question, QuizDefinition
 
 SAMPLES = Path(__file__).resolve().parent.parent / "config" / "quizzes"

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from quizd.load import LoadError, check_loopback, run_load
-from quizd.load_stats import (
+from quizd.loadgen.cli import run_load
+from quizd.loadgen.run import LoadError, check_loopback
+from quizd.loadgen.stats import (
     client_saturation,
     fanout_figures,
     merge_counters,
@@ -16,7 +17,7 @@ from quizd.load_stats import (
     render_text,
     summarize_ns,
 )
-from quizd.load_worker import Reaction
+from quizd.loadgen.players import Reaction
 from tests.conftest import quiz_toml
 
 MS = 1_000_000
@@ -144,7 +145,7 @@ def test_fifty_players_play_a_quiz(node_factory: Any) -> None:
 @pytest.mark.e2e
 def test_countdown_and_text_report(node_factory: Any, capsys: Any) -> None:
     """A countdown before the first question: its fan-out window starts when the countdown ends."""
-    from quizd.load import main
+    from quizd.loadgen.cli import main
 
     node = node_factory(definitions={"cd": quiz_toml("cd", questions=1, countdown_ms=500)})
     code = main([

@@ -1,6 +1,6 @@
 """Quiz definitions: the validated, immutable form of one quiz file.
 
-Parsing from a TOML document lives in ``quizd.definitions_loader``; these classes are
+Parsing from a TOML document lives in ``quizd.config.definitions``; these classes are
 what the game core plays.  A live quiz holds on to the ``QuizDefinition`` it started
 with, so a SIGHUP reload never changes a quiz under its players.
 """

@@ -9,7 +9,7 @@ import trio
 import trio.testing
 
 from quizd.config import Config
-from quizd.definitions_loader import DefinitionSet
+from quizd.config import DefinitionSet
 from quizd.http.app import BODY_TIMEOUT_S, ControlPlane
 from quizd.placement import LocalPlacement
 from quizd.service import DefinitionCatalog, QuizService

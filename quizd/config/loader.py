@@ -6,7 +6,7 @@ keys, wrong types, out-of-range values and cross-key rules are all collected int
 ``ConfigError``.  Each ``Problem`` names the file, the table and the key.
 
 The TOML-reading and per-key structuring helpers are also used by
-``quizd.definitions_loader`` so that quiz files and the node config report problems the
+``quizd.config.definitions`` so that quiz files and the node config report problems the
 same way.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from quizd.config import (
+from quizd.config.model import (
     AuthSection,
     ClusterSection,
     Config,

@@ -1,6 +1,6 @@
 """Node configuration: the TOML file of docs/operations.md as frozen attrs classes.
 
-Only the data shape lives here; ``quizd.config_loader`` reads files, applies the
+Only the data shape lives here; ``quizd.config.loader`` reads files, applies the
 environment overrides and reports every problem at once.
 """
 

@@ -126,7 +126,7 @@ def _fmt(value: Any, unit: str = "") -> str:
 
 
 def render_text(report: Mapping[str, Any]) -> str:
-    """The human summary of a report built by ``quizd.load``."""
+    """The human summary of a report built by ``quizd.loadgen.run``."""
     lines: list[str] = []
     players = report["players"]
     connect = report["connect"]

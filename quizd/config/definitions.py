@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from quizd.config_loader import (
+from quizd.config.loader import (
     Check,
     ConfigError,
     Problem,
@@ -60,20 +60,32 @@ def _choices_check(value: tuple[str, ...]) -> str | None:
     return None
 
 
+def _game_default(name: str) -> Any:
+    """The default the game's ``QuizDefinition`` declares for one of its fields.
+
+    The data class is the one place these defaults are written; the file format
+    takes them from it rather than repeating the numbers.
+    """
+    return attrs.fields_dict(QuizDefinition)[name].default
+
+
 _TIME_LIMIT = between(1000, 600_000)
 _POINTS = between(0, 100_000)
 
+# The one table of quiz-level keys: type, default and range.  ``time_limit_ms`` and
+# ``points`` are per question in the game (``Question`` has no defaults); a quiz file
+# sets them for all its questions, and these are their defaults.
 QUIZ_KEYS: dict[str, _Key] = {
     "id": _Key(str, check=matches(r"[a-z0-9-]{1,64}", "1 to 64 of a-z 0-9 -")),
     "title": _Key(str, check=_non_empty),
-    "reveal": _Key(str, "on_answer", one_of("on_answer", "on_close")),
+    "reveal": _Key(str, _game_default("reveal"), one_of("on_answer", "on_close")),
     "time_limit_ms": _Key(int, 20_000, _TIME_LIMIT),
-    "reveal_ms": _Key(int, 3000, between(0, 600_000)),
-    "countdown_ms": _Key(int, 3000, between(0, 600_000)),
+    "reveal_ms": _Key(int, _game_default("reveal_ms"), between(0, 600_000)),
+    "countdown_ms": _Key(int, _game_default("countdown_ms"), between(0, 600_000)),
     "points": _Key(int, 1000, _POINTS),
-    "streak_bonus": _Key(int, 100, between(0, 100_000)),
-    "allow_late_join": _Key(bool, True),
-    "close_when_all_answered": _Key(bool, False),
+    "streak_bonus": _Key(int, _game_default("streak_bonus"), between(0, 100_000)),
+    "allow_late_join": _Key(bool, _game_default("allow_late_join")),
+    "close_when_all_answered": _Key(bool, _game_default("close_when_all_answered")),
 }
 
 # ``None`` default = inherit the quiz-level value.
@@ -198,15 +210,25 @@ def _parse_question(
         )
     if len(problems) > before:
         return None
-    time_limit = q["time_limit_ms"]
-    points = q["points"]
     return Question(
         text=q["text"],
         choices=q["choices"],
         answer=q["answer"],
-        time_limit_ms=time_limit if time_limit is not None else quiz.get("time_limit_ms", 20_000),
-        points=points if points is not None else quiz.get("points", 1000),
+        time_limit_ms=_inherited(q, quiz, "time_limit_ms"),
+        points=_inherited(q, quiz, "points"),
     )
+
+
+def _inherited(question: Mapping[str, Any], quiz: Mapping[str, Any], key: str) -> int:
+    """The question's own value, else the quiz's, else the table's default.
+
+    The quiz may lack the key only when its value was bad; that problem is already
+    reported and the definition will not load, but the question is still checked.
+    """
+    own = question[key]
+    if own is not None:
+        return int(own)
+    return int(quiz.get(key, QUIZ_KEYS[key].default))
 
 
 def load_definitions(directory: Path) -> DefinitionSet:

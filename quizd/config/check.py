@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from quizd.config import Config
-from quizd.config_loader import (
+from quizd.config.model import Config
+from quizd.config.loader import (
     ConfigError,
     Problem,
     config_location,
@@ -23,7 +23,7 @@ from quizd.config_loader import (
     read_toml,
     resolve_config_path,
 )
-from quizd.definitions_loader import DefinitionSet, load_definitions
+from quizd.config.definitions import DefinitionSet, load_definitions
 
 EXIT_OK = 0
 EXIT_BAD_CONFIG = 2

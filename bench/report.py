@@ -1,0 +1,381 @@
+"""The results as a table, notes, target checks and a plot; written to bench/results and the docs."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from quizd.loadgen.stats import median
+
+from bench.common import CLIENT_CPU, DOCS, LABELS, SERVER_CPU, SERVERS, log
+
+# ---------------------------------------------------------------------- table and plot
+# (key, label, unit, higher_is_better, getter)
+def _fan(kind: str):
+    return lambda b: b["connect_fanout"][f"fanout_{kind}"]["median_msgs_per_s"]
+
+
+METRICS = [
+    ("fanout_question", "fan-out, ~600-byte question", "msgs/s", True, _fan("question")),
+    ("fanout_leaderboard", "fan-out, question_closed + leaderboard", "msgs/s", True, _fan("leaderboard")),
+    ("burst_1s_p50", "burst within 1 s, p50", "ms", False, lambda b: b["burst_1s"]["p50_ms"]),
+    ("burst_1s_p99", "burst within 1 s, p99", "ms", False, lambda b: b["burst_1s"]["p99_ms"]),
+    ("burst_once_p50", "burst all at once, p50", "ms", False, lambda b: b["burst_once"]["p50_ms"]),
+    ("burst_once_p99", "burst all at once, p99", "ms", False, lambda b: b["burst_once"]["p99_ms"]),
+    ("steady_p99", "steady answers, p99", "ms", False, lambda b: b["steady"]["p99_ms"]),
+    ("kb_per_idle_conn", "RSS per idle connection", "KB", False,
+     lambda b: b["connect_fanout"]["kb_per_idle_conn"]),
+    ("connect_s", "time to connect N", "s", False, lambda b: b["connect_fanout"]["connect_s"]),
+]
+
+
+def figures(results: dict[str, Any]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """{N: {metric: {server: value}}}"""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for n, blocks in results["runs"].items():
+        out[n] = {}
+        for key, _, _, _, get in METRICS:
+            out[n][key] = {}
+            for kind, block in blocks.items():
+                try:
+                    out[n][key][kind] = get(block)
+                except (KeyError, TypeError):
+                    out[n][key][kind] = None
+    return out
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt(v: float | None, unit: str = "") -> str:
+    if v is None:
+        return "–"
+    if unit == "msgs/s":
+        return f"{v / 1000:.1f}k"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    figs = figures(results)
+    kinds = [k for k in SERVERS if k in results["servers"]]
+    if not kinds:
+        return "(no single-node server in this run)"
+    base = [k for k in kinds if k != "quizd"]
+    head = ["N", "figure", *(LABELS[k] for k in kinds), *(f"quizd ÷ {LABELS[k]}" for k in base if "quizd" in kinds)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for n, metrics in figs.items():
+        for key, label, unit, higher, _ in METRICS:
+            vals = metrics[key]
+            row = [f"{int(n):,}", f"{label} ({unit}, {'↑' if higher else '↓'} better)"]
+            row += [fmt(vals.get(k), unit) for k in kinds]
+            if "quizd" in kinds:
+                for k in base:
+                    r = ratio(vals.get("quizd"), vals.get(k))
+                    row.append("–" if r is None else f"{r:.2f}×")
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+# (key, label, unit, getter): the same getter reads a single-node quizd block and a cluster block.
+CLUSTER_METRICS = [
+    ("burst_1s_p50", "burst within 1 s, p50", "ms", lambda b: b["burst_1s"]["p50_ms"]),
+    ("burst_1s_p99", "burst within 1 s, p99", "ms", lambda b: b["burst_1s"]["p99_ms"]),
+    ("burst_once_p50", "burst all at once, p50", "ms", lambda b: b["burst_once"]["p50_ms"]),
+    ("burst_once_p99", "burst all at once, p99", "ms", lambda b: b["burst_once"]["p99_ms"]),
+    ("load_connect_s", "quizd-load: connect and join N", "s", lambda b: b["burst_1s"]["connect_s"]),
+]
+
+
+def cluster_figures(results: dict[str, Any]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """{N: {metric: {"quizd": single node, "cluster": cluster}}} for the cluster's Ns."""
+    cl = results.get("cluster") or {}
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for n, block in (cl.get("runs") or {}).items():
+        single = results["runs"].get(n, {}).get("quizd", {})
+        out[n] = {}
+        for key, _, _, get in CLUSTER_METRICS:
+            out[n][key] = {}
+            for kind, b in (("quizd", single), ("cluster", block)):
+                try:
+                    out[n][key][kind] = get(b)
+                except (KeyError, TypeError):
+                    out[n][key][kind] = None
+    return out
+
+
+def cluster_markdown(results: dict[str, Any]) -> str:
+    cl = results.get("cluster") or {}
+    if "runs" not in cl:
+        return f"Cluster: skipped ({cl.get('skipped', 'not run')})."
+    cfg = cl["config"]
+    lines = [f"Cluster: {cl['nodes']} quizd nodes + redis-server ({cl.get('redis_version', '').split(' sha')[0]}, "
+             f"no persistence), heartbeat_ms {cfg['heartbeat_ms']}, node_timeout_ms {cfg['node_timeout_ms']}; "
+             f"nodes and Redis share core {SERVER_CPU}, clients on core {CLIENT_CPU}; players spread round-robin "
+             "over the three nodes. Reported, no target.", "",
+             "| N | figure | quizd, 1 node | quizd cluster, 3 nodes + Redis | cluster ÷ 1 node |",
+             "|---|---|---|---|---|"]
+    for n, metrics in cluster_figures(results).items():
+        for key, label, unit, _ in CLUSTER_METRICS:
+            v = metrics[key]
+            r = ratio(v.get("cluster"), v.get("quizd"))
+            lines.append(f"| {int(n):,} | cluster: {label} ({unit}, ↓ better) | {fmt(v.get('quizd'))} | "
+                         f"{fmt(v.get('cluster'))} | {'–' if r is None else f'{r:.2f}×'} |")
+    tk = cl.get("takeover") or {}
+    trials = tk.get("trials") or []
+    if trials:
+        def sec(v: Any) -> str:
+            return "–" if v is None else f"{v:.2f}"
+
+        def closed_1012(t: dict[str, Any]) -> float | None:
+            by_gw = t.get("median_closed_s_by_gateway") or {}
+            return median([v for gw, v in by_gw.items() if gw != t.get("owner")])
+
+        head = [f"takeover after `kill -9` of the owner ({tk['players']} players + a probe)",
+                *(f"trial {i + 1}" for i in range(len(trials))), "median"]
+        lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        rows: list[tuple[str, Any, bool]] = [
+            ("cluster: kill → first resume `joined` on a survivor (probe retrying every 50 ms), s",
+             lambda t: t.get("first_resume_s"), True),
+            ("cluster: kill → survivors close their players with 1012 (median), s", closed_1012, True),
+            ("cluster: kill → every player resumed (each honouring `retryAfterMs`), s",
+             lambda t: t.get("all_resumed_s"), True),
+            ("cluster: kill → median player resumed, s", lambda t: t.get("median_player_resumed_s"), True),
+        ]
+        for label, get, med in rows:
+            vals = [get(t) if "error" not in t else None for t in trials]
+            lines.append(f"| {label} | " + " | ".join(sec(v) for v in vals)
+                         + f" | {sec(median(vals)) if med else ''} |")
+        lines.append("| players resumed; acknowledged answers kept | " + " | ".join(
+            f"{t.get('resumed', '–')}/{tk['players']}; {t.get('acks_kept', '–')}/{t.get('acked_before_kill', '–')}"
+            if "error" not in t else "failed" for t in trials) + " | |")
+        lines.append("| `server_busy` replies to the players' resumes | " + " | ".join(
+            str(t.get("server_busy_replies", "–")) for t in trials) + " | |")
+    return "\n".join(lines)
+
+
+def health_summary(health: dict[str, Any]) -> str:
+    """Totals over the nodes of ``Cluster.health()``: quiz moves and event-loop stalls."""
+    tot: Counter[str] = Counter()
+    for h in (health or {}).values():
+        for k in ("takeovers", "handovers", "lag_over_1s"):
+            tot[k] += int(h.get(k) or 0)
+        for msg, c in (h.get("log") or {}).items():
+            if msg.startswith(("lease was gone", "quiz lost here", "lease lost", "member gone")):
+                tot[msg.split(";")[0]] += c
+    parts = [f"{tot['takeovers']} takeovers, {tot['handovers']} hand-overs",
+             f"{tot['lag_over_1s']} event-loop lag samples > 1 s"]
+    parts += [f"{c}× \"{k}\"" for k, c in tot.items() if k not in ("takeovers", "handovers", "lag_over_1s")]
+    return ", ".join(parts)
+
+
+def cluster_notes(results: dict[str, Any]) -> list[str]:
+    cl = results.get("cluster") or {}
+    notes = []
+    for n, b in (cl.get("runs") or {}).items():
+        if any(k not in b for k in ("burst_1s", "burst_once")):
+            notes.append(f"N={int(n):,} quizd cluster: scenarios failed: {', '.join(b.get('errors', {})) or '?'}")
+            continue
+        cores = b.get("core_busy", {})
+        owners = {b[sc].get("owner") for sc in ("burst_1s", "burst_once")} - {None}
+        notes.append(
+            f"N={int(n):,} quizd cluster: core 0 busy {cores.get('cpu0', 0):.0%} (the 3 nodes + Redis "
+            f"{b.get('server_core_share', 0):.0%}), core 1 busy {cores.get('cpu1', 0):.0%}; quiz owners "
+            f"{', '.join(sorted(owners)) or '?'}; quizd-load CPU / answer send lag p99: " + ", ".join(
+                f"{sc} {b[sc]['client_cpu_util']:.0%} / {b[sc]['client_send_lag_p99_ms']:.0f} ms"
+                for sc in ("burst_1s", "burst_once"))
+            + f"; all-at-once answers {b.get('sync_ms')} ms after the question; over the block: "
+            + health_summary(b["burst_once"].get("cluster_health", {}))
+            + ("; failed first and were run again: " + ", ".join(b["errors"]) if b.get("errors") else ""))
+    return notes
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    figs = figures(results)
+    targets = []
+
+    def get(n: int, key: str, kind: str) -> float | None:
+        return figs.get(str(n), {}).get(key, {}).get(kind)
+
+    for n in (5000, 10000):
+        if str(n) in figs:
+            q, a = get(n, "fanout_question", "quizd"), get(n, "fanout_question", "asyncio")
+            r = ratio(q, a)
+            targets.append({"target": f"fan-out at {n:,} ≥ 1.2× asyncio websockets",
+                            "value": None if r is None else f"{r:.3f}×", "met": r is not None and r >= 1.2})
+    if "5000" in figs:
+        q, nd = get(5000, "burst_once_p99", "quizd"), get(5000, "burst_once_p99", "node")
+        targets.append({"target": "answer-to-result p99, 5,000 answering at once ≤ Node ws",
+                        "value": f"{fmt(q)} vs {fmt(nd)} ms", "met": q is not None and nd is not None and q <= nd})
+    for n in figs:
+        q = get(int(n), "steady_p99", "quizd")
+        targets.append({"target": f"steady p99 < 5 ms at {int(n):,}", "value": q, "met": q is not None and q < 5})
+    if "10000" in results["runs"] and "quizd" in results["runs"]["10000"]:
+        b = results["runs"]["10000"]["quizd"]
+        codes: dict[str, int] = {}
+        joined_all = True
+        for sc in ("burst_1s", "burst_once", "steady"):
+            if sc not in b:
+                joined_all = False
+                continue
+            for code, count in b[sc]["close_codes"].items():
+                codes[code] = codes.get(code, 0) + count
+            joined_all = joined_all and b[sc]["joined"] == 10000 and b[sc]["replies"] == b[sc]["answers_sent"]
+        slow = b.get("slow_consumer_disconnects")
+        targets.append({"target": "10,000 players play a whole quiz, no slow-consumer disconnect",
+                        "value": f"slow-consumer disconnects {slow}, close codes {codes or 'none'}",
+                        "met": joined_all and not slow and not codes})
+    for n in figs:
+        q, a = get(int(n), "kb_per_idle_conn", "quizd"), get(int(n), "kb_per_idle_conn", "asyncio")
+        r = ratio(q, a)
+        targets.append({"target": f"RSS per idle connection at {int(n):,} ≤ 0.8× asyncio websockets",
+                        "value": None if r is None else f"{r:.3f}×", "met": r is not None and r <= 0.8})
+    return targets
+
+
+def saturation_notes(results: dict[str, Any]) -> list[str]:
+    notes = []
+    for n, blocks in results["runs"].items():
+        for kind, b in blocks.items():
+            if any(k not in b for k in ("connect_fanout", "burst_1s", "burst_once", "steady")):
+                notes.append(f"N={int(n):,} {LABELS[kind]}: scenarios failed: {', '.join(b.get('errors', {})) or '?'}")
+                continue
+            cf = b["connect_fanout"]
+            busy_all = [r["receiver_busy"] for k in ("fanout_question", "fanout_leaderboard")
+                        for r in cf[k]["rounds"] if r["receiver_busy"] is not None]
+            busy = median(busy_all) or 0
+            busy_max = max(busy_all, default=0)
+            cores = b.get("core_busy", {})
+            notes.append(f"N={int(n):,} {LABELS[kind]}: core 0 busy {cores.get('cpu0', 0):.0%} "
+                         f"(the server's own share {b.get('server_core_share', 0):.0%}), core 1 busy "
+                         f"{cores.get('cpu1', 0):.0%}; C receiver busy {busy:.0%} of its core in the median round "
+                         f"({busy_max:.0%} in the busiest; rounds of a few ms are coarse); "
+                         f"server CPU {cf['server_cpu_during_rounds_s']:.2f} s over {cf['rounds_wall_s']:.2f} s of rounds; "
+                         "quizd-load CPU / answer send lag p99: " + ", ".join(
+                             f"{sc} {b[sc]['client_cpu_util']:.0%} / {b[sc]['client_send_lag_p99_ms']:.0f} ms"
+                             for sc in ("burst_1s", "burst_once", "steady"))
+                         + ("; quizd-load SATURATED in " + ", ".join(
+                             sc for sc in ("burst_1s", "burst_once", "steady") if b[sc]["client_saturated"])
+                            if any(b[sc]["client_saturated"] for sc in ("burst_1s", "burst_once", "steady")) else ""))
+    return notes + cluster_notes(results)
+
+
+def plot(results: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs = figures(results)
+    ns = sorted(int(n) for n in figs)
+    kinds = [k for k in SERVERS if k in results["servers"]]
+    colors = {"quizd": "tab:blue", "asyncio": "tab:orange", "node": "tab:green"}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    panels = [
+        (axes[0], "burst_once", "All players answer at once"),
+        (axes[1], "burst_1s", "All players answer within 1 s"),
+    ]
+    cfigs = cluster_figures(results)
+    bars = [(k, LABELS[k], colors[k], figs) for k in kinds]
+    if any(cfigs.get(str(n), {}).get("burst_1s_p50", {}).get("cluster") for n in ns):
+        bars.append(("cluster", "quizd cluster (3 nodes)", "tab:purple", cfigs))
+    width = 0.8 / max(1, len(bars))
+    for ax, scen, title in panels:
+        for i, (kind, label, color, src) in enumerate(bars):
+            p50 = [src.get(str(n), {}).get(f"{scen}_p50", {}).get(kind) or 0 for n in ns]
+            p99 = [src.get(str(n), {}).get(f"{scen}_p99", {}).get(kind) or 0 for n in ns]
+            xs = [j + (i - (len(bars) - 1) / 2) * width for j in range(len(ns))]
+            ax.bar(xs, p99, width, color=color, alpha=0.35, label=f"{label} p99")
+            ax.bar(xs, p50, width, color=color, label=f"{label} p50")
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(ns)), [f"{n:,}" for n in ns])
+        ax.set_xlabel("players")
+        ax.set_ylabel("answer → answer_result (ms, log)")
+        ax.set_title(title)
+    ax = axes[2]
+    for kind in kinds:
+        ax.plot(ns, [figs[str(n)]["steady_p99"].get(kind) for n in ns], "o-", color=colors[kind],
+                label=f"{LABELS[kind]} steady p99")
+    ax.axhline(5, color="grey", ls=":", lw=1, label="target 5 ms")
+    ax.set_yscale("log")
+    ax.set_xscale("log")
+    ax.set_xticks(ns, [f"{n:,}" for n in ns])
+    ax.set_xlabel("players")
+    ax.set_ylabel("answer → answer_result (ms, log)")
+    ax.set_title("Steady answers over the question, p99")
+    ax.legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if labels:
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 8), fontsize=8, frameon=False)
+    fig.suptitle(f"quizd benchmark {results['date']} ({'quick' if results['quick'] else 'full'}; "
+                 "server on core 0, client on core 1)")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def update_docs(results: dict[str, Any], table: str, png: Path, targets_md: str, cluster_md: str) -> None:
+    start, end = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
+    text = DOCS.read_text()
+    if start not in text or end not in text:
+        log("docs/benchmarks.md has no bench:latest markers; not updated")
+        return
+    rel = os.path.relpath(png, DOCS.parent)
+    body = (f"{start}\nRun: {results['date']}, `scripts/bench{' --quick' if results['quick'] else ''}` "
+            f"({results['duration_s']:.0f} s), {results['machine']}.\n\n{table}\n\n{targets_md}\n\n{cluster_md}\n\n"
+            f"![latency plot]({rel})\n\nSaturation notes:\n\n"
+            + "\n".join(f"- {x}" for x in results.get("saturation", [])) + f"\n{end}")
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    DOCS.write_text(before + body + after)
+
+
+def targets_markdown(targets: list[dict[str, Any]]) -> str:
+    lines = ["| target | value | met |", "|---|---|---|"]
+    for t in targets:
+        v = t["value"]
+        met = "–" if v is None else ("yes" if t["met"] else "**no**")
+        v = fmt(v) if isinstance(v, float) else ("– (not measured)" if v is None else v)
+        lines.append(f"| {t['target']} | {v} | {met} |")
+    return "\n".join(lines)
+
+
+def write_outputs(results: dict[str, Any], stem: Path, docs: bool) -> None:
+    results["figures"] = figures(results)
+    results["targets"] = evaluate_targets(results) if "quizd" in results["servers"] else []
+    results["saturation"] = saturation_notes(results)
+    table = markdown_table(results)
+    targets_md = targets_markdown(results["targets"])
+    cluster_md = cluster_markdown(results)
+    json_path, md_path, png_path = (stem.with_suffix(".json"), stem.with_suffix(".md"), stem.with_suffix(".png"))
+    json_path.write_text(json.dumps(results, indent=1))
+    md_path.write_text(f"# Benchmark {results['date']}{' (quick)' if results['quick'] else ''}\n\n{table}\n\n"
+                       f"{targets_md}\n\n{cluster_md}\n\n" + "\n".join(f"- {x}" for x in results["saturation"]) + "\n")
+    plot(results, png_path)
+    if docs:
+        update_docs(results, table, png_path, targets_md, cluster_md)
+    print(table)
+    print()
+    print(targets_md)
+    print()
+    print(cluster_md)
+    print()
+    for note in results["saturation"]:
+        print(f"- {note}")
+    print(f"\nwrote {json_path}, {md_path}, {png_path} in {results['duration_s']:.0f} s")
+
+
+def replot(json_path: Path, docs: bool) -> int:
+    results = json.loads(json_path.read_text())
+    write_outputs(results, json_path.with_suffix(""), docs)
+    return 0

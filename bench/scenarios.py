@@ -1,0 +1,188 @@
+"""The single-server scenarios: connect + fan-out (C receiver) and the quizd-load runs.
+
+``run_server_block`` starts one server, runs every scenario against it (a failed one is
+recorded, the rest still run), and reads the server's CPU, memory and the cores' load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from quizd.loadgen.stats import median
+from quizd.testing.procs import read_line
+
+from bench.common import CLIENT_CPU, PY, RECEIVER, ROOT, core_busy, core_times, cpu_s, log, pinned, rss_kb
+from bench.servers import PeerServer, QuizdServer, Server
+
+# ---------------------------------------------------------------------- scenarios
+def scenario_connect_fanout(server: Server, n: int, rounds: int) -> dict[str, Any]:
+    """C receiver: connect N (time, RSS per idle connection), then fan-out rounds."""
+    quiz_id, host_token = server.new_quiz("bench-fanout")
+    script = server.work / f"script-{n}.tsv"
+    lines = ['{"type":"start","payload":{}}\t"type":"question"']
+    for k in range(rounds):
+        lines.append(f'{{"type":"next","payload":{{"questionIndex":{k}}}}}\t"type":"leaderboard"')
+        if k + 1 < rounds:
+            lines.append(f'{{"type":"next","payload":{{"questionIndex":{k}}}}}\t"type":"question"')
+    script.write_text("\n".join(lines) + "\n")
+    join = json.dumps({"type": "join", "payload": {"quizId": quiz_id, "name": "r{i}"}}, separators=(",", ":"))
+    host_join = json.dumps({"type": "join", "payload": {"quizId": quiz_id, "hostToken": host_token}},
+                           separators=(",", ":"))
+    time.sleep(0.5)
+    rss_before = rss_kb(server.pid)
+    proc = subprocess.Popen(
+        pinned(CLIENT_CPU, [str(RECEIVER), "--port", str(server.port), "-n", str(n), "--join", join,
+                            "--host-join", host_join, "--script", str(script), "--wait-stdin",
+                            "--window", "256", "--round-timeout-ms", "30000", "--gap-ms", "150"]),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        connected = json.loads(read_line(proc, '{"event":"connected"', 180))
+        time.sleep(1.0)
+        rss_after = rss_kb(server.pid)
+        cpu0 = cpu_s(server.pid)
+        assert proc.stdin is not None
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        done = json.loads(read_line(proc, '{"event":"done"', 60 + rounds * 35))
+        cpu1 = cpu_s(server.pid)
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    fan: dict[str, list[dict[str, Any]]] = {"question": [], "leaderboard": []}
+    for r in done["rounds"]:
+        kind = "question" if "question" in r["match"] else "leaderboard"
+        window = (r["t_last"] - r["t_trigger"]) / 1e9 if r["receivers"] else None
+        # A close round delivers two frames per player: question_closed, then leaderboard.
+        per_player = 1 if kind == "question" else 2
+        fan[kind].append({
+            "receivers": r["receivers"],
+            "msgs_per_s": round(per_player * r["receivers"] / window, 1) if window else None,
+            "trigger_to_last_ms": round(window * 1e3, 3) if window else None,
+            "skew_ms": round((r["t_last"] - r["t_first"]) / 1e6, 3) if r["receivers"] else None,
+            "frame_bytes": round(r["bytes"] / r["frames"], 1) if r["frames"] else None,
+            "receiver_busy": round(r["cpu_ms"] / r["wall_ms"], 3) if r["wall_ms"] else None,
+            "timed_out": r["timed_out"],
+        })
+    result: dict[str, Any] = {
+        "players": n,
+        "open": connected["open"],
+        "failed": connected["failed"],
+        "connect_s": round(connected["connect_ms"] / 1e3, 3),
+        "receiver_connect_cpu_s": round(connected["cpu_ms"] / 1e3, 3),
+        "rss_before_kb": rss_before,
+        "rss_after_kb": rss_after,
+        "kb_per_idle_conn": round((rss_after - rss_before) / max(1, connected["open"]), 2),
+        "server_cpu_during_rounds_s": round(cpu1 - cpu0, 3),
+        "rounds_wall_s": round(done["rounds_wall_ms"] / 1e3, 3),
+        "receiver": {k: done[k] for k in ("cpu_ms", "wall_ms", "rounds_cpu_ms", "rounds_wall_ms", "pings",
+                                           "frames_total", "bytes_total", "closed_after_join", "resets")},
+        "close_codes": done["close_codes"],
+    }
+    for kind, rs in fan.items():
+        rates = [r["msgs_per_s"] for r in rs if r["msgs_per_s"]]
+        result[f"fanout_{kind}"] = {
+            "rounds": rs,
+            "median_msgs_per_s": round(median(rates), 1) if rates else None,
+            "median_trigger_to_last_ms": median([r["trigger_to_last_ms"] for r in rs if r["trigger_to_last_ms"]]),
+            "frame_bytes": median([r["frame_bytes"] for r in rs if r["frame_bytes"]]),
+            "receiver_busy_max": max((r["receiver_busy"] or 0 for r in rs), default=None),
+            "all_received": all(r["receivers"] == connected["open"] and not r["timed_out"] for r in rs),
+        }
+    return result
+
+
+def scenario_load(server: Server, n: int, definition: str, reaction: str, questions: int,
+                  answer_key: list[int]) -> dict[str, Any]:
+    urls = getattr(server, "ws_urls", None) or [server.ws_url]
+    argv = [PY, "-m", "quizd.loadgen", *(a for url in urls for a in ("--ws", url)), *server.load_args(definition),
+            "-n", str(n),
+            "-w", "1", "--reaction", reaction, "--questions", str(questions), "--correct", "0.7",
+            "--answer-key", ",".join(map(str, answer_key[:questions])), "--timeout", "300", "--json",
+            "--name-prefix", "b"]
+    out = subprocess.run(pinned(CLIENT_CPU, argv), capture_output=True, text=True, timeout=400, cwd=ROOT)
+    if out.returncode not in (0, 1) or not out.stdout.strip():
+        raise RuntimeError(f"quizd-load failed ({out.returncode}): {out.stderr[-3000:]}")
+    report = json.loads(out.stdout)
+    lat = report["answers"]["latency"]
+    return {
+        "reaction": reaction,
+        "questions": questions,
+        "joined": report["players"]["joined"],
+        "answers_sent": report["answers"]["sent"],
+        "replies": report["answers"]["replies"],
+        "late": report["answers"]["late"],
+        "p50_ms": lat["p50_ms"], "p95_ms": lat["p95_ms"], "p99_ms": lat["p99_ms"], "max_ms": lat["max_ms"],
+        "connect_s": report["connect"]["duration_s"],
+        "fanout_median_msgs_per_s": report["fanout"]["median_msgs_per_s"],
+        "fanout_median_trigger_to_last_ms": median(
+            [q["trigger_to_last_ms"] for q in report["fanout"]["questions"] if q.get("trigger_to_last_ms")]),
+        "quiz_id": report.get("quiz_id"),
+        "leaderboard_frames": report["leaderboard_frames"],
+        "errors": report["errors"],
+        "close_codes": report["close_codes"],
+        "client_cpu_util": report["client"]["cpu_util"],
+        "client_send_lag_p99_ms": report["client"]["send_lag"]["p99_ms"],
+        "client_saturated": report["client"]["saturated"],
+        "warnings": report["warnings"],
+    }
+
+
+def run_server_block(kind: str, n: int, s: argparse.Namespace, work: Path, profile_dir: Path | None) -> dict[str, Any]:
+    server: Server = QuizdServer(work, s) if kind == "quizd" else PeerServer(kind, work, s)
+    server.start()
+    block: dict[str, Any] = {"server": kind, "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+                             "errors": {}}
+    cores0, cpu_server0, t0 = core_times(), cpu_s(server.pid), time.monotonic()
+
+    def attempt(name: str, what: str, fn: Any) -> None:
+        log(f"{kind} N={n}: {what}")
+        try:
+            block[name] = fn()
+        except Exception as exc:  # noqa: BLE001 - one failed scenario must not lose the rest
+            log(f"{kind} N={n}: {name} failed: {exc}")
+            block["errors"][name] = str(exc)[-2000:]
+
+    try:
+        block["rss_start_kb"] = rss_kb(server.pid)
+        if profile_dir is not None and kind == "quizd":
+            server.start_profiler(profile_dir / f"profile-quizd-{n}.svg")
+        attempt("connect_fanout", f"connect + fan-out ({s.rounds} rounds)",
+                lambda: scenario_connect_fanout(server, n, s.rounds))
+        time.sleep(0.5)
+        key = [q["answer"] for q in s.questions_burst]
+        attempt("burst_1s", "burst, answers within 1 s",
+                lambda: scenario_load(server, n, "bench-burst", "uniform:0-1000", s.burst_questions, key))
+        try:
+            fan_ms = block["connect_fanout"]["fanout_question"]["median_trigger_to_last_ms"] or 100
+        except KeyError:
+            fan_ms = 100
+        sync_ms = int(max(300, 3 * fan_ms))
+        attempt("burst_once", f"burst, all answers at once ({sync_ms} ms after the question is sent)",
+                lambda: scenario_load(server, n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key))
+        lo, hi = int(s.steady_ms * 0.05), int(s.steady_ms * 0.95)
+        attempt("steady", f"steady answers over {s.steady_ms / 1000:g} s",
+                lambda: scenario_load(server, n, "bench-steady", f"even:{lo}-{hi}", 1,
+                                      [q["answer"] for q in s.questions_steady]))
+        if isinstance(server, QuizdServer):
+            # Right after N players left at once; how long /metrics takes is telling too.
+            block["slow_consumer_disconnects"] = server.slow_consumer_disconnects()
+            block["metrics_answer_s"] = getattr(server, "metrics_wait_s", None)
+        block["rss_end_kb"] = rss_kb(server.pid)
+        wall = time.monotonic() - t0
+        block["server_cpu_s"] = round(cpu_s(server.pid) - cpu_server0, 2)
+        block["wall_s"] = round(wall, 2)
+        # Busy share of each core over the block (others' processes fill the idle time).
+        block["core_busy"] = core_busy(cores0, core_times())
+        block["server_core_share"] = round(block["server_cpu_s"] / wall, 3)
+    finally:
+        server.stop()
+    return block

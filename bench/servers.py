@@ -1,0 +1,194 @@
+"""The servers under test and the quizzes they serve: quizd (one node) and two baselines.
+
+Every server is started pinned to the server core and stopped at the end of its block.
+quizd is a ``quizd.testing.procs.NodeProcess`` (the same harness as the tests); the
+baselines (``bench/peers``) print a ``peer ready port=N`` line of their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import subprocess
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from quizd.client import ControlClient
+from quizd.testing.procs import NodeProcess, read_line, stop_process
+
+from bench.common import CLIENT_CPU, PY, ROOT, SERVER_CPU, TOKEN, log, pinned
+
+# ---------------------------------------------------------------------- questions
+def question_text(i: int, length: int) -> str:
+    words = ("Which word is closest in meaning to the one in capitals: the committee's decision was "
+             "CAPRICIOUS, changing from one week to the next without any reason that the members could "
+             "explain to the staff, the press or the public who had followed the debate for months? ")
+    text = f"Q{i}. "
+    while len(text) < length:
+        text += words
+    return text[:length]
+
+
+def make_questions(count: int, time_limit_ms: int, text_len: int) -> list[dict[str, Any]]:
+    return [{"text": question_text(i, text_len), "choices": ["whimsical", "careful", "generous", "steady"],
+             "answer": i % 4, "timeLimitMs": time_limit_ms} for i in range(count)]
+
+
+def definition_toml(quiz_id: str, questions: list[dict[str, Any]], time_limit_ms: int) -> str:
+    lines = [f'id = "{quiz_id}"', f'title = "Bench {quiz_id}"', 'reveal = "on_answer"',
+             f"time_limit_ms = {time_limit_ms}", "reveal_ms = 600000", "countdown_ms = 0"]
+    for q in questions:
+        choices = ", ".join(json.dumps(c) for c in q["choices"])
+        lines += ["", "[[questions]]", f"text = {json.dumps(q['text'])}", f"choices = [{choices}]",
+                  f"answer = {q['answer']}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_definitions(settings: argparse.Namespace, defs: Path) -> None:
+    """The bench quizzes, written once per run and shared by every quizd (single node and cluster)."""
+    s = settings
+    defs.mkdir(parents=True, exist_ok=True)
+    (defs / "bench-fanout.toml").write_text(definition_toml("bench-fanout", s.questions_fanout, 600_000))
+    (defs / "bench-burst.toml").write_text(definition_toml("bench-burst", s.questions_burst, 20_000))
+    (defs / "bench-steady.toml").write_text(definition_toml("bench-steady", s.questions_steady, s.steady_ms))
+    # The takeover quiz: one long question, so that it is still open after the kill.
+    (defs / "bench-takeover.toml").write_text(
+        definition_toml("bench-takeover", make_questions(2, 120_000, 400), 120_000))
+
+
+# ---------------------------------------------------------------------- servers
+class Server:
+    kind = ""
+
+    def __init__(self, work: Path, settings: argparse.Namespace) -> None:
+        self.work = work
+        self.settings = settings
+        self.proc: subprocess.Popen[str] | None = None
+        self.port = 0
+        self.profiler: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def new_quiz(self, definition: str) -> tuple[str, str]:
+        return "bench", "bench-host"
+
+    def load_args(self, definition: str) -> list[str]:
+        quiz_id, host_token = self.new_quiz(definition)
+        return ["--quiz-id", quiz_id, "--host-token", host_token]
+
+    def start_profiler(self, out: Path) -> None:
+        py_spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
+        self.profiler = subprocess.Popen(
+            pinned(CLIENT_CPU, [py_spy, "record", "--pid", str(self.pid), "--nonblocking", "-r", "100",
+                                "-o", str(out)]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.profiler is not None:
+            self.profiler.send_signal(signal.SIGINT)
+            try:
+                self.profiler.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.profiler.kill()
+        if self.proc is not None:
+            stop_process(self.proc, 8)
+
+
+class QuizdServer(Server):
+    kind = "quizd"
+    node_id = "bench"
+    drain_timeout_s = 1
+    cluster_toml = ""
+
+    def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        defs = self.settings.defs_dir
+        config = self.work / "quizd.toml"
+        config.write_text(f"""
+[node]
+id = "{self.node_id}"
+drain_timeout_s = {self.drain_timeout_s}
+[websocket]
+host = "127.0.0.1"
+port = 0
+max_connections = 30000
+[http]
+host = "127.0.0.1"
+port = 0
+[auth]
+admin_token = "{TOKEN}"
+[quizzes]
+definitions_dir = "{defs}"
+max_players = 20000
+[logging]
+level = "warning"
+{self.cluster_toml}""")
+        self.node = NodeProcess(config, self.work / "quizd.stderr.log", python=PY,
+                                wrap=partial(pinned, SERVER_CPU), cwd=ROOT)
+        self.node.launch()
+        self.proc = self.node.process
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        ready = self.node.wait_ready(timeout)
+        self.port = ready.ws_port
+        self.http_url = self.node.http_url
+        self.control = ControlClient(self.http_url, TOKEN)
+
+    def new_quiz(self, definition: str) -> tuple[str, str]:
+        status, body = self.control.request_sync("POST", "/api/quizzes", {"definitionId": definition})
+        if status != 201:
+            raise RuntimeError(f"create quiz: {status} {body}")
+        return body["quizId"], body["hostToken"]
+
+    def load_args(self, definition: str) -> list[str]:
+        return ["--http", self.http_url, "--token", TOKEN, "--definition", definition]
+
+    def slow_consumer_disconnects(self) -> float | None:
+        t0 = time.monotonic()
+        try:
+            status, text = ControlClient(self.http_url, TOKEN, timeout=60).request_sync("GET", "/metrics", raw=True)
+        except OSError as exc:
+            log(f"quizd /metrics did not answer: {exc}")
+            return None
+        self.metrics_wait_s = round(time.monotonic() - t0, 2)
+        for line in text.decode().splitlines():
+            if line.startswith("quizd_slow_consumer_disconnects_total"):
+                return float(line.split()[-1])
+        return None
+
+
+class PeerServer(Server):
+    def __init__(self, kind: str, work: Path, settings: argparse.Namespace) -> None:
+        super().__init__(work, settings)
+        self.kind = kind
+
+    def start(self) -> None:
+        qfile = self.work / "questions.json"
+        qfile.write_text(json.dumps(self.settings.questions_fanout))
+        if self.kind == "asyncio":
+            argv = [PY, str(ROOT / "bench" / "peers" / "asyncio_peer.py"), "--port", "0", "--questions", str(qfile)]
+        else:
+            argv = ["node", str(ROOT / "bench" / "peers" / "node" / "peer.js"), "--port", "0",
+                    "--questions", str(qfile)]
+        self.stderr = open(self.work / f"{self.kind}.stderr.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(pinned(SERVER_CPU, argv), stdout=subprocess.PIPE, stderr=self.stderr,
+                                     text=True, cwd=ROOT)
+        line = read_line(self.proc, "peer ready ", 30)
+        self.port = int(line.split("port=")[1])

@@ -1,0 +1,329 @@
+"""Real processes for tests and benchmarks: quizd nodes and redis-server on loopback.
+
+* ``free_port`` asks the kernel for a free loopback TCP port;
+* ``read_line`` waits for one whole stdout line of a child, with a deadline;
+* ``NodeProcess`` is one ``python -m quizd serve --config FILE`` child: it is ready when
+  it prints its ready line (``quizd ready node=… ws=… http=…``, docs/operations.md),
+  which also says the ports it bound (a config may ask for port 0);
+* ``RedisServer`` is one redis-server child in its own directory, listening on
+  127.0.0.1 only, that keeps its port across restarts so clients find it again.
+
+Both stop with SIGTERM and a deadline, then SIGKILL; ``kill`` is the crash (SIGKILL
+straight away).  A ``wrap`` callable may prefix the command line (the benchmark pins
+processes to a core with ``taskset`` and ``nice``).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+import attrs
+import redis
+
+REDIS_SERVER = shutil.which("redis-server")
+READY_PREFIX = "quizd ready "
+
+Wrap = Callable[[list[str]], list[str]]
+
+
+def _as_is(argv: list[str]) -> list[str]:
+    return argv
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (someone may still take it before us)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def stop_process(process: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL; nothing when it already exited."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def read_line(process: subprocess.Popen[str], prefix: str, timeout: float) -> str:
+    """The next complete stdout line of ``process`` that starts with ``prefix``.
+
+    Only whole lines count: a long line can arrive in several reads and its first part
+    is not the line yet.  What was read after the line is kept for the next call.
+    Raises ``RuntimeError`` (with what was read) on timeout, EOF or exit.
+    """
+    assert process.stdout is not None
+    end = time.monotonic() + timeout
+    buf: str = getattr(process, "_procs_rest", "")
+    fd = process.stdout.fileno()
+    while True:
+        while "\n" in buf:
+            line, buf = buf.split("\n", 1)
+            if line.startswith(prefix):
+                process._procs_rest = buf  # type: ignore[attr-defined]
+                return line
+        if time.monotonic() >= end:
+            break
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            chunk = os.read(fd, 65536).decode()
+            if not chunk:
+                break
+            buf += chunk
+        elif process.poll() is not None:
+            break
+    process._procs_rest = buf  # type: ignore[attr-defined]
+    raise RuntimeError(f"no {prefix!r} line within {timeout}s; got {buf[-2000:]!r}")
+
+
+@attrs.frozen
+class ReadyLine:
+    """What a node's ready line says: its id and the addresses it listens on."""
+
+    node_id: str
+    ws_address: str
+    http_address: str
+
+    @classmethod
+    def parse(cls, line: str) -> ReadyLine:
+        fields = dict(part.split("=", 1) for part in line.split()[2:])
+        return cls(node_id=fields["node"], ws_address=fields["ws"], http_address=fields["http"])
+
+    @property
+    def ws_port(self) -> int:
+        return int(self.ws_address.rsplit(":", 1)[1])
+
+
+class NodeProcess:
+    """One ``python -m quizd serve --config FILE`` child process.
+
+    ``start`` = ``launch`` + ``wait_ready``; the two halves are separate so that several
+    nodes can boot at once.  stdout is read for the ready line; stderr (the node's log)
+    goes to ``stderr_path``.
+    """
+
+    def __init__(
+        self,
+        config_path: Path,
+        stderr_path: Path,
+        *,
+        python: str = sys.executable,
+        env: Mapping[str, str] | None = None,
+        wrap: Wrap = _as_is,
+        cwd: Path | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.stderr_path = stderr_path
+        self.python = python
+        self.env = env
+        self.wrap = wrap
+        self.cwd = cwd
+        self._process: subprocess.Popen[str] | None = None
+        self._ready: ReadyLine | None = None
+        self._stderr: IO[str] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def launch(self) -> None:
+        """Start the child; do not wait for it."""
+        argv = [self.python, "-m", "quizd", "serve", "--config", str(self.config_path)]
+        self._stderr = open(self.stderr_path, "w")  # noqa: SIM115 - closed with the process
+        self._process = subprocess.Popen(
+            self.wrap(argv),
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            env={**os.environ, **self.env} if self.env else None,
+            cwd=self.cwd,
+        )
+
+    def wait_ready(self, timeout: float) -> ReadyLine:
+        """Wait for the ready line; on failure kill the child and raise with its log."""
+        try:
+            self._ready = ReadyLine.parse(read_line(self.process, READY_PREFIX, timeout))
+        except RuntimeError as exc:
+            self.kill()
+            raise RuntimeError(f"quizd did not become ready ({exc}); its log:\n{self.log()}") from None
+        return self._ready
+
+    def start(self, timeout: float) -> ReadyLine:
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM (the node drains), then SIGKILL after ``timeout``."""
+        if self._process is not None:
+            stop_process(self._process, timeout)
+        self._close_log()
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, no drain."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._stderr is not None and self._process is not None and self._process.poll() is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def process(self) -> subprocess.Popen[str]:
+        if self._process is None:
+            raise RuntimeError("the node was not launched")
+        return self._process
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def ready(self) -> ReadyLine:
+        if self._ready is None:
+            raise RuntimeError("the node is not ready yet")
+        return self._ready
+
+    @property
+    def node_id(self) -> str:
+        return self.ready.node_id
+
+    @property
+    def ws_address(self) -> str:
+        return self.ready.ws_address
+
+    @property
+    def http_address(self) -> str:
+        return self.ready.http_address
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.ws_address}/ws"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.http_address}"
+
+    def log(self) -> str:
+        try:
+            return self.stderr_path.read_text()
+        except OSError:
+            return ""
+
+
+class RedisServer:
+    """redis-server on a free loopback port in ``directory``, started and stopped by us.
+
+    The port is chosen once, so a server stopped or killed and started again is found at
+    the same URL.  Only when the very first start fails (another process took the free
+    port first) is a new port tried.
+    """
+
+    # Persistence flags; a subclass may ask for an fsync'ed append-only file.
+    persistence: tuple[str, ...] = ("--save", "", "--appendonly", "no")
+    START_TIMEOUT_S = 10.0
+    PORT_ATTEMPTS = 3
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        extra_args: Sequence[str] = (),
+        log_path: Path | None = None,
+        wrap: Wrap = _as_is,
+    ) -> None:
+        self.directory = directory
+        self.extra_args = tuple(extra_args)
+        self.log_path = log_path
+        self.wrap = wrap
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._has_run = False
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port)
+
+    def ping(self) -> bool:
+        """True once the server answers PING (not while it still loads its data)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        if REDIS_SERVER is None:
+            raise RuntimeError("redis-server is not installed")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for _ in range(1 if self._has_run else self.PORT_ATTEMPTS):
+            if self._try_start(REDIS_SERVER):
+                self._has_run = True
+                return
+            self.stop()
+            if not self._has_run:
+                self.port = free_port()
+        tail = self.log_path.read_text()[-1000:] if self.log_path and self.log_path.exists() else ""
+        raise RuntimeError(f"redis-server did not start: {tail}")
+
+    def _try_start(self, executable: str) -> bool:
+        argv = [executable, "--port", str(self.port), "--bind", "127.0.0.1", *self.persistence,
+                "--dir", str(self.directory), "--protected-mode", "yes", *self.extra_args]
+        out: IO[bytes] | int = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(self.wrap(argv), stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            if not isinstance(out, int):
+                out.close()  # the child has its own copy
+        end = time.monotonic() + self.START_TIMEOUT_S
+        while time.monotonic() < end and self.process.poll() is None:
+            if self.ping():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, 10)
+        self.process = None
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, no shutdown work."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
