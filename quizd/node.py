@@ -24,6 +24,7 @@ from quizd.config_loader import ConfigError, load_config
 from quizd.definitions_loader import DefinitionSet, load_definitions
 from quizd.gateway.server import Gateway
 from quizd.http.app import ControlPlane
+from quizd.http.bounds import bound_connections
 from quizd.http.web import WebPages
 from quizd.ops import gc_tuning, metrics
 from quizd.ops.logging import set_level
@@ -171,6 +172,7 @@ class Node:
             hc.certfile = http.tls_cert
             hc.keyfile = http.tls_key
         hc.graceful_timeout = 2.0
+        bound_connections(hc)
         return hc
 
     async def _signals(self, signals: trio.abc.ReceiveChannel[int] | object) -> int:
