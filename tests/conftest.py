@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -153,10 +153,14 @@ def launch_node(
     node_id: str,
     definitions: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
+    command: Sequence[str] | None = None,
     **tables: Mapping[str, Any],
 ) -> RunningNode:
     """Write a config under ``base`` (ports 0, the sample quizzes unless ``definitions``)
-    and start ``python -m quizd serve`` on it; returns once the node is ready."""
+    and start ``python -m quizd serve`` on it; returns once the node is ready.
+
+    ``command`` replaces ``python -m quizd`` (e.g. under ``prlimit``, or with patched
+    constants); ``serve --config <file>`` is appended to it."""
     base.mkdir(parents=True, exist_ok=True)
     if definitions is None:
         definitions_dir = SAMPLE_QUIZZES
@@ -178,7 +182,7 @@ def launch_node(
     config_path = write_toml(base / "quizd.toml", config)
     log = open(base / "stderr.log", "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "quizd", "serve", "--config", str(config_path)],
+        [*(command or (sys.executable, "-m", "quizd")), "serve", "--config", str(config_path)],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -198,9 +202,9 @@ def node_factory(tmp_path: Path) -> Iterator[Any]:
     nodes: list[RunningNode] = []
 
     def start(definitions: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
-              **tables: Mapping[str, Any]) -> RunningNode:
+              command: Sequence[str] | None = None, **tables: Mapping[str, Any]) -> RunningNode:
         index = len(nodes)
-        node = launch_node(tmp_path / f"node{index}", f"test-node-{index}", definitions, env, **tables)
+        node = launch_node(tmp_path / f"node{index}", f"test-node-{index}", definitions, env, command, **tables)
         nodes.append(node)
         return node
 
