@@ -23,6 +23,7 @@ from quizd.config import ConfigError, load_config
 from quizd.config import DefinitionSet, load_definitions
 from quizd.gateway.server import Gateway
 from quizd.http.app import ControlPlane
+from quizd.http.bounds import bound_connections
 from quizd.http.web import WebPages
 from quizd.ops import gc_tuning, metrics
 from quizd.ops.logging import set_level
@@ -166,6 +167,7 @@ class Node:
             hc.certfile = http.tls_cert
             hc.keyfile = http.tls_key
         hc.graceful_timeout = 2.0
+        bound_connections(hc)
         return hc
 
     async def _signals(self, signals: trio.abc.ReceiveChannel[int] | object) -> int:

@@ -10,7 +10,7 @@ SIGKILL after a deadline) when the test ends.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -82,8 +82,11 @@ def quiz_toml(
 class RunningNode(NodeProcess):
     """A test node: the harness's ``NodeProcess`` plus its temp dir and admin token."""
 
-    def __init__(self, config_path: Path, tmp: Path, env: Mapping[str, str] | None = None) -> None:
-        super().__init__(config_path, tmp / "stderr.log", env=env)
+    def __init__(self, config_path: Path, tmp: Path, env: Mapping[str, str] | None = None,
+                 command: Sequence[str] | None = None) -> None:
+        # ``command`` replaces ``python -m quizd`` (e.g. under prlimit, or with patched constants).
+        wrap = (lambda argv: [*command, *argv[3:]]) if command else (lambda argv: argv)
+        super().__init__(config_path, tmp / "stderr.log", env=env, wrap=wrap)
         self.tmp = tmp
         self.token = ADMIN_TOKEN
 
@@ -115,10 +118,12 @@ def launch_node(
     node_id: str,
     definitions: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
+    command: Sequence[str] | None = None,
     **tables: Mapping[str, Any],
 ) -> RunningNode:
     """Write a config under ``base`` (ports 0, the sample quizzes unless ``definitions``)
-    and start ``python -m quizd serve`` on it; returns once the node is ready."""
+    and start ``python -m quizd serve`` on it (or ``command`` in place of ``python -m
+    quizd``); returns once the node is ready."""
     base.mkdir(parents=True, exist_ok=True)
     if definitions is None:
         definitions_dir = SAMPLE_QUIZZES
@@ -138,7 +143,7 @@ def launch_node(
     for table, keys in tables.items():
         config.setdefault(table, {}).update(keys)
     config_path = write_toml(base / "quizd.toml", config)
-    node = RunningNode(config_path, base, env)
+    node = RunningNode(config_path, base, env, command)
     node.start(READY_TIMEOUT_S)
     return node
 
@@ -148,9 +153,9 @@ def node_factory(tmp_path: Path) -> Iterator[Any]:
     nodes: list[RunningNode] = []
 
     def start(definitions: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
-              **tables: Mapping[str, Any]) -> RunningNode:
+              command: Sequence[str] | None = None, **tables: Mapping[str, Any]) -> RunningNode:
         index = len(nodes)
-        node = launch_node(tmp_path / f"node{index}", f"test-node-{index}", definitions, env, **tables)
+        node = launch_node(tmp_path / f"node{index}", f"test-node-{index}", definitions, env, command, **tables)
         nodes.append(node)
         return node
 

@@ -6,6 +6,9 @@ the broadcast hot path write pre-framed bytes without touching trio-websocket's
 private attributes.  Keepalive is one node-wide task rather than one per connection:
 every ``ping_interval_s`` it sends each connection a ping frame and closes those that
 have sent nothing (no pong, no data) since the previous ping.
+
+Admission (the caps, the descriptor budget) is decided at TCP accept, before any byte of
+the handshake is read: see :mod:`quizd.gateway.admission`.
 """
 
 from __future__ import annotations
@@ -13,12 +16,19 @@ from __future__ import annotations
 import itertools
 import logging
 import ssl
-from collections import Counter
 
 import trio
 from trio_websocket import wrap_server_stream
 
 from quizd.config import Config
+from quizd.gateway.admission import (
+    HANDSHAKE_TIMEOUT_S,
+    REFUSAL_HANDSHAKE_TIMEOUT_S,
+    Admission,
+    Decision,
+    Verdict,
+    raise_descriptor_limit,
+)
 from quizd.gateway.framing import ping_frame
 from quizd.gateway.outbound import OutboundStream
 from quizd.gateway.session import CLOSE_TIMEOUT_S, Session
@@ -28,7 +38,6 @@ from quizd.router import Router
 
 log = logging.getLogger("quizd.gateway")
 
-HANDSHAKE_TIMEOUT_S = 10.0
 WS_PATH = "/ws"
 # trio-websocket's queue of received messages per connection; the rate limit drains it.
 MESSAGE_QUEUE = 8
@@ -46,7 +55,8 @@ class Gateway:
         self.router = router
         self.draining = False
         self.sessions: set[Session] = set()
-        self._per_ip: Counter[str] = Counter()
+        # Sized in serve(), once the descriptor limit is raised and measured.
+        self.admission = Admission(websocket_budget=config.websocket.max_connections)
         ws = config.websocket
         self._ssl = make_ssl_context(ws.tls_cert, ws.tls_key) if ws.tls_cert and ws.tls_key else None
         self._ping = ping_frame(b"quizd")
@@ -62,6 +72,7 @@ class Gateway:
 
     async def serve(self, task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
         ws = self.config.websocket
+        self.admission.websocket_budget = raise_descriptor_limit().websocket_budget
         listeners = await trio.open_tcp_listeners(ws.port, host=ws.host or None, backlog=4096)
         host, port = listeners[0].socket.getsockname()[:2]
         self.address = (host, port)
@@ -89,9 +100,25 @@ class Gateway:
         except OSError:
             await trio.aclose_forcefully(stream)
             return
+        decision = self.admission.admit(
+            remote, self.config.websocket.max_connections, self.config.limits.connections_per_ip
+        )
+        try:
+            if decision.verdict is Verdict.DROP:
+                assert decision.cap is not None
+                metrics.count_refused(decision.cap.value, "dropped")
+                await trio.aclose_forcefully(stream)
+                return
+            await self._serve_connection(stream, remote, decision)
+        finally:
+            self.admission.release(remote)
+
+    async def _serve_connection(self, stream: trio.SocketStream, remote: str, decision: Decision) -> None:
+        """Handshake, then a session: a player's, or one that only says 1013 and closes."""
         transport: trio.abc.Stream = stream
         if self._ssl is not None:
             transport = trio.SSLStream(stream, self._ssl, server_side=True)
+        refused = decision.verdict is Verdict.REFUSE
         async with trio.open_nursery() as nursery:
             out = OutboundStream(
                 transport,
@@ -100,7 +127,7 @@ class Gateway:
                 on_slow_consumer=lambda: self._slow_consumer(remote),
             )
             ws = None
-            with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+            with trio.move_on_after(REFUSAL_HANDSHAKE_TIMEOUT_S if refused else HANDSHAKE_TIMEOUT_S):
                 request = await wrap_server_stream(
                     nursery, out, message_queue_size=MESSAGE_QUEUE,
                     max_message_size=self.config.websocket.max_message_bytes,
@@ -116,20 +143,15 @@ class Gateway:
                 return
             session = Session(self, ws, out, nursery.start_soon, remote)
             self.sessions.add(session)
-            self._per_ip[remote] += 1
             metrics.CONNECTIONS_OPEN.inc()
             try:
-                limit_ip = self.config.limits.connections_per_ip
-                if len(self.sessions) > self.config.websocket.max_connections:
-                    session.close_soon(E.CLOSE_NODE_FULL, "node full")
-                elif limit_ip and self._per_ip[remote] > limit_ip:
-                    session.close_soon(E.CLOSE_NODE_FULL, "too many connections from this address")
+                if refused:
+                    assert decision.cap is not None
+                    metrics.count_refused(decision.cap.value, "refused")
+                    session.close_soon(E.CLOSE_NODE_FULL, decision.close_reason)
                 await session.run()
             finally:
                 self.sessions.discard(session)
-                self._per_ip[remote] -= 1
-                if not self._per_ip[remote]:
-                    del self._per_ip[remote]
                 metrics.CONNECTIONS_OPEN.dec()
                 session.close_soon(E.CLOSE_NORMAL, "")
                 # Let the close handshake and the last queued bytes go, but not forever.

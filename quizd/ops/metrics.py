@@ -444,3 +444,26 @@ async def measure_event_loop_lag(
 def render() -> tuple[bytes, str]:
     """Return the ``/metrics`` body and its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+# --------------------------------------------------------------------------- connection refusals
+
+# Which cap refused a WebSocket connection (quizd.gateway.admission.Cap) and how:
+# "refused" after a short handshake with close code 1013, "dropped" at once without one.
+REFUSAL_REASONS = ("node_full", "per_ip", "descriptors")
+REFUSAL_ACTIONS = ("refused", "dropped")
+CONNECTIONS_REFUSED: Counter = Counter(
+    "quizd_connections_refused",
+    "WebSocket connections turned away by a cap, by cap (reason) and by how (action).",
+    ["reason", "action"],
+    registry=REGISTRY,
+)
+_REFUSED_CHILDREN = {
+    (r, a): CONNECTIONS_REFUSED.labels(reason=r, action=a) for r in REFUSAL_REASONS for a in REFUSAL_ACTIONS
+}
+
+
+def count_refused(reason: str, action: str) -> None:
+    """Count one connection turned away; an unknown pair counts as ("node_full", "dropped")."""
+    child = _REFUSED_CHILDREN.get((reason, action)) or _REFUSED_CHILDREN[("node_full", "dropped")]
+    child.inc()
