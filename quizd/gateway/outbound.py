@@ -29,14 +29,14 @@ from collections.abc import Callable
 
 import trio
 
-from quizd.game.handoffs import HandoffLog
+from quizd.game.handoffs import HandoffSink
 
 
 class _Chunk:
     __slots__ = ("data", "handoff", "participant_id", "replaceable")
 
     def __init__(
-        self, data: bytes | memoryview, handoff: HandoffLog | None, participant_id: str | None, replaceable: bool
+        self, data: bytes | memoryview, handoff: HandoffSink | None, participant_id: str | None, replaceable: bool
     ) -> None:
         self.data = data
         self.handoff = handoff
@@ -86,14 +86,15 @@ class OutboundStream(trio.abc.Stream):
         frame: bytes,
         *,
         replaceable: bool = False,
-        handoff: HandoffLog | None = None,
+        handoff: HandoffSink | None = None,
         participant_id: str | None = None,
     ) -> bool:
         """Hand ``frame`` to the socket now, or queue it; never blocks.
 
         Returns False when the connection is closed (or was just closed as a slow
         consumer).  ``handoff`` records, for ``participant_id``, the moment the
-        frame's last byte went into the socket.
+        frame's last byte went into the socket: now if it goes straight in, or when
+        the drain writes it if it had to wait behind queued bytes.
         """
         if self._closed:
             return False
