@@ -66,6 +66,9 @@ class RemoteQuizHandle:
                 self.quiz_id, item.kind, item.value, item.reply_to, node_id, session.conn_id, wall_ms(),
             ))
         elif isinstance(item, Command):
+            # A hand-off still waiting for its batch goes first: an answer must never
+            # reach the owner before the hand-off its window starts from.
+            gateway.report_handoffs(self.quiz_id)
             gateway.transport.post(self.owner, RemoteCommand(
                 self.quiz_id, item.participant_id, node_id, item.endpoint.conn_id,
                 to_wall(item.received_at), item.message,
@@ -198,6 +201,12 @@ class GatewaySide:
                     del self.remote_sessions[session.quiz_id]
                     self.remote_owner.pop(session.quiz_id, None)
                     self._forget_handoffs(session.quiz_id)
+
+    def report_handoffs(self, quiz_id: str) -> None:
+        """Report ``quiz_id``'s pending hand-offs now (before a command that may depend on them)."""
+        handoffs = self.handoffs.get(quiz_id)
+        if handoffs is not None:
+            handoffs.flush()
 
     def _forget_handoffs(self, quiz_id: str) -> None:
         """No more players of ``quiz_id`` here: report what is pending, keep nothing."""
