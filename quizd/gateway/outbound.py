@@ -98,6 +98,7 @@ class OutboundStream(trio.abc.Stream):
         """
         if self._closed:
             return False
+        rest: bytes | memoryview = frame
         if not self._queue and self._fd is not None:
             try:
                 written = os.write(self._fd, frame)
@@ -111,7 +112,7 @@ class OutboundStream(trio.abc.Stream):
                 if handoff is not None and participant_id is not None:
                     handoff.handed(participant_id, trio.current_time())
                 return True
-            frame = memoryview(frame)[written:]
+            rest = memoryview(frame)[written:]
         elif replaceable and self._queue:
             for chunk in self._queue:
                 # The head may be half-written; any later leaderboard frame can go.
@@ -121,8 +122,8 @@ class OutboundStream(trio.abc.Stream):
                     chunk.replaceable = False
         if self._queue is None:
             self._queue = deque()
-        self._queue.append(_Chunk(frame, handoff, participant_id, replaceable))
-        self._queued_bytes += len(frame)
+        self._queue.append(_Chunk(rest, handoff, participant_id, replaceable))
+        self._queued_bytes += len(rest)
         if self._queued_bytes > self.max_queue_bytes:
             self._on_slow_consumer()
             self._abort()
