@@ -6,7 +6,8 @@ waits (``pending_joins``) until the owner binds or refuses it.  What the owner s
 back (``ToGateway`` messages) is delivered here to the local sessions: a broadcast is
 framed once and fanned out with the same non-blocking path as the node's own
 quizzes, and the times the question frame reached each socket go back to the owner
-in one ``HandoffTimes``.  The control plane's requests to other nodes (``rpc``) wait
+(``RemoteHandoffs``: at once for the frames that went straight out, batched for
+those that waited in a queue).  The control plane's requests to other nodes (``rpc``) wait
 here for their ``RpcResult``.
 """
 
@@ -19,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from quizd.actors.inbox import Command, ConnectionLost, InboxItem, JoinRequest, ReplySlot
+from quizd.cluster.handoff_reports import RemoteHandoffs
 from quizd.cluster.messages import (
     BroadcastAll,
     CloseOne,
-    HandoffTimes,
     JoinAccepted,
     JoinRefused,
     QuizMoved,
@@ -36,7 +37,6 @@ from quizd.cluster.messages import (
     ToGateway,
 )
 from quizd.cluster.transport import RelayTransport, to_wall, wall_ms
-from quizd.game.handoffs import HandoffLog
 from quizd.game.quiz import AutoStart
 from quizd.gateway.delivery import count_delivered, fan_out
 from quizd.gateway.framing import text_frame
@@ -66,6 +66,9 @@ class RemoteQuizHandle:
                 self.quiz_id, item.kind, item.value, item.reply_to, node_id, session.conn_id, wall_ms(),
             ))
         elif isinstance(item, Command):
+            # A hand-off still waiting for its batch goes first: an answer must never
+            # reach the owner before the hand-off its window starts from.
+            gateway.report_handoffs(self.quiz_id)
             gateway.transport.post(self.owner, RemoteCommand(
                 self.quiz_id, item.participant_id, node_id, item.endpoint.conn_id,
                 to_wall(item.received_at), item.message,
@@ -88,6 +91,8 @@ class GatewaySide:
         self.remote_sessions: dict[str, dict[int, Session]] = defaultdict(dict)
         self.remote_owner: dict[str, str] = {}
         self.pending_joins: dict[int, tuple[JoinRequest, RemoteQuizHandle]] = {}
+        # Per remote quiz, its open question's hand-offs here (reported to the owner).
+        self.handoffs: dict[str, RemoteHandoffs] = {}
         self._rpc_ids = itertools.count(1)
         self._rpc_waiting: dict[int, ReplySlot[Any]] = {}
 
@@ -132,16 +137,26 @@ class GatewaySide:
         if not sessions:
             return
         frame = text_frame(m.body.encode())
-        # The outbound streams stamp hand-offs into this throwaway log, as for a local quiz.
-        handoffs = HandoffLog(m.question_id, trio.current_time(), 3600.0) if m.question_id else None
+        handoffs = self._question_handoffs(m) if m.question_id else None
         recipients = [(session.participant_id, session) for session in sessions.values()]
         delivered = fan_out(recipients, frame, replaceable=m.replaceable, handoff=handoffs)
         count_delivered(m.msg_type, frame, delivered)
-        if handoffs is not None and m.question_id is not None and handoffs.times:
-            owner = self.remote_owner.get(m.quiz_id)
-            if owner is not None:
-                times = tuple((pid, to_wall(at)) for pid, at in handoffs.times.items())
-                self.transport.post(owner, HandoffTimes(m.quiz_id, m.question_id, times))
+        if handoffs is not None:
+            handoffs.flush()  # what went straight out: one report now
+
+    def _question_handoffs(self, m: BroadcastAll) -> RemoteHandoffs | None:
+        """The hand-off log of ``m``'s question here: frames that wait in a queue stamp
+        it when they are written, and it reports them to the owner then."""
+        owner = self.remote_owner.get(m.quiz_id)
+        if owner is None or m.question_id is None:
+            return None
+        current = self.handoffs.get(m.quiz_id)
+        if current is not None and current.question_id == m.question_id and current.owner == owner:
+            return current
+        if current is not None:
+            current.close()
+        self.handoffs[m.quiz_id] = log = RemoteHandoffs(m.quiz_id, m.question_id, owner, self.transport)
+        return log
 
     def _rpc_result(self, m: RpcResult) -> None:
         slot = self._rpc_waiting.pop(m.rpc_id, None)
@@ -158,6 +173,7 @@ class GatewaySide:
             self.conns.pop(session.conn_id, None)
             session.close_soon(code, reason)
         self.remote_owner.pop(quiz_id, None)
+        self._forget_handoffs(quiz_id)
 
     def close_all(self, code: int, reason: str) -> None:
         for quiz_id in list(self.remote_sessions):
@@ -184,6 +200,19 @@ class GatewaySide:
                 if not sessions:
                     del self.remote_sessions[session.quiz_id]
                     self.remote_owner.pop(session.quiz_id, None)
+                    self._forget_handoffs(session.quiz_id)
+
+    def report_handoffs(self, quiz_id: str) -> None:
+        """Report ``quiz_id``'s pending hand-offs now (before a command that may depend on them)."""
+        handoffs = self.handoffs.get(quiz_id)
+        if handoffs is not None:
+            handoffs.flush()
+
+    def _forget_handoffs(self, quiz_id: str) -> None:
+        """No more players of ``quiz_id`` here: report what is pending, keep nothing."""
+        handoffs = self.handoffs.pop(quiz_id, None)
+        if handoffs is not None:
+            handoffs.close()
 
     # ------------------------------------------------------------------ RPC
     async def rpc(

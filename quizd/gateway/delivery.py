@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from quizd.game.handoffs import HandoffLog
+from quizd.game.handoffs import HandoffLog, HandoffSink
 from quizd.gateway.framing import text_frame
 from quizd.ops import metrics
 from quizd.protocol import errors as E
@@ -28,7 +28,7 @@ def fan_out(
     frame: bytes,
     *,
     replaceable: bool = False,
-    handoff: HandoffLog | None = None,
+    handoff: HandoffSink | None = None,
 ) -> int:
     """Push one prebuilt frame to each session (never blocks); how many took it."""
     delivered = 0

@@ -29,14 +29,14 @@ from collections.abc import Callable
 
 import trio
 
-from quizd.game.handoffs import HandoffLog
+from quizd.game.handoffs import HandoffSink
 
 
 class _Chunk:
     __slots__ = ("data", "handoff", "participant_id", "replaceable")
 
     def __init__(
-        self, data: bytes | memoryview, handoff: HandoffLog | None, participant_id: str | None, replaceable: bool
+        self, data: bytes | memoryview, handoff: HandoffSink | None, participant_id: str | None, replaceable: bool
     ) -> None:
         self.data = data
         self.handoff = handoff
@@ -86,17 +86,19 @@ class OutboundStream(trio.abc.Stream):
         frame: bytes,
         *,
         replaceable: bool = False,
-        handoff: HandoffLog | None = None,
+        handoff: HandoffSink | None = None,
         participant_id: str | None = None,
     ) -> bool:
         """Hand ``frame`` to the socket now, or queue it; never blocks.
 
         Returns False when the connection is closed (or was just closed as a slow
         consumer).  ``handoff`` records, for ``participant_id``, the moment the
-        frame's last byte went into the socket.
+        frame's last byte went into the socket: now if it goes straight in, or when
+        the drain writes it if it had to wait behind queued bytes.
         """
         if self._closed:
             return False
+        rest: bytes | memoryview = frame
         if not self._queue and self._fd is not None:
             try:
                 written = os.write(self._fd, frame)
@@ -110,7 +112,7 @@ class OutboundStream(trio.abc.Stream):
                 if handoff is not None and participant_id is not None:
                     handoff.handed(participant_id, trio.current_time())
                 return True
-            frame = memoryview(frame)[written:]
+            rest = memoryview(frame)[written:]
         elif replaceable and self._queue:
             for chunk in self._queue:
                 # The head may be half-written; any later leaderboard frame can go.
@@ -120,8 +122,8 @@ class OutboundStream(trio.abc.Stream):
                     chunk.replaceable = False
         if self._queue is None:
             self._queue = deque()
-        self._queue.append(_Chunk(frame, handoff, participant_id, replaceable))
-        self._queued_bytes += len(frame)
+        self._queue.append(_Chunk(rest, handoff, participant_id, replaceable))
+        self._queued_bytes += len(rest)
         if self._queued_bytes > self.max_queue_bytes:
             self._on_slow_consumer()
             self._abort()
