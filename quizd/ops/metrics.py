@@ -444,3 +444,22 @@ async def measure_event_loop_lag(
 def render() -> tuple[bytes, str]:
     """Return the ``/metrics`` body and its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+# --------------------------------------------------------------------------- store (v2)
+
+STORE_PENDING: Gauge = Gauge(
+    "quizd_store_pending_events",
+    "Events (answers, quiz starts, closes, results) waiting to be written to the database.",
+    registry=REGISTRY,
+)
+STORE_DROPPED: Counter = Counter(
+    "quizd_store_dropped_answers",
+    "Answers dropped unwritten because the database stayed down past the writer's bound.",
+    registry=REGISTRY,
+)
+STORE_WRITE_ERRORS: Counter = Counter(
+    "quizd_store_write_errors",
+    "Batch writes to the database that failed (and will be retried).",
+    registry=REGISTRY,
+)
