@@ -12,5 +12,6 @@ never after a database write.
 * :mod:`quizd.store.migrate`: Alembic migrations run from code, ``quizd db``;
 * :mod:`quizd.store.events`: what actors record;
 * :mod:`quizd.store.rows`: those events as idempotent row writes;
-* :mod:`quizd.store.writer`: the bounded batch writer.
+* :mod:`quizd.store.writer`: the bounded batch writer;
+* :mod:`quizd.store.queries`: what the data API reads (history, results, report).
 """

@@ -33,6 +33,7 @@ SQLITE_FILE = "quizd.db"
 NONE = "none"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 PG_CONNECT_TIMEOUT_S = 5
+PG_STATEMENT_TIMEOUT_MS = 30_000
 
 
 @attrs.frozen
@@ -107,8 +108,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: URL | str) -> Engine:
     """An Engine for ``url``: SQLite with WAL, busy timeout and foreign keys; PostgreSQL
-    with a connect timeout and pre-ping, so a restarted server costs one retry, not a
-    pool of dead connections."""
+    with a connect timeout, a statement timeout (a server that stops answering costs a
+    bounded wait of a worker thread, never a hang) and pre-ping, so a restarted server
+    costs one retry, not a pool of dead connections."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -124,7 +126,8 @@ def make_engine(url: URL | str) -> Engine:
         pool_size=4,
         max_overflow=4,
         pool_timeout=PG_CONNECT_TIMEOUT_S,
-        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S,
+                      "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}"},
     )
 
 
