@@ -28,6 +28,7 @@ EXPECTED: dict[str, str] = {
     "quizd_store_pending_events": "gauge",
     "quizd_store_dropped_answers": "counter",
     "quizd_store_write_errors": "counter",
+    "quizd_store_rejected_events": "counter",
     "quizd_cluster_lease_conflicts": "counter",
     "quizd_acks_not_durable": "counter",
     "quizd_connections_open": "gauge",

@@ -458,6 +458,11 @@ STORE_DROPPED: Counter = Counter(
     "Answers dropped unwritten because the database stayed down past the writer's bound.",
     registry=REGISTRY,
 )
+STORE_REJECTED: Counter = Counter(
+    "quizd_store_rejected_events",
+    "Events the database refused for what they hold (written one by one, then given up and logged).",
+    registry=REGISTRY,
+)
 STORE_WRITE_ERRORS: Counter = Counter(
     "quizd_store_write_errors",
     "Batch writes to the database that failed (and will be retried).",

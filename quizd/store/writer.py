@@ -10,7 +10,10 @@ retried with a doubling backoff.  The buffer is bounded: past ``max_pending`` ev
 oldest *answers* are dropped and counted (``quizd_store_dropped_answers``): the oldest
 of those buffered, since the batch being written may still reach the database; a quiz's
 creation, start, closes and end with its results are never dropped, so the bound is
-exceeded only by those few facts.  Writes are idempotent (:mod:`quizd.store.rows`), so
+exceeded only by those few facts.  An event the database refuses for what it holds
+(a value too long, say) would block every batch behind it for ever: the batch is then
+written one event a transaction, and the refused event is logged and counted
+(``quizd_store_rejected_events``) instead.  Writes are idempotent (:mod:`quizd.store.rows`), so
 a batch whose commit was lost in transit is simply written again.
 
 :meth:`BatchWriter.drain` (the node's drain) waits until everything is written or its
@@ -24,7 +27,8 @@ from collections import deque
 from typing import Protocol
 
 import trio
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from quizd.ops import metrics
 from quizd.store.engine import Database
@@ -32,6 +36,10 @@ from quizd.store.events import AnswerRecorded, StoreEvent
 from quizd.store.rows import write_batch
 
 log = logging.getLogger("quizd.store")
+
+# Errors that say the database is away (down, restarting, unreachable, out of
+# connections), not that it refuses what was written: the batch is kept and retried.
+TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
 class RecordPort(Protocol):
@@ -123,14 +131,22 @@ class BatchWriter:
         done.set()
 
     async def _flush_batch(self) -> bool:
+        """Write the next batch; False (the batch back at the front) when the database is away."""
         n = min(len(self._pending), self._batch_size)
         batch = [self._pending.popleft() for _ in range(n)]
         self._in_flight = n
         ok = False
         try:
-            await self._database.run(self._write, batch)
+            try:
+                await self._database.run(self._write, batch)
+            except TRANSIENT:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the database refused what the batch holds
+                log.warning("store: a batch of %d was refused (%s); writing its events one by one",
+                            n, exc.__class__.__name__)
+                self._reject(await self._database.run(self._write_each, batch))
             ok = True
-        except SQLAlchemyError as exc:
+        except TRANSIENT as exc:
             metrics.STORE_WRITE_ERRORS.inc()
             log.debug("store: batch of %d failed: %s", n, exc)
         finally:
@@ -147,6 +163,28 @@ class BatchWriter:
     def _write(self, batch: list[StoreEvent]) -> None:
         with self._database.engine.begin() as connection:
             write_batch(connection, batch)
+
+    def _write_each(self, batch: list[StoreEvent]) -> list[tuple[StoreEvent, Exception]]:
+        """Each event in its own transaction; those refused for what they hold, with why.
+
+        A transient error still propagates, so the whole batch is retried (the events
+        already written are written again as no-ops).
+        """
+        rejected: list[tuple[StoreEvent, Exception]] = []
+        for event in batch:
+            try:
+                self._write([event])
+            except TRANSIENT:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one refused event must not block the rest
+                rejected.append((event, exc))
+        return rejected
+
+    def _reject(self, rejected: list[tuple[StoreEvent, Exception]]) -> None:
+        for event, exc in rejected:
+            metrics.STORE_REJECTED.inc()
+            log.error("store: the database refused %s of quiz %s for good: %s",
+                      type(event).__name__, event.quiz_id, str(exc).splitlines()[0] if str(exc) else exc)
 
     # ------------------------------------------------------------------ drain
     async def drain(self, timeout: float) -> bool:

@@ -160,3 +160,19 @@ async def test_record_never_waits_for_the_database(interval: float, sqlite_url: 
         nursery.cancel_scope.cancel()
     assert count(engine, schema.answers) == 1000
     engine.dispose()
+
+
+async def test_an_event_the_database_refuses_does_not_block_the_others(pg_url: str) -> None:
+    engine = migrated(make_engine(database_url(StorageSettings(url=pg_url), None)))
+    writer = BatchWriter(Database(engine), flush_interval_s=0.05)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        writer.record(answer("quiz6", "p1"))
+        writer.record(answer("quiz6", "x" * 100))  # longer than a participant id column holds
+        writer.record(answer("quiz6", "p2"))
+        assert await writer.drain(10)
+        nursery.cancel_scope.cancel()
+    with engine.connect() as connection:
+        kept = set(connection.execute(select(schema.answers.c.participant_id)).scalars())
+    assert kept == {"p1", "p2"}
+    engine.dispose()
