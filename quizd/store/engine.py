@@ -131,6 +131,12 @@ def make_engine(url: URL | str) -> Engine:
     )
 
 
+def engine_from_settings(settings: StorageSettings, config_path: Path | None,
+                         environ: Mapping[str, str] = os.environ) -> Engine:
+    """The Engine ``[storage]`` names (``ValueError`` for ``none`` or an unknown URL)."""
+    return make_engine(database_url(settings, config_path, environ))
+
+
 class Database:
     """An Engine used from Trio: each call in a worker thread under a capacity limiter."""
 

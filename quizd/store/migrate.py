@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from quizd.store.engine import StorageSettings, database_url, make_engine, read_storage_settings
+from quizd.store.engine import StorageSettings, engine_from_settings, read_storage_settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -67,7 +67,7 @@ async def migrate_at_start(settings: StorageSettings, config_path: Path | None) 
         return
 
     def run() -> None:
-        engine = make_engine(database_url(settings, config_path))
+        engine = engine_from_settings(settings, config_path)
         try:
             upgrade(engine)
         finally:
@@ -83,7 +83,7 @@ def run_db(action: str, config: str | None) -> int:
     config_path = resolve_config_path(config)
     try:
         settings = read_storage_settings(config_path)
-        engine = make_engine(database_url(settings, config_path))
+        engine = engine_from_settings(settings, config_path)
     except ValueError as exc:
         print(f"quizd db {action}: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -385,18 +385,19 @@ class PostgresServer:
         assert self.process is not None
         return self.process.pid
 
-    def _run_kwargs(self) -> dict[str, object]:
+    def _as_user(self) -> tuple[int | None, int | None, list[int] | None, dict[str, str] | None]:
+        """``user``, ``group``, ``extra_groups`` and ``env`` for subprocess: ours, or the run-as user's."""
         if self._user is None:
-            return {}
-        return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": [],
-                "env": {**os.environ, "HOME": str(self.directory)}}
+            return None, None, None, None
+        return self._user.pw_uid, self._user.pw_gid, [], {**os.environ, "HOME": str(self.directory)}
 
     def _initdb(self) -> None:
+        user, group, extra_groups, env = self._as_user()
         subprocess.run(
             [str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", self.SUPERUSER, "--auth=trust",
              "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.directory,
-            **self._run_kwargs(),  # type: ignore[arg-type]
+            user=user, group=group, extra_groups=extra_groups, env=env,
         )
         self._initialised = True
 
@@ -419,8 +420,9 @@ class PostgresServer:
         with open(self.log_path, "ab") as out:
             if self._user is not None:
                 os.chown(self.log_path, self._user.pw_uid, self._user.pw_gid)
+            user, group, extra_groups, env = self._as_user()
             self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.directory,
-                                            **self._run_kwargs())  # type: ignore[call-overload]
+                                            user=user, group=group, extra_groups=extra_groups, env=env)
         end = time.monotonic() + self.START_TIMEOUT_S
         while time.monotonic() < end and self.process.poll() is None:
             if self.ping():
@@ -442,9 +444,10 @@ class PostgresServer:
     def stop(self) -> None:
         """``pg_ctl stop -m fast``: clients are disconnected, the server shuts down cleanly."""
         if self.process is not None and self.process.poll() is None:
+            user, group, extra_groups, env = self._as_user()
             subprocess.run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "stop", "-m", "fast", "-w"],
                            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           **self._run_kwargs())  # type: ignore[arg-type]
+                           user=user, group=group, extra_groups=extra_groups, env=env)
             stop_process(self.process, 10)
         self.process = None
 

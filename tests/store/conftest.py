@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from quizd.store.engine import make_engine
+from quizd.store.engine import StorageSettings, engine_from_settings
 from quizd.testing.procs import PostgresServer, postgres_bin_dir
 
 _names = itertools.count(1)
@@ -43,10 +43,8 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """An Engine on an empty database of each dialect."""
-    from quizd.store.engine import StorageSettings, database_url
-
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    engine = make_engine(database_url(StorageSettings(url=url), None))
+    engine = engine_from_settings(StorageSettings(url=url), None)
     try:
         yield engine
     finally:
