@@ -82,3 +82,17 @@ def test_storage_settings_are_read_from_the_config_file(tmp_path: Path) -> None:
     config = tmp_path / "quizd.toml"
     config.write_text('[node]\nid = "a"\n[storage]\nurl = "none"\nanswer_flush_ms = 250\n')
     assert read_storage_settings(config) == StorageSettings(url="none", auto_migrate=True, answer_flush_ms=250)
+
+
+async def test_migrate_at_start_upgrades_unless_told_not_to(tmp_path: Path) -> None:
+    from quizd.store.engine import engine_from_settings
+    from quizd.store.migrate import migrate_at_start
+
+    config = tmp_path / "quizd.toml"
+    await migrate_at_start(StorageSettings(auto_migrate=False), config)
+    await migrate_at_start(StorageSettings(url="none"), config)
+    assert not (tmp_path / "quizd.db").exists()
+    await migrate_at_start(StorageSettings(), config)
+    engine = engine_from_settings(StorageSettings(), config)
+    assert is_current(engine)
+    engine.dispose()
