@@ -1,4 +1,4 @@
-"""``quizd``: serve | check-config | version (docs/operations.md, "Command line").
+"""``quizd``: serve | check-config | db upgrade|check | version (docs/operations.md, "Command line").
 
 Exit codes: 0 clean stop, 2 bad usage or bad config (every problem printed), 1 any
 other failure, 130 a second SIGTERM/SIGINT during a drain.
@@ -20,6 +20,12 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate the config and every quiz definition")
     check.add_argument("--config", help="node config (default: $QUIZD_CONFIG, then /etc/quizd/quizd.toml)")
     commands.add_parser("version", help="print the version")
+    db = commands.add_parser("db", help="the database schema (quizd.store.migrate)")
+    actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    for name, text in (("upgrade", "bring the schema up to date (exit 0, or 1 with the reason)"),
+                       ("check", "exit 0 when the schema is current, 2 when not")):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("--config", help="node config (default: $QUIZD_CONFIG, then /etc/quizd/quizd.toml)")
     return parser
 
 
@@ -32,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         from quizd.config.check import run_check
 
         return run_check(args.config)
+    if args.command == "db":
+        from quizd.store.migrate import run_db
+
+        return run_db(args.db_command, args.config)
     from quizd.config import ConfigError, load_config
 
     try:

@@ -467,3 +467,27 @@ def count_refused(reason: str, action: str) -> None:
     """Count one connection turned away; an unknown pair counts as ("node_full", "dropped")."""
     child = _REFUSED_CHILDREN.get((reason, action)) or _REFUSED_CHILDREN[("node_full", "dropped")]
     child.inc()
+
+
+# --------------------------------------------------------------------------- store (v2)
+
+STORE_PENDING: Gauge = Gauge(
+    "quizd_store_pending_events",
+    "Events (answers, quiz starts, closes, results) waiting to be written to the database.",
+    registry=REGISTRY,
+)
+STORE_DROPPED: Counter = Counter(
+    "quizd_store_dropped_answers",
+    "Answers dropped unwritten because the database stayed down past the writer's bound.",
+    registry=REGISTRY,
+)
+STORE_REJECTED: Counter = Counter(
+    "quizd_store_rejected_events",
+    "Events the database refused for what they hold (written one by one, then given up and logged).",
+    registry=REGISTRY,
+)
+STORE_WRITE_ERRORS: Counter = Counter(
+    "quizd_store_write_errors",
+    "Batch writes to the database that failed (and will be retried).",
+    registry=REGISTRY,
+)

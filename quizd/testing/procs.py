@@ -6,7 +6,10 @@
   it prints its ready line (``quizd ready node=… ws=… http=…``, docs/operations.md),
   which also says the ports it bound (a config may ask for port 0);
 * ``RedisServer`` is one redis-server child in its own directory, listening on
-  127.0.0.1 only, that keeps its port across restarts so clients find it again.
+  127.0.0.1 only, that keeps its port across restarts so clients find it again;
+* ``PostgresServer`` is one PostgreSQL cluster (Debian's ``postgresql`` package:
+  ``initdb`` and ``postgres`` under /usr/lib/postgresql/<ver>/bin) in a temporary
+  directory, on a free loopback port, run as a non-root user when we are root.
 
 Both stop with SIGTERM and a deadline, then SIGKILL; ``kill`` is the crash (SIGKILL
 straight away).  A ``wrap`` callable may prefix the command line (the benchmark pins
@@ -15,13 +18,16 @@ processes to a core with ``taskset`` and ``nice``).
 
 from __future__ import annotations
 
+import glob
 import os
+import pwd
 import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -327,3 +333,132 @@ class RedisServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+
+def postgres_bin_dir() -> Path | None:
+    """The newest /usr/lib/postgresql/<ver>/bin that has ``initdb`` (Debian's layout)."""
+    found = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")]
+    found.sort(key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    return found[-1] if found else None
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server: ``initdb`` once, then ``postgres`` started and stopped.
+
+    Everything lives in a fresh temporary directory (data, unix sockets, log) that
+    ``cleanup`` removes.  The server listens on 127.0.0.1 at a port chosen once, so a
+    stopped server started again is found at the same URL.  ``initdb`` and ``postgres``
+    refuse to run as root, so as root they run as ``nobody``, owning the directory.
+    Authentication is ``trust`` on loopback; the superuser is ``quizd``.  Durability
+    is off (``fsync``), which a test server does not need.
+    """
+
+    SUPERUSER = "quizd"
+    START_TIMEOUT_S = 30.0
+    RUN_AS = "nobody"
+
+    def __init__(self, *, base: Path | None = None) -> None:
+        bin_dir = postgres_bin_dir()
+        if bin_dir is None:
+            raise RuntimeError("PostgreSQL is not installed (Debian package postgresql)")
+        self.bin_dir = bin_dir
+        self.directory = Path(tempfile.mkdtemp(prefix="quizd-pg-", dir=base))
+        self.data = self.directory / "data"
+        self.log_path = self.directory / "postgres.log"
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._user: pwd.struct_passwd | None = pwd.getpwnam(self.RUN_AS) if os.geteuid() == 0 else None
+        if self._user is not None:
+            os.chown(self.directory, self._user.pw_uid, self._user.pw_gid)
+        self._initialised = False
+
+    @property
+    def url(self) -> str:
+        """The server's ``postgres`` database (create others with ``create_database``)."""
+        return self.database_url("postgres")
+
+    def database_url(self, name: str) -> str:
+        return f"postgresql://{self.SUPERUSER}@127.0.0.1:{self.port}/{name}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def _as_user(self) -> tuple[int | None, int | None, list[int] | None, dict[str, str] | None]:
+        """``user``, ``group``, ``extra_groups`` and ``env`` for subprocess: ours, or the run-as user's."""
+        if self._user is None:
+            return None, None, None, None
+        return self._user.pw_uid, self._user.pw_gid, [], {**os.environ, "HOME": str(self.directory)}
+
+    def _initdb(self) -> None:
+        user, group, extra_groups, env = self._as_user()
+        subprocess.run(
+            [str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", self.SUPERUSER, "--auth=trust",
+             "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.directory,
+            user=user, group=group, extra_groups=extra_groups, env=env,
+        )
+        self._initialised = True
+
+    def ping(self) -> bool:
+        """True once the server accepts connections."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self.url, connect_timeout=1):
+                return True
+        except psycopg.Error:
+            return False
+
+    def start(self) -> None:
+        if not self._initialised:
+            self._initdb()
+        argv = [str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                "-h", "127.0.0.1", "-k", str(self.directory), "-c", "fsync=off",
+                "-c", "full_page_writes=off", "-c", "synchronous_commit=off", "-c", "max_connections=100"]
+        with open(self.log_path, "ab") as out:
+            if self._user is not None:
+                os.chown(self.log_path, self._user.pw_uid, self._user.pw_gid)
+            user, group, extra_groups, env = self._as_user()
+            self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.directory,
+                                            user=user, group=group, extra_groups=extra_groups, env=env)
+        end = time.monotonic() + self.START_TIMEOUT_S
+        while time.monotonic() < end and self.process.poll() is None:
+            if self.ping():
+                return
+            time.sleep(0.05)
+        tail = self.log_path.read_text(errors="replace")[-2000:]
+        self.kill()
+        raise RuntimeError(f"postgres did not start: {tail}")
+
+    def create_database(self, name: str) -> str:
+        """Create database ``name`` and return its URL."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.database_url(name)
+
+    def stop(self) -> None:
+        """``pg_ctl stop -m fast``: clients are disconnected, the server shuts down cleanly."""
+        if self.process is not None and self.process.poll() is None:
+            user, group, extra_groups, env = self._as_user()
+            subprocess.run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "stop", "-m", "fast", "-w"],
+                           check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           user=user, group=group, extra_groups=extra_groups, env=env)
+            stop_process(self.process, 10)
+        self.process = None
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, no shutdown work."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def cleanup(self) -> None:
+        """Stop the server and remove its directory."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)

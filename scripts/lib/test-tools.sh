@@ -8,6 +8,9 @@
 #   systemd-analyze  (Debian package systemd)       tests/ops/test_systemd_units.py
 #   promtool         (Debian package prometheus)    checks of the Prometheus rules
 #   chromium         (Debian package chromium)      tests/browser: the pages in a real browser
+#   initdb, postgres (Debian package postgresql)    tests/store: a real PostgreSQL server; the
+#                    binaries are not on PATH: quizd.testing.procs finds the newest
+#                    /usr/lib/postgresql/<ver>/bin/initdb (the server itself is not started)
 #
 # Installs through apt-get, non-interactively, as root or through sudo, in one
 # `apt-get update` + `apt-get install`, and only when something is missing.  Returns
@@ -21,6 +24,7 @@ ensure_test_tools() {
     command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
     command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
     [ -x /usr/bin/chromium ] || missing+=(chromium)
+    _pg_initdb >/dev/null || missing+=(postgresql)
     [ "${#missing[@]}" -eq 0 ] && return 0
 
     local -a sudo=()
@@ -53,5 +57,16 @@ ensure_test_tools() {
             status=1
         fi
     done
+    if ! _pg_initdb >/dev/null; then
+        echo "ensure_test_tools: PostgreSQL (initdb) is still missing" >&2
+        status=1
+    fi
     return "$status"
+}
+
+# The newest Debian PostgreSQL initdb (/usr/lib/postgresql/<ver>/bin/initdb), or non-zero.
+_pg_initdb() {
+    local found
+    found=$(ls -1d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$found" ] && [ -x "$found" ] && echo "$found"
 }

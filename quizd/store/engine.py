@@ -1,0 +1,153 @@
+"""``[storage]``: the settings, the database URL they mean, the Engine, and ``Database``.
+
+``url = ""`` is an SQLite file (``$STATE_DIRECTORY/quizd.db`` under systemd, else
+``quizd.db`` beside the config file), ``postgresql://...`` is PostgreSQL through the
+psycopg 3 driver, ``none`` keeps nothing.  SQLite runs in WAL mode with a busy timeout
+and foreign keys on, so readers never block the batch writer and a second writer waits
+instead of failing at once.
+
+``Database`` runs every call in ``trio.to_thread.run_sync`` under a
+``trio.CapacityLimiter``, the way :mod:`quizd.cluster.redis_port` runs redis-py: the
+drivers are synchronous, and a blocking call on the event loop would freeze every quiz
+of the node.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import trio
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+T = TypeVar("T")
+
+SQLITE_FILE = "quizd.db"
+NONE = "none"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+PG_CONNECT_TIMEOUT_S = 5
+PG_STATEMENT_TIMEOUT_MS = 30_000
+
+
+@attrs.frozen
+class StorageSettings:
+    """The ``[storage]`` table of the node config (docs/operations.md, "v2")."""
+
+    url: str = ""
+    auto_migrate: bool = True
+    answer_flush_ms: int = 1000
+
+    @property
+    def enabled(self) -> bool:
+        return self.url.strip().lower() != NONE
+
+
+def read_storage_settings(config_path: Path) -> StorageSettings:
+    """The ``[storage]`` table of a config file (defaults for a missing table or key).
+
+    ``quizd db`` reads only this table, so that it works with a config file whose other
+    tables it has no reason to judge.  Raises ``ValueError`` with the reason.
+    """
+    try:
+        doc = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{config_path}: {exc}") from None
+    table = doc.get("storage", {})
+    if not isinstance(table, dict):
+        raise ValueError(f"{config_path}: [storage] must be a table")
+    unknown = set(table) - {"url", "auto_migrate", "answer_flush_ms"}
+    if unknown:
+        raise ValueError(f"{config_path}: [storage] unknown key {sorted(unknown)[0]!r}")
+    url, auto, flush = table.get("url", ""), table.get("auto_migrate", True), table.get("answer_flush_ms", 1000)
+    if not isinstance(url, str) or not isinstance(auto, bool) or type(flush) is not int or flush <= 0:
+        raise ValueError(f"{config_path}: [storage] url must be a string, auto_migrate a boolean, "
+                         "answer_flush_ms a positive integer")
+    return StorageSettings(url=url, auto_migrate=auto, answer_flush_ms=flush)
+
+
+def database_url(settings: StorageSettings, config_path: Path | None,
+                 environ: Mapping[str, str] = os.environ) -> URL:
+    """The SQLAlchemy URL ``settings`` mean; ``ValueError`` for ``none`` or an unknown scheme."""
+    raw = settings.url.strip()
+    if not settings.enabled:
+        raise ValueError('[storage] url = "none": nothing is kept')
+    if raw == "":
+        state = environ.get("STATE_DIRECTORY", "").split(":")[0]
+        if state:
+            path = Path(state) / SQLITE_FILE
+        elif config_path is not None:
+            path = config_path.resolve().parent / SQLITE_FILE
+        else:
+            path = Path(SQLITE_FILE).resolve()
+        return URL.create("sqlite+pysqlite", database=str(path))
+    url = make_url(raw)
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        return url.set(drivername="postgresql+psycopg")
+    if url.drivername in ("sqlite", "sqlite+pysqlite"):
+        return url.set(drivername="sqlite+pysqlite")
+    raise ValueError(f"[storage] url: unknown database {url.drivername!r} (\"\", postgresql://... or none)")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: URL | str) -> Engine:
+    """An Engine for ``url``: SQLite with WAL, busy timeout and foreign keys; PostgreSQL
+    with a connect timeout, a statement timeout (a server that stops answering costs a
+    bounded wait of a worker thread, never a hang) and pre-ping, so a restarted server
+    costs one retry, not a pool of dead connections."""
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # One connection per use: SQLite connections are cheap, and a pooled connection
+        # must not cross worker threads.
+        engine = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=4,
+        max_overflow=4,
+        pool_timeout=PG_CONNECT_TIMEOUT_S,
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S,
+                      "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}"},
+    )
+
+
+def engine_from_settings(settings: StorageSettings, config_path: Path | None,
+                         environ: Mapping[str, str] = os.environ) -> Engine:
+    """The Engine ``[storage]`` names (``ValueError`` for ``none`` or an unknown URL)."""
+    return make_engine(database_url(settings, config_path, environ))
+
+
+class Database:
+    """An Engine used from Trio: each call in a worker thread under a capacity limiter."""
+
+    def __init__(self, engine: Engine, *, threads: int = 4) -> None:
+        self.engine = engine
+        self._limiter = trio.CapacityLimiter(threads)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in a worker thread; never on the event loop."""
+        return await trio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=self._limiter,
+                                             abandon_on_cancel=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,199 @@
+"""The batch writer: what happened reaches the database in batches, never on the answer path.
+
+Actors call :meth:`BatchWriter.record` through the narrow :class:`RecordPort`: it appends
+to an in-memory buffer and returns at once (no await, no I/O).  One Trio task flushes
+the buffer every ``flush_interval_s``, or sooner once it holds ``batch_size`` events, in
+one transaction per batch in a worker thread (:class:`quizd.store.engine.Database`).
+
+When the database is down the batch goes back to the front of the buffer and is
+retried with a doubling backoff.  The buffer is bounded: past ``max_pending`` events the
+oldest *answers* are dropped and counted (``quizd_store_dropped_answers``): the oldest
+of those buffered, since the batch being written may still reach the database; a quiz's
+creation, start, closes and end with its results are never dropped, so the bound is
+exceeded only by those few facts.  An event the database refuses for what it holds
+(a value too long, say) would block every batch behind it for ever: the batch is then
+written one event a transaction, and the refused event is logged and counted
+(``quizd_store_rejected_events``) instead.  Writes are idempotent (:mod:`quizd.store.rows`), so
+a batch whose commit was lost in transit is simply written again.
+
+:meth:`BatchWriter.drain` (the node's drain) waits until everything is written or its
+timeout passes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Protocol
+
+import trio
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from quizd.ops import metrics
+from quizd.store.engine import Database
+from quizd.store.events import AnswerRecorded, StoreEvent
+from quizd.store.rows import write_batch
+
+log = logging.getLogger("quizd.store")
+
+# Errors that say the database is away (down, restarting, unreachable, out of
+# connections), not that it refuses what was written: the batch is kept and retried.
+TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+
+class RecordPort(Protocol):
+    """What an actor needs from the store: hand over one fact, without waiting."""
+
+    def record(self, event: StoreEvent) -> None: ...
+
+
+class BatchWriter:
+    """A bounded buffer of store events and the task that writes them in batches."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        flush_interval_s: float = 1.0,
+        batch_size: int = 1000,
+        max_pending: int = 100_000,
+        backoff_min_s: float = 0.1,
+        backoff_max_s: float = 5.0,
+    ) -> None:
+        if flush_interval_s <= 0 or batch_size < 1 or max_pending < 1:
+            raise ValueError("flush_interval_s, batch_size and max_pending must be positive")
+        self._database = database
+        self._flush_interval_s = flush_interval_s
+        self._batch_size = batch_size
+        self._max_pending = max_pending
+        self._backoff_min_s = backoff_min_s
+        self._backoff_max_s = backoff_max_s
+        self._pending: deque[StoreEvent] = deque()
+        self._in_flight = 0  # events taken out for the batch being written
+        self._wake = trio.Event()
+        self._round_done = trio.Event()  # set (and replaced) each time a flush round empties the buffer
+        self.dropped = 0  # answers dropped past the bound, since start
+        self.written = 0  # events written, since start
+
+    # ------------------------------------------------------------------ the port
+    def record(self, event: StoreEvent) -> None:
+        """Buffer ``event`` for the next batch; returns at once."""
+        self._pending.append(event)
+        if self.pending > self._max_pending:
+            self._drop_oldest_answer()
+        if len(self._pending) >= self._batch_size:
+            self._wake.set()
+        metrics.STORE_PENDING.set(self.pending)
+
+    @property
+    def pending(self) -> int:
+        """Events not yet known to be written (buffered and in the batch being written)."""
+        return len(self._pending) + self._in_flight
+
+    def _drop_oldest_answer(self) -> bool:
+        """Drop the oldest buffered answer; False when only facts that are never dropped remain."""
+        for i, event in enumerate(self._pending):
+            if isinstance(event, AnswerRecorded):
+                del self._pending[i]
+                self.dropped += 1
+                metrics.STORE_DROPPED.inc()
+                return True
+        return False
+
+    # ------------------------------------------------------------------ the task
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Flush every interval (or when woken) until cancelled."""
+        task_status.started()
+        while True:
+            with trio.move_on_after(self._flush_interval_s):
+                await self._wake.wait()
+            self._wake = trio.Event()
+            await self._flush_all()
+
+    async def _flush_all(self) -> None:
+        """Write everything buffered, batch by batch, retrying with backoff until it is done."""
+        backoff = self._backoff_min_s
+        failing = False
+        while self._pending:
+            if await self._flush_batch():
+                if failing:
+                    log.info("store: the database is back, %d events pending", self.pending)
+                failing = False
+                backoff = self._backoff_min_s
+                continue
+            if not failing:
+                log.warning("store: the database is unavailable; keeping %d events and retrying", self.pending)
+            failing = True
+            await trio.sleep(backoff)
+            backoff = min(backoff * 2, self._backoff_max_s)
+        done, self._round_done = self._round_done, trio.Event()
+        done.set()
+
+    async def _flush_batch(self) -> bool:
+        """Write the next batch; False (the batch back at the front) when the database is away."""
+        n = min(len(self._pending), self._batch_size)
+        batch = [self._pending.popleft() for _ in range(n)]
+        self._in_flight = n
+        ok = False
+        try:
+            try:
+                await self._database.run(self._write, batch)
+            except TRANSIENT:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the database refused what the batch holds
+                log.warning("store: a batch of %d was refused (%s); writing its events one by one",
+                            n, exc.__class__.__name__)
+                self._reject(await self._database.run(self._write_each, batch))
+            ok = True
+        except TRANSIENT as exc:
+            metrics.STORE_WRITE_ERRORS.inc()
+            log.debug("store: batch of %d failed: %s", n, exc)
+        finally:
+            self._in_flight = 0
+            if ok:
+                self.written += n
+            else:  # back to the front, in order, for the retry (also when cancelled)
+                self._pending.extendleft(reversed(batch))
+                while self.pending > self._max_pending and self._drop_oldest_answer():
+                    pass
+            metrics.STORE_PENDING.set(self.pending)
+        return ok
+
+    def _write(self, batch: list[StoreEvent]) -> None:
+        with self._database.engine.begin() as connection:
+            write_batch(connection, batch)
+
+    def _write_each(self, batch: list[StoreEvent]) -> list[tuple[StoreEvent, Exception]]:
+        """Each event in its own transaction; those refused for what they hold, with why.
+
+        A transient error still propagates, so the whole batch is retried (the events
+        already written are written again as no-ops).
+        """
+        rejected: list[tuple[StoreEvent, Exception]] = []
+        for event in batch:
+            try:
+                self._write([event])
+            except TRANSIENT:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one refused event must not block the rest
+                rejected.append((event, exc))
+        return rejected
+
+    def _reject(self, rejected: list[tuple[StoreEvent, Exception]]) -> None:
+        for event, exc in rejected:
+            metrics.STORE_REJECTED.inc()
+            log.error("store: the database refused %s of quiz %s for good: %s",
+                      type(event).__name__, event.quiz_id, str(exc).splitlines()[0] if str(exc) else exc)
+
+    # ------------------------------------------------------------------ drain
+    async def drain(self, timeout: float) -> bool:
+        """Wait until everything recorded so far is written, at most ``timeout`` seconds.
+
+        True when nothing is pending.  The flushing task must be running.
+        """
+        with trio.move_on_after(timeout):
+            while self.pending:
+                self._wake.set()
+                await self._round_done.wait()
+        return self.pending == 0
