@@ -25,6 +25,7 @@ EXPECTED: dict[str, str] = {
     "quizd_cluster_snapshot_write_seconds": "histogram",
     "quizd_cluster_group_commit_events": "histogram",
     "quizd_redis_errors": "counter",
+    "quizd_connections_refused": "counter",
     "quizd_store_pending_events": "gauge",
     "quizd_store_dropped_answers": "counter",
     "quizd_store_write_errors": "counter",
