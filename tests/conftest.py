@@ -21,64 +21,9 @@ from urllib.parse import quote
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_QUIZZES = ROOT / "config" / "quizzes"
-ADMIN_TOKEN = "test-admin-token"
+from tests.nodekit import ADMIN_TOKEN, SAMPLE_QUIZZES, write_toml
+
 READY_TIMEOUT_S = 20.0
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
-
-
-def write_toml(path: Path, tables: Mapping[str, Mapping[str, Any]]) -> Path:
-    lines: list[str] = []
-    for table, keys in tables.items():
-        lines.append(f"[{table}]")
-        lines.extend(f"{key} = {toml_value(value)}" for key, value in keys.items())
-        lines.append("")
-    path.write_text("\n".join(lines))
-    return path
-
-
-def quiz_toml(
-    quiz_id: str,
-    *,
-    questions: int = 3,
-    reveal: str = "on_answer",
-    time_limit_ms: int = 20000,
-    reveal_ms: int = 3000,
-    countdown_ms: int = 0,
-    **extra: Any,
-) -> str:
-    """A quiz definition file; question i has choices a..d and answer i % 4."""
-    head = {
-        "id": quiz_id,
-        "title": f"Quiz {quiz_id}",
-        "reveal": reveal,
-        "time_limit_ms": time_limit_ms,
-        "reveal_ms": reveal_ms,
-        "countdown_ms": countdown_ms,
-        **extra,
-    }
-    lines = [f"{k} = {toml_value(v)}" for k, v in head.items()]
-    for i in range(questions):
-        lines += [
-            "",
-            "[[questions]]",
-            f'text = "Question {i}"',
-            'choices = ["a", "b", "c", "d"]',
-            f"answer = {i % 4}",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 class RunningNode:
@@ -126,6 +71,8 @@ class RunningNode:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def _read_ready_line(process: subprocess.Popen[str], timeout: float) -> str:
@@ -176,19 +123,21 @@ def launch_node(
     for table, keys in tables.items():
         config.setdefault(table, {}).update(keys)
     config_path = write_toml(base / "quizd.toml", config)
-    log = open(base / "stderr.log", "w")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "quizd", "serve", "--config", str(config_path)],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
+    with open(base / "stderr.log", "w") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "quizd", "serve", "--config", str(config_path)],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
     try:
         line = _read_ready_line(process, READY_TIMEOUT_S)
     except RuntimeError:
         process.kill()
         process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
         raise RuntimeError((base / "stderr.log").read_text()) from None
     return RunningNode(process, config_path, line, base)
 

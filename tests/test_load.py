@@ -17,7 +17,7 @@ from quizd.load_stats import (
     summarize_ns,
 )
 from quizd.load_worker import Reaction
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 MS = 1_000_000
 
