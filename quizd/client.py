@@ -152,11 +152,20 @@ def connect(url: str, **kwargs: Any) -> Any:
 class _Connect:
     def __init__(self, url: str, kwargs: dict[str, Any]) -> None:
         self._cm = open_websocket_url(url, **kwargs)
+        self._ws: WebSocketConnection | None = None
 
     async def __aenter__(self) -> QuizConnection:
-        return QuizConnection(await self._cm.__aenter__())
+        self._ws = await self._cm.__aenter__()
+        return QuizConnection(self._ws)
 
     async def __aexit__(self, *exc: Any) -> bool | None:
+        try:
+            return await self._exit(*exc)
+        finally:
+            if self._ws is not None:
+                await _close_tcp(self._ws)
+
+    async def _exit(self, *exc: Any) -> bool | None:
         try:
             return await self._cm.__aexit__(*exc)
         except (LocalProtocolError, BaseExceptionGroup) as error:
@@ -169,3 +178,17 @@ class _Connect:
             if exc[0] is not None:
                 raise
             return None
+
+
+async def _close_tcp(ws: WebSocketConnection) -> None:
+    """Close the connection's TCP stream (a no-op when trio-websocket already did).
+
+    trio-websocket 0.12 leaves a client's TCP stream open when the server closed the
+    WebSocket first: its reader stops at the server's EOF without closing the stream,
+    and ``aclose`` then returns early because a close reason is already set.  The
+    socket would wait for the garbage collector (a ResourceWarning); the library
+    offers no public handle on the stream, hence the private attribute.
+    """
+    stream = getattr(ws, "_stream", None)
+    if stream is not None:
+        await trio.aclose_forcefully(stream)

@@ -18,7 +18,7 @@ from quizd.loadgen.stats import (
     summarize_ns,
 )
 from quizd.loadgen.players import Reaction
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 MS = 1_000_000
 

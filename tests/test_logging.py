@@ -76,7 +76,7 @@ def test_json_exception_is_one_line_with_exc_field() -> None:
     out = io.StringIO()
     setup_logging("info", "json", stream=out)
     try:
-        1 / 0
+        raise ZeroDivisionError("division by zero")
     except ZeroDivisionError:
         logging.getLogger("quizd").exception("boom", extra={"quizId": "q"})
     lines = _lines(out)

@@ -190,7 +190,12 @@ class NodeProcess:
         self._close_log()
 
     def _close_log(self) -> None:
-        if self._stderr is not None and self._process is not None and self._process.poll() is not None:
+        """Close our ends (the stdout pipe, the log file) once the child is gone."""
+        if self._process is None or self._process.poll() is None:
+            return
+        if self._process.stdout is not None and not self._process.stdout.closed:
+            self._process.stdout.close()
+        if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
 

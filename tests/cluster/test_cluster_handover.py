@@ -28,7 +28,7 @@ from tests.cluster.clusterkit import (
 from tests.cluster.players import Participant
 from tests.tcp_proxy import TcpProxy
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=3, reveal_ms=60000, time_limit_ms=60000)}
 

@@ -35,7 +35,7 @@ from tests.cluster.clusterkit import (
 from tests.cluster.players import Closed, Participant
 from tests.tcp_proxy import TcpProxy
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=60000, time_limit_ms=60000)}
 FENCED = ("quizd_cluster_snapshot_writes_total", 'result="fenced"')

@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 
 from quizd.client import ControlClient, connect
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=200)}
 

@@ -34,7 +34,7 @@ from tests.cluster.clusterkit import (
 from tests.cluster.conftest import REDIS_SERVER, RedisServer
 from tests.cluster.players import Participant
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=60000, time_limit_ms=60000)}
 BLIP_S = 0.5

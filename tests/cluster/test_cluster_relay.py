@@ -16,7 +16,7 @@ import trio
 from quizd.client import ControlClient
 from tests.cluster.clusterkit import Stopwatch, lease, node_ids, pick_quiz_id, ring_owner
 from tests.cluster.test_cluster_play import wait_members
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2)}
 

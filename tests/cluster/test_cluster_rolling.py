@@ -16,7 +16,7 @@ from quizd.client import ControlClient
 from tests.cluster.clusterkit import Stopwatch, all_of, lease, start_node, wait_exit
 from tests.cluster.players import Participant
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 QUESTIONS = 4
 QUIZ = {"q": quiz_toml("q", questions=QUESTIONS, reveal_ms=60000, time_limit_ms=60000)}

@@ -12,7 +12,7 @@ from trio_websocket import ConnectionClosed
 
 from quizd.client import ControlClient, QuizConnection, connect
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=3, reveal_ms=200, time_limit_ms=60000)}
 

@@ -6,6 +6,7 @@ one) and then that the connection, the quiz and the other players carry on.
 
 from __future__ import annotations
 
+import itertools
 import json
 from contextlib import AsyncExitStack
 
@@ -13,8 +14,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed
 
-from tests.conftest import quiz_toml
-from tests.e2e.test_protocol_support import (  # noqa: F401 - quizd_node is a fixture
+from tests.e2e.protocolkit import (
     WAIT,
     alive,
     answer,
@@ -25,13 +25,13 @@ from tests.e2e.test_protocol_support import (  # noqa: F401 - quizd_node is a fi
     join_player,
     joined_payload,
     open_conn,
-    quizd_node,
     raw_error,
     request_error,
     setup_quiz,
     start_quiz,
     types,
 )
+from tests.nodekit import quiz_toml
 
 pytestmark = pytest.mark.e2e
 
@@ -348,7 +348,7 @@ async def test_join_or_resume_of_an_ended_quiz_is_quiz_ended(quizd_node):
 # ---------------------------------------------------------------------- answers
 async def test_answer_to_unknown_or_closed_question_is_question_closed(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady", ["Ann", "Bob"])
+        _quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady", ["Ann", "Bob"])
         await request_error(ann, "answer", {"questionId": "q0", "choice": 0}, "question_closed")  # lobby
         question = await start_quiz(host, [ann, bob])
         assert question["questionId"] == "q0"
@@ -367,7 +367,7 @@ async def test_answer_to_unknown_or_closed_question_is_question_closed(quizd_nod
 
 async def test_out_of_range_choice_is_invalid_choice(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann] = await setup_quiz(stack, quizd_node, "steady", ["Ann"])
+        _quiz, host, [ann] = await setup_quiz(stack, quizd_node, "steady", ["Ann"])
         await start_quiz(host, [ann])
         for choice in [4, -1, 99, 2**40]:
             await request_error(ann, "answer", {"questionId": "q0", "choice": choice}, "invalid_choice")
@@ -379,7 +379,7 @@ async def test_out_of_range_choice_is_invalid_choice(quizd_node):
 @pytest.mark.parametrize("definition", ["steady", "steady-close"])
 async def test_double_answer(quizd_node, definition):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann] = await setup_quiz(stack, quizd_node, definition, ["Ann"])
+        _quiz, host, [ann] = await setup_quiz(stack, quizd_node, definition, ["Ann"])
         await start_quiz(host, [ann])
         first = await answer(ann, "q0", 2)
         expected_type = "answer_result" if definition == "steady" else "answer_accepted"
@@ -402,7 +402,7 @@ async def test_double_answer(quizd_node, definition):
 
 async def test_host_sending_answer_is_invalid_message(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann] = await setup_quiz(stack, quizd_node, "steady", ["Ann"])
+        _quiz, host, [ann] = await setup_quiz(stack, quizd_node, "steady", ["Ann"])
         await start_quiz(host, [ann])
         await request_error(host, "answer", {"questionId": "q0", "choice": 0}, "invalid_message")
         state = await host.request("next", {"questionIndex": 0}, timeout=WAIT)
@@ -449,7 +449,7 @@ async def test_kick_of_unknown_participant_and_resume_after_kick(quizd_node):
 
 async def test_next_with_a_stale_question_index_is_wrong_phase(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann] = await setup_quiz(stack, quizd_node, "steady", ["Ann"])
+        _quiz, host, [ann] = await setup_quiz(stack, quizd_node, "steady", ["Ann"])
         await request_error(host, "next", {}, "wrong_phase")  # lobby
         await request_error(host, "next", {"questionIndex": 0}, "wrong_phase")
         await start_quiz(host, [ann])
@@ -509,7 +509,7 @@ async def test_oversized_frame_closes_1009_and_others_carry_on(quizd_node):
 
 async def test_oversized_frame_is_measured_in_bytes_not_characters(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady", ["Ann", "Bob"])
+        _quiz, _host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady", ["Ann", "Bob"])
         frame = padded_ping(4200, filler="\u20ac")  # ~1400 characters, 4200 bytes
         assert len(frame) < 4096 < len(frame.encode())
         await bob.send_raw(frame)
@@ -533,7 +533,7 @@ def limited_node(node_factory):
 async def test_flood_is_rate_limited_with_at_most_one_error_per_second(node_factory):
     node = limited_node(node_factory)
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob] = await setup_quiz(stack, node, "steady", ["Ann", "Bob"])
+        _quiz, host, [ann, bob] = await setup_quiz(stack, node, "steady", ["Ann", "Bob"])
         arrivals: list[tuple[float, dict]] = []
 
         async def reader():
@@ -561,7 +561,7 @@ async def test_flood_is_rate_limited_with_at_most_one_error_per_second(node_fact
         limited = [(t, m) for t, m in arrivals if m["type"] == "error"]
         assert all(m["payload"]["code"] == "rate_limited" for _, m in limited)
         assert 1 <= len(limited) <= int(flood_s) + 1, limited
-        gaps = [b[0] - a[0] for a, b in zip(limited, limited[1:])]
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(limited)]
         assert all(gap > 0.5 for gap in gaps), gaps  # the server spaces them >= 1 s apart
         assert 4 <= len(pongs) <= 5 + 10 * flood_s + 3, (len(pongs), sent)
         assert len(pongs) < sent
@@ -574,7 +574,7 @@ async def test_flood_is_rate_limited_with_at_most_one_error_per_second(node_fact
 async def test_sustained_flood_closes_1008_and_others_carry_on(node_factory):
     node = limited_node(node_factory)
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob] = await setup_quiz(stack, node, "steady", ["Ann", "Bob"])
+        _quiz, host, [ann, bob] = await setup_quiz(stack, node, "steady", ["Ann", "Bob"])
         started = trio.current_time()
         try:
             for _ in range(200):

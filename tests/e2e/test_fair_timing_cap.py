@@ -19,7 +19,7 @@ import trio
 from quizd.client import ControlClient, connect
 from quizd.game.handoffs import HANDOFF_SLACK_S
 from quizd.game.scoring import time_points
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 from wsproto.events import TextMessage
 
 from tests.e2e.test_limits import RawClient

@@ -22,7 +22,7 @@ import pytest
 import trio
 
 from quizd.client import ControlClient, connect
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 from tests.e2e.helpers import close_code, metric
 
 pytestmark = pytest.mark.e2e

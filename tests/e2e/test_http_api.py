@@ -6,18 +6,17 @@ quizzes are this test's alone.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import trio
 
 from quizd.client import ControlClient, connect
-from tests.conftest import quiz_toml
-from tests.e2e.helpers import close_code, metric_value
+from tests.e2e.httpkit import metric_value, raw_http
+from tests.e2e.protocolkit import close_code
+from tests.nodekit import quiz_toml
 
 pytestmark = pytest.mark.e2e
 
@@ -44,27 +43,6 @@ API_ROUTES = [
 
 
 
-def _raw_sync(
-    base_url: str, method: str, path: str, body: bytes | None, headers: dict[str, str]
-) -> tuple[int, dict[str, str], bytes]:
-    parts = urlsplit(base_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
-
-
-async def raw_http(
-    base_url: str, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    """One request with exactly the given headers; returns (status, headers, body)."""
-    with trio.fail_after(15):
-        return await trio.to_thread.run_sync(_raw_sync, base_url, method, path, body, headers or {})
-
-
 def assert_error(status: int, body: Any, want_status: int, want_code: str) -> None:
     assert status == want_status, (status, body)
     assert isinstance(body, dict) and set(body) == {"error"}, body
@@ -75,7 +53,7 @@ def assert_error(status: int, body: Any, want_status: int, want_code: str) -> No
 
 
 async def get_metrics(node: Any) -> str:
-    status, headers, body = await raw_http(node.http_url, "GET", "/metrics")
+    status, _headers, body = await raw_http(node.http_url, "GET", "/metrics")
     assert status == 200
     return body.decode()
 

@@ -18,8 +18,9 @@ import trio
 
 import quizd
 from quizd.client import ControlClient, connect
-from tests.conftest import ROOT, quiz_toml
-from tests.e2e.helpers import close_code, metric
+from tests.e2e.httpkit import metric
+from tests.e2e.protocolkit import close_code
+from tests.nodekit import ROOT, quiz_toml
 
 pytestmark = pytest.mark.e2e
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import trio
 
-from tests.e2e.test_protocol_support import (  # noqa: F401 - quizd_node is a fixture
+from tests.e2e.protocolkit import (
     ANSWER_RESULT_KEYS,
     ENTRY_KEYS,
-    HOST_STATE_KEYS,
     HOST_JOINED_KEYS,
+    HOST_STATE_KEYS,
     PLAYER_JOINED_KEYS,
     QUESTION_KEYS,
     WAIT,
@@ -31,7 +31,6 @@ from tests.e2e.test_protocol_support import (  # noqa: F401 - quizd_node is a fi
     joined_payload,
     now_ms,
     open_conn,
-    quizd_node,
     request_error,
     resume,
     setup_quiz,
@@ -112,7 +111,7 @@ async def test_joined_payload_for_host_and_players(quizd_node):
 
 async def test_participants_broadcast_follows_joins_and_leaves(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady", ["Ann", "Bob"])
+        _quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady", ["Ann", "Bob"])
         for conn in (host, ann, bob):
             message = await until(conn, lambda m: m["type"] == "participants" and m["payload"]["count"] == 2)
             assert message["payload"] == {"count": 2}
@@ -180,7 +179,7 @@ async def test_the_correct_choice_is_never_sent_before_the_close(quizd_node):
 
 async def test_on_answer_result_fields_and_streaks(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady", ["Ann", "Bob"])
+        _quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady", ["Ann", "Bob"])
         await start_quiz(host, [ann, bob])
         result = await answer(ann, "q0", 0)
         r = result["payload"]
@@ -206,7 +205,7 @@ async def test_on_answer_result_fields_and_streaks(quizd_node):
 
 async def test_on_close_order_closed_then_result_then_leaderboard(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady-close", ["Ann", "Bob"])
+        _quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady-close", ["Ann", "Bob"])
         await start_quiz(host, [ann, bob])
         accepted = await ann.request("answer", {"questionId": "q0", "choice": 0}, timeout=WAIT)
         assert accepted["type"] == "answer_accepted"
@@ -235,7 +234,7 @@ async def test_on_close_order_closed_then_result_then_leaderboard(quizd_node):
 
 async def test_on_close_result_rank_agrees_with_the_leaderboard_that_follows(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "flat-close", ["Ann", "Bob"])
+        _quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "flat-close", ["Ann", "Bob"])
         await start_quiz(host, [ann, bob])
         await answer(bob, "q0", 0)  # right: Bob 1
         await answer(ann, "q0", 1)  # wrong: Ann 0
@@ -254,7 +253,7 @@ async def test_on_close_result_rank_agrees_with_the_leaderboard_that_follows(qui
 
 async def test_a_missed_question_resets_the_streak(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann] = await setup_quiz(stack, quizd_node, "steady", ["Ann"])
+        _quiz, host, [ann] = await setup_quiz(stack, quizd_node, "steady", ["Ann"])
         await start_quiz(host, [ann])
         assert (await answer(ann, "q0", 0))["payload"]["streak"] == 1
         for index in (0, 1):  # close q0, open q1, close q1 unanswered, open q2
@@ -269,7 +268,7 @@ async def test_a_missed_question_resets_the_streak(quizd_node):
 
 async def test_get_leaderboard_and_ping(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady", ["Ann", "Bob"])
+        _quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady", ["Ann", "Bob"])
         await start_quiz(host, [ann, bob])
         score = (await answer(bob, "q0", 0))["payload"]["score"]
         board = await bob.request("get_leaderboard", timeout=WAIT)
@@ -291,7 +290,7 @@ async def test_get_leaderboard_and_ping(quizd_node):
 
 async def test_leaderboard_ties_share_competition_rank(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, players = await setup_quiz(stack, quizd_node, "flat", ["Ann", "Bob", "Cat", "Dan"])
+        _quiz, host, players = await setup_quiz(stack, quizd_node, "flat", ["Ann", "Bob", "Cat", "Dan"])
         ann, bob, cat, dan = players
         await start_quiz(host, players)
         assert (await answer(ann, "q0", 0))["payload"]["rank"] == 1
@@ -357,7 +356,7 @@ async def test_kick_sends_kicked_then_4001_and_tells_the_host(quizd_node):
 # ---------------------------------------------------------------------- host commands
 async def test_every_host_command_is_answered_with_host_state(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady", ["Ann", "Bob"])
+        _quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "steady", ["Ann", "Bob"])
 
         async def command(msg_type, payload=None):
             reply = await host.request(msg_type, payload, timeout=WAIT)
@@ -406,7 +405,7 @@ async def test_next_drives_the_quiz_to_its_end(quizd_node):
 
 async def test_reveal_advances_by_itself_after_reveal_ms(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann] = await setup_quiz(stack, quizd_node, "quick", ["Ann"])
+        _quiz, host, [ann] = await setup_quiz(stack, quizd_node, "quick", ["Ann"])
         await start_quiz(host, [ann])
         await host.request("next", {"questionIndex": 0}, timeout=WAIT)
         await ann.expect("question_closed", WAIT)
@@ -443,12 +442,12 @@ async def test_end_closes_the_open_question_then_quiz_ended_and_4004(quizd_node)
 
 async def test_question_closes_by_itself_at_ends_at(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "timed", ["Ann", "Bob"])
+        _quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "timed", ["Ann", "Bob"])
         question = await start_quiz(host, [ann, bob])
         assert question["endsAt"] == question["startedAt"] + 1000
         accepted = await answer(ann, "q0", 0)
         assert accepted["type"] == "answer_accepted"
-        closed, result, board = await after(ann, "question_closed", 3)
+        _closed, result, board = await after(ann, "question_closed", 3)
         closed_at = now_ms()
         assert question["endsAt"] - 100 <= closed_at <= question["endsAt"] + 1500
         assert result["type"] == "answer_result" and result["re"] == accepted["re"]
@@ -477,7 +476,7 @@ async def test_auto_start_when_min_players_joined(quizd_node):
 
 async def test_close_when_all_connected_players_answered(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob, cat] = await setup_quiz(stack, quizd_node, "all-answered", ["Ann", "Bob", "Cat"])
+        _quiz, host, [ann, bob, cat] = await setup_quiz(stack, quizd_node, "all-answered", ["Ann", "Bob", "Cat"])
         await start_quiz(host, [ann, bob, cat])
         await cat.close()  # Cat drops: only connected players are waited for
         await until(host, lambda m: m["type"] == "host_state" and m["payload"]["connected"] == 2)
@@ -493,7 +492,7 @@ async def test_close_when_all_connected_players_answered(quizd_node):
 
 async def test_leaving_can_complete_close_when_all_answered(quizd_node):
     async with AsyncExitStack() as stack:
-        quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "all-answered", ["Ann", "Bob"])
+        _quiz, host, [ann, bob] = await setup_quiz(stack, quizd_node, "all-answered", ["Ann", "Bob"])
         await start_quiz(host, [ann, bob])
         await answer(ann, "q0", 0)
         await bob.send("leave")
@@ -506,7 +505,7 @@ async def test_leaving_can_complete_close_when_all_answered(quizd_node):
 async def test_leaderboard_top_holds_at_most_top_n(quizd_node):
     names = [f"P{i:02d}" for i in range(11)]
     async with AsyncExitStack() as stack:
-        quiz, host, players = await setup_quiz(stack, quizd_node, "steady", names)
+        _quiz, host, players = await setup_quiz(stack, quizd_node, "steady", names)
         assert len(joined_payload(players[-1])["leaderboard"]) == 10
         board = (await players[-1].request("get_leaderboard", timeout=WAIT))["payload"]
         assert len(board["top"]) == 10 and board["total"] == 11

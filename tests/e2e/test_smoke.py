@@ -6,7 +6,7 @@ from quizd.client import ControlClient, connect
 
 
 async def test_a_quiz_from_create_to_results(node_factory):
-    from tests.conftest import quiz_toml
+    from tests.nodekit import quiz_toml
 
     node = node_factory(definitions={"q": quiz_toml("q", questions=2, reveal_ms=200)})
     control = ControlClient(node.http_url, node.token)

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.e2e.test_http_api import raw_http
+from tests.e2e.httpkit import raw_http
 
 pytestmark = pytest.mark.e2e
 

@@ -20,8 +20,8 @@ of rules is cross-checked against what promtool finds, so a rule it misses fails
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path

@@ -14,7 +14,7 @@ from trio_websocket import ConnectionClosed
 
 from quizd.client import ControlClient, connect
 from quizd.ops.sdnotify import Notifier
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 
 def _receive_all(sock: socket.socket, until: float) -> list[dict[str, str]]:
@@ -23,7 +23,7 @@ def _receive_all(sock: socket.socket, until: float) -> list[dict[str, str]]:
     while time.monotonic() < until:
         try:
             data = sock.recv(4096)
-        except (TimeoutError, BlockingIOError, socket.timeout):
+        except (TimeoutError, BlockingIOError):
             continue
         messages.append(dict(line.split("=", 1) for line in data.decode().splitlines()))
     return messages
@@ -36,7 +36,7 @@ def _wait_for(sock: socket.socket, key: str, timeout: float = 10.0) -> list[dict
     while time.monotonic() < deadline:
         try:
             data = sock.recv(4096)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             continue
         seen.append(dict(line.split("=", 1) for line in data.decode().splitlines()))
         if key in seen[-1]:
@@ -63,11 +63,12 @@ def test_abstract_socket_names_start_with_at():
     name = f"quizd-test-{os.getpid()}"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.bind(b"\0" + name.encode())
+    notifier = Notifier(environ={"NOTIFY_SOCKET": "@" + name})
     try:
-        notifier = Notifier(environ={"NOTIFY_SOCKET": "@" + name})
         assert notifier.send(READY=1)
         assert server.recv(100) == b"READY=1"
     finally:
+        notifier.close()
         server.close()
 
 

@@ -21,8 +21,8 @@ scripts/lib/test-tools.sh).
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -146,7 +146,7 @@ def copy_for_verify(unit: Path, tmp_path: Path) -> Path:
         else line
         for line in lines
     ]
-    changed = [i for i, (a, b) in enumerate(zip(lines, rewritten)) if a != b]
+    changed = [i for i, (a, b) in enumerate(zip(lines, rewritten, strict=True)) if a != b]
     assert len(changed) == 1, (
         f"{unit.name}: expected exactly one `ExecStart={REAL_QUIZD} ...` line to point "
         f"at the stub, rewrote lines {changed}"

@@ -1,24 +1,24 @@
-"""Shared helpers for the protocol and bad-input end-to-end tests (this file has no tests).
+"""Plain helpers for the WebSocket end-to-end tests: quizzes, joins, waits and reads.
 
-One real quizd node per test module (``quizd_node``) with a handful of small quiz
-definitions; every test creates its own quiz on it, so tests stay independent while
-paying for a node start only once per module.  Tests that need special limits start
-their own node through ``node_factory``.
+The node they run against is the ``quizd_node`` fixture (tests/e2e/conftest.py: one
+node per test module with ``DEFINITIONS``); tests that need special limits start
+their own node through ``node_factory``.  A kit module, imported by name.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
+from urllib.parse import urlsplit
 
-import pytest
 import trio
-from trio_websocket import ConnectionClosed
+from trio_websocket import ConnectionClosed, ConnectionRejected, wrap_client_stream
 
 from quizd.client import ControlClient, QuizConnection, connect
-from tests.conftest import RunningNode, launch_node, quiz_toml
+from tests.nodekit import NodeAddresses, quiz_toml
 
 # Longest any single wait may take; each wait is bounded by trio.fail_after.
 WAIT = 5.0
@@ -57,31 +57,22 @@ HOST_STATE_KEYS = {"phase", "questionIndex", "participants", "connected", "answe
 ANSWER_RESULT_KEYS = {"questionId", "choice", "correct", "points", "score", "streak", "rank"}
 
 
-# ---------------------------------------------------------------------- nodes
-@pytest.fixture(scope="module")
-def quizd_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
-    """One node per test module, with ``DEFINITIONS`` and fast throttles."""
-    node = launch_node(tmp_path_factory.mktemp("quizd"), "protocol-test-node", DEFINITIONS, **FAST_TABLES)
-    yield node
-    node.stop()
-
-
 # ---------------------------------------------------------------------- quizzes
 class Quiz:
-    def __init__(self, node: RunningNode, quiz_id: str, host_token: str, control: ControlClient) -> None:
+    def __init__(self, node: NodeAddresses, quiz_id: str, host_token: str, control: ControlClient) -> None:
         self.node = node
         self.id = quiz_id
         self.host_token = host_token
         self.control = control
 
 
-async def create_quiz(node: RunningNode, definition: str, *, auto_start: dict[str, int] | None = None) -> Quiz:
+async def create_quiz(node: NodeAddresses, definition: str, *, auto_start: dict[str, int] | None = None) -> Quiz:
     control = ControlClient(node.http_url, node.token)
     created = await control.create_quiz(definition, auto_start=auto_start)
     return Quiz(node, created["quizId"], created["hostToken"], control)
 
 
-async def open_conn(stack: AsyncExitStack, node: RunningNode, **kwargs: Any) -> QuizConnection:
+async def open_conn(stack: AsyncExitStack, node: NodeAddresses, **kwargs: Any) -> QuizConnection:
     return await stack.enter_async_context(connect(node.ws_url, **kwargs))
 
 
@@ -107,7 +98,7 @@ async def resume(stack: AsyncExitStack, quiz: Quiz, token: str) -> tuple[QuizCon
 
 
 async def setup_quiz(
-    stack: AsyncExitStack, node: RunningNode, definition: str, names: list[str]
+    stack: AsyncExitStack, node: NodeAddresses, definition: str, names: list[str]
 ) -> tuple[Quiz, QuizConnection, list[QuizConnection]]:
     """Create a quiz, join its host, then one player per name (in that order)."""
     quiz = await create_quiz(node, definition)
@@ -183,6 +174,45 @@ async def closed_with(conn: QuizConnection, timeout: float = WAIT) -> tuple[int,
                 got.append(await conn.recv(timeout))
         except ConnectionClosed as exc:
             return exc.reason.code, got
+
+
+async def close_code(conn: QuizConnection, timeout: float = 10.0) -> int | None:
+    """Read (keeping messages in ``conn.received``) until the server closes; the close code."""
+    with trio.fail_after(timeout):
+        while True:
+            try:
+                message = await conn.ws.get_message()
+            except ConnectionClosed as exc:
+                return exc.reason.code if exc.reason else None
+            conn.received.append(json.loads(message))
+
+
+async def still_open(conn: QuizConnection) -> None:
+    """The connection answers a ``ping`` (it was not closed)."""
+    reply = await conn.request("ping", timeout=5)
+    assert reply["type"] in ("pong", "error"), reply
+
+
+async def refused_handshake(url: str, extra_headers: list[tuple[bytes, bytes]] | None = None) -> ConnectionRejected:
+    """Open a WebSocket handshake the server must refuse; the refusal.
+
+    The test owns the TCP stream and closes it: trio-websocket 0.12's
+    ``open_websocket_url`` leaves a refused handshake's socket to the garbage collector.
+    """
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None, url
+    resource = parts.path + (f"?{parts.query}" if parts.query else "")
+    refusals: list[ConnectionRejected] = []
+    stream = await trio.open_tcp_stream(parts.hostname, parts.port)
+    async with stream:
+        try:
+            with trio.fail_after(WAIT):
+                async with trio.open_nursery() as nursery:
+                    await wrap_client_stream(nursery, stream, parts.hostname, resource, extra_headers=extra_headers)
+        except* ConnectionRejected as group:
+            refusals.extend(e for e in group.exceptions if isinstance(e, ConnectionRejected))
+    assert len(refusals) == 1, f"the handshake to {url} was accepted"
+    return refusals[0]
 
 
 async def alive(conn: QuizConnection) -> None:
