@@ -29,7 +29,7 @@ from quizd.game.quiz import QuizGame
 from quizd.ops import metrics
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
-from quizd.protocol.messages import AnswerPayload, KickPayload, NextPayload, encode
+from quizd.protocol.messages import AnswerPayload, GetPlayersPayload, KickPayload, NextPayload, encode
 
 log = logging.getLogger("quizd.actor")
 
@@ -253,6 +253,8 @@ class QuizActor:
                 self._pending.extend(game.next(pid, now, guard.questionIndex, msg.id))
             case "end", _:
                 self._pending.extend(game.end(pid, now, msg.id))
+            case "get_players", GetPlayersPayload() as page:
+                self._pending.extend(game.get_players(pid, page.after, page.limit, msg.id))
             case "kick", KickPayload() as kick:
                 self._pending.extend(game.kick(pid, kick.participantId, now, msg.id))
             case kind, _:

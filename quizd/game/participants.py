@@ -8,6 +8,8 @@ the caller passes the conversions, since only the game knows its clock's offset.
 
 from __future__ import annotations
 
+import heapq
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -82,6 +84,18 @@ class Participant:
         return p
 
 
+_CURSOR = re.compile(r"[0-9]{1,15}")
+
+
+class BadCursor(ValueError):
+    """A ``get_players`` cursor this server never gave out."""
+
+
+def join_number(pid: str) -> int:
+    """A player's place in the join order: ``p17`` joined as the 17th (ids are never reused)."""
+    return int(pid[1:])
+
+
 class Roster:
     """Everyone in one quiz, found by id, resume token or name key, with the counts the
     rules check on every answer kept up to date incrementally (no scan of 10,000 players).
@@ -109,6 +123,24 @@ class Roster:
         pid = f"p{self.next_pid}"
         self.next_pid += 1
         return pid
+
+    def player_page(self, after: str | None, limit: int) -> tuple[list[Participant], str | None]:
+        """Up to ``limit`` players who joined after the cursor ``after`` (None: from the
+        first), in join order, and the cursor of the next page (None when this was the
+        last).  The cursor is the join number of the page's last player, so a player who
+        leaves between two pages moves nobody else across the page boundary."""
+        if after is None:
+            start = 0
+        elif isinstance(after, str) and _CURSOR.fullmatch(after):
+            start = int(after)
+        else:
+            raise BadCursor(after)
+        candidates = (p for p in self.participants.values() if not p.is_host and join_number(p.id) > start)
+        page = heapq.nsmallest(limit + 1, candidates, key=lambda p: join_number(p.id))
+        if len(page) <= limit:
+            return page, None
+        del page[limit:]
+        return page, str(join_number(page[-1].id))
 
     def by_token(self, token: str) -> Participant | None:
         pid = self.tokens.get(token)

@@ -28,7 +28,7 @@ from quizd.game.definitions import Question, QuizDefinition
 from quizd.game.handoffs import HandoffLog
 from quizd.game.leaderboard import Leaderboard
 from quizd.game.names import NameError_, name_key, normalize_name
-from quizd.game.participants import HOST_ID, AnswerRecord, Participant, ReplyTo, Roster
+from quizd.game.participants import HOST_ID, AnswerRecord, BadCursor, Participant, ReplyTo, Roster
 from quizd.game.phase import Phase
 from quizd.game.scoring import score_answer
 from quizd.game.settings import AutoStart, GameSettings
@@ -261,6 +261,25 @@ class QuizGame:
     def get_leaderboard(self, pid: str, reply_to: ReplyTo = None) -> list[fx.Effect]:
         own = None if self.participants[pid].is_host else pid
         return [fx.Reply(pid, "leaderboard", views.leaderboard(self, own), reply_to)]
+
+    def get_players(self, pid: str, after: str, limit: int | None = None, reply_to: ReplyTo = None) -> list[fx.Effect]:
+        """Host ``get_players``: the next page of the player list after cursor ``after``
+        (``joined.playersNext`` or a previous ``players.next``), in join order."""
+        self._require_host(pid, "get_players")
+        size = views.PLAYER_PAGE if limit is None else limit
+        if isinstance(size, bool) or not 1 <= size <= views.PLAYER_PAGE:
+            raise ProtocolError(
+                E.INVALID_MESSAGE,
+                f"limit must be between 1 and {views.PLAYER_PAGE}",
+                {"path": "payload.limit", "problem": f"not between 1 and {views.PLAYER_PAGE}"},
+            )
+        try:
+            page, cursor = self.roster.player_page(after, size)
+        except BadCursor:
+            raise ProtocolError(
+                E.INVALID_MESSAGE, "unknown cursor", {"path": "payload.after", "problem": "unknown cursor"}
+            ) from None
+        return [fx.Reply(pid, "players", views.players(page, cursor, self.player_count), reply_to)]
 
     def leave(self, pid: str, now: float) -> list[fx.Effect]:
         participant = self.participants.get(pid)
