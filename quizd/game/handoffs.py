@@ -15,24 +15,27 @@ from __future__ import annotations
 
 
 class HandoffLog:
-    __slots__ = ("question_id", "opened_at", "nominal_end", "times", "latest", "fresh")
+    __slots__ = ("question_id", "opened_at", "nominal_end", "times", "latest", "fresh", "track")
 
-    def __init__(self, question_id: str, opened_at: float, time_limit_s: float) -> None:
+    def __init__(self, question_id: str, opened_at: float, time_limit_s: float, *, track: bool = False) -> None:
         self.question_id = question_id
         self.opened_at = opened_at
         self.nominal_end = opened_at + time_limit_s
         self.times: dict[str, float] = {}
         # Latest fair hand-off seen: the question closes one time limit after it.
         self.latest = opened_at
-        # Participants recorded since the snapshot store last looked (cluster mode).
+        # Participants recorded since the snapshot store last looked: kept only when a
+        # store looks (``track``, cluster mode), or it would grow with every hand-off.
         self.fresh: list[str] = []
+        self.track = track
 
     def handed(self, participant_id: str, at: float) -> None:
         """Record a hand-off; only the first per participant counts."""
         if participant_id in self.times:
             return
         self.times[participant_id] = at
-        self.fresh.append(participant_id)
+        if self.track:
+            self.fresh.append(participant_id)
         if self.nominal_end >= at > self.latest:
             self.latest = at
 
@@ -42,10 +45,16 @@ class HandoffLog:
         for pid in participant_ids:
             if pid not in times:
                 times[pid] = at
-                self.fresh.append(pid)
+                if self.track:
+                    self.fresh.append(pid)
                 new = True
         if new and self.nominal_end >= at > self.latest:
             self.latest = at
+
+    def forget(self, participant_id: str) -> None:
+        """A player left for good (ids are never reused): its time goes with it, so a
+        long question with players coming and going keeps only those still in."""
+        self.times.pop(participant_id, None)
 
     def window_start(self, participant_id: str) -> float:
         """Where this participant's window starts.

@@ -101,12 +101,14 @@ class Roster:
     rules check on every answer kept up to date incrementally (no scan of 10,000 players).
 
     It also remembers what changed since the snapshot store last looked (cluster mode):
-    ``dirty`` participants to write and ``removed`` ones to delete.  Single node, nobody
-    reads them.
+    ``dirty`` participants to write and ``removed`` ones to delete.  ``dirty`` only holds
+    participants still in; ``removed`` is kept only once a store looks
+    (``track_removals``), since on a single node nobody drains it and it would grow with
+    every player who ever left.
     """
 
     __slots__ = ("participants", "tokens", "name_keys", "players", "connected", "answered_connected",
-                 "next_pid", "dirty", "removed")
+                 "next_pid", "dirty", "removed", "track_removals")
 
     def __init__(self) -> None:
         self.participants: dict[str, Participant] = {}
@@ -118,6 +120,7 @@ class Roster:
         self.next_pid = 1
         self.dirty: set[str] = set()
         self.removed: set[str] = set()
+        self.track_removals = False
 
     def new_pid(self) -> str:
         pid = f"p{self.next_pid}"
@@ -158,7 +161,8 @@ class Roster:
         """A player leaves for good (``leave`` or ``kick``); disconnect it first."""
         del self.participants[p.id]
         self.dirty.discard(p.id)
-        self.removed.add(p.id)
+        if self.track_removals:
+            self.removed.add(p.id)
         self.tokens.pop(p.token, None)
         self.name_keys.pop(p.key, None)
         self.players -= 1
