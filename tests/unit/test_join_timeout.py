@@ -1,0 +1,126 @@
+"""A join the gateway gave up on is never accepted afterwards (no ghost player).
+
+The gateway waits ``JOIN_TIMEOUT_S`` (10 s) for the actor's answer to a ``join`` and
+then tells the client ``server_busy``.  When the actor accepted the join after that
+(its inbox was backed up, or the cluster's commit was slow), the player stayed: bound
+to a connection that never learnt it had joined, counted as connected forever, its
+name taken.  Now the actor ``claim()``s a join when it decides, and the gateway's
+timeout ``abandon()``s it only if nobody claimed it yet: an abandoned join is skipped,
+a claimed one is waited for, and a claimed one is answered even if the actor stops.
+"""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from quizd.actors.actor import QuizActor
+from quizd.actors.inbox import JoinRequest, ReplyAbandoned, SlotState
+from quizd.actors.ports import QuizLost
+from quizd.actors.supervisor import Supervisor
+from quizd.game.quiz import GameSettings, QuizGame
+from quizd.gateway.session import JOIN_TIMEOUT_S
+from quizd.protocol import errors as E
+from quizd.protocol.errors import ProtocolError
+
+from .actorkit import Endpoint, RecordingDelivery, running
+from .quizkit import HOST_TOKEN, definition
+
+
+class SlowCommit:
+    """The cluster's CommitPort, each write taking ``delay`` seconds; ``lose`` makes
+    the next write find the lease gone."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.lose = False
+        self.commits = 0
+
+    async def commit(self, game: QuizGame, events: int) -> None:
+        await trio.sleep(self.delay)
+        self.commits += 1
+        if self.lose:
+            raise QuizLost(game.quiz_id)
+
+
+def make_actor(store: SlowCommit) -> tuple[QuizActor, RecordingDelivery]:
+    game = QuizGame("q", definition(close_when_all_answered=True), GameSettings(), trio.current_time(),
+                    host_token=HOST_TOKEN)
+    delivery = RecordingDelivery()
+    return QuizActor(game, delivery, store=store), delivery
+
+
+def gateway_join(actor: QuizActor, name: str, endpoint: Endpoint) -> JoinRequest:
+    request = JoinRequest("player", name, 1, endpoint, trio.current_time())
+    actor.post(request)
+    return request
+
+
+async def test_a_join_claimed_before_the_timeout_is_waited_for_through_a_slow_commit(autojump_clock):
+    store = SlowCommit(JOIN_TIMEOUT_S + 5)
+    actor, delivery = make_actor(store)
+    ann = Endpoint("ann")
+    async with running(actor):
+        posted = trio.current_time()
+        request = gateway_join(actor, "Ann", ann)
+        pid = await request.reply.wait_or_abandon(JOIN_TIMEOUT_S)
+        # The answer came after the gateway's 10 s, and the gateway still took it.
+        assert trio.current_time() - posted == pytest.approx(JOIN_TIMEOUT_S + 5)
+        assert delivery.is_current(pid, ann)
+        assert [m["type"] for m in delivery.messages(pid)] == ["joined"]
+
+
+async def test_a_join_the_gateway_gave_up_on_is_skipped_by_the_actor(autojump_clock):
+    """The inbox is backed up behind a slow commit: the gateway's 10 s pass before the
+    actor reaches the join, so the client hears server_busy and the quiz never hears of it."""
+    store = SlowCommit(JOIN_TIMEOUT_S + 5)
+    actor, delivery = make_actor(store)
+    early, ann = Endpoint("early"), Endpoint("ann")
+    async with running(actor):
+        first = gateway_join(actor, "Early", early)
+        await trio.sleep(0.1)  # the actor is inside the first join's commit
+        late = gateway_join(actor, "Ann", ann)
+        with pytest.raises(ReplyAbandoned):
+            await late.reply.wait_or_abandon(JOIN_TIMEOUT_S)
+        await first.reply.wait()
+        await trio.sleep(3 * store.delay)  # the actor has long handled everything queued
+        game = actor.game
+        assert late.reply.state is SlotState.ABANDONED
+        assert [p.name for p in game.participants.values() if not p.is_host] == ["Early"]
+        assert game.connected_count == 1
+        assert not any(e is ann for e in delivery.endpoints.values())
+        # The name is free: the client's retry gets it.
+        retry = gateway_join(actor, "Ann", ann)
+        assert await retry.reply.wait_or_abandon(JOIN_TIMEOUT_S + 10) == "p2"
+
+
+async def test_a_claimed_join_is_answered_when_the_quiz_is_lost_during_its_commit(autojump_clock):
+    """Cluster: the commit finds the lease gone.  The gateway was told to wait (claimed),
+    so it must hear back, server_busy, not wait forever."""
+    store = SlowCommit(JOIN_TIMEOUT_S + 5)
+    store.lose = True
+    actor, _delivery = make_actor(store)
+    supervisor = Supervisor()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(supervisor.run)
+        await supervisor.spawn(actor)
+        request = gateway_join(actor, "Ann", Endpoint("ann"))
+        with trio.fail_after(JOIN_TIMEOUT_S * 3):
+            with pytest.raises(ProtocolError) as err:
+                await request.reply.wait_or_abandon(JOIN_TIMEOUT_S)
+        assert err.value.code == E.SERVER_BUSY
+        nursery.cancel_scope.cancel()
+
+
+def test_claim_and_abandon_exclude_each_other():
+    from quizd.actors.inbox import ReplySlot
+
+    claimed: ReplySlot[str] = ReplySlot()
+    assert claimed.claim() and claimed.claim()
+    assert not claimed.abandon()
+    abandoned: ReplySlot[str] = ReplySlot()
+    assert abandoned.abandon() and abandoned.abandon()
+    assert not abandoned.claim()
+    done: ReplySlot[str] = ReplySlot()
+    done.set("p1")
+    assert done.claim() and not done.abandon() and done.state is SlotState.DONE
