@@ -28,6 +28,9 @@ const quiz = {
   endedSeen: false,
 };
 
+// participantId -> its <li> in #player-list: a list of 10,000 is not searched per player.
+const playerItems = new Map();
+
 const countdown = new Countdown($("countdown"));
 const startingCountdown = new Countdown($("starting-seconds"));
 
@@ -219,7 +222,8 @@ function onMessage({ type, payload }) {
       break;
     case "player_left":
       quiz.players.delete(payload.participantId);
-      document.querySelector(`#player-list li[data-participant-id="${CSS.escape(payload.participantId)}"]`)?.remove();
+      playerItems.get(payload.participantId)?.remove();
+      playerItems.delete(payload.participantId);
       renderPlayerCount();
       break;
     case "host_state": applyHostState(payload); break;
@@ -253,6 +257,7 @@ function onJoined(payload) {
   document.title = `${info.title} · Host · quizd`;
   renderJoinInfo(payload.quizId);
   $("player-list").replaceChildren();
+  playerItems.clear();
   for (const [id, name] of quiz.players) addPlayer(id, name);
   renderBoard($("leaderboard"), payload.leaderboard);
   $("leaderboard-total").textContent = `(${payload.participants} players)`;
@@ -349,10 +354,11 @@ function isLoopback(hostname) {
 }
 
 function addPlayer(participantId, name) {
-  if (document.querySelector(`#player-list li[data-participant-id="${CSS.escape(participantId)}"]`)) return;
+  if (playerItems.has(participantId)) return;
   const item = el("li", { dataset: { participantId } }, el("span", { class: "name" }, name));
   item.append(kickButton(item, name));
   $("player-list").append(item);
+  playerItems.set(participantId, item);
   renderPlayerCount();
 }
 
