@@ -23,7 +23,7 @@ from quizd.gateway.session import JOIN_TIMEOUT_S
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
 
-from .actorkit import Endpoint, RecordingDelivery, running
+from .actorkit import Endpoint, RecordingDelivery, command, running
 from .quizkit import HOST_TOKEN, definition
 
 
@@ -124,3 +124,38 @@ def test_claim_and_abandon_exclude_each_other():
     done: ReplySlot[str] = ReplySlot()
     done.set("p1")
     assert done.claim() and not done.abandon() and done.state is SlotState.DONE
+
+
+async def test_a_claimed_join_is_answered_and_undone_when_its_turn_crashes(autojump_clock, monkeypatch):
+    """Cluster group commit: a join and, in the same turn, an item that crashes the
+    actor.  The turn's effects are dropped with the crash, so the join is never told:
+    its waiter gets ``internal`` (not a wait forever) and the quiz does not keep the
+    player connected to a connection that does not know it joined."""
+    store = SlowCommit(0.5)
+    actor, delivery = make_actor(store)
+    host, ann = Endpoint("host"), Endpoint("ann")
+    real = actor.game.get_leaderboard
+
+    def get_leaderboard(pid: str, reply_to: object = None) -> object:
+        if reply_to == "boom":
+            raise RuntimeError("poisoned get_leaderboard")
+        return real(pid, reply_to)
+
+    monkeypatch.setattr(actor.game, "get_leaderboard", get_leaderboard)
+    supervisor = Supervisor()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(supervisor.run)
+        await supervisor.spawn(actor)
+        host_join = JoinRequest("host", HOST_TOKEN, 1, host, trio.current_time())
+        actor.post(host_join)
+        assert await host_join.reply.wait() == "host"
+        request = gateway_join(actor, "Ann", ann)  # handled first in the turn...
+        command(actor, "host", host, "get_leaderboard", id="boom")  # ...then this crashes it
+        with trio.fail_after(JOIN_TIMEOUT_S):
+            with pytest.raises(ProtocolError) as err:
+                await request.reply.wait_or_abandon(JOIN_TIMEOUT_S)
+        assert err.value.code == E.INTERNAL
+        game = actor.game
+        assert game.connected_count == 0
+        assert not delivery.is_current("p1", ann)
+        nursery.cancel_scope.cancel()
