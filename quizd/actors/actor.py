@@ -168,10 +168,20 @@ class QuizActor:
         self._events = 0
         effects, self._pending = self._pending, []
         after, self._after = self._after, []
-        await self._apply(effects)
+        claimed, self._claimed = self._claimed, {}
+        try:
+            await self._apply(effects)
+        except Exception:
+            # A crash while telling: the answers below never run, so these joins are
+            # failed (and undone) here rather than left waiting for a lost turn.
+            self._claimed = claimed
+            self._release_claimed(ProtocolError(E.INTERNAL, "internal error; please retry"), undo=True)
+            raise
+        except BaseException:
+            self._claimed = claimed  # stopped (cancelled): ``forget`` answers them
+            raise
         for callback in after:
             callback()
-        self._claimed.clear()
         if self._handing_over is not None:
             request, self._handing_over = self._handing_over, None
             self._hand_over(request)

@@ -159,3 +159,32 @@ async def test_a_claimed_join_is_answered_and_undone_when_its_turn_crashes(autoj
         assert game.connected_count == 0
         assert not delivery.is_current("p1", ann)
         nursery.cancel_scope.cancel()
+
+
+async def test_a_claimed_join_is_answered_when_telling_it_crashes(autojump_clock):
+    """The crash comes while the turn's effects go out (after the commit): the join's
+    answer would have followed them, so it is failed instead of never coming."""
+
+    class FailingDelivery(RecordingDelivery):
+        def send(self, participant_id: str, msg_type: str, body: bytes) -> None:
+            if msg_type == "joined" and participant_id != "host":
+                raise RuntimeError("the socket layer broke")
+            super().send(participant_id, msg_type, body)
+
+    game = QuizGame("q", definition(), GameSettings(), trio.current_time(), host_token=HOST_TOKEN)
+    delivery = FailingDelivery()
+    actor = QuizActor(game, delivery, store=SlowCommit(0.5))
+    supervisor = Supervisor()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(supervisor.run)
+        await supervisor.spawn(actor)
+        ann = Endpoint("ann")
+        request = gateway_join(actor, "Ann", ann)
+        with trio.fail_after(JOIN_TIMEOUT_S):
+            with pytest.raises(ProtocolError) as err:
+                await request.reply.wait_or_abandon(JOIN_TIMEOUT_S)
+        assert err.value.code == E.INTERNAL
+        await trio.sleep(1)  # the restarted actor flushed the undo
+        assert game.connected_count == 0
+        assert not delivery.is_current("p1", ann)
+        nursery.cancel_scope.cancel()
