@@ -30,6 +30,7 @@ from quizd.actors.inbox import (
     HandOver,
     InboxItem,
     JoinRequest,
+    SlotState,
 )
 from quizd.actors.ports import CommitPort, Delivery, ResultsSink
 from quizd.game import effects as fx
@@ -38,7 +39,7 @@ from quizd.game.quiz import QuizGame
 from quizd.ops import metrics
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
-from quizd.protocol.messages import AnswerPayload, KickPayload, NextPayload, encode
+from quizd.protocol.messages import AnswerPayload, GetPlayersPayload, KickPayload, NextPayload, encode
 
 log = logging.getLogger("quizd.actor")
 
@@ -65,6 +66,10 @@ class QuizActor:
         self.store = store
         self._pending: list[fx.Effect] = []
         self._after: list[Callable[[], None]] = []
+        # Joins claimed this turn (their gateway waits for the answer, however long the
+        # commit takes), with the participant once accepted: answered at the flush, or
+        # failed (and undone) if the turn is lost, so no waiter waits forever.
+        self._claimed: dict[JoinRequest, str | None] = {}
         self._events = 0
         self._handing_over: HandOver | None = None
         self._replaceable_scope: trio.CancelScope | None = None
@@ -103,7 +108,9 @@ class QuizActor:
                 item, self.poisoned = self.poisoned, None
                 self._pending.clear()
                 self._after.clear()
-                self._refuse(item, ProtocolError(E.INTERNAL, "internal error; please retry"))
+                internal = ProtocolError(E.INTERNAL, "internal error; please retry")
+                self._refuse(item, internal)
+                self._release_claimed(internal, undo=True)
                 await self._flush()
             await self._loop()
             self._refuse_leftovers()
@@ -174,13 +181,25 @@ class QuizActor:
 
     async def _flush(self) -> None:
         if not self._pending and not self._after and self._handing_over is None:
+            self._claimed.clear()  # only refused joins, answered already
             return
         if self.store is not None:
             await self.store.commit(self.game, self._events)
         self._events = 0
         effects, self._pending = self._pending, []
         after, self._after = self._after, []
-        await self._apply(effects)
+        claimed, self._claimed = self._claimed, {}
+        try:
+            await self._apply(effects)
+        except Exception:
+            # A crash while telling: the answers below never run, so these joins are
+            # failed (and undone) here rather than left waiting for a lost turn.
+            self._claimed = claimed
+            self._release_claimed(ProtocolError(E.INTERNAL, "internal error; please retry"), undo=True)
+            raise
+        except BaseException:
+            self._claimed = claimed  # stopped (cancelled): ``forget`` answers them
+            raise
         for callback in after:
             callback()
         if self._handing_over is not None:
@@ -237,13 +256,30 @@ class QuizActor:
             metrics.count_error(err.code)
             item.reply.fail(err)
 
+    def _release_claimed(self, err: ProtocolError, *, undo: bool) -> None:
+        """The turn that claimed these joins will never answer them (a crash, or the
+        actor stopping): fail each, and with ``undo`` (the same game runs on) unbind an
+        accepted one and mark it disconnected, so it is not connected forever."""
+        claimed, self._claimed = self._claimed, {}
+        now = trio.current_time()
+        for req, pid in claimed.items():
+            if req.reply.state is not SlotState.CLAIMED:
+                continue
+            if undo and pid is not None and self.delivery.unbind(pid, req.endpoint):
+                self._pending.extend(self.game.disconnected(pid, now))
+            req.reply.fail(err)
+
     def _join(self, req: JoinRequest) -> None:
+        if not req.reply.claim():
+            return  # the gateway gave up on it (server_busy) before we got to it
+        self._claimed[req] = None
         game = self.game
         if req.kind == "player":
             result = game.join_player(req.value, req.received_at, req.reply_to)
         else:
             result = game.resume(req.value, req.received_at, req.reply_to, host=req.kind == "host")
         pid = result.participant_id
+        self._claimed[req] = pid
         self.delivery.bind(pid, req.endpoint)
         self._pending.extend(result.effects)
         self._after.append(lambda: req.reply.set(pid))
@@ -272,6 +308,8 @@ class QuizActor:
                 self._pending.extend(game.next(pid, now, guard.questionIndex, msg.id))
             case "end", _:
                 self._pending.extend(game.end(pid, now, msg.id))
+            case "get_players", GetPlayersPayload() as page:
+                self._pending.extend(game.get_players(pid, page.after, page.limit, msg.id))
             case "kick", KickPayload() as kick:
                 self._pending.extend(game.kick(pid, kick.participantId, now, msg.id))
             case kind, _:
@@ -356,6 +394,7 @@ class QuizActor:
             # whoever asked for it must not wait for a turn that will never come.
             self._handing_over.reply.set(None)
             self._handing_over = None
+        self._release_claimed(reason or self._gone_error(), undo=False)
         self._refuse_leftovers(reason)
         self._flush_refusals()
         self.inbox_send.close()

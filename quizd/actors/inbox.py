@@ -6,6 +6,7 @@ touched by the actor's own task alone and needs no locks.
 
 from __future__ import annotations
 
+import enum
 from typing import Generic, TypeVar
 
 import attrs
@@ -17,24 +18,65 @@ from quizd.protocol.messages import ClientMessage
 T = TypeVar("T")
 
 
-class ReplySlot(Generic[T]):
-    """A value (or an exception) that one task hands to another exactly once."""
+class SlotState(enum.Enum):
+    """Where a ``ReplySlot`` is in its life; each step happens at most once."""
 
-    __slots__ = ("_event", "_value", "_error")
+    PENDING = "pending"  # posted, nobody decided yet
+    CLAIMED = "claimed"  # the actor is deciding: the waiter must wait for the answer
+    ABANDONED = "abandoned"  # the waiter gave up first: the actor must skip the item
+    DONE = "done"  # answered (a value or an error)
+
+
+class ReplyAbandoned(Exception):
+    """``wait_or_abandon`` gave up before the actor claimed the item."""
+
+
+class ReplySlot(Generic[T]):
+    """A value (or an exception) that one task hands to another exactly once.
+
+    A waiter that stops waiting and a late answer must not both happen: a ``join`` the
+    gateway already refused with ``server_busy`` and that the actor then accepted left a
+    player bound to a connection that did not know it had joined.  So the give-up and the
+    decision are one atomic step each, on the single Trio thread: the actor ``claim()``s
+    the slot when it starts deciding (and skips the item if that fails), the waiter
+    ``abandon()``s it on its timeout (and waits on if that fails: the answer is coming).
+    """
+
+    __slots__ = ("_event", "_value", "_error", "_state")
 
     def __init__(self) -> None:
         self._event = trio.Event()
         self._value: T | None = None
         self._error: BaseException | None = None
+        self._state = SlotState.PENDING
+
+    @property
+    def state(self) -> SlotState:
+        return self._state
+
+    def claim(self) -> bool:
+        """The actor decides now: False if the waiter already gave up (skip the item)."""
+        if self._state is SlotState.PENDING:
+            self._state = SlotState.CLAIMED
+        return self._state is not SlotState.ABANDONED
+
+    def abandon(self) -> bool:
+        """The waiter gives up: False if the actor already claimed (or answered) it."""
+        if self._state is SlotState.PENDING:
+            self._state = SlotState.ABANDONED
+            return True
+        return self._state is SlotState.ABANDONED
 
     def set(self, value: T) -> None:
         if not self._event.is_set():
             self._value = value
+            self._state = SlotState.DONE
             self._event.set()
 
     def fail(self, error: BaseException) -> None:
         if not self._event.is_set():
             self._error = error
+            self._state = SlotState.DONE
             self._event.set()
 
     async def wait(self) -> T:
@@ -42,6 +84,16 @@ class ReplySlot(Generic[T]):
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]
+
+    async def wait_or_abandon(self, timeout: float) -> T:
+        """The answer; ``ReplyAbandoned`` if nobody claimed the slot within ``timeout``.
+        Once claimed, it waits for the answer however long it takes (the claimer
+        answers every claimed slot, also when it stops)."""
+        with trio.move_on_after(timeout):
+            return await self.wait()
+        if self.abandon():
+            raise ReplyAbandoned
+        return await self.wait()
 
 
 @attrs.frozen(slots=True, eq=False)

@@ -43,9 +43,9 @@ class HandoffSink(Protocol):
 class HandoffLog:
     """One open question's hand-off times, window starts and close time."""
 
-    __slots__ = ("question_id", "opened_at", "nominal_end", "cap", "times", "latest", "fresh")
+    __slots__ = ("question_id", "opened_at", "nominal_end", "cap", "times", "latest", "fresh", "track")
 
-    def __init__(self, question_id: str, opened_at: float, time_limit_s: float) -> None:
+    def __init__(self, question_id: str, opened_at: float, time_limit_s: float, *, track: bool = False) -> None:
         self.question_id = question_id
         self.opened_at = opened_at
         self.nominal_end = opened_at + time_limit_s
@@ -54,15 +54,18 @@ class HandoffLog:
         self.times: dict[str, float] = {}
         # Latest window start seen: the question closes one time limit after it.
         self.latest = opened_at
-        # Participants recorded since the snapshot store last looked (cluster mode).
+        # Participants recorded since the snapshot store last looked: kept only when a
+        # store looks (``track``, cluster mode), or it would grow with every hand-off.
         self.fresh: list[str] = []
+        self.track = track
 
     def handed(self, participant_id: str, at: float) -> None:
         """Record a hand-off; only the first per participant counts, the host's never."""
         if participant_id in self.times or participant_id == HOST_ID:
             return
         self.times[participant_id] = at
-        self.fresh.append(participant_id)
+        if self.track:
+            self.fresh.append(participant_id)
         self._moved(at)
 
     def handed_many(self, participant_ids: list[str], at: float) -> None:
@@ -72,7 +75,8 @@ class HandoffLog:
         for pid in participant_ids:
             if pid not in times and pid != HOST_ID:
                 times[pid] = at
-                self.fresh.append(pid)
+                if self.track:
+                    self.fresh.append(pid)
                 new = True
         if new:
             self._moved(at)
@@ -89,6 +93,11 @@ class HandoffLog:
             # nominal window (nothing), measured from the opening, as for a late joiner.
             return self.opened_at
         return min(at, self.cap)
+
+    def forget(self, participant_id: str) -> None:
+        """A player left for good (ids are never reused): its time goes with it, so a
+        long question with players coming and going keeps only those still in."""
+        self.times.pop(participant_id, None)
 
     def window_start(self, participant_id: str) -> float:
         """Where this participant's window starts.

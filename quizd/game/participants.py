@@ -8,6 +8,8 @@ the caller passes the conversions, since only the game knows its clock's offset.
 
 from __future__ import annotations
 
+import heapq
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -82,17 +84,31 @@ class Participant:
         return p
 
 
+_CURSOR = re.compile(r"[0-9]{1,15}")
+
+
+class BadCursor(ValueError):
+    """A ``get_players`` cursor this server never gave out."""
+
+
+def join_number(pid: str) -> int:
+    """A player's place in the join order: ``p17`` joined as the 17th (ids are never reused)."""
+    return int(pid[1:])
+
+
 class Roster:
     """Everyone in one quiz, found by id, resume token or name key, with the counts the
     rules check on every answer kept up to date incrementally (no scan of 10,000 players).
 
     It also remembers what changed since the snapshot store last looked (cluster mode):
-    ``dirty`` participants to write and ``removed`` ones to delete.  Single node, nobody
-    reads them.
+    ``dirty`` participants to write and ``removed`` ones to delete.  ``dirty`` only holds
+    participants still in; ``removed`` is kept only once a store looks
+    (``track_removals``), since on a single node nobody drains it and it would grow with
+    every player who ever left.
     """
 
     __slots__ = ("participants", "tokens", "name_keys", "players", "connected", "answered_connected",
-                 "next_pid", "dirty", "removed")
+                 "next_pid", "dirty", "removed", "track_removals")
 
     def __init__(self) -> None:
         self.participants: dict[str, Participant] = {}
@@ -104,11 +120,30 @@ class Roster:
         self.next_pid = 1
         self.dirty: set[str] = set()
         self.removed: set[str] = set()
+        self.track_removals = False
 
     def new_pid(self) -> str:
         pid = f"p{self.next_pid}"
         self.next_pid += 1
         return pid
+
+    def player_page(self, after: str | None, limit: int) -> tuple[list[Participant], str | None]:
+        """Up to ``limit`` players who joined after the cursor ``after`` (None: from the
+        first), in join order, and the cursor of the next page (None when this was the
+        last).  The cursor is the join number of the page's last player, so a player who
+        leaves between two pages moves nobody else across the page boundary."""
+        if after is None:
+            start = 0
+        elif isinstance(after, str) and _CURSOR.fullmatch(after):
+            start = int(after)
+        else:
+            raise BadCursor(after)
+        candidates = (p for p in self.participants.values() if not p.is_host and join_number(p.id) > start)
+        page = heapq.nsmallest(limit + 1, candidates, key=lambda p: join_number(p.id))
+        if len(page) <= limit:
+            return page, None
+        del page[limit:]
+        return page, str(join_number(page[-1].id))
 
     def by_token(self, token: str) -> Participant | None:
         pid = self.tokens.get(token)
@@ -126,7 +161,8 @@ class Roster:
         """A player leaves for good (``leave`` or ``kick``); disconnect it first."""
         del self.participants[p.id]
         self.dirty.discard(p.id)
-        self.removed.add(p.id)
+        if self.track_removals:
+            self.removed.add(p.id)
         self.tokens.pop(p.token, None)
         self.name_keys.pop(p.key, None)
         self.players -= 1

@@ -28,7 +28,7 @@ from quizd.game.definitions import Question, QuizDefinition
 from quizd.game.handoffs import HandoffLog
 from quizd.game.leaderboard import Leaderboard
 from quizd.game.names import NameError_, name_key, normalize_name
-from quizd.game.participants import HOST_ID, AnswerRecord, Participant, ReplyTo, Roster
+from quizd.game.participants import HOST_ID, AnswerRecord, BadCursor, Participant, ReplyTo, Roster
 from quizd.game.phase import Phase
 from quizd.game.scoring import score_answer
 from quizd.game.settings import AutoStart, GameSettings
@@ -262,6 +262,25 @@ class QuizGame:
         own = None if self.participants[pid].is_host else pid
         return [fx.Reply(pid, "leaderboard", views.leaderboard(self, own), reply_to)]
 
+    def get_players(self, pid: str, after: str, limit: int | None = None, reply_to: ReplyTo = None) -> list[fx.Effect]:
+        """Host ``get_players``: the next page of the player list after cursor ``after``
+        (``joined.playersNext`` or a previous ``players.next``), in join order."""
+        self._require_host(pid, "get_players")
+        size = views.PLAYER_PAGE if limit is None else limit
+        if isinstance(size, bool) or not 1 <= size <= views.PLAYER_PAGE:
+            raise ProtocolError(
+                E.INVALID_MESSAGE,
+                f"limit must be between 1 and {views.PLAYER_PAGE}",
+                {"path": "payload.limit", "problem": f"not between 1 and {views.PLAYER_PAGE}"},
+            )
+        try:
+            page, cursor = self.roster.player_page(after, size)
+        except BadCursor:
+            raise ProtocolError(
+                E.INVALID_MESSAGE, "unknown cursor", {"path": "payload.after", "problem": "unknown cursor"}
+            ) from None
+        return [fx.Reply(pid, "players", views.players(page, cursor, self.player_count), reply_to)]
+
     def leave(self, pid: str, now: float) -> list[fx.Effect]:
         participant = self.participants.get(pid)
         if participant is None:
@@ -278,6 +297,8 @@ class QuizGame:
         self._set_connected(p, False)
         self.roster.remove(p)
         self.leaderboard.remove(p.id)
+        if self.handoffs is not None:
+            self.handoffs.forget(p.id)
         return [fx.Reply(HOST_ID, "player_left", views.participant_ref(p))]
 
     # ------------------------------------------------------------------ host commands
@@ -348,7 +369,7 @@ class QuizGame:
         qid = self.question_id(index)
         self.phase = Phase.QUESTION
         self.question_index = index
-        self.handoffs = HandoffLog(qid, now, question.time_limit_ms / 1000)
+        self.handoffs = HandoffLog(qid, now, question.time_limit_ms / 1000, track=self.roster.track_removals)
         self.deadline = self.handoffs.nominal_end
         self.distribution = [0] * len(question.choices)
         self.answered_count = 0
@@ -466,18 +487,29 @@ class QuizGame:
 
     # ------------------------------------------------------------------ snapshots
     def to_snapshot(self, now: float) -> Snapshot:
-        """Everything, for the first write of a quiz: (meta, participant records)."""
+        """Everything, for the first write of a quiz: (meta, participant records).  From
+        now on the game keeps what ``take_changes`` reports."""
+        self._track_changes()
         self._forget_changes()
         return self._meta_record(now), {pid: self._participant_record(p) for pid, p in self.participants.items()}
 
     def take_changes(self, now: float) -> Changes:
         """What to write since the last call: (meta, changed participants, removed ids)."""
+        self._track_changes()
         if self.handoffs is not None and self.handoffs.fresh:
             self.dirty.update(pid for pid in self.handoffs.fresh if pid in self.participants)
         changed = {pid: self._participant_record(self.participants[pid]) for pid in self.dirty if pid in self.participants}
         removed = list(self.removed)
         self._forget_changes()
         return self._meta_record(now), changed, removed
+
+    def _track_changes(self) -> None:
+        """A snapshot store reads the changes from now on: keep removals and fresh
+        hand-offs for it.  Until one asks (a single node never does), they are not kept,
+        so nothing grows with the players who came and went."""
+        self.roster.track_removals = True
+        if self.handoffs is not None:
+            self.handoffs.track = True
 
     def _forget_changes(self) -> None:
         self.dirty.clear()
@@ -572,5 +604,6 @@ class QuizGame:
             if game.handoffs is not None and handoff and handoff[0] == game.handoffs.question_id:
                 game.handoffs.handed(pid, mono(handoff[1]))
         game._throttle.last_at = now
+        game._track_changes()
         game._forget_changes()
         return game

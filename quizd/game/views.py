@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 Payload = dict[str, Any]
 
+#: The most players one message lists (``joined.players``, ``players``): under 80 KiB even
+#: with 24 four-byte characters in every name, so no frame grows with the size of the quiz
+#: and the host's page always fits its connection's send queue.
+PLAYER_PAGE = 500
+
 
 def summary(game: QuizGame) -> Payload:
     """One quiz in the control plane's list and describe answers."""
@@ -185,10 +190,20 @@ def joined(game: QuizGame, p: Participant, now: float) -> Payload:
     elif game.phase == Phase.REVEAL and game.last_reveal is not None:
         payload["reveal"] = reveal_for(game, p)
     if p.is_host:
-        payload["players"] = [
-            {"participantId": q.id, "name": q.name, "connected": q.connected}
-            for q in game.participants.values()
-            if not q.is_host
-        ]
+        # One page, never the whole roster: 10,000 players would not fit in the send queue.
+        page, cursor = game.roster.player_page(None, PLAYER_PAGE)
+        payload["players"] = [player_entry(q) for q in page]
+        payload["playersTotal"] = game.player_count
+        payload["playersNext"] = cursor
         payload["hostState"] = host_state(game)
     return payload
+
+
+def player_entry(p: Participant) -> Payload:
+    """One player as the host's lists show it (``joined.players``, ``players``)."""
+    return {"participantId": p.id, "name": p.name, "connected": p.connected}
+
+
+def players(page: list[Participant], cursor: str | None, total: int) -> Payload:
+    """The reply to the host's ``get_players``: one page in join order and the next cursor."""
+    return {"players": [player_entry(p) for p in page], "next": cursor, "total": total}

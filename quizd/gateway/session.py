@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
-from quizd.actors.inbox import Command, ConnectionLost, JoinRequest
+from quizd.actors.inbox import Command, ConnectionLost, JoinRequest, ReplyAbandoned
 from quizd.gateway.framing import text_frame
 from quizd.gateway.outbound import OutboundStream
 from quizd.gateway.ratelimit import RateLimiter, Verdict
@@ -191,14 +191,16 @@ class Session:
             raise ProtocolError(E.QUIZ_NOT_FOUND, f"no live quiz {payload.quizId!r}")
         request = JoinRequest(kind, value, msg.id, self, now)
         quiz.post(request)
-        with trio.move_on_after(JOIN_TIMEOUT_S):
-            participant_id = await request.reply.wait()
-            self.quiz = quiz
-            self.quiz_id = payload.quizId
-            self.participant_id = participant_id
-            self.is_host = kind == "host" or participant_id == "host"
-            return
-        raise ProtocolError(E.SERVER_BUSY, "the quiz did not answer in time", {"retryAfterMs": 1000})
+        try:
+            # Gives up only if the actor has not started deciding: a join it accepted
+            # is always waited for, so no player is left bound to a refused connection.
+            participant_id = await request.reply.wait_or_abandon(JOIN_TIMEOUT_S)
+        except ReplyAbandoned:
+            raise ProtocolError(E.SERVER_BUSY, "the quiz did not answer in time", {"retryAfterMs": 1000}) from None
+        self.quiz = quiz
+        self.quiz_id = payload.quizId
+        self.participant_id = participant_id
+        self.is_host = kind == "host" or participant_id == "host"
 
     def _after_join(self, msg: ClientMessage, now: float) -> None:
         if msg.type == "join":

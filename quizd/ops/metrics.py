@@ -95,6 +95,7 @@ RECEIVED_TYPES: tuple[str, ...] = (
     "next",
     "end",
     "kick",
+    "get_players",
     "invalid",
 )
 _RECEIVED_FALLBACK = "invalid"
@@ -116,6 +117,7 @@ SENT_TYPES: tuple[str, ...] = (
     "player_joined",
     "player_left",
     "host_state",
+    "players",
     "other",
 )
 _SENT_FALLBACK = "other"

@@ -50,8 +50,17 @@ class KickPayload:
     participantId: str
 
 
+@attrs.frozen(slots=True)
+class GetPlayersPayload:
+    """The host's ``get_players``: the page after ``after`` (an opaque cursor), at most
+    ``limit`` players (1..500, checked by the game, which knows the page size)."""
+
+    after: str
+    limit: int | None = None
+
+
 #: What a client message may carry, by message type (``parse_message`` picks the class).
-Payload = JoinPayload | AnswerPayload | EmptyPayload | NextPayload | KickPayload
+Payload = JoinPayload | AnswerPayload | EmptyPayload | NextPayload | KickPayload | GetPlayersPayload
 
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     "join": JoinPayload,
@@ -63,6 +72,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
     "next": NextPayload,
     "end": EmptyPayload,
     "kick": KickPayload,
+    "get_players": GetPlayersPayload,
 }
 _EMPTY = EmptyPayload()
 

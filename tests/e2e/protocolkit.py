@@ -48,7 +48,7 @@ PLAYER_JOINED_KEYS = {
     "quizId", "participantId", "resumeToken", "role", "name", "quiz",
     "score", "streak", "rank", "participants", "leaderboard", "serverTime",
 }
-HOST_JOINED_KEYS = PLAYER_JOINED_KEYS | {"players", "hostState"}
+HOST_JOINED_KEYS = PLAYER_JOINED_KEYS | {"players", "playersTotal", "playersNext", "hostState"}
 QUESTION_KEYS = {
     "questionId", "index", "total", "text", "choices", "timeLimitMs", "startedAt", "endsAt", "serverTime",
 }

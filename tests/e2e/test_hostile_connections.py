@@ -23,7 +23,8 @@ import trio
 
 from quizd.client import ControlClient, connect
 from tests.nodekit import quiz_toml
-from tests.e2e.helpers import close_code, metric
+from tests.e2e.httpkit import metric
+from tests.e2e.protocolkit import close_code
 
 pytestmark = pytest.mark.e2e
 

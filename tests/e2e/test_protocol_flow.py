@@ -82,6 +82,7 @@ async def test_joined_payload_for_host_and_players(quizd_node):
         assert abs(p["serverTime"] - time.time() * 1000) < 60_000
         assert p["quizId"] == quiz.id
         assert p["participantId"] == "host" and p["role"] == "host" and p["rank"] is None
+        assert p["players"] == [] and p["playersTotal"] == 0 and p["playersNext"] is None
         assert isinstance(p["name"], str) and isinstance(p["resumeToken"], str)
         assert p["quiz"] == {"title": "Quiz steady", "questionCount": 3, "phase": "lobby", "questionIndex": None}
         assert (p["score"], p["streak"], p["participants"], p["leaderboard"], p["players"]) == (0, 0, 0, [], [])

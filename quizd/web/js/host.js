@@ -28,6 +28,9 @@ const quiz = {
   endedSeen: false,
 };
 
+// participantId -> its <li> in #player-list: a list of 10,000 is not searched per player.
+const playerItems = new Map();
+
 const countdown = new Countdown($("countdown"));
 const startingCountdown = new Countdown($("starting-seconds"));
 
@@ -219,7 +222,8 @@ function onMessage({ type, payload }) {
       break;
     case "player_left":
       quiz.players.delete(payload.participantId);
-      document.querySelector(`#player-list li[data-participant-id="${CSS.escape(payload.participantId)}"]`)?.remove();
+      playerItems.get(payload.participantId)?.remove();
+      playerItems.delete(payload.participantId);
       renderPlayerCount();
       break;
     case "host_state": applyHostState(payload); break;
@@ -244,14 +248,16 @@ function onJoined(payload) {
   const info = payload.quiz;
   quiz.questionCount = info.questionCount;
   quiz.questionIndex = info.questionIndex;
+  // `players` is the first page of a big quiz's list; the rest is fetched below.
   quiz.players = new Map(payload.players.map((p) => [p.participantId, p.name]));
-  quiz.participants = payload.players.length;
+  quiz.participants = payload.playersTotal ?? payload.players.length;
   quiz.connected = payload.players.filter((p) => p.connected).length;
   quiz.answered = null;
   $("quiz-title").textContent = info.title;
   document.title = `${info.title} · Host · quizd`;
   renderJoinInfo(payload.quizId);
   $("player-list").replaceChildren();
+  playerItems.clear();
   for (const [id, name] of quiz.players) addPlayer(id, name);
   renderBoard($("leaderboard"), payload.leaderboard);
   $("leaderboard-total").textContent = `(${payload.participants} players)`;
@@ -270,6 +276,31 @@ function onJoined(payload) {
   } else switchTo("lobby");
   // hostState: the live counts as of now (host_state itself only comes on a change).
   applyHostState(payload.hostState || { phase: info.phase, questionIndex: info.questionIndex });
+  if (payload.playersNext) fetchRemainingPlayers(connection, payload.playersNext);
+}
+
+/** The rest of a big quiz's player list (protocol 5.10): one `get_players` page at a
+ * time, each asked only after the previous reply, so the host's own send queue never
+ * fills.  `player_joined` / `player_left` keep the list right meanwhile (both arrive in
+ * order with the pages).  A reconnect's `joined` starts over, so a page of an older
+ * connection is dropped. */
+async function fetchRemainingPlayers(conn, cursor) {
+  while (cursor && conn !== null && conn === connection) {
+    let reply;
+    try {
+      reply = await conn.request("get_players", { after: cursor });
+    } catch (error) {
+      // Unanswered on a live link: ask again; anything else (a drop) waits for the next `joined`.
+      if (error.code === "timeout" && conn === connection) continue;
+      return;
+    }
+    if (conn !== connection) return;
+    for (const p of reply.payload.players) {
+      quiz.players.set(p.participantId, p.name);
+      addPlayer(p.participantId, p.name);
+    }
+    cursor = reply.payload.next;
+  }
 }
 
 function applyHostState(state) {
@@ -323,10 +354,11 @@ function isLoopback(hostname) {
 }
 
 function addPlayer(participantId, name) {
-  if (document.querySelector(`#player-list li[data-participant-id="${CSS.escape(participantId)}"]`)) return;
+  if (playerItems.has(participantId)) return;
   const item = el("li", { dataset: { participantId } }, el("span", { class: "name" }, name));
   item.append(kickButton(item, name));
   $("player-list").append(item);
+  playerItems.set(participantId, item);
   renderPlayerCount();
 }
 
