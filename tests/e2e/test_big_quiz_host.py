@@ -20,7 +20,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
 
 from quizd.client import ControlClient, connect
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 pytestmark = pytest.mark.e2e
 

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from trio_websocket import ConnectionClosed
 
 from quizd.client import ControlClient, QuizConnection, connect
-from tests.conftest import RunningNode, launch_node, quiz_toml
+from tests.nodekit import RunningNode, launch_node, quiz_toml
 from tests.e2e.httpkit import metric_value
 
 pytestmark = pytest.mark.e2e
