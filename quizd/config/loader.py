@@ -299,7 +299,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] = os.
     values, bad = _structure_sections(doc, file, problems)
     problems += _rule_problems(values, bad, file)
     problems += _cross_key_problems(values, bad, file)
-    _resolve_paths(values, config_path.parent)
+    problems += _resolve_paths(values, bad, config_path.parent, file)
     values["auth"]["admin_token"] = _effective_admin_token(values["auth"], environ, file, problems)
     if problems:
         raise ConfigError(problems)
@@ -426,16 +426,71 @@ def _cross_key_problems(
     return problems
 
 
-def _resolve_paths(values: dict[str, dict[str, Any]], base: Path) -> None:
+def _resolve_paths(
+    values: dict[str, dict[str, Any]], bad: set[tuple[str, str]], base: Path, file: str
+) -> list[Problem]:
     """Make relative paths absolute against the config file's directory, in place.
 
     Done once here so that nothing downstream depends on the working directory.
-    Empty strings mean "not set" and stay empty.
+    Empty strings mean "not set" and stay empty.  A path that cannot be a path (a NUL
+    character, ``~user`` of an unknown user) is a problem of its key and left empty,
+    because the OS calls would otherwise raise ``ValueError``/``RuntimeError`` far from
+    the config and kill a reload instead of being reported.
     """
+    problems = []
     for table, key in PATH_KEYS:
         raw = values[table][key]
-        if raw:
-            values[table][key] = str(base / Path(raw).expanduser())
+        if not raw or (table, key) in bad:
+            continue
+        resolved, message = resolve_path(raw, base)
+        if message:
+            problems.append(Problem(file, config_location(table, key), message))
+            values[table][key] = ""
+            bad.add((table, key))
+        else:
+            values[table][key] = str(resolved)
+    return problems
+
+
+def resolve_path(raw: str, base: Path) -> tuple[Path | None, str | None]:
+    """``raw`` made absolute against ``base`` (``~`` expanded), or ``None`` and why not."""
+    if "\0" in raw:
+        return None, "contains a NUL character"
+    try:
+        expanded = Path(raw).expanduser()
+    except RuntimeError:
+        user = raw[1:].split("/", 1)[0]
+        return None, f"unknown user {user!r} in {raw!r}" if user else f"no home directory for {raw!r}"
+    return base / expanded, None
+
+
+def tls_file_problems(config: Config) -> list[Problem]:
+    """TLS files that are missing, unreadable or directories, one problem per key.
+
+    Not part of ``load_config`` because a reload does not reread TLS files; ``serve``
+    and ``check-config`` call it so that such a file is reported (exit 2) instead of
+    failing with a traceback when the listener starts.
+    """
+    file = str(config.source)
+    problems = []
+    for table, section in (("websocket", config.websocket), ("http", config.http)):
+        for key in ("tls_cert", "tls_key"):
+            value = getattr(section, key)
+            reason = _tls_file_problem(value) if value else None
+            if reason:
+                problems.append(Problem(file, config_location(table, key), f"{value}: {reason}"))
+    return problems
+
+
+def _tls_file_problem(path: str) -> str | None:
+    """Why ``path`` cannot serve as a TLS certificate or key file, or ``None``."""
+    if not os.path.exists(path):
+        return "not found"
+    if os.path.isdir(path):
+        return "is a directory, not a file"
+    if not os.access(path, os.R_OK):
+        return "not readable"
+    return None
 
 
 def _effective_admin_token(
@@ -462,7 +517,7 @@ def _effective_admin_token(
     credentials_dir = environ.get(CREDENTIALS_ENV, "")
     if credentials_dir:
         credential = Path(credentials_dir) / CREDENTIAL_NAME
-        if credential.exists():
+        if os.path.lexists(credential):
             return _read_token_file(credential, problems, str(credential), "")
     return ""
 
@@ -474,11 +529,17 @@ def _read_token_file(path: Path, problems: list[Problem], file: str, location: s
     """
     try:
         token = path.read_text(encoding="utf-8").strip()
+    except IsADirectoryError:
+        problems.append(Problem(file, location, f"{path} is a directory, not a file"))
+        return ""
     except OSError as exc:
         problems.append(Problem(file, location, f"cannot read {path}: {exc.strerror or exc}"))
         return ""
     except UnicodeDecodeError:
         problems.append(Problem(file, location, f"{path} is not valid UTF-8"))
+        return ""
+    except ValueError:  # a NUL character in a path from the environment
+        problems.append(Problem(file, location, f"{path!r} contains a NUL character"))
         return ""
     if not token:
         problems.append(Problem(file, location, f"{path} is empty"))
