@@ -253,3 +253,13 @@ def test_serve_reports_a_bad_path_and_exits_2(tmp_path: Path) -> None:
     with contextlib.redirect_stderr(err):
         assert main(["serve", "--config", str(path)]) == 2
     assert "[quizzes] definitions_dir: unknown user 'nosuchuser'" in err.getvalue()
+
+
+def test_max_quizzes_is_checked_and_shown(tmp_path: Path) -> None:
+    code, _, err = check(setup(tmp_path, "[quizzes]\nmax_quizzes = 0\nmax_quizes = 5\n"))
+    assert code == 2
+    assert "[quizzes] max_quizzes: must be between 1 and 1000000, got 0" in err
+    assert "[quizzes] max_quizes: unknown key; did you mean 'max_quizzes'?" in err
+    code, out, err = check(setup_again(tmp_path, "[quizzes]\nmax_quizzes = 7\n"))
+    assert code == 0, err
+    assert "at most 7 on this node ([quizzes] max_quizzes)" in out

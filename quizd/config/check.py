@@ -102,6 +102,8 @@ def _print_summary(config: Config, definitions: DefinitionSet, out: TextIO) -> N
         f"cluster:          {_cluster_mode(config.cluster.redis_url)}",
         f"admin token:      {'configured' if config.auth.admin_token else 'NOT configured'}",
         f"results dir:      {config.quizzes.results_dir or '(not written)'}",
+        f"live quizzes:     at most {config.quizzes.max_quizzes} on this node "
+        f"([quizzes] max_quizzes), {config.quizzes.max_players} players each",
         f"definitions dir:  {config.quizzes.definitions_dir}",
     ]
     if definitions.definitions:

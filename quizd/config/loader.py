@@ -244,6 +244,7 @@ RULES: dict[tuple[str, str], Check] = {
     ("websocket", "ping_interval_s"): greater_than(0),
     ("http", "port"): between(0, 65535),
     ("quizzes", "max_players"): at_least(1),
+    ("quizzes", "max_quizzes"): between(1, 1_000_000),
     ("quizzes", "linger_s"): at_least(0),
     ("quizzes", "lobby_timeout_s"): greater_than(0),
     ("leaderboard", "top_n"): between(1, 100),
