@@ -263,3 +263,12 @@ def test_max_quizzes_is_checked_and_shown(tmp_path: Path) -> None:
     code, out, err = check(setup_again(tmp_path, "[quizzes]\nmax_quizzes = 7\n"))
     assert code == 0, err
     assert "at most 7 on this node ([quizzes] max_quizzes)" in out
+
+
+def test_tls_files_that_are_not_a_pem_pair_are_a_problem(tmp_path: Path) -> None:
+    path = setup(tmp_path, '[http]\ntls_cert = "cert.pem"\ntls_key = "key.pem"\n')
+    (tmp_path / "cert.pem").write_text("not a certificate")
+    (tmp_path / "key.pem").write_text("not a key")
+    code, _, err = check(path)
+    assert code == 2
+    assert "[http] tls_cert: the certificate and key do not load as a PEM pair" in err

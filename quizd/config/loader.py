@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import ssl
 import tomllib
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -466,7 +467,7 @@ def resolve_path(raw: str, base: Path) -> tuple[Path | None, str | None]:
 
 
 def tls_file_problems(config: Config) -> list[Problem]:
-    """TLS files that are missing, unreadable or directories, one problem per key.
+    """TLS files that are missing, unreadable, directories or not a loadable PEM pair.
 
     Not part of ``load_config`` because a reload does not reread TLS files; ``serve``
     and ``check-config`` call it so that such a file is reported (exit 2) instead of
@@ -475,11 +476,24 @@ def tls_file_problems(config: Config) -> list[Problem]:
     file = str(config.source)
     problems = []
     for table, section in (("websocket", config.websocket), ("http", config.http)):
+        found = []
         for key in ("tls_cert", "tls_key"):
             value = getattr(section, key)
             reason = _tls_file_problem(value) if value else None
             if reason:
-                problems.append(Problem(file, config_location(table, key), f"{value}: {reason}"))
+                found.append(Problem(file, config_location(table, key), f"{value}: {reason}"))
+        if not found and section.tls_cert and section.tls_key:
+            try:
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                    section.tls_cert, section.tls_key
+                )
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                reason = getattr(exc, "reason", None) or str(exc)
+                found.append(
+                    Problem(file, config_location(table, "tls_cert"),
+                            f"the certificate and key do not load as a PEM pair: {reason}")
+                )
+        problems.extend(found)
     return problems
 
 
