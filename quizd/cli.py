@@ -33,11 +33,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_check(args.config)
     from quizd.config import ConfigError, load_config
-    from quizd.config.loader import tls_file_problems
+    from quizd.config.loader import file_problems
 
     try:
         config = load_config(args.config)
-        if problems := tls_file_problems(config):
+        if problems := file_problems(config):
             raise ConfigError(problems)
     except ConfigError as err:
         print(err, file=sys.stderr)

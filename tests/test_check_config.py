@@ -272,3 +272,10 @@ def test_tls_files_that_are_not_a_pem_pair_are_a_problem(tmp_path: Path) -> None
     code, _, err = check(path)
     assert code == 2
     assert "[http] tls_cert: the certificate and key do not load as a PEM pair" in err
+
+
+def test_a_results_dir_that_is_a_file_is_a_problem(tmp_path: Path) -> None:
+    path = setup(tmp_path, '[quizzes]\nresults_dir = "quizd.toml"\n')
+    code, _, err = check(path)
+    assert code == 2
+    assert "[quizzes] results_dir" in err and "is not a directory" in err

@@ -22,7 +22,7 @@ from quizd.config.loader import (
     read_toml,
     resolve_config_path,
     resolve_path,
-    tls_file_problems,
+    file_problems,
 )
 from quizd.config.definitions import DefinitionSet, load_definitions
 
@@ -45,7 +45,7 @@ def run_check(
         problems.extend(exc.problems)
 
     if config is not None:
-        problems.extend(tls_file_problems(config))
+        problems.extend(file_problems(config))
         definitions_dir: Path | None = Path(config.quizzes.definitions_dir)
     else:
         definitions_dir = _guess_definitions_dir(path, environ)

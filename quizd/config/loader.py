@@ -466,15 +466,22 @@ def resolve_path(raw: str, base: Path) -> tuple[Path | None, str | None]:
     return base / expanded, None
 
 
-def tls_file_problems(config: Config) -> list[Problem]:
-    """TLS files that are missing, unreadable, directories or not a loadable PEM pair.
+def file_problems(config: Config) -> list[Problem]:
+    """Files the node opens only after start-up that cannot serve: TLS files that are
+    missing, unreadable, directories or not a loadable PEM pair, and a ``results_dir``
+    that exists but is not a directory.
 
-    Not part of ``load_config`` because a reload does not reread TLS files; ``serve``
-    and ``check-config`` call it so that such a file is reported (exit 2) instead of
-    failing with a traceback when the listener starts.
+    Not part of ``load_config`` because a reload rereads none of them; ``serve`` and
+    ``check-config`` call it so that such a file is reported (exit 2) instead of failing
+    with a traceback when the listener starts, or at the end of every quiz.
     """
     file = str(config.source)
     problems = []
+    results_dir = config.quizzes.results_dir
+    if results_dir and os.path.exists(results_dir) and not os.path.isdir(results_dir):
+        problems.append(
+            Problem(file, config_location("quizzes", "results_dir"), f"{results_dir}: is not a directory")
+        )
     for table, section in (("websocket", config.websocket), ("http", config.http)):
         found = []
         for key in ("tls_cert", "tls_key"):
