@@ -279,3 +279,8 @@ def test_a_results_dir_that_is_a_file_is_a_problem(tmp_path: Path) -> None:
     code, _, err = check(path)
     assert code == 2
     assert "[quizzes] results_dir" in err and "is not a directory" in err
+
+
+def test_a_listen_host_with_a_nul_is_a_problem(tmp_path: Path) -> None:
+    code, _, err = check(setup(tmp_path, '[http]\nhost = "127.0.0.1\\u0000"\n'))
+    assert code == 2 and "[http] host: must be a host name or address" in err

@@ -233,16 +233,20 @@ SECTIONS: dict[str, type] = {
 }
 
 MIB = 1024 * 1024
+# A NUL or a space in a listen address fails only at bind time, far from the config.
+_HOST = matches(r"[^\x00-\x20\x7f]*", "a host name or address without spaces or control characters")
 
 # Single-key rules.  Cross-key rules live in ``_cross_key_problems``.
 RULES: dict[tuple[str, str], Check] = {
     ("node", "id"): matches(r"[A-Za-z0-9._-]{1,64}", "1 to 64 of A-Z a-z 0-9 . _ -"),
     ("node", "drain_timeout_s"): at_least(0),
+    ("websocket", "host"): _HOST,
     ("websocket", "port"): between(0, 65535),
     ("websocket", "max_message_bytes"): between(256, 16 * MIB),
     ("websocket", "max_connections"): at_least(1),
     ("websocket", "send_queue_bytes"): at_least(4096),
     ("websocket", "ping_interval_s"): greater_than(0),
+    ("http", "host"): _HOST,
     ("http", "port"): between(0, 65535),
     ("quizzes", "max_players"): at_least(1),
     ("quizzes", "max_quizzes"): between(1, 1_000_000),
