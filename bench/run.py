@@ -13,7 +13,10 @@ to core 1:
 3. ``burst_1s``, ``burst_once``, ``steady``: ``quizd-load`` plays whole quizzes with every
    player answering within one second, all at the same instant, or spread evenly over
    the question; answer-to-``answer_result`` latency percentiles.
-4. cluster (a plain run, or ``--cluster``): redis-server and three quizd nodes in cluster
+4. ``--soak`` (alone, never part of a plain run): one node under quizzes starting and
+   ending for ``--soak-minutes`` (10), its RSS and descriptors sampled from /proc and
+   reported flat or not after the warm-up (``bench/soak.py``).
+5. cluster (a plain run, or ``--cluster``): redis-server and three quizd nodes in cluster
    mode, all on core 0.  ``burst_1s`` and ``burst_once`` with the players spread
    round-robin over the nodes (N = 1,000 and 5,000; quick: 1,000), compared with the
    single-node quizd of the same run; then the takeover time after ``kill -9`` of a quiz's
@@ -52,6 +55,7 @@ from bench.common import CLIENT_CPU, RESULTS, SERVER_CPU, SERVERS, log, nice_ava
 from bench.report import replot, write_outputs  # noqa: E402
 from bench.scenarios import run_server_block  # noqa: E402
 from bench.servers import make_questions, write_definitions  # noqa: E402
+from bench.soak import run_soak  # noqa: E402
 
 # ---------------------------------------------------------------------- main
 def main() -> int:
@@ -71,6 +75,11 @@ def main() -> int:
     p.add_argument("--takeover-trials", type=int, help="kill -9 takeovers, each on a fresh cluster (default 3; quick: 1)")
     p.add_argument("--update-docs", action="store_true", help="put the table and plot into docs/benchmarks.md")
     p.add_argument("--out", help="result file stem (default bench/results/<date>[-quick])")
+    p.add_argument("--soak", action="store_true",
+                   help="run only the soak: one node under a mixed load of quizzes starting and ending, RSS "
+                        "and descriptors sampled from /proc (writes bench/results/<date>-soak.json and .md)")
+    p.add_argument("--soak-minutes", type=float, metavar="N", help="soak duration in minutes (default 10; "
+                   "implies --soak)")
     p.add_argument("--replot", metavar="JSON", help="only redo the table, plot (and --update-docs) of a results file")
     p.add_argument("--no-nice", action="store_true",
                    help="do not raise the priority of the server and clients (nice -n %d)" % common.NICE)
@@ -81,6 +90,9 @@ def main() -> int:
         common.disable_nice()
     if s.replot:
         return replot(Path(s.replot), s.update_docs)
+    if s.soak or s.soak_minutes is not None:
+        run_soak(s.soak_minutes if s.soak_minutes is not None else 10.0, Path(s.out) if s.out else None)
+        return 0
     s.ns = [int(x) for x in s.n.split(",")] if s.n else ([1000] if s.quick else [1000, 5000, 10000])
     s.rounds = s.rounds or (5 if s.quick else 10)
     s.burst_questions = 2 if s.quick else 3

@@ -113,6 +113,7 @@ class QuizdServer(Server):
     node_id = "bench"
     drain_timeout_s = 1
     cluster_toml = ""
+    quizzes_toml = ""  # more [quizzes] keys (the soak shortens linger_s)
 
     def start(self) -> None:
         self.launch()
@@ -137,7 +138,7 @@ admin_token = "{TOKEN}"
 [quizzes]
 definitions_dir = "{defs}"
 max_players = 20000
-[logging]
+{self.quizzes_toml}[logging]
 level = "warning"
 {self.cluster_toml}""")
         self.node = NodeProcess(config, self.work / "quizd.stderr.log", python=PY,

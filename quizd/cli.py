@@ -43,9 +43,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_db(args.db_command, args.config)
     from quizd.config import ConfigError, load_config
+    from quizd.config.loader import file_problems
 
     try:
         config = load_config(args.config)
+        if problems := file_problems(config):
+            raise ConfigError(problems)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2

@@ -179,23 +179,38 @@ class Node:
         return EXIT_OK
 
     async def reload(self) -> None:
-        """SIGHUP: reload quiz definitions (live quizzes keep theirs) and the log level."""
+        """SIGHUP: reload quiz definitions (live quizzes keep theirs) and the log level.
+
+        A reload never takes the node down: a ``ConfigError`` is the expected failure,
+        but any other exception from reading the config or the definitions is caught
+        too (logged with its traceback, counted as a failed reload), because an escaped
+        exception here would cancel every live quiz without writing its results.
+        """
         self.notifier.reloading()
-        config_ok = True
+        config_ok = definitions_ok = True
         try:
             config = await trio.to_thread.run_sync(load_config, self.config.source)
             set_level(config.logging.level)
         except ConfigError as err:
             config_ok = False
             log.error("config reload: keeping the running settings: %s", err)
-        definitions = await self.load_definitions()
-        self.service.replace_definitions(merge_reloaded(self.service.definitions, definitions))
-        result = "success" if config_ok and not definitions.problems else "failure"
+        except Exception:  # noqa: BLE001 - defence in depth, see the docstring
+            config_ok = False
+            log.exception("config reload failed unexpectedly: keeping the running settings")
+        try:
+            definitions = await self.load_definitions()
+        except Exception:  # noqa: BLE001 - defence in depth, see the docstring
+            definitions_ok = False
+            log.exception("definitions reload failed unexpectedly: keeping the loaded definitions")
+        else:
+            definitions_ok = not definitions.problems
+            self.service.replace_definitions(merge_reloaded(self.service.definitions, definitions))
+            log.info("definitions reloaded", extra={"definitions": len(self.service.definitions.definitions),
+                                                     "problems": len(definitions.problems)})
+        result = "success" if config_ok and definitions_ok else "failure"
         metrics.CONFIG_RELOADS.labels(result).inc()
         if result == "success":
             metrics.CONFIG_LAST_RELOAD_SUCCESS.set_to_current_time()
-        log.info("definitions reloaded", extra={"definitions": len(self.service.definitions.definitions),
-                                                 "problems": len(definitions.problems)})
         self.notifier.ready(self.describe())
 
     async def drain(self, signals: object) -> int:

@@ -26,6 +26,7 @@ from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
 from quizd.game.quiz import AutoStart, GameSettings, Phase, QuizGame
 from quizd.gateway.delivery import LocalDelivery
+from quizd.ops import metrics
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
 from quizd.router import LocalRouter, Router
@@ -38,6 +39,14 @@ QUIZ_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FILE_LIMITER = trio.CapacityLimiter(4)
 
 JsonObject = dict[str, Any]
+# What a node at its [quizzes] max_quizzes tells the caller: a place frees up only when
+# a quiz ends, so "soon" is seconds, not milliseconds.
+QUIZ_CAP_RETRY_MS = 10_000
+
+
+def quiz_cap_details() -> dict[str, object]:
+    """The ``details`` of a ``server_busy`` refusal of a new quiz."""
+    return {"retryAfterMs": QUIZ_CAP_RETRY_MS}
 
 
 @attrs.frozen
@@ -139,10 +148,14 @@ class LocalPlacement:
 
     def __init__(self, config: Config, supervisor: Supervisor | None = None) -> None:
         self.node_id = config.node.id
+        self.max_quizzes = config.quizzes.max_quizzes
         self.settings = game_settings(config)
         self.results_dir = results_directory(config)
         self.supervisor = supervisor or Supervisor()
         self.router: Router = LocalRouter(self.supervisor)
+        # Creations between the cap check and the actor's spawn, so that concurrent
+        # requests cannot all pass the check while the count is still low.
+        self._creating = 0
 
     def runs_here(self, quiz_id: str) -> bool:
         return quiz_id in self.supervisor.actors
@@ -153,7 +166,33 @@ class LocalPlacement:
     async def run(self, info: dict[str, str], task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
 
+    def refuse_over_cap(self) -> None:
+        """``server_busy`` (503 with ``details.retryAfterMs``) when this node already runs
+        ``[quizzes] max_quizzes`` live quizzes; each refusal is counted.
+
+        Without a cap, 5,000 quizzes were created in 6.5 s at ~14 KiB each: memory an
+        unauthenticated-looking burst of valid admin calls could take without limit.
+        """
+        if self.live_quizzes() + self._creating < self.max_quizzes:
+            return
+        metrics.QUIZZES_REFUSED.inc()
+        raise ServiceError(
+            503,
+            "server_busy",
+            f"node {self.node_id} already runs {self.max_quizzes} live quizzes "
+            "([quizzes] max_quizzes); retry later or elsewhere",
+            quiz_cap_details(),
+        )
+
     async def create(self, definition: QuizDefinition, quiz_id: str, auto_start: AutoStart | None) -> CreatedQuiz:
+        self.refuse_over_cap()
+        self._creating += 1
+        try:
+            return await self._create(definition, quiz_id, auto_start)
+        finally:
+            self._creating -= 1
+
+    async def _create(self, definition: QuizDefinition, quiz_id: str, auto_start: AutoStart | None) -> CreatedQuiz:
         now = trio.current_time()
         game = QuizGame(
             quiz_id,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
+
+import pytest
 
 from quizd.config.check import run_check
 
@@ -188,3 +191,96 @@ def test_problems_are_one_per_line(tmp_path: Path) -> None:
     lines = err.splitlines()
     assert len(lines) == 3  # two problems and the count
     assert all(line.startswith(str(path)) for line in lines[:2])
+
+
+# -------------------------------------------------------- paths that cannot be paths
+
+
+@pytest.mark.parametrize(
+    ("config", "location", "message"),
+    [
+        ('[auth]\nadmin_token_file = "~nosuchuser/token"', "[auth] admin_token_file",
+         "unknown user 'nosuchuser'"),
+        ('[auth]\nadmin_token_file = "tok\\u0000en"', "[auth] admin_token_file", "NUL character"),
+        ('[auth]\nadmin_token_file = "quizzes"', "[auth] admin_token_file", "is a directory"),
+        ('[quizzes]\ndefinitions_dir = "~nosuchuser/q"', "[quizzes] definitions_dir",
+         "unknown user 'nosuchuser'"),
+        ('[quizzes]\ndefinitions_dir = "q\\u0000"', "[quizzes] definitions_dir", "NUL character"),
+        ('[quizzes]\nresults_dir = "~nosuchuser/r"', "[quizzes] results_dir", "unknown user"),
+        ('[http]\ntls_cert = "~nosuchuser/c"\ntls_key = "k\\u0000"', "[http] tls_cert", "unknown user"),
+        ('[websocket]\ntls_cert = "quizzes"\ntls_key = "quizzes"', "[websocket] tls_key",
+         "is a directory"),
+    ],
+)
+def test_a_path_that_cannot_be_used_is_a_problem_not_a_traceback(
+    tmp_path: Path, config: str, location: str, message: str
+) -> None:
+    path = setup(tmp_path, config)
+    code, out, err = check(path)
+    assert code == 2, out
+    line = next(line for line in err.splitlines() if location in line)
+    assert line.startswith(str(path)) and message in line
+
+
+def test_unreadable_or_undecodable_token_files(tmp_path: Path) -> None:
+    (tmp_path / "latin1").write_bytes(b"caf\xe9")
+    path = setup(tmp_path, '[auth]\nadmin_token_file = "latin1"')
+    code, _, err = check(path)
+    assert code == 2 and "[auth] admin_token_file" in err and "not valid UTF-8" in err
+    # A credential that is a directory is named by its path.
+    credentials = tmp_path / "creds"
+    (credentials / "admin_token").mkdir(parents=True)
+    code, _, err = check(setup_again(tmp_path, ""), {"CREDENTIALS_DIRECTORY": str(credentials)})
+    assert code == 2 and str(credentials / "admin_token") in err and "is a directory" in err
+
+
+def setup_again(tmp_path: Path, config: str) -> Path:
+    path = tmp_path / "quizd.toml"
+    path.write_text(config)
+    return path
+
+
+def test_serve_reports_a_bad_path_and_exits_2(tmp_path: Path) -> None:
+    from quizd.cli import main
+
+    path = setup(tmp_path, '[websocket]\ntls_cert = "nope.pem"\ntls_key = "quizzes"')
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["serve", "--config", str(path)]) == 2
+    assert "[websocket] tls_cert" in err.getvalue() and "not found" in err.getvalue()
+    assert "[websocket] tls_key" in err.getvalue() and "is a directory" in err.getvalue()
+    path.write_text('[quizzes]\ndefinitions_dir = "~nosuchuser/q"')
+    with contextlib.redirect_stderr(err):
+        assert main(["serve", "--config", str(path)]) == 2
+    assert "[quizzes] definitions_dir: unknown user 'nosuchuser'" in err.getvalue()
+
+
+def test_max_quizzes_is_checked_and_shown(tmp_path: Path) -> None:
+    code, _, err = check(setup(tmp_path, "[quizzes]\nmax_quizzes = 0\nmax_quizes = 5\n"))
+    assert code == 2
+    assert "[quizzes] max_quizzes: must be between 1 and 1000000, got 0" in err
+    assert "[quizzes] max_quizes: unknown key; did you mean 'max_quizzes'?" in err
+    code, out, err = check(setup_again(tmp_path, "[quizzes]\nmax_quizzes = 7\n"))
+    assert code == 0, err
+    assert "at most 7 on this node ([quizzes] max_quizzes)" in out
+
+
+def test_tls_files_that_are_not_a_pem_pair_are_a_problem(tmp_path: Path) -> None:
+    path = setup(tmp_path, '[http]\ntls_cert = "cert.pem"\ntls_key = "key.pem"\n')
+    (tmp_path / "cert.pem").write_text("not a certificate")
+    (tmp_path / "key.pem").write_text("not a key")
+    code, _, err = check(path)
+    assert code == 2
+    assert "[http] tls_cert: the certificate and key do not load as a PEM pair" in err
+
+
+def test_a_results_dir_that_is_a_file_is_a_problem(tmp_path: Path) -> None:
+    path = setup(tmp_path, '[quizzes]\nresults_dir = "quizd.toml"\n')
+    code, _, err = check(path)
+    assert code == 2
+    assert "[quizzes] results_dir" in err and "is not a directory" in err
+
+
+def test_a_listen_host_with_a_nul_is_a_problem(tmp_path: Path) -> None:
+    code, _, err = check(setup(tmp_path, '[http]\nhost = "127.0.0.1\\u0000"\n'))
+    assert code == 2 and "[http] host: must be a host name or address" in err

@@ -49,6 +49,7 @@ EXPECTED: dict[str, str] = {
     "quizd_errors": "counter",
     "quizd_quizzes_created": "counter",
     "quizd_quizzes_ended": "counter",
+    "quizd_quizzes_refused": "counter",
     "quizd_build_info": "gauge",
     "quizd_config_reloads": "counter",
     "quizd_config_last_reload_success_timestamp_seconds": "gauge",

@@ -22,7 +22,15 @@ from quizd.cluster.messages import RpcCall, RpcOp
 from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
 from quizd.game.quiz import AutoStart
-from quizd.placement import CreatedQuiz, DrainClose, JsonObject, LocalPlacement, game_settings, results_directory
+from quizd.placement import (
+    CreatedQuiz,
+    DrainClose,
+    JsonObject,
+    LocalPlacement,
+    game_settings,
+    quiz_cap_details,
+    results_directory,
+)
 from quizd.protocol import errors as E
 from quizd.router import Router
 from quizd.service_errors import ServiceError
@@ -58,8 +66,21 @@ class ClusterPlacement:
         await self.manager.run(task_status=task_status)
 
     async def create(self, definition: QuizDefinition, quiz_id: str, auto_start: AutoStart | None) -> CreatedQuiz:
-        with store_unavailable_is_busy():
-            created_id, host_token = await self.manager.create(definition, quiz_id, auto_start)
+        """Create on the ring owner; the owner's ``[quizzes] max_quizzes`` decides.
+
+        A refusal relayed back from the owner loses its details on the way (the relay's
+        failure carries status, code and message), so a ``server_busy`` without them
+        gets the same ``retryAfterMs`` a local refusal has.
+        """
+        if (self.manager.membership.owner(quiz_id) or self.node_id) == self.node_id:
+            self.local.refuse_over_cap()
+        try:
+            with store_unavailable_is_busy():
+                created_id, host_token = await self.manager.create(definition, quiz_id, auto_start)
+        except ServiceError as err:
+            if err.code != "server_busy" or err.details is not None:
+                raise
+            raise ServiceError(err.status, err.code, err.message, quiz_cap_details()) from err
         return CreatedQuiz(created_id, host_token)
 
     async def list_quizzes(self) -> list[JsonObject]:
@@ -125,6 +146,7 @@ class ClusterPlacement:
             definition = self._definitions(call.definition_id or "")
             if definition is None:
                 raise ServiceError(404, "definition_not_found", f"no quiz definition {call.definition_id!r}")
+            self.local.refuse_over_cap()
             quiz_id, host_token = await self.manager.create(definition, call.quiz_id, call.auto_start)
             return {"quizId": quiz_id, "hostToken": host_token}
         if call.op is RpcOp.END:

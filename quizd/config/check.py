@@ -18,10 +18,11 @@ from quizd.config.model import Config
 from quizd.config.loader import (
     ConfigError,
     Problem,
-    config_location,
     load_config,
     read_toml,
     resolve_config_path,
+    resolve_path,
+    file_problems,
 )
 from quizd.config.definitions import DefinitionSet, load_definitions
 
@@ -44,7 +45,7 @@ def run_check(
         problems.extend(exc.problems)
 
     if config is not None:
-        problems.extend(_tls_file_problems(config))
+        problems.extend(file_problems(config))
         definitions_dir: Path | None = Path(config.quizzes.definitions_dir)
     else:
         definitions_dir = _guess_definitions_dir(path, environ)
@@ -71,19 +72,6 @@ def run_check(
     return EXIT_OK
 
 
-def _tls_file_problems(config: Config) -> list[Problem]:
-    """A TLS file that is missing would only fail at ``serve``; catch it here."""
-    file = str(config.source)
-    problems = []
-    for table, section in (("websocket", config.websocket), ("http", config.http)):
-        for key in ("tls_cert", "tls_key"):
-            value = getattr(section, key)
-            if value and not os.access(value, os.R_OK):
-                reason = "not found" if not os.path.exists(value) else "not readable"
-                problems.append(Problem(file, config_location(table, key), f"{value}: {reason}"))
-    return problems
-
-
 def _guess_definitions_dir(path: str | None, environ: Mapping[str, str]) -> Path | None:
     """When the config is broken, still find the quiz files if the config names them.
 
@@ -98,7 +86,8 @@ def _guess_definitions_dir(path: str | None, environ: Mapping[str, str]) -> Path
     raw = quizzes.get("definitions_dir", "quizzes") if isinstance(quizzes, dict) else "quizzes"
     if not isinstance(raw, str) or not raw:
         return None
-    return config_path.parent / raw
+    resolved, _ = resolve_path(raw, config_path.parent)
+    return resolved
 
 
 def _print_summary(config: Config, definitions: DefinitionSet, out: TextIO) -> None:
@@ -113,6 +102,8 @@ def _print_summary(config: Config, definitions: DefinitionSet, out: TextIO) -> N
         f"cluster:          {_cluster_mode(config.cluster.redis_url)}",
         f"admin token:      {'configured' if config.auth.admin_token else 'NOT configured'}",
         f"results dir:      {config.quizzes.results_dir or '(not written)'}",
+        f"live quizzes:     at most {config.quizzes.max_quizzes} on this node "
+        f"([quizzes] max_quizzes), {config.quizzes.max_players} players each",
         f"definitions dir:  {config.quizzes.definitions_dir}",
     ]
     if definitions.definitions:

@@ -246,7 +246,12 @@ def load_definitions(directory: Path) -> DefinitionSet:
     definitions: dict[str, QuizDefinition] = {}
     origin: dict[str, Path] = {}
     problems: list[Problem] = []
-    for path in sorted(directory.glob("*.toml"), key=lambda p: p.name):
+    try:
+        paths = sorted(directory.glob("*.toml"), key=lambda p: p.name)
+    except OSError as exc:  # an unreadable directory: report it, never raise into a reload
+        reason = exc.strerror or str(exc)
+        return DefinitionSet({}, (Problem(str(directory), "", f"cannot list definitions directory: {reason}"),))
+    for path in paths:
         if path.name.startswith("."):
             continue
         doc, read_problems = read_toml(path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import ssl
 import tomllib
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -232,18 +233,23 @@ SECTIONS: dict[str, type] = {
 }
 
 MIB = 1024 * 1024
+# A NUL or a space in a listen address fails only at bind time, far from the config.
+_HOST = matches(r"[^\x00-\x20\x7f]*", "a host name or address without spaces or control characters")
 
 # Single-key rules.  Cross-key rules live in ``_cross_key_problems``.
 RULES: dict[tuple[str, str], Check] = {
     ("node", "id"): matches(r"[A-Za-z0-9._-]{1,64}", "1 to 64 of A-Z a-z 0-9 . _ -"),
     ("node", "drain_timeout_s"): at_least(0),
+    ("websocket", "host"): _HOST,
     ("websocket", "port"): between(0, 65535),
     ("websocket", "max_message_bytes"): between(256, 16 * MIB),
     ("websocket", "max_connections"): at_least(1),
     ("websocket", "send_queue_bytes"): at_least(4096),
     ("websocket", "ping_interval_s"): greater_than(0),
+    ("http", "host"): _HOST,
     ("http", "port"): between(0, 65535),
     ("quizzes", "max_players"): at_least(1),
+    ("quizzes", "max_quizzes"): between(1, 1_000_000),
     ("quizzes", "linger_s"): at_least(0),
     ("quizzes", "lobby_timeout_s"): greater_than(0),
     ("leaderboard", "top_n"): between(1, 100),
@@ -299,7 +305,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] = os.
     values, bad = _structure_sections(doc, file, problems)
     problems += _rule_problems(values, bad, file)
     problems += _cross_key_problems(values, bad, file)
-    _resolve_paths(values, config_path.parent)
+    problems += _resolve_paths(values, bad, config_path.parent, file)
     values["auth"]["admin_token"] = _effective_admin_token(values["auth"], environ, file, problems)
     if problems:
         raise ConfigError(problems)
@@ -426,16 +432,91 @@ def _cross_key_problems(
     return problems
 
 
-def _resolve_paths(values: dict[str, dict[str, Any]], base: Path) -> None:
+def _resolve_paths(
+    values: dict[str, dict[str, Any]], bad: set[tuple[str, str]], base: Path, file: str
+) -> list[Problem]:
     """Make relative paths absolute against the config file's directory, in place.
 
     Done once here so that nothing downstream depends on the working directory.
-    Empty strings mean "not set" and stay empty.
+    Empty strings mean "not set" and stay empty.  A path that cannot be a path (a NUL
+    character, ``~user`` of an unknown user) is a problem of its key and left empty,
+    because the OS calls would otherwise raise ``ValueError``/``RuntimeError`` far from
+    the config and kill a reload instead of being reported.
     """
+    problems = []
     for table, key in PATH_KEYS:
         raw = values[table][key]
-        if raw:
-            values[table][key] = str(base / Path(raw).expanduser())
+        if not raw or (table, key) in bad:
+            continue
+        resolved, message = resolve_path(raw, base)
+        if message:
+            problems.append(Problem(file, config_location(table, key), message))
+            values[table][key] = ""
+            bad.add((table, key))
+        else:
+            values[table][key] = str(resolved)
+    return problems
+
+
+def resolve_path(raw: str, base: Path) -> tuple[Path | None, str | None]:
+    """``raw`` made absolute against ``base`` (``~`` expanded), or ``None`` and why not."""
+    if "\0" in raw:
+        return None, "contains a NUL character"
+    try:
+        expanded = Path(raw).expanduser()
+    except RuntimeError:
+        user = raw[1:].split("/", 1)[0]
+        return None, f"unknown user {user!r} in {raw!r}" if user else f"no home directory for {raw!r}"
+    return base / expanded, None
+
+
+def file_problems(config: Config) -> list[Problem]:
+    """Files the node opens only after start-up that cannot serve: TLS files that are
+    missing, unreadable, directories or not a loadable PEM pair, and a ``results_dir``
+    that exists but is not a directory.
+
+    Not part of ``load_config`` because a reload rereads none of them; ``serve`` and
+    ``check-config`` call it so that such a file is reported (exit 2) instead of failing
+    with a traceback when the listener starts, or at the end of every quiz.
+    """
+    file = str(config.source)
+    problems = []
+    results_dir = config.quizzes.results_dir
+    if results_dir and os.path.exists(results_dir) and not os.path.isdir(results_dir):
+        problems.append(
+            Problem(file, config_location("quizzes", "results_dir"), f"{results_dir}: is not a directory")
+        )
+    for table, section in (("websocket", config.websocket), ("http", config.http)):
+        found = []
+        for key in ("tls_cert", "tls_key"):
+            value = getattr(section, key)
+            reason = _tls_file_problem(value) if value else None
+            if reason:
+                found.append(Problem(file, config_location(table, key), f"{value}: {reason}"))
+        if not found and section.tls_cert and section.tls_key:
+            try:
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                    section.tls_cert, section.tls_key
+                )
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                reason = getattr(exc, "reason", None) or str(exc)
+                found.append(
+                    Problem(file, config_location(table, "tls_cert"),
+                            f"the certificate and key do not load as a PEM pair: {reason}")
+                )
+        problems.extend(found)
+    return problems
+
+
+def _tls_file_problem(path: str) -> str | None:
+    """Why ``path`` cannot serve as a TLS certificate or key file, or ``None``."""
+    if not os.path.exists(path):
+        return "not found"
+    if os.path.isdir(path):
+        return "is a directory, not a file"
+    if not os.access(path, os.R_OK):
+        return "not readable"
+    return None
 
 
 def _effective_admin_token(
@@ -462,7 +543,7 @@ def _effective_admin_token(
     credentials_dir = environ.get(CREDENTIALS_ENV, "")
     if credentials_dir:
         credential = Path(credentials_dir) / CREDENTIAL_NAME
-        if credential.exists():
+        if os.path.lexists(credential):
             return _read_token_file(credential, problems, str(credential), "")
     return ""
 
@@ -474,11 +555,17 @@ def _read_token_file(path: Path, problems: list[Problem], file: str, location: s
     """
     try:
         token = path.read_text(encoding="utf-8").strip()
+    except IsADirectoryError:
+        problems.append(Problem(file, location, f"{path} is a directory, not a file"))
+        return ""
     except OSError as exc:
         problems.append(Problem(file, location, f"cannot read {path}: {exc.strerror or exc}"))
         return ""
     except UnicodeDecodeError:
         problems.append(Problem(file, location, f"{path} is not valid UTF-8"))
+        return ""
+    except ValueError:  # a NUL character in a path from the environment
+        problems.append(Problem(file, location, f"{path!r} contains a NUL character"))
         return ""
     if not token:
         problems.append(Problem(file, location, f"{path} is empty"))

@@ -58,6 +58,7 @@ class QuizzesSection:
     linger_s: float = 600.0
     lobby_timeout_s: float = 3600.0
     results_dir: str = ""
+    max_quizzes: int = 1000
 
 
 @attrs.frozen

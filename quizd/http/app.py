@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
@@ -98,7 +98,7 @@ class ControlPlane:
         try:
             reply = await self._route(scope, receive)
         except ServiceError as err:
-            reply = _error(err.status, err.code, err.message)
+            reply = _error(err.status, err.code, err.message, err.details)
         except Exception:
             log.exception("control plane request failed", extra={"path": scope.get("path")})
             reply = _error(500, "internal", "internal error")
@@ -251,8 +251,11 @@ def _json(status: int, value: Any) -> Reply:
     return Reply(status, orjson.dumps(value), "application/json")
 
 
-def _error(status: int, code: str, message: str) -> Reply:
-    return _json(status, {"error": {"code": code, "message": message}})
+def _error(status: int, code: str, message: str, details: Mapping[str, object] | None = None) -> Reply:
+    error: dict[str, object] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = dict(details)
+    return _json(status, {"error": error})
 
 
 def _too_many(message: str, retry_after_s: float) -> Reply:

@@ -249,6 +249,11 @@ QUIZZES_CREATED: Counter = Counter(
     "Quizzes created on this node.",
     registry=REGISTRY,
 )
+QUIZZES_REFUSED: Counter = Counter(
+    "quizd_quizzes_refused",
+    "Quiz creations refused because this node already runs [quizzes] max_quizzes live quizzes.",
+    registry=REGISTRY,
+)
 QUIZZES_ENDED: Counter = Counter(
     "quizd_quizzes_ended",
     "Quizzes that ended on this node.",
