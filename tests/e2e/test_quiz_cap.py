@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from quizd.client import ControlClient
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 from tests.e2e.helpers import metric
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from quizd.client import ControlClient, connect
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 from tests.e2e.helpers import metric
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ from quizd import node as node_module
 from quizd.config import Config, QuizzesSection
 from quizd.node import Node
 from quizd.ops import metrics
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 
 def _failures() -> float:
