@@ -10,6 +10,14 @@ nothing repeats.
 Writes are batched: whatever the node produced since the last flush goes out in one
 pipelined MULTI/EXEC round trip, in order.  What an entry means is not the
 transport's business: every decoded message goes to the ``deliver`` callback.
+
+The backlog (messages posted but not yet written, e.g. while Redis is away) is
+bounded by ``BACKLOG_MAX_BYTES`` and ``BACKLOG_MAX_MESSAGES``.  Beyond either,
+``post`` refuses the message (returns False; the caller answers the player
+``server_busy`` or drops what it was sending), except the few messages that end a
+connection or a quiz (``ALWAYS_SENT``): there is at most one of those per connection,
+so the node's connection cap already bounds them.  Written batches are dropped whole,
+so the memory of a backlog is returned once Redis is back.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import redis
 import trio
 
 from quizd.cluster import messages
-from quizd.cluster.messages import RelayDecodeError, RelayMessage, ToOwner
+from quizd.cluster.messages import CloseOne, QuizMoved, RelayDecodeError, RelayMessage, RemoteLost, ToOwner
 from quizd.cluster.redis_port import RedisPort
 from quizd.ops import metrics
 
@@ -33,6 +41,13 @@ log = logging.getLogger("quizd.cluster")
 STREAM_MAXLEN = 200_000
 READ_COUNT = 1000
 READ_BLOCK_MS = 500
+# The bound of the write backlog (docs/cluster.md, "Bounds"): about 20 s of a busy
+# node's relay traffic, far less than the memory a Redis outage used to cost.
+BACKLOG_MAX_BYTES = 16 * 1024 * 1024
+BACKLOG_MAX_MESSAGES = 50_000
+# What is sent whatever the backlog: at most one per connection (or per quiz), and
+# dropping it would leave a player connected to nothing or an owner bound to a ghost.
+ALWAYS_SENT: tuple[type[RelayMessage], ...] = (RemoteLost, CloseOne, QuizMoved)
 
 
 def inbox_stream(node_id: str) -> str:
@@ -65,15 +80,42 @@ class RelayTransport:
         self.node_id = node_id
         self._deliver = deliver
         self._outgoing: dict[str, list[bytes]] = defaultdict(list)
+        self.max_bytes = BACKLOG_MAX_BYTES
+        self.max_messages = BACKLOG_MAX_MESSAGES
+        self.backlog_bytes = 0
+        self.backlog_messages = 0
+        self._full = False  # refusing since the backlog reached its bound (logged once)
         self._wake = trio.Event()
         self._last_ids = {inbox_stream(node_id): b"$", outbox_stream(node_id): b"$"}
         self._nursery: trio.Nursery | None = None
 
-    def post(self, node_id: str, message: RelayMessage) -> None:
-        """Queue ``message`` for ``node_id``: its inbox or its outbox, by the message's class."""
-        stream = inbox_stream(node_id) if isinstance(message, ToOwner) else outbox_stream(node_id)
-        self._outgoing[stream].append(messages.encode(message, wall_ms()))
+    def post(self, node_id: str, message: RelayMessage) -> bool:
+        """Queue ``message`` for ``node_id``: its inbox or its outbox, by the message's class.
+
+        False when the backlog is full and the message was refused (not queued).
+        """
+        to_owner = isinstance(message, ToOwner)
+        stream = inbox_stream(node_id) if to_owner else outbox_stream(node_id)
+        entry = messages.encode(message, wall_ms())
+        if not isinstance(message, ALWAYS_SENT) and (
+            self.backlog_messages >= self.max_messages or self.backlog_bytes + len(entry) > self.max_bytes
+        ):
+            metrics.RELAY_REFUSED.labels("gateway" if to_owner else "owner").inc()
+            if not self._full:
+                self._full = True
+                log.error("relay backlog full; refusing relay messages until Redis takes them",
+                          extra={"backlogBytes": self.backlog_bytes, "backlogMessages": self.backlog_messages})
+            return False
+        self._outgoing[stream].append(entry)
+        self._account(1, len(entry))
         self._wake.set()
+        return True
+
+    def _account(self, count: int, size: int) -> None:
+        self.backlog_messages += count
+        self.backlog_bytes += size
+        metrics.RELAY_BACKLOG_MESSAGES.set(self.backlog_messages)
+        metrics.RELAY_BACKLOG_BYTES.set(self.backlog_bytes)
 
     def start_soon(self, task: Callable[[], Awaitable[None]]) -> None:
         """Run ``task`` beside the reader (an RPC may take seconds: never hold up the relay)."""
@@ -116,16 +158,23 @@ class RelayTransport:
                         pipe.xadd(stream, {b"m": entry}, maxlen=STREAM_MAXLEN, approximate=True)
                 pipe.execute()
 
+            count = sum(len(v) for v in batch.values())
+            size = sum(len(entry) for v in batch.values() for entry in v)
             while True:
                 try:
                     await self.port.call(write)
-                    metrics.RELAY_MESSAGES.labels("out").inc(sum(len(v) for v in batch.values()))
+                    metrics.RELAY_MESSAGES.labels("out").inc(count)
                     backoff = 0.05
                     break
                 except redis.RedisError as exc:
                     log.warning("relay write failed; retrying: %s", exc)
                     await trio.sleep(backoff)
                     backoff = min(backoff * 2, 1.0)
+            del batch  # the written entries (and their lists) go now, not at the next batch
+            self._account(-count, -size)
+            if self._full and self.backlog_messages <= self.max_messages // 2 and self.backlog_bytes <= self.max_bytes // 2:
+                self._full = False
+                log.warning("relay backlog drained; relay messages accepted again")
 
     async def _reader(self) -> None:
         backoff = 0.05
