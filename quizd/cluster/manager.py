@@ -335,8 +335,8 @@ class ClusterManager:
         if epoch is None or not self._is_current(actor, epoch):
             return  # an older copy (handed over or lost): the quiz's entry is not its own
         del self.owned[actor.quiz_id]
-        if actor.handed_over or self._nursery is None:
-            return
+        if actor.handed_over or self._nursery is None or self._nursery.cancel_scope.cancel_called:
+            return  # handed over, or the node is shutting down: nothing to retire now
         # Ended and lingered (or given up): nothing to take over any more.
         self._nursery.start_soon(self._retire, actor.quiz_id, epoch)
 
