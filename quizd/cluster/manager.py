@@ -160,21 +160,37 @@ class ClusterManager:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             await nursery.start(self.relay.run)
-            with trio.fail_after(30):
-                while True:  # READY only once this node is in the ring
-                    try:
-                        await self.membership.heartbeat()
-                        if self.node_id in self.membership.members:
-                            break
-                    except redis.RedisError as exc:
-                        log.warning("cannot reach Redis yet: %s", exc)
-                    except DuplicateNodeId as err:
-                        log.error("refusing to join the cluster: %s", err, extra={"node": self.node_id})
-                        raise
-                    await trio.sleep(self.heartbeat_s)
+            await self._join_ring()
             task_status.started()
             while True:
                 await self.tick()
+                await trio.sleep(self.heartbeat_s)
+
+    async def _join_ring(self) -> None:
+        """Heartbeat until this node is in the ring (READY waits for it).
+
+        A claim on this id by another process is waited out for two leases, since a
+        crashed predecessor's claim lapses within one; a claim still alive after that
+        is a live process with the same id, and this one refuses to join.
+        """
+        refused_since: float | None = None
+        with trio.fail_after(30):
+            while True:
+                try:
+                    await self.membership.heartbeat()
+                    if self.node_id in self.membership.members:
+                        return
+                except redis.RedisError as exc:
+                    log.warning("cannot reach Redis yet: %s", exc)
+                except DuplicateNodeId as err:
+                    now = trio.current_time()
+                    if refused_since is None:
+                        refused_since = now
+                        log.warning("node id claimed by another process; waiting for the claim to lapse",
+                                    extra={"node": self.node_id})
+                    if now - refused_since >= 2 * self.lease_ms / 1000:
+                        log.error("refusing to join the cluster: %s", err, extra={"node": self.node_id})
+                        raise
                 await trio.sleep(self.heartbeat_s)
 
     async def tick(self) -> None:

@@ -116,3 +116,12 @@ async def test_a_reacquired_lease_gets_a_new_epoch(redis_server):
     second = await a.acquire("quiz")
     assert second is not None and second > first
     assert await a.renew_all({"quiz": first}) == {"quiz": False}  # the old copy's token is dead
+
+
+async def test_a_crashed_processs_id_is_free_after_the_node_timeout(redis_server):
+    port = RedisPort(redis_server.url)
+    crashed, restarted = Membership(port, "a", {}, 300), Membership(port, "a", {}, 300)
+    await crashed.heartbeat()  # then it stops heartbeating, without leaving
+    await trio.sleep(0.4)
+    await restarted.heartbeat()
+    assert restarted.members == ["a"]
