@@ -28,6 +28,7 @@ from quizd.http.web import WebPages
 from quizd.ops import gc_tuning, metrics
 from quizd.ops.logging import set_level
 from quizd.ops.sdnotify import Notifier, status_loop, watchdog_loop
+from quizd.cluster.coordination import DuplicateNodeId
 from quizd.cluster.placement import ClusterPlacement
 from quizd.game.phase import Phase
 from quizd.placement import LocalPlacement, Placement
@@ -36,6 +37,7 @@ from quizd.service import DefinitionCatalog, QuizService
 log = logging.getLogger("quizd.node")
 
 EXIT_OK = 0
+EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -266,6 +268,20 @@ def serve(config: Config) -> int:
         return trio.run(run_node, config)
     except KeyboardInterrupt:  # pragma: no cover - signals are handled inside
         return EXIT_INTERRUPTED
+    except BaseExceptionGroup as group:
+        duplicate, rest = group.split(DuplicateNodeId)
+        if duplicate is None or rest is not None:
+            raise
+        # Already logged at error by the cluster manager; say it plainly on stderr too.
+        print(f"quizd: {_first(duplicate)}", file=sys.stderr, flush=True)
+        return EXIT_FAILURE
+
+
+def _first(group: BaseException) -> BaseException:
+    """The first leaf exception of a (nested) exception group."""
+    while isinstance(group, BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,8 @@ catches the actor's exception, so a crash can never reach the nursery and cancel
 other quizzes or the node.  A crashed actor restarts with the state its game had
 after the last event it completed: game handlers validate before they mutate, and
 the event that crashed it is marked poisoned, answered with ``internal`` and
-skipped.  An actor that keeps crashing (more than ``max_restarts`` within
+skipped.  One quiz id runs at most once: ``spawn`` refuses a second copy.  An actor
+that keeps crashing (more than ``max_restarts`` within
 ``restart_window_s``) is given up: its players are closed with 1011.
 """
 
@@ -23,6 +24,14 @@ from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
 
 log = logging.getLogger("quizd.supervisor")
+
+
+class AlreadyRunning(Exception):
+    """A copy of this quiz still runs in this supervisor."""
+
+    def __init__(self, quiz_id: str) -> None:
+        super().__init__(f"quiz {quiz_id!r} already runs here")
+        self.quiz_id = quiz_id
 
 
 class Supervisor:
@@ -46,8 +55,15 @@ class Supervisor:
             await trio.sleep_forever()
 
     async def spawn(self, actor: QuizActor) -> None:
-        """Start ``actor`` and return once it is running (``nursery.start``)."""
+        """Start ``actor`` and return once it is running (``nursery.start``).
+
+        Raises ``AlreadyRunning`` while another copy of the quiz still runs here: two
+        actors of one quiz would split its players and fight over its snapshot.
+        """
         assert self._nursery is not None, "supervisor is not running"
+        running = self.actors.get(actor.quiz_id)
+        if running is not None:
+            raise AlreadyRunning(actor.quiz_id)
         self.actors[actor.quiz_id] = actor
         await self._nursery.start(self._supervise, actor)
 
@@ -85,6 +101,7 @@ class Supervisor:
                     metrics.ACTOR_RESTARTS.inc()
                     await trio.sleep(min(0.05 * 2 ** (len(crashes) - 1), 2.0))
         finally:
+            # ``spawn`` never lets two copies run, but the entry removed is always this one's.
             if self.actors.get(actor.quiz_id) is actor:
                 del self.actors[actor.quiz_id]
             actor.forget(reason)

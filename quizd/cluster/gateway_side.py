@@ -47,6 +47,8 @@ from quizd.service_errors import ServiceError
 if TYPE_CHECKING:
     from quizd.gateway.session import Session
 
+RELAY_BUSY_RETRY_MS = 1000
+
 
 class RemoteQuizHandle:
     """The gateway's handle for a quiz owned by another node: inbox items go by relay."""
@@ -57,22 +59,26 @@ class RemoteQuizHandle:
         self.gateway = gateway
 
     def post(self, item: InboxItem) -> None:
+        """Relay ``item`` to the owner; ``server_busy`` when the relay's backlog is full
+        (Redis away for long): the player retries instead of growing the queue."""
         gateway = self.gateway
         node_id = gateway.transport.node_id
         if isinstance(item, JoinRequest):
             session = item.endpoint
-            gateway.pending_joins[session.conn_id] = (item, self)
-            gateway.transport.post(self.owner, RemoteJoin(
+            if not gateway.transport.post(self.owner, RemoteJoin(
                 self.quiz_id, item.kind, item.value, item.reply_to, node_id, session.conn_id, wall_ms(),
-            ))
+            )):
+                raise _relay_busy()
+            gateway.pending_joins[session.conn_id] = (item, self)
         elif isinstance(item, Command):
             # A hand-off still waiting for its batch goes first: an answer must never
             # reach the owner before the hand-off its window starts from.
             gateway.report_handoffs(self.quiz_id)
-            gateway.transport.post(self.owner, RemoteCommand(
+            if not gateway.transport.post(self.owner, RemoteCommand(
                 self.quiz_id, item.participant_id, node_id, item.endpoint.conn_id,
                 to_wall(item.received_at), item.message,
-            ))
+            )):
+                raise _relay_busy()
         elif isinstance(item, ConnectionLost):
             gateway.forget_session(item.endpoint)
             gateway.transport.post(self.owner, RemoteLost(
@@ -80,6 +86,10 @@ class RemoteQuizHandle:
             ))
         else:  # pragma: no cover - only the gateway's items travel this way
             raise TypeError(f"cannot relay {item!r}")
+
+
+def _relay_busy() -> ProtocolError:
+    return ProtocolError(E.SERVER_BUSY, "the cluster relay is backed up; retry", {"retryAfterMs": RELAY_BUSY_RETRY_MS})
 
 
 class GatewaySide:
@@ -229,7 +239,11 @@ class GatewaySide:
         rpc_id = next(self._rpc_ids)
         slot: ReplySlot[Any] = ReplySlot()
         self._rpc_waiting[rpc_id] = slot
-        self.transport.post(node_id, RpcCall(rpc_id, self.transport.node_id, op, quiz_id, definition_id, auto_start))
+        if not self.transport.post(
+            node_id, RpcCall(rpc_id, self.transport.node_id, op, quiz_id, definition_id, auto_start)
+        ):
+            del self._rpc_waiting[rpc_id]
+            raise ServiceError(503, "server_busy", "the cluster relay is backed up; retry")
         try:
             with trio.fail_after(timeout_s):
                 return await slot.wait()

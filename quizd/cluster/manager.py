@@ -23,8 +23,8 @@ import trio
 from quizd.actors.actor import QuizActor
 from quizd.actors.inbox import ConnectionLost, Flush, HandOver
 from quizd.actors.ports import QuizLost, ResultsSink
-from quizd.actors.supervisor import Supervisor
-from quizd.cluster.coordination import REGISTRY, Leases, Membership, lease_key
+from quizd.actors.supervisor import AlreadyRunning, Supervisor
+from quizd.cluster.coordination import REGISTRY, DuplicateNodeId, Leases, Membership, lease_key, new_nonce, parse_lease
 from quizd.cluster.delivery import ClusterDelivery
 from quizd.cluster.redis_port import RedisPort
 from quizd.cluster.gateway_side import RemoteQuizHandle
@@ -128,9 +128,11 @@ class ClusterManager:
         self.heartbeat_s = cluster.heartbeat_ms / 1000
         self.lease_ms = cluster.node_timeout_ms
         self.port = RedisPort(cluster.redis_url, timeout_s=max(0.2, min(1.0, cluster.heartbeat_ms / 1000)))
-        self.membership = Membership(self.port, self.node_id, {"node": self.node_id}, cluster.node_timeout_ms)
+        self.nonce = new_nonce()
+        self.membership = Membership(self.port, self.node_id, {"node": self.node_id}, cluster.node_timeout_ms,
+                                     nonce=self.nonce)
         ttl_ms = int(max(config.quizzes.lobby_timeout_s, config.quizzes.linger_s) * 1000) + self.lease_ms
-        self.leases = Leases(self.port, self.node_id, self.lease_ms, ttl_ms)
+        self.leases = Leases(self.port, self.node_id, self.lease_ms, ttl_ms, nonce=self.nonce)
         self.store = SnapshotStore(self.port, ttl_ms)
         self.relay = Relay(self.port, self.node_id, self.local_actor, on_rpc)
         self.owned: dict[str, int] = {}
@@ -158,18 +160,37 @@ class ClusterManager:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             await nursery.start(self.relay.run)
-            with trio.fail_after(30):
-                while True:  # READY only once this node is in the ring
-                    try:
-                        await self.membership.heartbeat()
-                        if self.node_id in self.membership.members:
-                            break
-                    except redis.RedisError as exc:
-                        log.warning("cannot reach Redis yet: %s", exc)
-                    await trio.sleep(self.heartbeat_s)
+            await self._join_ring()
             task_status.started()
             while True:
                 await self.tick()
+                await trio.sleep(self.heartbeat_s)
+
+    async def _join_ring(self) -> None:
+        """Heartbeat until this node is in the ring (READY waits for it).
+
+        A claim on this id by another process is waited out for two leases, since a
+        crashed predecessor's claim lapses within one; a claim still alive after that
+        is a live process with the same id, and this one refuses to join.
+        """
+        refused_since: float | None = None
+        with trio.fail_after(30):
+            while True:
+                try:
+                    await self.membership.heartbeat()
+                    if self.node_id in self.membership.members:
+                        return
+                except redis.RedisError as exc:
+                    log.warning("cannot reach Redis yet: %s", exc)
+                except DuplicateNodeId as err:
+                    now = trio.current_time()
+                    if refused_since is None:
+                        refused_since = now
+                        log.warning("node id claimed by another process; waiting for the claim to lapse",
+                                    extra={"node": self.node_id})
+                    if now - refused_since >= 2 * self.lease_ms / 1000:
+                        log.error("refusing to join the cluster: %s", err, extra={"node": self.node_id})
+                        raise
                 await trio.sleep(self.heartbeat_s)
 
     async def tick(self) -> None:
@@ -180,6 +201,14 @@ class ClusterManager:
         except redis.RedisError as exc:
             log.warning("heartbeat failed: %s", exc)
             self._check_cut_off()
+            return
+        except DuplicateNodeId as err:
+            # Our claim lapsed (a pause longer than node_timeout_ms) and another process
+            # took the id: it is the member now; we stop running quizzes under it.
+            log.error("this node's id was taken by another process; stopping its quizzes here: %s", err,
+                      extra={"node": self.node_id})
+            for quiz_id in list(self.owned):
+                self._stop_lost(quiz_id)
             return
         for gone in before - set(self.membership.members):
             self._member_gone(gone)
@@ -274,9 +303,11 @@ class ClusterManager:
 
     async def _adopt(self, quiz_id: str) -> None:
         try:
+            if quiz_id in self.owned or quiz_id in self.supervisor.actors:
+                return  # it runs here, or an old copy (a hand-over) has not stopped yet
             epoch = await self.leases.acquire(quiz_id)
-            if epoch is None or quiz_id in self.owned:
-                return  # someone else holds it, or it already runs here
+            if epoch is None:
+                return  # someone holds it (another node, or this one under an older epoch)
             loaded = await self.store.load(quiz_id)
             if loaded is None:
                 log.warning("registered quiz has no snapshot; forgetting it", extra={"quizId": quiz_id})
@@ -291,22 +322,43 @@ class ClusterManager:
             log.info("quiz restored from snapshot", extra={"quizId": quiz_id, "epoch": epoch, "phase": game.phase})
         except redis.RedisError as exc:
             log.warning("adopting a quiz failed: %s", exc, extra={"quizId": quiz_id})
+        except AlreadyRunning:
+            pass  # logged by _start_actor; adopted at a later tick, once the old copy stopped
         finally:
             self._adopting.discard(quiz_id)
 
     async def _start_actor(self, game: QuizGame, epoch: int) -> QuizActor:
-        self.owned[game.quiz_id] = epoch
+        """Run ``game`` under the lease of ``epoch``; a copy still running here refuses it
+        (the lease is released again and the caller sees ``AlreadyRunning``)."""
+        quiz_id = game.quiz_id
         store = LeasedStore(self.store, self.leases.token(epoch), self.lease_ms / 1000)
-        actor = QuizActor(game, ClusterDelivery(game.quiz_id, self.relay.transport), self.results, store=store)
-        await self.supervisor.spawn(actor)
+        actor = QuizActor(game, ClusterDelivery(quiz_id, self.relay.transport), self.results, store=store)
+        if quiz_id in self.supervisor.actors:
+            log.error("a copy of the quiz still runs here; not starting another", extra={"quizId": quiz_id})
+            await self.leases.release(quiz_id, epoch)
+            raise AlreadyRunning(quiz_id)
+        self.owned[quiz_id] = epoch
+        try:
+            await self.supervisor.spawn(actor)
+        except AlreadyRunning:
+            self.owned.pop(quiz_id, None)
+            await self.leases.release(quiz_id, epoch)
+            raise
         return actor
 
     def _actor_exited(self, actor: QuizActor) -> None:
-        epoch = self.owned.pop(actor.quiz_id, None)
-        if epoch is None or actor.handed_over or self._nursery is None:
-            return
+        epoch = self.owned.get(actor.quiz_id)
+        if epoch is None or not self._is_current(actor, epoch):
+            return  # an older copy (handed over or lost): the quiz's entry is not its own
+        del self.owned[actor.quiz_id]
+        if actor.handed_over or self._nursery is None or self._nursery.cancel_scope.cancel_called:
+            return  # handed over, or the node is shutting down: nothing to retire now
         # Ended and lingered (or given up): nothing to take over any more.
         self._nursery.start_soon(self._retire, actor.quiz_id, epoch)
+
+    def _is_current(self, actor: QuizActor, epoch: int) -> bool:
+        """Whether ``actor`` is the copy that runs under the lease of ``epoch``."""
+        return isinstance(actor.store, LeasedStore) and actor.store.token == self.leases.token(epoch)
 
     async def _retire(self, quiz_id: str, epoch: int) -> None:
         try:
@@ -363,7 +415,7 @@ class ClusterManager:
             return value["quizId"], value["hostToken"]
         if self.refuse_new:
             raise ServiceError(503, "server_busy", "this node is draining; retry")
-        if quiz_id in self.owned or await self.is_registered(quiz_id):
+        if quiz_id in self.owned or quiz_id in self.supervisor.actors or await self.is_registered(quiz_id):
             raise ServiceError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
         epoch = await self.leases.acquire(quiz_id)
         if epoch is None or quiz_id in self.owned:
@@ -383,4 +435,4 @@ class ClusterManager:
             return pipe.execute()
 
         values = await self.port.call(read) if quiz_ids else []
-        return {q: v.decode().rpartition("|")[0] for q, v in zip(quiz_ids, values, strict=True) if v}
+        return {q: parse_lease(v)[0] for q, v in zip(quiz_ids, values, strict=True) if v}

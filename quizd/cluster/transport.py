@@ -7,16 +7,24 @@ receive).  Streams keep their entries, and the reader keeps the id of the last e
 it handled, so a Redis reconnect resumes exactly where it stopped: nothing is lost and
 nothing repeats.
 
-Writes are batched: whatever the node produced since the last flush goes out in one
-pipelined MULTI/EXEC round trip, in order.  What an entry means is not the
+Writes are batched: whatever the node produced since the last flush goes out in
+pipelined MULTI/EXEC round trips, in order.  What an entry means is not the
 transport's business: every decoded message goes to the ``deliver`` callback.
+
+The backlog (messages posted but not yet written, e.g. while Redis is away) is
+bounded by ``BACKLOG_MAX_BYTES`` and ``BACKLOG_MAX_MESSAGES``.  Beyond either,
+``post`` refuses the message (returns False; the caller answers the player
+``server_busy`` or drops what it was sending), except the few messages that end a
+connection or a quiz (``ALWAYS_SENT``): there is at most one of those per connection,
+so the node's connection cap already bounds them.  A backlog is written oldest first in
+round trips of at most ``WRITE_BATCH_MESSAGES`` entries, and written entries are
+dropped at once, so its memory is returned as Redis takes it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,7 +32,7 @@ import redis
 import trio
 
 from quizd.cluster import messages
-from quizd.cluster.messages import RelayDecodeError, RelayMessage, ToOwner
+from quizd.cluster.messages import CloseOne, QuizMoved, RelayDecodeError, RelayMessage, RemoteLost, ToOwner
 from quizd.cluster.redis_port import RedisPort
 from quizd.ops import metrics
 
@@ -33,6 +41,17 @@ log = logging.getLogger("quizd.cluster")
 STREAM_MAXLEN = 200_000
 READ_COUNT = 1000
 READ_BLOCK_MS = 500
+# The bound of the write backlog (docs/cluster.md, "Bounds"): about 20 s of a busy
+# node's relay traffic, far less than the memory a Redis outage used to cost.
+BACKLOG_MAX_BYTES = 16 * 1024 * 1024
+BACKLOG_MAX_MESSAGES = 50_000
+# What one MULTI/EXEC round trip writes at most, so a drained backlog goes in steps
+# that each finish well within the socket timeout.
+WRITE_BATCH_MESSAGES = 2000
+WRITE_BATCH_BYTES = 1024 * 1024
+# What is sent whatever the backlog: at most one per connection (or per quiz), and
+# dropping it would leave a player connected to nothing or an owner bound to a ghost.
+ALWAYS_SENT: tuple[type[RelayMessage], ...] = (RemoteLost, CloseOne, QuizMoved)
 
 
 def inbox_stream(node_id: str) -> str:
@@ -64,16 +83,43 @@ class RelayTransport:
         self.port = port
         self.node_id = node_id
         self._deliver = deliver
-        self._outgoing: dict[str, list[bytes]] = defaultdict(list)
+        self._outgoing: list[tuple[str, bytes]] = []  # (stream, entry), in posting order
+        self.max_bytes = BACKLOG_MAX_BYTES
+        self.max_messages = BACKLOG_MAX_MESSAGES
+        self.backlog_bytes = 0
+        self.backlog_messages = 0
+        self._full = False  # refusing since the backlog reached its bound (logged once)
         self._wake = trio.Event()
         self._last_ids = {inbox_stream(node_id): b"$", outbox_stream(node_id): b"$"}
         self._nursery: trio.Nursery | None = None
 
-    def post(self, node_id: str, message: RelayMessage) -> None:
-        """Queue ``message`` for ``node_id``: its inbox or its outbox, by the message's class."""
-        stream = inbox_stream(node_id) if isinstance(message, ToOwner) else outbox_stream(node_id)
-        self._outgoing[stream].append(messages.encode(message, wall_ms()))
+    def post(self, node_id: str, message: RelayMessage) -> bool:
+        """Queue ``message`` for ``node_id``: its inbox or its outbox, by the message's class.
+
+        False when the backlog is full and the message was refused (not queued).
+        """
+        to_owner = isinstance(message, ToOwner)
+        stream = inbox_stream(node_id) if to_owner else outbox_stream(node_id)
+        entry = messages.encode(message, wall_ms())
+        if not isinstance(message, ALWAYS_SENT) and (
+            self.backlog_messages >= self.max_messages or self.backlog_bytes + len(entry) > self.max_bytes
+        ):
+            metrics.RELAY_REFUSED.labels("gateway" if to_owner else "owner").inc()
+            if not self._full:
+                self._full = True
+                log.error("relay backlog full; refusing relay messages until Redis takes them",
+                          extra={"backlogBytes": self.backlog_bytes, "backlogMessages": self.backlog_messages})
+            return False
+        self._outgoing.append((stream, entry))
+        self._account(1, len(entry))
         self._wake.set()
+        return True
+
+    def _account(self, count: int, size: int) -> None:
+        self.backlog_messages += count
+        self.backlog_bytes += size
+        metrics.RELAY_BACKLOG_MESSAGES.set(self.backlog_messages)
+        metrics.RELAY_BACKLOG_BYTES.set(self.backlog_bytes)
 
     def start_soon(self, task: Callable[[], Awaitable[None]]) -> None:
         """Run ``task`` beside the reader (an RPC may take seconds: never hold up the relay)."""
@@ -101,31 +147,58 @@ class RelayTransport:
                     await trio.sleep(0.1)
             self._last_ids[stream] = last[0][0] if last else b"0-0"
 
+    def _take_batch(self) -> list[tuple[str, bytes]]:
+        """The oldest entries, at most ``WRITE_BATCH_MESSAGES`` / ``WRITE_BATCH_BYTES`` of them
+        (at least one): a whole backlog in one MULTI could outlast the socket timeout
+        and be retried forever."""
+        size = 0
+        end = 0
+        for _stream, entry in self._outgoing:
+            if end >= WRITE_BATCH_MESSAGES or (end and size + len(entry) > WRITE_BATCH_BYTES):
+                break
+            size += len(entry)
+            end += 1
+        batch = self._outgoing[:end]
+        if end == len(self._outgoing):
+            self._outgoing = []  # a fresh list: the capacity a backlog grew to is given back
+        else:
+            del self._outgoing[:end]
+        return batch
+
     async def _writer(self) -> None:
         backoff = 0.05
         while True:
             await self._wake.wait()
             self._wake = trio.Event()
-            batch, self._outgoing = self._outgoing, defaultdict(list)
+            while self._outgoing:
+                batch = self._take_batch()
+                backoff = await self._write(batch, backoff)
+                self._account(-len(batch), -sum(len(entry) for _stream, entry in batch))
+                del batch  # the written entries go now, not at the next batch
+                if self._full and self.backlog_messages <= self.max_messages // 2 \
+                        and self.backlog_bytes <= self.max_bytes // 2:
+                    self._full = False
+                    log.warning("relay backlog drained; relay messages accepted again")
 
-            def write() -> None:
-                # MULTI/EXEC: a batch lands whole or not at all, so a retry never doubles it.
-                pipe = self.port.client.pipeline(transaction=True)
-                for stream, entries in batch.items():
-                    for entry in entries:
-                        pipe.xadd(stream, {b"m": entry}, maxlen=STREAM_MAXLEN, approximate=True)
-                pipe.execute()
+    async def _write(self, batch: list[tuple[str, bytes]], backoff: float) -> float:
+        """Write ``batch`` in one MULTI/EXEC, retrying until Redis takes it; the next backoff."""
 
-            while True:
-                try:
-                    await self.port.call(write)
-                    metrics.RELAY_MESSAGES.labels("out").inc(sum(len(v) for v in batch.values()))
-                    backoff = 0.05
-                    break
-                except redis.RedisError as exc:
-                    log.warning("relay write failed; retrying: %s", exc)
-                    await trio.sleep(backoff)
-                    backoff = min(backoff * 2, 1.0)
+        def write() -> None:
+            # MULTI/EXEC: a batch lands whole or not at all, so a retry never doubles it.
+            pipe = self.port.client.pipeline(transaction=True)
+            for stream, entry in batch:
+                pipe.xadd(stream, {b"m": entry}, maxlen=STREAM_MAXLEN, approximate=True)
+            pipe.execute()
+
+        while True:
+            try:
+                await self.port.call(write)
+                metrics.RELAY_MESSAGES.labels("out").inc(len(batch))
+                return 0.05
+            except redis.RedisError as exc:
+                log.warning("relay write failed; retrying: %s", exc)
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
 
     async def _reader(self) -> None:
         backoff = 0.05

@@ -360,6 +360,25 @@ LEASE_CONFLICTS: Counter = Counter(
     "quizd_cluster_lease_conflicts", "Lease acquisitions refused because another node holds the lease.",
     registry=REGISTRY,
 )
+DUPLICATE_NODE_ID: Counter = Counter(
+    "quizd_cluster_duplicate_node_id",
+    "Heartbeats refused because another live process holds this node's [node] id.",
+    registry=REGISTRY,
+)
+RELAY_BACKLOG_BYTES: Gauge = Gauge(
+    "quizd_cluster_relay_backlog_bytes", "Encoded relay messages waiting to be written to Redis.",
+    registry=REGISTRY,
+)
+RELAY_BACKLOG_MESSAGES: Gauge = Gauge(
+    "quizd_cluster_relay_backlog_messages", "Relay messages waiting to be written to Redis.",
+    registry=REGISTRY,
+)
+RELAY_REFUSED: Counter = Counter(
+    "quizd_cluster_relay_refused",
+    "Relay messages refused because the backlog to Redis was full, by side (gateway: a player's "
+    "message answered server_busy; owner: a message to a remote gateway dropped).",
+    ["side"], registry=REGISTRY,
+)
 ACKS_NOT_DURABLE: Counter = Counter(
     "quizd_acks_not_durable",
     "Acknowledgements sent before their answer was durable (a guard: it must stay 0).",
@@ -369,6 +388,8 @@ for _direction in ("in", "out"):
     RELAY_MESSAGES.labels(_direction)
 for _result in ("ok", "fenced", "error"):
     SNAPSHOT_WRITES.labels(_result)
+for _side in ("gateway", "owner"):
+    RELAY_REFUSED.labels(_side)
 
 EVENT_LOOP_LAG: Histogram = Histogram(
     "quizd_event_loop_lag_seconds",

@@ -45,8 +45,8 @@ def lease(client: redis.Redis, quiz_id: str) -> tuple[str, int] | None:
     raw = client.get(f"quizd:lease:{quiz_id}")
     if raw is None:
         return None
-    node, _, epoch = raw.decode().rpartition("|")
-    return node, int(epoch)
+    node, _, rest = raw.decode().partition("|")  # "<node>|<nonce>|<epoch>"
+    return node, int(rest.rpartition("|")[2])
 
 
 async def wait_lease(client: redis.Redis, quiz_id: str, want: Callable[[tuple[str, int] | None], bool],

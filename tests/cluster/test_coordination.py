@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from quizd.cluster.coordination import Leases, Membership
+from quizd.cluster.coordination import DuplicateNodeId, Leases, Membership
 from quizd.cluster.redis_port import RedisPort
 from quizd.cluster.store import Fenced, SnapshotStore
 from quizd.game.quiz import GameSettings, QuizGame
@@ -27,12 +27,13 @@ async def test_members_see_each_other_and_agree_on_owners(redis_server):
 
 async def test_removing_a_member_moves_only_its_quizzes(redis_server):
     port = RedisPort(redis_server.url)
-    a = Membership(port, "a", {}, 3000)
-    for n in ("a", "b", "c", "d"):
-        await Membership(port, n, {}, 3000).heartbeat()
+    nodes = {n: Membership(port, n, {}, 3000) for n in ("a", "b", "c", "d")}
+    a = nodes["a"]
+    for member in nodes.values():
+        await member.heartbeat()
     await a.heartbeat()
     before = {f"q{k}": a.owner(f"q{k}") for k in range(400)}
-    await Membership(port, "d", {}, 3000).leave()
+    await nodes["d"].leave()
     await a.heartbeat()
     moved = [q for q, owner in before.items() if a.owner(q) != owner]
     assert all(before[q] == "d" for q in moved)
@@ -45,7 +46,7 @@ async def test_a_lease_has_one_holder_and_epochs_only_grow(redis_server):
     first = await a.acquire("quiz")
     assert first == 1
     assert await b.acquire("quiz") is None
-    assert await a.acquire("quiz") == 1  # re-acquiring your own lease keeps its epoch
+    assert await a.acquire("quiz") is None  # a held lease is never handed back, not even to its holder
     await trio.sleep(0.4)  # a stops renewing: the lease expires
     second = await b.acquire("quiz")
     assert second == 2
@@ -75,3 +76,52 @@ async def test_a_stale_owner_cannot_write_its_snapshot(redis_server):
     restored = QuizGame.from_snapshot(definition, GameSettings(), meta, participants, 1.0, 0)
     assert sorted(p.name for p in restored.participants.values() if not p.is_host) == ["Ann"]
     assert epoch_b == epoch_a + 1
+
+
+async def test_a_second_process_with_a_live_members_id_is_refused(redis_server):
+    port = RedisPort(redis_server.url)
+    first, second = Membership(port, "a", {}, 3000), Membership(port, "a", {}, 3000)
+    await first.heartbeat()
+    try:
+        await second.heartbeat()
+    except DuplicateNodeId as err:
+        assert "'a'" in str(err)
+    else:
+        raise AssertionError("a second process joined under a live member's id")
+    assert await first.heartbeat() is False  # the first keeps its place, unchanged
+    assert first.members == ["a"]
+    await second.leave()  # not its claim: leaves nothing
+    await first.heartbeat()
+    assert first.members == ["a"]
+
+
+async def test_a_lease_is_tied_to_its_process_not_only_to_the_node_id(redis_server):
+    port = RedisPort(redis_server.url)
+    a1, a2 = Leases(port, "a", 5000), Leases(port, "a", 5000)
+    epoch = await a1.acquire("quiz")
+    assert epoch is not None
+    assert await a2.acquire("quiz") is None  # the same id in another process gets nothing
+    assert await a2.renew_all({"quiz": epoch}) == {"quiz": False}
+    assert await a2.release("quiz", epoch) is False
+    assert await a1.renew_all({"quiz": epoch}) == {"quiz": True}
+    assert await a1.holder("quiz") == ("a", epoch)
+
+
+async def test_a_reacquired_lease_gets_a_new_epoch(redis_server):
+    port = RedisPort(redis_server.url)
+    a = Leases(port, "a", 5000)
+    first = await a.acquire("quiz")
+    assert first is not None
+    assert await a.release("quiz", first)
+    second = await a.acquire("quiz")
+    assert second is not None and second > first
+    assert await a.renew_all({"quiz": first}) == {"quiz": False}  # the old copy's token is dead
+
+
+async def test_a_crashed_processs_id_is_free_after_the_node_timeout(redis_server):
+    port = RedisPort(redis_server.url)
+    crashed, restarted = Membership(port, "a", {}, 300), Membership(port, "a", {}, 300)
+    await crashed.heartbeat()  # then it stops heartbeating, without leaving
+    await trio.sleep(0.4)
+    await restarted.heartbeat()
+    assert restarted.members == ["a"]

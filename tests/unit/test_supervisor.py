@@ -13,7 +13,7 @@ import pytest
 import trio
 
 from quizd.actors.actor import QuizActor
-from quizd.actors.supervisor import Supervisor
+from quizd.actors.supervisor import AlreadyRunning, Supervisor
 from quizd.game.quiz import GameSettings, QuizGame
 from quizd.game.scoring import time_points
 from quizd.ops import metrics
@@ -288,3 +288,20 @@ async def test_given_up_actor_answers_joins_still_queued(autojump_clock, monkeyp
         pytest.fail("the queued join was never answered")
 
     await with_world(body, max_restarts=2)
+
+
+async def test_a_second_copy_of_a_running_quiz_is_refused(autojump_clock, monkeypatch):
+    """After a failed hand-over the manager may try to start a quiz it still runs: the
+    supervisor refuses, the running copy keeps its players, and nothing exits."""
+
+    async def body(w: World) -> None:
+        copy = Quiz("calm")
+        with pytest.raises(AlreadyRunning):
+            await w.supervisor.spawn(copy.actor)
+        await settle()
+        assert w.supervisor.actors["calm"] is w.calm.actor
+        assert w.exited == []  # type: ignore[attr-defined]
+        await join(w.calm.actor, "player", "Cat", Endpoint("cat"))
+        assert "Cat" in {p.name for p in w.calm.game.participants.values()}
+
+    await with_world(body)
