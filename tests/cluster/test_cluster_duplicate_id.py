@@ -13,7 +13,7 @@ import redis
 from quizd.client import ControlClient
 from tests.cluster.clusterkit import lease
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
-from tests.conftest import RunningNode, quiz_toml, write_toml
+from tests.nodekit import RunningNode, quiz_toml, write_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2)}
 

@@ -19,7 +19,7 @@ from trio_websocket import ConnectionClosed, HandshakeError, connect_websocket_u
 from quizd.client import ControlClient
 from tests.cluster.clusterkit import node_ids, pick_quiz_id, ring_owner
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
-from tests.conftest import quiz_toml
+from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2)}
 CONNECTIONS = 300

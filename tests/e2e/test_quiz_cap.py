@@ -8,7 +8,7 @@ import pytest
 
 from quizd.client import ControlClient
 from tests.nodekit import quiz_toml
-from tests.e2e.helpers import metric
+from tests.e2e.httpkit import metric
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ import trio
 
 from quizd.client import ControlClient, connect
 from tests.nodekit import quiz_toml
-from tests.e2e.helpers import metric
+from tests.e2e.httpkit import metric
 
 pytestmark = pytest.mark.e2e
 
