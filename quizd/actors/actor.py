@@ -32,6 +32,7 @@ from quizd.actors.inbox import (
     JoinRequest,
 )
 from quizd.actors.ports import CommitPort, Delivery, ResultsSink
+from quizd.actors.recording import QuizRecorder
 from quizd.game import effects as fx
 from quizd.game.phase import Phase
 from quizd.game.quiz import QuizGame
@@ -55,6 +56,7 @@ class QuizActor:
         results: ResultsSink | None = None,
         *,
         store: CommitPort | None = None,
+        recorder: QuizRecorder | None = None,
         on_phase: Callable[[Phase | None, Phase | None], None] = lambda old, new: None,
     ) -> None:
         self.game = game
@@ -63,6 +65,8 @@ class QuizActor:
         self.results = results
         # Cluster mode: changes are made durable (fenced snapshot) before they are told.
         self.store = store
+        # What happened, for the database (never awaited); None with [storage] url = "none".
+        self.recorder = recorder
         self._pending: list[fx.Effect] = []
         self._after: list[Callable[[], None]] = []
         self._events = 0
@@ -96,6 +100,9 @@ class QuizActor:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self._sync_gauges()
+            if self.recorder is not None:
+                # A new quiz, or (after a takeover or a crash) all it already holds: idempotent.
+                self.recorder.history(self.game, self.game.wall_ms(trio.current_time()))
             task_status.started()
             if self.poisoned is not None:
                 # The item that crashed the previous run: answer it, never retry it.
@@ -181,6 +188,8 @@ class QuizActor:
         effects, self._pending = self._pending, []
         after, self._after = self._after, []
         await self._apply(effects)
+        if self.recorder is not None:
+            self.recorder.effects(self.game, effects, self.game.wall_ms(trio.current_time()))
         for callback in after:
             callback()
         if self._handing_over is not None:

@@ -22,10 +22,19 @@ from quizd.cluster.messages import RpcCall, RpcOp
 from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
 from quizd.game.quiz import AutoStart
-from quizd.placement import CreatedQuiz, DrainClose, JsonObject, LocalPlacement, game_settings, results_directory
+from quizd.placement import (
+    CreatedQuiz,
+    DrainClose,
+    JsonObject,
+    LocalPlacement,
+    game_settings,
+    recorder_for,
+    results_directory,
+)
 from quizd.protocol import errors as E
 from quizd.router import Router
 from quizd.service_errors import ServiceError
+from quizd.store.runtime import Store
 
 
 @contextmanager
@@ -38,12 +47,15 @@ def store_unavailable_is_busy() -> Iterator[None]:
 
 
 class ClusterPlacement:
-    def __init__(self, config: Config, definitions: Callable[[str], QuizDefinition | None]) -> None:
+    def __init__(self, config: Config, definitions: Callable[[str], QuizDefinition | None],
+                 store: Store | None = None) -> None:
         self._definitions = definitions
         self.node_id = config.node.id
-        self.manager = ClusterManager(config, game_settings(config), results_directory(config), self._serve_rpc)
+        # The quiz's owner records what happened (a takeover replays it: writes are idempotent).
+        self.manager = ClusterManager(config, game_settings(config), results_directory(config), self._serve_rpc,
+                                      recorder=recorder_for(store, config))
         self.supervisor: Supervisor = self.manager.supervisor
-        self.local = LocalPlacement(config, self.supervisor)
+        self.local = LocalPlacement(config, self.supervisor, store)
         self.router: Router = ClusterRouter(self.manager)
 
     def runs_here(self, quiz_id: str) -> bool:
@@ -98,6 +110,8 @@ class ClusterPlacement:
         return out
 
     async def results(self, quiz_id: str) -> JsonObject:
+        """The live quiz's (from its lease holder), else the ended quiz's from the database,
+        which every node shares: its owner may be long gone."""
         if not self.local.runs_here(quiz_id):
             remote: JsonObject | None = await self._on_holder(quiz_id, RpcOp.RESULTS)
             if remote is not None:

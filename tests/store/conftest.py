@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from quizd.store.engine import StorageSettings, engine_from_settings
+from quizd.config.model import StorageSection
+from quizd.store.engine import engine_from_settings
 from quizd.testing.procs import PostgresServer, postgres_bin_dir
 
 _names = itertools.count(1)
@@ -44,7 +45,7 @@ def sqlite_url(tmp_path: Path) -> str:
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """An Engine on an empty database of each dialect."""
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    engine = engine_from_settings(StorageSettings(url=url), None)
+    engine = engine_from_settings(StorageSection(url=url), None)
     try:
         yield engine
     finally:
