@@ -174,3 +174,16 @@ async def test_postgresql_stopped_mid_quiz_costs_the_players_nothing(
     assert await metric(node, "quizd_store_dropped_answers_total") == 0
     assert await metric(node, "quizd_store_pending_events") == 0
     assert (await wait_results(control, quiz_id))["leaderboard"][0]["name"] == "P0"
+
+
+async def test_a_drain_waits_for_what_the_writer_still_holds(node_factory, tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'drained.db'}"
+    # Batches only once a minute: everything of this quiz is still in memory at the SIGTERM.
+    node = node_factory(definitions=QUIZ, storage={"url": url, "answer_flush_ms": 60000})
+    control = ControlClient(node.http_url, node.token)
+    quiz_id, acked = await play(node, control, players=2, questions=3)
+    assert rows(url)["counts"]["answers"] == 0
+    node.stop()
+    kept = rows(url)
+    assert kept["counts"] == {"quizzes": 1, "players": 2, "answers": sum(acked), "question_results": 3}
+    assert kept["quizzes"][quiz_id].ended_at is not None
