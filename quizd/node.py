@@ -275,7 +275,6 @@ class Node:
         log.info("drained; exiting")
         return EXIT_OK
 
-
     async def _drain_store(self, timeout: float) -> None:
         """What the quizzes recorded (their ends included) reaches the database, within ``timeout``."""
         if self.store is None:
