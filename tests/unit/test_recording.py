@@ -11,9 +11,25 @@ import trio
 from quizd.actors.actor import QuizActor
 from quizd.actors.recording import QuizRecorder
 from quizd.game.quiz import GameSettings
-from quizd.store.events import AnswerRecorded, QuestionClosed, QuizCreated, QuizEnded, QuizStarted, StoreEvent
+from quizd.store.events import (
+    AnswerRecorded,
+    QuestionClosed,
+    QuizCreated,
+    QuizEnded,
+    QuizStarted,
+    StoreEvent,
+)
 
-from .actorkit import Endpoint, RecordingDelivery, answer, command, join, next_question, running, settle
+from .actorkit import (
+    Endpoint,
+    RecordingDelivery,
+    answer,
+    command,
+    join,
+    next_question,
+    running,
+    settle,
+)
 from .quizkit import HOST_TOKEN, make_game
 
 
