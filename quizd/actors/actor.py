@@ -67,6 +67,7 @@ class QuizActor:
         self.store = store
         # What happened, for the database (never awaited); None with [storage] url = "none".
         self.recorder = recorder
+        self._history_recorded = False
         self._pending: list[fx.Effect] = []
         self._after: list[Callable[[], None]] = []
         self._events = 0
@@ -100,8 +101,10 @@ class QuizActor:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self._sync_gauges()
-            if self.recorder is not None:
-                # A new quiz, or (after a takeover or a crash) all it already holds: idempotent.
+            if self.recorder is not None and not self._history_recorded:
+                # A new quiz, or (restored by a takeover) all it already holds: idempotent.
+                # Not again after a crash: the writer already has what this actor recorded.
+                self._history_recorded = True
                 self.recorder.history(self.game, self.game.wall_ms(trio.current_time()))
             task_status.started()
             if self.poisoned is not None:

@@ -10,8 +10,8 @@ which buffers it and returns at once: never awaited, never on the answer path.
 
 Every event is idempotent in the store (insert-or-ignore by key, updates that set the
 same values), so :meth:`QuizRecorder.history` may replay what a game already holds
-whenever an actor (re)starts: after a takeover the new owner writes again what the
-old one acknowledged but may not have flushed, and nothing is written twice.
+when an actor starts: after a takeover the new owner writes again what the old one
+acknowledged but may not have flushed, and nothing is written twice.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A quiz actor records what happened through its ``RecordPort``: created, started, every
 scored answer (in ``on_close`` at the close, with the points), every close, the end
-with every player's final standing; and a restarted actor replays it all, idempotently."""
+with every player's final standing; and an actor started on a restored game replays it all."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ async def test_on_close_answers_are_recorded_at_the_close_with_their_points(auto
         assert [type(e).__name__ for e in port.events][-2:] == ["QuestionClosed", "AnswerRecorded"]
 
 
-async def test_a_restarted_actor_replays_what_its_game_holds(autojump_clock):
+async def test_an_actor_started_on_a_game_with_history_replays_it(autojump_clock):
     actor, port = new_actor("on_answer")
     async with running(actor):
         await play(actor)
