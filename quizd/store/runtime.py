@@ -33,7 +33,7 @@ class StoreNotReady(Exception):
         self.exit_code = exit_code
 
 
-@attrs.define
+@attrs.frozen
 class Store:
     """One node's database and the batch writer in front of it."""
 

@@ -124,19 +124,31 @@ async def test_a_quiz_on_sqlite_outlives_a_restart_of_the_node(node_factory, tmp
     assert status == 404 and body["error"]["code"] == "quiz_not_found"
 
 
-def test_serve_refuses_a_schema_that_is_not_current_without_auto_migrate(tmp_path: Path):
+def serve_refused(tmp_path: Path, storage: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     config = write_toml(tmp_path / "quizd.toml", {
         "node": {"id": "refuser"},
         "websocket": {"host": "127.0.0.1", "port": 0},
         "http": {"host": "127.0.0.1", "port": 0},
         "auth": {"admin_token": ADMIN_TOKEN},
-        "storage": {"auto_migrate": False},
+        "storage": storage,
     })
     run = subprocess.run([sys.executable, "-m", "quizd", "serve", "--config", str(config)],
                          capture_output=True, text=True, timeout=60, env=os.environ.copy(), check=False)
+    assert "quizd ready" not in run.stdout
+    return run
+
+
+def test_serve_refuses_a_schema_that_is_not_current_without_auto_migrate(tmp_path: Path):
+    run = serve_refused(tmp_path, {"auto_migrate": False})
     assert run.returncode == 2, run.stderr
     assert "schema is not current" in run.stderr and "quizd db upgrade" in run.stderr
-    assert "quizd ready" not in run.stdout
+
+
+def test_serve_refuses_a_database_it_cannot_reach(tmp_path: Path):
+    run = serve_refused(tmp_path, {"url": "postgresql://quizd:pw-never-shown@127.0.0.1:1/quizd"})
+    assert run.returncode == 1, run.stderr
+    assert "[storage] the database cannot be used: OperationalError" in run.stderr
+    assert "pw-never-shown" not in run.stderr
 
 
 async def test_postgresql_stopped_mid_quiz_costs_the_players_nothing(
