@@ -33,6 +33,7 @@ from quizd.cluster.placement import ClusterPlacement
 from quizd.game.phase import Phase
 from quizd.placement import LocalPlacement, Placement
 from quizd.service import DefinitionCatalog, QuizService
+from quizd.store.runtime import Store, StoreNotReady, open_store
 
 log = logging.getLogger("quizd.node")
 
@@ -55,10 +56,12 @@ class Node:
         self.config = config
         self.notifier = notifier or Notifier()
         catalog = DefinitionCatalog(DefinitionSet(definitions={}, problems=()))
+        # [storage]: the database and its batch writer (None for url = "none"); nothing connects yet.
+        self.store = open_store(config.storage, config.source)
         # The one choice between a single node and a cluster: everything else gets the placement.
-        self.placement = self._placement(config, catalog)
+        self.placement = self._placement(config, catalog, self.store)
         self.supervisor = self.placement.supervisor
-        self.service = QuizService(self.placement, catalog)
+        self.service = QuizService(self.placement, catalog, self.store)
         self.gateway = Gateway(config, self.placement.router)
         self.state = "starting"
         self.http_address: tuple[str, int] | None = None
@@ -68,13 +71,17 @@ class Node:
             ready=lambda: None if self.state == "ready" else self.state,
             ws_url=self.ws_url,
             web_config=self.web_config,
+            store=self.store,
         )
 
     @staticmethod
-    def _placement(config: Config, catalog: DefinitionCatalog) -> Placement:
+    def _placement(config: Config, catalog: DefinitionCatalog, store: Store | None) -> Placement:
         if not config.cluster.redis_url:
-            return LocalPlacement(config)
-        return ClusterPlacement(config, catalog.get)
+            return LocalPlacement(config, store=store)
+        if config.storage.kind != "postgresql":
+            log.warning("[storage] a cluster should share one PostgreSQL database (quizd check-config refuses "
+                        "%s): the results this node keeps are reported by this node only", config.storage.kind)
+        return ClusterPlacement(config, catalog.get, store)
 
     def ws_url(self) -> str:
         ws = self.config.websocket
@@ -100,7 +107,31 @@ class Node:
             log.error("quiz definition problem: %s", problem)
         return definitions
 
+    async def _open_store(self) -> int | None:
+        """``[storage]`` before anything listens: migrate (``auto_migrate``) or insist the
+        schema is current.  The exit code when the node must not start, else None."""
+        if self.store is None:
+            return None
+        try:
+            await self.store.prepare()
+        except StoreNotReady as exc:
+            log.error("%s", exc)
+            print(f"quizd: {exc}", file=sys.stderr, flush=True)
+            self.store.database.dispose()
+            return exc.exit_code
+        return None
+
     async def run(self, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> int:
+        refused = await self._open_store()
+        if refused is not None:
+            return refused
+        try:
+            return await self._run(task_status)
+        finally:
+            if self.store is not None:
+                self.store.database.dispose()
+
+    async def _run(self, task_status: trio.TaskStatus[Node]) -> int:
         self.service.replace_definitions(await self.load_definitions())
         if self.config.http.web:
             self.control_plane.web = await trio.to_thread.run_sync(WebPages.load)
@@ -108,6 +139,8 @@ class Node:
         shutdown = trio.Event()
         with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
             async with trio.open_nursery() as nursery:
+                if self.store is not None:
+                    await nursery.start(self.store.writer.run)
                 await nursery.start(self.supervisor.run)
                 ws_host, ws_port = await nursery.start(self.gateway.serve)
                 binds = await nursery.start(
@@ -240,8 +273,8 @@ class Node:
             nursery.start_soon(second_signal)
             drain_s = self.config.node.drain_timeout_s
             deadline = trio.current_time() + drain_s
-            # Tell systemd the stop takes this long (plus the end and close below).
-            self.notifier.extend_timeout(drain_s + 20)
+            # Tell systemd the stop takes this long (plus the end, the store's writes and close below).
+            self.notifier.extend_timeout(drain_s * (2 if self.store is not None else 1) + 20)
             with trio.move_on_at(deadline):
                 while self.service.live_quizzes():
                     await trio.sleep(0.1)
@@ -251,12 +284,21 @@ class Node:
             with trio.move_on_after(5):
                 while self.gateway.sessions:
                     await trio.sleep(0.05)
+            await self._drain_store(drain_s)
             nursery.cancel_scope.cancel()
         if interrupted:
             log.warning("second signal during drain: exiting now")
             return EXIT_INTERRUPTED
         log.info("drained; exiting")
         return EXIT_OK
+
+    async def _drain_store(self, timeout: float) -> None:
+        """What the quizzes recorded (their ends included) reaches the database, within ``timeout``."""
+        if self.store is None:
+            return
+        if not await self.store.writer.drain(timeout):
+            log.error("drain: %d store events could not be written in time; they are lost",
+                      self.store.writer.pending)
 
 
 async def run_node(config: Config) -> int:

@@ -21,6 +21,7 @@ import trio
 
 from quizd.actors.actor import QuizActor
 from quizd.actors.inbox import EndNow
+from quizd.actors.recording import QuizRecorder
 from quizd.actors.supervisor import Supervisor
 from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
@@ -31,6 +32,7 @@ from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
 from quizd.router import LocalRouter, Router
 from quizd.service_errors import ServiceError
+from quizd.store.runtime import Store
 
 log = logging.getLogger("quizd.service")
 
@@ -135,6 +137,11 @@ class ResultsDirectory:
         return orjson.loads(body) if body is not None else None
 
 
+def recorder_for(store: Store | None, config: Config) -> QuizRecorder | None:
+    """What this node's actors record through (None when ``[storage] url = "none"``)."""
+    return QuizRecorder(store.writer, config.node.id) if store is not None else None
+
+
 def results_directory(config: Config) -> ResultsDirectory | None:
     return ResultsDirectory(Path(config.quizzes.results_dir)) if config.quizzes.results_dir else None
 
@@ -146,11 +153,14 @@ class LocalPlacement:
     end) once the cluster has decided the quiz is here.
     """
 
-    def __init__(self, config: Config, supervisor: Supervisor | None = None) -> None:
+    def __init__(self, config: Config, supervisor: Supervisor | None = None, store: Store | None = None) -> None:
         self.node_id = config.node.id
         self.max_quizzes = config.quizzes.max_quizzes
         self.settings = game_settings(config)
         self.results_dir = results_directory(config)
+        # The database: actors record into its writer; results of quizzes no longer live come from it.
+        self.store = store
+        self.recorder = recorder_for(store, config)
         self.supervisor = supervisor or Supervisor()
         self.router: Router = LocalRouter(self.supervisor)
         # Creations between the cap check and the actor's spawn, so that concurrent
@@ -202,7 +212,7 @@ class LocalPlacement:
             wall_offset_ms=round(time.time() * 1000 - now * 1000),
             auto_start=auto_start,
         )
-        actor = QuizActor(game, LocalDelivery(quiz_id), self.results_dir)
+        actor = QuizActor(game, LocalDelivery(quiz_id), self.results_dir, recorder=self.recorder)
         await self.supervisor.spawn(actor)
         log.info("quiz created", extra={"quizId": quiz_id, "definitionId": definition.id})
         return CreatedQuiz(quiz_id, game.host_token)
@@ -223,13 +233,27 @@ class LocalPlacement:
     async def results(self, quiz_id: str) -> JsonObject:
         actor = self.supervisor.actors.get(quiz_id)
         if actor is None:
-            stored = await self.results_dir.read(quiz_id) if self.results_dir and QUIZ_ID_RE.fullmatch(quiz_id) else None
+            stored = await self.stored_results(quiz_id)
             if stored is None:
                 raise ServiceError(404, "quiz_not_found", f"no quiz {quiz_id!r}")
             return stored
         if not actor.game.closed_questions and actor.game.phase != Phase.ENDED:
             raise ServiceError(404, "results_not_ready", "no question of this quiz has closed yet")
         return actor.game.results()
+
+    async def stored_results(self, quiz_id: str) -> JsonObject | None:
+        """An ended quiz's results from ``results_dir``, else the database (any node, any time)."""
+        if not QUIZ_ID_RE.fullmatch(quiz_id):
+            return None
+        stored = await self.results_dir.read(quiz_id) if self.results_dir else None
+        if stored is None and self.store is not None:
+            try:
+                stored = await self.store.results(quiz_id)
+            except Exception as exc:  # noqa: BLE001 - the database away: say so, do not crash the request
+                log.warning("results: the database is unavailable: %s", type(exc).__name__,
+                            extra={"quizId": quiz_id})
+                raise ServiceError(503, "server_busy", "the database is unavailable; retry") from None
+        return stored
 
     async def end_quiz(self, quiz_id: str) -> JsonObject:
         actor = self._actor(quiz_id)

@@ -17,6 +17,7 @@ from quizd.game.quiz import AutoStart
 from quizd.ops import metrics
 from quizd.placement import QUIZ_ID_RE, CreatedQuiz, Placement
 from quizd.service_errors import ServiceError
+from quizd.store.runtime import Store
 
 
 class DefinitionCatalog:
@@ -30,9 +31,11 @@ class DefinitionCatalog:
 
 
 class QuizService:
-    def __init__(self, placement: Placement, catalog: DefinitionCatalog) -> None:
+    def __init__(self, placement: Placement, catalog: DefinitionCatalog, store: Store | None = None) -> None:
         self.placement = placement
         self.catalog = catalog
+        # The node's database (definitions, history, reports); None: [storage] url = "none".
+        self.store = store
         self.draining = False
 
     # ------------------------------------------------------------------ definitions

@@ -10,12 +10,14 @@ SIGKILL after a deadline) when the test ends.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from quizd.testing.procs import PostgresServer, postgres_bin_dir
 from tests.nodekit import RunningNode, launch_node
 
 
@@ -39,3 +41,49 @@ def node_factory(tmp_path: Path) -> Iterator[Any]:
 def node(node_factory: Any) -> RunningNode:
     """One node with the sample quizzes and default limits."""
     return node_factory()
+
+
+_pg_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run (started on first use): the store
+    tests and the nodes of the storage end-to-end tests share it."""
+    if postgres_bin_dir() is None:
+        pytest.fail("PostgreSQL is not installed: scripts/lib/test-tools.sh installs it")
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database of the shared server."""
+    return postgres_server.create_database(f"t{next(_pg_names)}")
+
+
+_pg_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run (started on first use): the store
+    tests and the nodes of the storage end-to-end tests share it."""
+    if postgres_bin_dir() is None:
+        pytest.fail("PostgreSQL is not installed: scripts/lib/test-tools.sh installs it")
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database of the shared server."""
+    return postgres_server.create_database(f"t{next(_pg_names)}")

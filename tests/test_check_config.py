@@ -80,11 +80,37 @@ def test_summary(tmp_path: Path) -> None:
 
 
 def test_cluster_mode_hides_redis_password(tmp_path: Path) -> None:
-    path = setup(tmp_path, '[cluster]\nredis_url = "redis://:hunter2@redis.internal:6379/0"\n')
+    # A cluster needs PostgreSQL (operator contract v2): its password is never shown either.
+    path = setup(tmp_path, '[cluster]\nredis_url = "redis://:hunter2@redis.internal:6379/0"\n'
+                           '[storage]\nurl = "postgresql://quizd:pg-secret@db.internal:5432/quizd"\n')
     code, out, _ = check(path)
     assert code == 0
     assert "redis.internal:6379" in out
     assert "hunter2" not in out
+    assert "PostgreSQL at db.internal:5432/quizd" in out
+    assert "pg-secret" not in out
+
+
+def test_a_cluster_on_sqlite_or_none_is_refused_without_connecting(tmp_path: Path) -> None:
+    for storage in ("", '[storage]\nurl = "none"\n', '[storage]\nurl = "sqlite:////tmp/x.db"\n'):
+        path = tmp_path / f"case{len(storage)}"
+        path.mkdir()
+        code, out, err = check(setup(path, '[cluster]\nredis_url = "redis://127.0.0.1:1/0"\n' + storage))
+        assert code == 2, out
+        assert "[storage] url: a cluster ([cluster] redis_url) requires PostgreSQL" in err
+
+
+def test_storage_is_in_the_summary_and_checked(tmp_path: Path) -> None:
+    code, out, err = check(setup(tmp_path))
+    assert code == 0, err
+    assert f"SQLite {tmp_path / 'quizd.db'}" in out and "auto_migrate" in out
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    code, _, err = check(setup(bad, '[storage]\nurl = "mysql://u:p@h/d"\nanswer_flush_ms = 0\nauto_migrate = "yes"\n'))
+    assert code == 2
+    assert "[storage] url: must be" in err and "u:p@h" not in err
+    assert "[storage] answer_flush_ms: must be between 10 and 60000" in err
+    assert "[storage] auto_migrate" in err
 
 
 def test_no_token_is_a_warning_not_an_error(tmp_path: Path) -> None:

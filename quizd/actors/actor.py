@@ -33,6 +33,7 @@ from quizd.actors.inbox import (
     SlotState,
 )
 from quizd.actors.ports import CommitPort, Delivery, ResultsSink
+from quizd.actors.recording import QuizRecorder
 from quizd.game import effects as fx
 from quizd.game.phase import Phase
 from quizd.game.quiz import QuizGame
@@ -56,6 +57,7 @@ class QuizActor:
         results: ResultsSink | None = None,
         *,
         store: CommitPort | None = None,
+        recorder: QuizRecorder | None = None,
         on_phase: Callable[[Phase | None, Phase | None], None] = lambda old, new: None,
     ) -> None:
         self.game = game
@@ -64,6 +66,9 @@ class QuizActor:
         self.results = results
         # Cluster mode: changes are made durable (fenced snapshot) before they are told.
         self.store = store
+        # What happened, for the database (never awaited); None with [storage] url = "none".
+        self.recorder = recorder
+        self._history_recorded = False
         self._pending: list[fx.Effect] = []
         self._after: list[Callable[[], None]] = []
         # Joins claimed this turn (their gateway waits for the answer, however long the
@@ -101,6 +106,11 @@ class QuizActor:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self._sync_gauges()
+            if self.recorder is not None and not self._history_recorded:
+                # A new quiz, or (restored by a takeover) all it already holds: idempotent.
+                # Not again after a crash: the writer already has what this actor recorded.
+                self._history_recorded = True
+                self.recorder.history(self.game, self.game.wall_ms(trio.current_time()))
             task_status.started()
             if self.poisoned is not None:
                 # The item that crashed the previous run: answer it, never retry it.
@@ -200,6 +210,8 @@ class QuizActor:
         except BaseException:
             self._claimed = claimed  # stopped (cancelled): ``forget`` answers them
             raise
+        if self.recorder is not None:
+            self.recorder.effects(self.game, effects, self.game.wall_ms(trio.current_time()))
         for callback in after:
             callback()
         if self._handing_over is not None:

@@ -2,7 +2,8 @@
 
 Actors never import trio_websocket or redis: they talk to a ``Delivery`` ("send these
 bytes to this participant", "broadcast these bytes to everyone in my quiz") and to a
-``ResultsSink`` ("keep these final results").  Single node, ``Delivery`` is the
+``ResultsSink`` ("keep these final results") and a ``RecordPort`` ("keep this fact",
+the store's batch writer).  Single node, ``Delivery`` is the
 gateway's table of local connections; in a cluster it is the relay.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from quizd.game.handoffs import HandoffLog
+from quizd.store.events import StoreEvent
 
 if TYPE_CHECKING:
     from quizd.game.quiz import QuizGame
@@ -52,6 +54,16 @@ class Delivery(Protocol):
 class ResultsSink(Protocol):
     async def write(self, quiz_id: str, results: dict[str, Any]) -> None:
         """Persist an ended quiz's results (e.g. ``results_dir/<quizId>.json``)."""
+
+
+class RecordPort(Protocol):
+    """What an actor needs from the store: hand over one fact, without waiting.
+
+    ``record`` buffers and returns at once (no await, no I/O): the database is never
+    on the answer path (:class:`quizd.store.writer.BatchWriter`).
+    """
+
+    def record(self, event: StoreEvent) -> None: ...
 
 
 class QuizLost(Exception):

@@ -23,6 +23,7 @@ import trio
 from quizd.actors.actor import QuizActor
 from quizd.actors.inbox import ConnectionLost, Flush, HandOver
 from quizd.actors.ports import QuizLost, ResultsSink
+from quizd.actors.recording import QuizRecorder
 from quizd.actors.supervisor import AlreadyRunning, Supervisor
 from quizd.cluster.coordination import REGISTRY, DuplicateNodeId, Leases, Membership, lease_key, new_nonce, parse_lease
 from quizd.cluster.delivery import ClusterDelivery
@@ -118,13 +119,14 @@ class ClusterRouter:
 
 class ClusterManager:
     def __init__(self, config: Config, settings: GameSettings, results: ResultsSink | None,
-                 on_rpc: RpcHandler) -> None:
+                 on_rpc: RpcHandler, *, recorder: QuizRecorder | None = None) -> None:
         cluster = config.cluster
         self.config = config
         self.node_id = config.node.id
         self.supervisor = Supervisor(on_exit=self._actor_exited)
         self.settings = settings
         self.results = results
+        self.recorder = recorder  # what happened, for the database (None: url = "none")
         self.heartbeat_s = cluster.heartbeat_ms / 1000
         self.lease_ms = cluster.node_timeout_ms
         self.port = RedisPort(cluster.redis_url, timeout_s=max(0.2, min(1.0, cluster.heartbeat_ms / 1000)))
@@ -332,7 +334,8 @@ class ClusterManager:
         (the lease is released again and the caller sees ``AlreadyRunning``)."""
         quiz_id = game.quiz_id
         store = LeasedStore(self.store, self.leases.token(epoch), self.lease_ms / 1000)
-        actor = QuizActor(game, ClusterDelivery(quiz_id, self.relay.transport), self.results, store=store)
+        actor = QuizActor(game, ClusterDelivery(quiz_id, self.relay.transport), self.results, store=store,
+                           recorder=self.recorder)
         if quiz_id in self.supervisor.actors:
             log.error("a copy of the quiz still runs here; not starting another", extra={"quizId": quiz_id})
             await self.leases.release(quiz_id, epoch)

@@ -29,11 +29,13 @@ from quizd.placement import (
     LocalPlacement,
     game_settings,
     quiz_cap_details,
+    recorder_for,
     results_directory,
 )
 from quizd.protocol import errors as E
 from quizd.router import Router
 from quizd.service_errors import ServiceError
+from quizd.store.runtime import Store
 
 
 @contextmanager
@@ -46,12 +48,15 @@ def store_unavailable_is_busy() -> Iterator[None]:
 
 
 class ClusterPlacement:
-    def __init__(self, config: Config, definitions: Callable[[str], QuizDefinition | None]) -> None:
+    def __init__(self, config: Config, definitions: Callable[[str], QuizDefinition | None],
+                 store: Store | None = None) -> None:
         self._definitions = definitions
         self.node_id = config.node.id
-        self.manager = ClusterManager(config, game_settings(config), results_directory(config), self._serve_rpc)
+        # The quiz's owner records what happened (a takeover replays it: writes are idempotent).
+        self.manager = ClusterManager(config, game_settings(config), results_directory(config), self._serve_rpc,
+                                      recorder=recorder_for(store, config))
         self.supervisor: Supervisor = self.manager.supervisor
-        self.local = LocalPlacement(config, self.supervisor)
+        self.local = LocalPlacement(config, self.supervisor, store)
         self.router: Router = ClusterRouter(self.manager)
 
     def runs_here(self, quiz_id: str) -> bool:
@@ -119,6 +124,8 @@ class ClusterPlacement:
         return out
 
     async def results(self, quiz_id: str) -> JsonObject:
+        """The live quiz's (from its lease holder), else the ended quiz's from the database,
+        which every node shares: its owner may be long gone."""
         if not self.local.runs_here(quiz_id):
             remote: JsonObject | None = await self._on_holder(quiz_id, RpcOp.RESULTS)
             if remote is not None:

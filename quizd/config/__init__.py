@@ -21,6 +21,7 @@ from quizd.config.model import (
     LoggingSection,
     NodeSection,
     QuizzesSection,
+    StorageSection,
     WebSocketSection,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "NodeSection",
     "Problem",
     "QuizzesSection",
+    "StorageSection",
     "WebSocketSection",
     "load_config",
     "load_definitions",

@@ -12,12 +12,13 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from quizd.config.model import Config
 from quizd.config.loader import (
     ConfigError,
     Problem,
+    config_location,
     load_config,
     read_toml,
     resolve_config_path,
@@ -46,6 +47,7 @@ def run_check(
 
     if config is not None:
         problems.extend(file_problems(config))
+        problems.extend(_storage_problems(config))
         definitions_dir: Path | None = Path(config.quizzes.definitions_dir)
     else:
         definitions_dir = _guess_definitions_dir(path, environ)
@@ -70,6 +72,19 @@ def run_check(
             file=err,
         )
     return EXIT_OK
+
+
+def _storage_problems(config: Config) -> list[Problem]:
+    """A cluster must share one PostgreSQL database; said without connecting to it.
+
+    ``serve`` only warns (a node of a cluster on SQLite still plays), but its results
+    would then stay on that node's disk, which is what the contract forbids.
+    """
+    if config.cluster.redis_url and config.storage.kind != "postgresql":
+        return [Problem(str(config.source), config_location("storage", "url"),
+                        "a cluster ([cluster] redis_url) requires PostgreSQL (postgresql://...): "
+                        f"every node must share one database, not {config.storage.kind!r}")]
+    return []
 
 
 def _guess_definitions_dir(path: str | None, environ: Mapping[str, str]) -> Path | None:
@@ -100,6 +115,7 @@ def _print_summary(config: Config, definitions: DefinitionSet, out: TextIO) -> N
         + (f"  (public URL {config.websocket.public_url})" if config.websocket.public_url else ""),
         f"http:             {http_scheme}://{_hostport(config.http.host, config.http.port)}",
         f"cluster:          {_cluster_mode(config.cluster.redis_url)}",
+        f"storage:          {_storage_mode(config)}",
         f"admin token:      {'configured' if config.auth.admin_token else 'NOT configured'}",
         f"results dir:      {config.quizzes.results_dir or '(not written)'}",
         f"live quizzes:     at most {config.quizzes.max_quizzes} on this node "
@@ -117,6 +133,28 @@ def _print_summary(config: Config, definitions: DefinitionSet, out: TextIO) -> N
     else:
         lines.append("  (no quiz definitions)")
     print("\n".join(lines), file=out)
+
+
+def _storage_mode(config: Config) -> str:
+    """Where results are kept, without echoing a password that may sit in the URL."""
+    storage = config.storage
+    if not storage.enabled:
+        return "none (nothing kept; results_dir only)"
+    migrate = "auto_migrate" if storage.auto_migrate else "no auto_migrate: run quizd db upgrade"
+    if storage.kind == "postgresql":
+        parts = urlsplit(storage.url.strip())
+        where = f"{parts.hostname or 'localhost'}{f':{parts.port}' if _port(parts) else ''}{parts.path}"
+        return f"PostgreSQL at {where}  ({migrate}, answers every {storage.answer_flush_ms} ms)"
+    from quizd.store.engine import database_url
+
+    return f"SQLite {database_url(storage, config.source).database}  ({migrate}, answers every {storage.answer_flush_ms} ms)"
+
+
+def _port(parts: SplitResult) -> int | None:
+    try:
+        return parts.port
+    except ValueError:
+        return None
 
 
 def _hostport(host: str, port: int) -> str:

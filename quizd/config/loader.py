@@ -34,6 +34,7 @@ from quizd.config.model import (
     LoggingSection,
     NodeSection,
     QuizzesSection,
+    StorageSection,
     WebSocketSection,
 )
 from quizd.convert import describe, converter, error_paths
@@ -217,6 +218,16 @@ def _redis_url(value: str) -> str | None:
     return "must be empty or start with redis://, rediss:// or unix://"
 
 
+def _storage_url(value: str) -> str | None:
+    """"", "none", an SQLite or a PostgreSQL URL; never echo it: it may hold a password."""
+    raw = value.strip().lower()
+    if raw in ("", "none") or raw.startswith(
+        ("postgresql://", "postgres://", "postgresql+psycopg://", "sqlite://", "sqlite+pysqlite://")
+    ):
+        return None
+    return 'must be "" (SQLite), "none", or start with postgresql:// or sqlite://'
+
+
 # ------------------------------------------------------------------- node config
 
 # Table name -> attrs class, in the order of docs/operations.md.
@@ -230,6 +241,7 @@ SECTIONS: dict[str, type] = {
     "limits": LimitsSection,
     "cluster": ClusterSection,
     "logging": LoggingSection,
+    "storage": StorageSection,
 }
 
 MIB = 1024 * 1024
@@ -261,6 +273,8 @@ RULES: dict[tuple[str, str], Check] = {
     ("cluster", "heartbeat_ms"): at_least(100),
     ("logging", "level"): one_of("debug", "info", "warning", "error"),
     ("logging", "format"): one_of("json", "text"),
+    ("storage", "url"): _storage_url,
+    ("storage", "answer_flush_ms"): between(10, 60000),
 }
 
 # Keys holding file system paths, resolved against the config file's directory.

@@ -88,6 +88,32 @@ class LoggingSection:
 
 
 @attrs.frozen
+class StorageSection:
+    """``[storage]``: where what happened is kept (docs/operations.md, "v2").
+
+    ``url = ""`` is an SQLite file (``$STATE_DIRECTORY/quizd.db`` under systemd, else
+    ``quizd.db`` beside the config file), ``postgresql://...`` a PostgreSQL database,
+    ``"none"`` keeps nothing; :func:`quizd.store.engine.database_url` turns it into a URL.
+    """
+
+    url: str = attrs.field(default="", repr=False)
+    auto_migrate: bool = True
+    answer_flush_ms: int = 1000
+
+    @property
+    def enabled(self) -> bool:
+        return self.url.strip().lower() != "none"
+
+    @property
+    def kind(self) -> str:
+        """``"sqlite"``, ``"postgresql"`` or ``"none"``: what the URL names (never the URL itself)."""
+        raw = self.url.strip().lower()
+        if raw == "none":
+            return "none"
+        return "postgresql" if raw.startswith(("postgresql:", "postgres:", "postgresql+")) else "sqlite"
+
+
+@attrs.frozen
 class Config:
     """The whole node config.
 
@@ -105,6 +131,7 @@ class Config:
     limits: LimitsSection = attrs.Factory(LimitsSection)
     cluster: ClusterSection = attrs.Factory(ClusterSection)
     logging: LoggingSection = attrs.Factory(LoggingSection)
+    storage: StorageSection = attrs.Factory(StorageSection)
     # Where the config came from; used in messages and to resolve relative paths.
     source: Path | None = attrs.field(default=None, eq=False)
 

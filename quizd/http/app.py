@@ -26,6 +26,7 @@ from quizd.http.web import SECURITY_HEADERS, QrCodes, Throttled, WebPages, qr_te
 from quizd.ops import metrics
 from quizd.service import QuizService
 from quizd.service_errors import ServiceError
+from quizd.store.runtime import Store
 
 log = logging.getLogger("quizd.http")
 
@@ -78,8 +79,11 @@ class ControlPlane:
         ready: Callable[[], str | None],
         ws_url: Callable[[], str],
         web_config: Callable[[], dict[str, Any]] | None = None,
+        store: Store | None = None,
     ) -> None:
         self.service = service
+        # The node's database for the data API (None: [storage] url = "none").
+        self.store = store
         self._token = admin_token.encode()
         self._ready = ready
         self._ws_url = ws_url

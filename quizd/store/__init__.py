@@ -3,7 +3,7 @@
 Definitions, quizzes, answers, results and the webhook outbox, through SQLAlchemy Core
 with sync drivers in Trio worker threads.  The game, the actors and the gateway never
 import this package's database side: actors hand over what happened through the
-``RecordPort`` of :mod:`quizd.store.writer`, and an answer is acknowledged from memory,
+``RecordPort`` of :mod:`quizd.actors.ports`, and an answer is acknowledged from memory,
 never after a database write.
 
 * :mod:`quizd.store.schema`: the tables (one ``MetaData`` for both dialects);

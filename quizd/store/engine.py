@@ -1,4 +1,4 @@
-"""``[storage]``: the settings, the database URL they mean, the Engine, and ``Database``.
+"""``[storage]`` (:class:`quizd.config.model.StorageSection`): the database URL it means, the Engine, and ``Database``.
 
 ``url = ""`` is an SQLite file (``$STATE_DIRECTORY/quizd.db`` under systemd, else
 ``quizd.db`` beside the config file), ``postgresql://...`` is PostgreSQL through the
@@ -15,64 +15,27 @@ of the node.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import attrs
 import trio
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from quizd.config.model import StorageSection
+
 T = TypeVar("T")
 
 SQLITE_FILE = "quizd.db"
-NONE = "none"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 PG_CONNECT_TIMEOUT_S = 5
 PG_STATEMENT_TIMEOUT_MS = 30_000
 
 
-@attrs.frozen
-class StorageSettings:
-    """The ``[storage]`` table of the node config (docs/operations.md, "v2")."""
-
-    url: str = ""
-    auto_migrate: bool = True
-    answer_flush_ms: int = 1000
-
-    @property
-    def enabled(self) -> bool:
-        return self.url.strip().lower() != NONE
-
-
-def read_storage_settings(config_path: Path) -> StorageSettings:
-    """The ``[storage]`` table of a config file (defaults for a missing table or key).
-
-    ``quizd db`` reads only this table, so that it works with a config file whose other
-    tables it has no reason to judge.  Raises ``ValueError`` with the reason.
-    """
-    try:
-        doc = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"{config_path}: {exc}") from None
-    table = doc.get("storage", {})
-    if not isinstance(table, dict):
-        raise ValueError(f"{config_path}: [storage] must be a table")
-    unknown = set(table) - {"url", "auto_migrate", "answer_flush_ms"}
-    if unknown:
-        raise ValueError(f"{config_path}: [storage] unknown key {sorted(unknown)[0]!r}")
-    url, auto, flush = table.get("url", ""), table.get("auto_migrate", True), table.get("answer_flush_ms", 1000)
-    if not isinstance(url, str) or not isinstance(auto, bool) or type(flush) is not int or flush <= 0:
-        raise ValueError(f"{config_path}: [storage] url must be a string, auto_migrate a boolean, "
-                         "answer_flush_ms a positive integer")
-    return StorageSettings(url=url, auto_migrate=auto, answer_flush_ms=flush)
-
-
-def database_url(settings: StorageSettings, config_path: Path | None,
+def database_url(settings: StorageSection, config_path: Path | None,
                  environ: Mapping[str, str] = os.environ) -> URL:
     """The SQLAlchemy URL ``settings`` mean; ``ValueError`` for ``none`` or an unknown scheme."""
     raw = settings.url.strip()
@@ -131,7 +94,7 @@ def make_engine(url: URL | str) -> Engine:
     )
 
 
-def engine_from_settings(settings: StorageSettings, config_path: Path | None,
+def engine_from_settings(settings: StorageSection, config_path: Path | None,
                          environ: Mapping[str, str] = os.environ) -> Engine:
     """The Engine ``[storage]`` names (``ValueError`` for ``none`` or an unknown URL)."""
     return make_engine(database_url(settings, config_path, environ))

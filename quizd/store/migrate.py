@@ -19,7 +19,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from quizd.store.engine import StorageSettings, engine_from_settings, read_storage_settings
+from quizd.config.model import StorageSection
+from quizd.store.engine import engine_from_settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -57,7 +58,7 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(alembic_config(connection), "head")
 
 
-async def migrate_at_start(settings: StorageSettings, config_path: Path | None) -> None:
+async def migrate_at_start(settings: StorageSection, config_path: Path | None) -> None:
     """What ``serve`` does before it listens when ``[storage] auto_migrate`` is true.
 
     Runs in a worker thread (the event loop must not wait on the database); raises what
@@ -78,13 +79,12 @@ async def migrate_at_start(settings: StorageSettings, config_path: Path | None) 
 
 def run_db(action: str, config: str | None) -> int:
     """The ``quizd db`` command: the exit code, the reason on stderr."""
-    from quizd.config.loader import resolve_config_path
+    from quizd.config.loader import ConfigError, load_config
 
-    config_path = resolve_config_path(config)
     try:
-        settings = read_storage_settings(config_path)
-        engine = engine_from_settings(settings, config_path)
-    except ValueError as exc:
+        loaded = load_config(config)
+        engine = engine_from_settings(loaded.storage, loaded.source)
+    except (ConfigError, ValueError) as exc:
         print(f"quizd db {action}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:

@@ -1,6 +1,7 @@
 """The batch writer: what happened reaches the database in batches, never on the answer path.
 
-Actors call :meth:`BatchWriter.record` through the narrow :class:`RecordPort`: it appends
+Actors call :meth:`BatchWriter.record` through the narrow
+:class:`quizd.actors.ports.RecordPort`: it appends
 to an in-memory buffer and returns at once (no await, no I/O).  One Trio task flushes
 the buffer every ``flush_interval_s``, or sooner once it holds ``batch_size`` events, in
 one transaction per batch in a worker thread (:class:`quizd.store.engine.Database`).
@@ -24,8 +25,6 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Protocol
-
 import trio
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -40,12 +39,6 @@ log = logging.getLogger("quizd.store")
 # Errors that say the database is away (down, restarting, unreachable, out of
 # connections), not that it refuses what was written: the batch is kept and retried.
 TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
-
-
-class RecordPort(Protocol):
-    """What an actor needs from the store: hand over one fact, without waiting."""
-
-    def record(self, event: StoreEvent) -> None: ...
 
 
 class BatchWriter:

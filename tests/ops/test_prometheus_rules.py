@@ -59,6 +59,8 @@ EXPECTED_ALERTS = frozenset({
     "QuizdClusterMembersDisagree",
     "QuizdConnectionsNearLimit",
     "QuizdConfigReloadFailed",
+    "QuizdStoreWritesPending",
+    "QuizdStoreAnswersDropped",
 })
 
 PROMTOOL = shutil.which("promtool")

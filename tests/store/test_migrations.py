@@ -10,7 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from quizd.cli import main
-from quizd.store.engine import StorageSettings, database_url, read_storage_settings
+from quizd.config.model import StorageSection
+from quizd.config import load_config
+from quizd.store.engine import database_url
 from quizd.store.migrate import is_current, upgrade
 from quizd.store.schema import metadata
 
@@ -70,18 +72,18 @@ def test_quizd_db_upgrade_says_why_it_failed(tmp_path: Path, capsys: object) -> 
 
 def test_database_url_follows_the_operator_contract(tmp_path: Path) -> None:
     config = tmp_path / "etc" / "quizd.toml"
-    assert database_url(StorageSettings(), config, {}).database == str(tmp_path / "etc" / "quizd.db")
-    assert database_url(StorageSettings(), config, {"STATE_DIRECTORY": "/var/lib/quizd"}).database == \
+    assert database_url(StorageSection(), config, {}).database == str(tmp_path / "etc" / "quizd.db")
+    assert database_url(StorageSection(), config, {"STATE_DIRECTORY": "/var/lib/quizd"}).database == \
         "/var/lib/quizd/quizd.db"
-    pg = database_url(StorageSettings(url="postgresql://u@h/db"), config, {})
+    pg = database_url(StorageSection(url="postgresql://u@h/db"), config, {})
     assert pg.drivername == "postgresql+psycopg" and pg.database == "db"
-    assert not StorageSettings(url="none").enabled
+    assert not StorageSection(url="none").enabled
 
 
 def test_storage_settings_are_read_from_the_config_file(tmp_path: Path) -> None:
     config = tmp_path / "quizd.toml"
     config.write_text('[node]\nid = "a"\n[storage]\nurl = "none"\nanswer_flush_ms = 250\n')
-    assert read_storage_settings(config) == StorageSettings(url="none", auto_migrate=True, answer_flush_ms=250)
+    assert load_config(config).storage == StorageSection(url="none", auto_migrate=True, answer_flush_ms=250)
 
 
 async def test_migrate_at_start_upgrades_unless_told_not_to(tmp_path: Path) -> None:
@@ -89,10 +91,10 @@ async def test_migrate_at_start_upgrades_unless_told_not_to(tmp_path: Path) -> N
     from quizd.store.migrate import migrate_at_start
 
     config = tmp_path / "quizd.toml"
-    await migrate_at_start(StorageSettings(auto_migrate=False), config)
-    await migrate_at_start(StorageSettings(url="none"), config)
+    await migrate_at_start(StorageSection(auto_migrate=False), config)
+    await migrate_at_start(StorageSection(url="none"), config)
     assert not (tmp_path / "quizd.db").exists()
-    await migrate_at_start(StorageSettings(), config)
-    engine = engine_from_settings(StorageSettings(), config)
+    await migrate_at_start(StorageSection(), config)
+    engine = engine_from_settings(StorageSection(), config)
     assert is_current(engine)
     engine.dispose()

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from quizd.store import schema
-from quizd.store.engine import Database, StorageSettings, engine_from_settings, make_engine
+from quizd.config.model import StorageSection
+from quizd.store.engine import Database, engine_from_settings, make_engine
 from quizd.store.events import AnswerRecorded, PlayerResult, QuestionClosed, QuizCreated, QuizEnded, QuizStarted
 from quizd.store.migrate import upgrade
 from quizd.store.rows import write_batch
@@ -85,7 +86,7 @@ def test_a_batch_written_twice_is_written_once(engine: Engine) -> None:
 async def test_postgres_stopped_mid_stream_loses_nothing_and_drain_waits(
     postgres_server: PostgresServer, pg_url: str
 ) -> None:
-    engine = migrated(engine_from_settings(StorageSettings(url=pg_url), None))
+    engine = migrated(engine_from_settings(StorageSection(url=pg_url), None))
     writer = BatchWriter(Database(engine), flush_interval_s=0.05, batch_size=50, max_pending=10_000,
                          backoff_min_s=0.05, backoff_max_s=0.2)
     try:
@@ -114,7 +115,7 @@ async def test_postgres_stopped_mid_stream_loses_nothing_and_drain_waits(
 async def test_the_bound_drops_oldest_answers_but_never_a_quiz_end(
     postgres_server: PostgresServer, pg_url: str
 ) -> None:
-    engine = migrated(engine_from_settings(StorageSettings(url=pg_url), None))
+    engine = migrated(engine_from_settings(StorageSection(url=pg_url), None))
     writer = BatchWriter(Database(engine), flush_interval_s=0.05, batch_size=50, max_pending=100,
                          backoff_min_s=0.05, backoff_max_s=0.2)
     try:
@@ -163,7 +164,7 @@ async def test_record_never_waits_for_the_database(interval: float, sqlite_url: 
 
 
 async def test_an_event_the_database_refuses_does_not_block_the_others(pg_url: str) -> None:
-    engine = migrated(engine_from_settings(StorageSettings(url=pg_url), None))
+    engine = migrated(engine_from_settings(StorageSection(url=pg_url), None))
     writer = BatchWriter(Database(engine), flush_interval_s=0.05)
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
