@@ -32,6 +32,8 @@ from quizd.cluster.placement import ClusterPlacement
 from quizd.game.phase import Phase
 from quizd.placement import LocalPlacement, Placement
 from quizd.service import DefinitionCatalog, QuizService
+from quizd.store.engine import Database, StorageSettings, Store, engine_from_settings
+from quizd.store.migrate import migrate_at_start
 
 log = logging.getLogger("quizd.node")
 
@@ -52,7 +54,9 @@ class Node:
     def __init__(self, config: Config, notifier: Notifier | None = None) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
-        catalog = DefinitionCatalog(DefinitionSet(definitions={}, problems=()))
+        self.store = self._open_store(config)
+        catalog = DefinitionCatalog(DefinitionSet(definitions={}, problems=()),
+                                    self.store.database if self.store else None)
         # The one choice between a single node and a cluster: everything else gets the placement.
         self.placement = self._placement(config, catalog)
         self.supervisor = self.placement.supervisor
@@ -66,13 +70,28 @@ class Node:
             ready=lambda: None if self.state == "ready" else self.state,
             ws_url=self.ws_url,
             web_config=self.web_config,
+            store=self.store,
         )
 
     @staticmethod
     def _placement(config: Config, catalog: DefinitionCatalog) -> Placement:
         if not config.cluster.redis_url:
             return LocalPlacement(config)
-        return ClusterPlacement(config, catalog.get)
+        return ClusterPlacement(config, catalog.resolve)
+
+    @staticmethod
+    def _storage_settings(config: Config) -> StorageSettings:
+        storage = config.storage
+        return StorageSettings(url=storage.url, auto_migrate=storage.auto_migrate,
+                               answer_flush_ms=storage.answer_flush_ms)
+
+    @classmethod
+    def _open_store(cls, config: Config) -> Store | None:
+        """The database ``[storage]`` names (None for ``url = "none"``); migrated in ``run``."""
+        settings = cls._storage_settings(config)
+        if not settings.enabled:
+            return None
+        return Store(database=Database(engine_from_settings(settings, config.source)))
 
     def ws_url(self) -> str:
         ws = self.config.websocket
@@ -99,6 +118,15 @@ class Node:
         return definitions
 
     async def run(self, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> int:
+        try:
+            return await self._run(task_status)
+        finally:
+            if self.store is not None:
+                self.store.database.dispose()
+
+    async def _run(self, task_status: trio.TaskStatus[Node]) -> int:
+        # The schema first: a node that cannot write its database must not start.
+        await migrate_at_start(self._storage_settings(self.config), self.config.source)
         self.service.replace_definitions(await self.load_definitions())
         if self.config.http.web:
             self.control_plane.web = await trio.to_thread.run_sync(WebPages.load)

@@ -9,7 +9,7 @@ every quiz over instead of ending it.  What this node's own actors answer is the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,7 +38,7 @@ def store_unavailable_is_busy() -> Iterator[None]:
 
 
 class ClusterPlacement:
-    def __init__(self, config: Config, definitions: Callable[[str], QuizDefinition | None]) -> None:
+    def __init__(self, config: Config, definitions: Callable[[str], Awaitable[QuizDefinition | None]]) -> None:
         self._definitions = definitions
         self.node_id = config.node.id
         self.manager = ClusterManager(config, game_settings(config), results_directory(config), self._serve_rpc)
@@ -122,7 +122,7 @@ class ClusterPlacement:
     async def _serve_rpc(self, call: RpcCall) -> Any:
         """Requests relayed from another node to this one, the quiz's (ring or lease) owner."""
         if call.op is RpcOp.CREATE:
-            definition = self._definitions(call.definition_id or "")
+            definition = await self._definitions(call.definition_id or "")
             if definition is None:
                 raise ServiceError(404, "definition_not_found", f"no quiz definition {call.definition_id!r}")
             quiz_id, host_token = await self.manager.create(definition, call.quiz_id, call.auto_start)

@@ -33,6 +33,7 @@ from quizd.config.model import (
     LoggingSection,
     NodeSection,
     QuizzesSection,
+    StorageSection,
     WebSocketSection,
 )
 from quizd.convert import describe, converter, error_paths
@@ -98,14 +99,19 @@ def read_toml(path: Path, file: str | None = None) -> tuple[dict[str, Any] | Non
         return None, [Problem(label, "", "is a directory, not a file")]
     except OSError as exc:
         return None, [Problem(label, "", f"cannot read: {exc.strerror or exc}")]
+    return parse_toml(data, label)
+
+
+def parse_toml(data: bytes, file: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Parse TOML bytes (a file's, or a request body's); on failure ``None`` and the reason."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [Problem(label, "", f"not valid UTF-8 (byte {exc.start})")]
+        return None, [Problem(file, "", f"not valid UTF-8 (byte {exc.start})")]
     try:
         return tomllib.loads(text), []
     except tomllib.TOMLDecodeError as exc:
-        return None, [_syntax_problem(label, str(exc), text)]
+        return None, [_syntax_problem(file, str(exc), text)]
 
 
 def _syntax_problem(file: str, message: str, text: str) -> Problem:
@@ -229,6 +235,7 @@ SECTIONS: dict[str, type] = {
     "limits": LimitsSection,
     "cluster": ClusterSection,
     "logging": LoggingSection,
+    "storage": StorageSection,
 }
 
 MIB = 1024 * 1024

@@ -87,6 +87,15 @@ class LoggingSection:
 
 
 @attrs.frozen
+class StorageSection:
+    """``[storage]`` (docs/operations.md, "v2"): where what happened is kept."""
+
+    url: str = attrs.field(default="", repr=False)
+    auto_migrate: bool = True
+    answer_flush_ms: int = 1000
+
+
+@attrs.frozen
 class Config:
     """The whole node config.
 
@@ -104,6 +113,7 @@ class Config:
     limits: LimitsSection = attrs.Factory(LimitsSection)
     cluster: ClusterSection = attrs.Factory(ClusterSection)
     logging: LoggingSection = attrs.Factory(LoggingSection)
+    storage: StorageSection = attrs.Factory(StorageSection)
     # Where the config came from; used in messages and to resolve relative paths.
     source: Path | None = attrs.field(default=None, eq=False)
 

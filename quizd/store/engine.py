@@ -151,3 +151,10 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@attrs.frozen
+class Store:
+    """What the node hands the control plane of its storage (None when ``url = "none"``)."""
+
+    database: Database
