@@ -15,9 +15,10 @@ import trio
 from quizd.store.engine import StorageSettings, engine_from_settings
 from quizd.store.events import StoreEvent
 from quizd.store.rows import write_batch
+from tests.cluster.conftest import redis_server
 from tests.store.conftest import pg_url, postgres_server
 
-__all__ = ["api", "pg_url", "postgres_server", "seed"]
+__all__ = ["api", "pg_url", "postgres_server", "redis_server", "seed"]
 
 
 def _request(base_url: str, method: str, path: str, body: bytes | None,
