@@ -31,7 +31,8 @@ from quizd.ops.sdnotify import Notifier, status_loop, watchdog_loop
 from quizd.cluster.placement import ClusterPlacement
 from quizd.game.phase import Phase
 from quizd.placement import LocalPlacement, Placement
-from quizd.service import DefinitionCatalog, QuizService
+from quizd.catalog import DefinitionCatalog
+from quizd.service import QuizService
 from quizd.store.engine import Database, StorageSettings, Store, engine_from_settings
 from quizd.store.migrate import migrate_at_start
 

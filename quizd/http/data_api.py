@@ -17,7 +17,14 @@ from quizd.catalog import DefinitionCatalog
 from quizd.config import ConfigError
 from quizd.config.definitions import parse_definition_body
 from quizd.game.definitions import QuizDefinition
-from quizd.http.replies import Receive, Reply, bounded_body, error_reply, json_reply, only_get
+from quizd.http.replies import (
+    Receive,
+    Reply,
+    bounded_body,
+    error_reply,
+    json_reply,
+    only_get,
+)
 from quizd.http.reports import report_csv, report_json
 from quizd.store import queries
 from quizd.store.engine import Store

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import orjson
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from quizd.store import schema
@@ -60,12 +60,12 @@ def write(engine: Engine, change: Callable[..., T], *args: object) -> T:
         return change(connection, *args)
 
 
-def _stored(row: object) -> StoredDefinition:
-    return StoredDefinition(id=row.id, version=row.version, title=row.title,  # type: ignore[attr-defined]
-                            body=orjson.loads(row.body), created_at=row.created_at)  # type: ignore[attr-defined]
+def _stored(row: Row[Any]) -> StoredDefinition:
+    return StoredDefinition(id=row.id, version=row.version, title=row.title,
+                            body=orjson.loads(row.body), created_at=row.created_at)
 
 
-def _latest_row(connection: Connection, definition_id: str) -> object | None:
+def _latest_row(connection: Connection, definition_id: str) -> Row[Any] | None:
     d = schema.definitions
     return connection.execute(
         select(d).where(d.c.id == definition_id).order_by(d.c.version.desc()).limit(1)
@@ -75,7 +75,7 @@ def _latest_row(connection: Connection, definition_id: str) -> object | None:
 def latest(connection: Connection, definition_id: str) -> StoredDefinition | None:
     """The latest version of a live definition, or None (never made, or deleted)."""
     row = _latest_row(connection, definition_id)
-    if row is None or row.deleted_at is not None:  # type: ignore[attr-defined]
+    if row is None or row.deleted_at is not None:
         return None
     return _stored(row)
 
@@ -99,12 +99,12 @@ def add_version(connection: Connection, definition_id: str, title: str, body: Ma
     must be live (``MISSING``).  Raises ``DefinitionRefused``.
     """
     row = _latest_row(connection, definition_id)
-    is_live = row is not None and row.deleted_at is None  # type: ignore[attr-defined]
+    is_live = row is not None and row.deleted_at is None
     if new and is_live:
         raise DefinitionRefused(Refusal.EXISTS)
     if not new and not is_live:
         raise DefinitionRefused(Refusal.MISSING)
-    version = (row.version if row is not None else 0) + 1  # type: ignore[attr-defined]
+    version = (row.version if row is not None else 0) + 1
     try:
         with connection.begin_nested():
             connection.execute(insert(schema.definitions).values(
@@ -118,8 +118,8 @@ def add_version(connection: Connection, definition_id: str, title: str, body: Ma
 def mark_deleted(connection: Connection, definition_id: str, now_ms: int) -> None:
     """Mark the latest version deleted (``MISSING`` when there is no live one)."""
     row = _latest_row(connection, definition_id)
-    if row is None or row.deleted_at is not None:  # type: ignore[attr-defined]
+    if row is None or row.deleted_at is not None:
         raise DefinitionRefused(Refusal.MISSING)
     d = schema.definitions
-    connection.execute(update(d).where((d.c.id == definition_id) & (d.c.version == row.version))  # type: ignore[attr-defined]
+    connection.execute(update(d).where((d.c.id == definition_id) & (d.c.version == row.version))
                        .values(deleted_at=now_ms))
