@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 import trio
+from sqlalchemy.exc import SQLAlchemyError
 
 from quizd.config import ConfigError, DefinitionSet, parse_definition
 from quizd.config.definitions import BODY, definition_document
@@ -92,9 +93,8 @@ class DefinitionCatalog:
         cached = self._cache.get(definition_id)
         if cached is not None and now - cached[0] < CACHE_S:
             return cached[1]
-        stored = await self.database.run(read, self.database.engine, rows.latest, definition_id)
-        definition = self._remember(definition_id, stored)
-        return definition
+        stored = await self._read_latest(self.database, definition_id)
+        return self._remember(definition_id, stored)
 
     async def entry(self, definition_id: str) -> CatalogEntry:
         """One definition for ``GET /api/definitions/{id}`` (read fresh), or 404."""
@@ -102,7 +102,7 @@ class DefinitionCatalog:
         if found is not None:
             return CatalogEntry(found, DefinitionSource.FILE)
         if self.database is not None:
-            stored = await self.database.run(read, self.database.engine, rows.latest, definition_id)
+            stored = await self._read_latest(self.database, definition_id)
             definition = self._remember(definition_id, stored)
             if definition is not None:
                 return CatalogEntry(definition, DefinitionSource.API)
@@ -112,7 +112,11 @@ class DefinitionCatalog:
         """Every definition, by id: the files', then the database's live ones."""
         merged = {d.id: CatalogEntry(d, DefinitionSource.FILE) for d in self.current.definitions.values()}
         if self.database is not None:
-            for stored in await self.database.run(read, self.database.engine, rows.live):
+            try:
+                live = await self.database.run(read, self.database.engine, rows.live)
+            except SQLAlchemyError as exc:
+                raise _unavailable(exc) from None
+            for stored in live:
                 definition = self._remember(stored.id, stored)
                 if definition is not None and stored.id not in merged:
                     merged[stored.id] = CatalogEntry(definition, DefinitionSource.API)
@@ -138,7 +142,16 @@ class DefinitionCatalog:
             await database.run(rows.write, database.engine, rows.mark_deleted, definition_id, _now_ms())
         except rows.DefinitionRefused:
             raise ServiceError(404, "definition_not_found", f"no quiz definition {definition_id!r}") from None
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from None
         self._cache[definition_id] = (self._clock(), None)
+
+    @staticmethod
+    async def _read_latest(database: Database, definition_id: str) -> rows.StoredDefinition | None:
+        try:
+            return await database.run(read, database.engine, rows.latest, definition_id)
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from None
 
     async def _add(self, definition: QuizDefinition, new: bool) -> CatalogEntry:
         database = self._writable()
@@ -153,6 +166,8 @@ class DefinitionCatalog:
                 raise ServiceError(404, "definition_not_found", f"no quiz definition {definition.id!r}") from None
             raise ServiceError(409, "definition_changed",
                                f"definition {definition.id!r} was changed meanwhile; send it again") from None
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from None
         versioned = attrs.evolve(definition, version=version)
         self._cache[definition.id] = (self._clock(), versioned)
         return CatalogEntry(versioned, DefinitionSource.API)
@@ -174,6 +189,12 @@ class DefinitionCatalog:
             self._cache.clear()
         self._cache[definition_id] = (self._clock(), definition)
         return definition
+
+
+def _unavailable(exc: SQLAlchemyError) -> ServiceError:
+    """The database did not answer: a 503 the client may retry, not a 500."""
+    log.warning("definitions: database unavailable", extra={"error": exc.__class__.__name__})
+    return ServiceError(503, "storage_unavailable", "the database did not answer; try again")
 
 
 def _parse_stored(stored: rows.StoredDefinition) -> QuizDefinition | None:

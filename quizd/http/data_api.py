@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from quizd.catalog import DefinitionCatalog
 from quizd.config import ConfigError
 from quizd.config.definitions import parse_definition_body
@@ -102,6 +104,8 @@ class DataApi:
                                             definition_id, limit, cursor)
         except queries.BadCursor:
             return error_reply(422, "invalid_query", "cursor is not one this server handed out")
+        except SQLAlchemyError:
+            return _unavailable()
         return json_reply(200, {"items": [_history_item(q) for q in page.items], "nextCursor": page.next_cursor})
 
     # ------------------------------------------------------------------ report
@@ -109,7 +113,10 @@ class DataApi:
         store = self.store
         if store is None:
             return _storage_disabled()
-        report = await store.database.run(queries.read, store.database.engine, queries.report, quiz_id)
+        try:
+            report = await store.database.run(queries.read, store.database.engine, queries.report, quiz_id)
+        except SQLAlchemyError:
+            return _unavailable()
         if report is None:
             return error_reply(404, "quiz_not_found", f"no quiz {quiz_id!r}")
         if not report.questions:
@@ -146,6 +153,10 @@ def _invalid(problems: list[tuple[str, str]]) -> Reply:
 
 def _storage_disabled() -> Reply:
     return error_reply(409, "storage_disabled", 'nothing is kept: [storage] url = "none"')
+
+
+def _unavailable() -> Reply:
+    return error_reply(503, "storage_unavailable", "the database did not answer; try again")
 
 
 def _single(query: dict[str, list[str]], key: str) -> str | None:
