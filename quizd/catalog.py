@@ -109,13 +109,18 @@ class DefinitionCatalog:
         raise ServiceError(404, "definition_not_found", f"no quiz definition {definition_id!r}")
 
     async def entries(self) -> list[CatalogEntry]:
-        """Every definition, by id: the files', then the database's live ones."""
+        """Every definition, by id: the files', then the database's live ones (the files'
+        alone while the database does not answer, so the host screen can still start a
+        quiz from a file)."""
         merged = {d.id: CatalogEntry(d, DefinitionSource.FILE) for d in self.current.definitions.values()}
         if self.database is not None:
             try:
                 live = await self.database.run(read, self.database.engine, rows.live)
             except SQLAlchemyError as exc:
-                raise _unavailable(exc) from None
+                # The v1 list keeps working on files while the database is away.
+                log.warning("definitions: database unavailable; listing files only",
+                            extra={"error": exc.__class__.__name__})
+                live = ()
             for stored in live:
                 definition = self._remember(stored.id, stored)
                 if definition is not None and stored.id not in merged:

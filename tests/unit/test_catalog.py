@@ -87,3 +87,18 @@ async def test_no_database_means_files_only() -> None:
     with pytest.raises(ServiceError) as refused:
         await catalog.create(quiz("made", "One"))
     assert (refused.value.status, refused.value.code) == (409, "storage_disabled")
+
+
+async def test_a_database_that_does_not_answer() -> None:
+    """Nothing listens on port 1: files still list and create, an API id is a 503."""
+    away = Database(make_engine("postgresql://quizd@127.0.0.1:1/quizd"))
+    catalog = DefinitionCatalog(DefinitionSet({"filed": quiz("filed", "File")}), away)
+    try:
+        assert [e.definition.id for e in await catalog.entries()] == ["filed"]
+        assert (await catalog.resolve("filed")).title == "File"  # type: ignore[union-attr]
+        for call in (catalog.resolve("made"), catalog.entry("made"), catalog.create(quiz("made", "One"))):
+            with pytest.raises(ServiceError) as refused:
+                await call
+            assert (refused.value.status, refused.value.code) == (503, "storage_unavailable")
+    finally:
+        away.dispose()
