@@ -32,7 +32,8 @@ from quizd.cluster.coordination import DuplicateNodeId
 from quizd.cluster.placement import ClusterPlacement
 from quizd.game.phase import Phase
 from quizd.placement import LocalPlacement, Placement
-from quizd.service import DefinitionCatalog, QuizService
+from quizd.catalog import DefinitionCatalog
+from quizd.service import QuizService
 from quizd.store.runtime import Store, StoreNotReady, open_store
 
 log = logging.getLogger("quizd.node")
@@ -55,9 +56,10 @@ class Node:
     def __init__(self, config: Config, notifier: Notifier | None = None) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
-        catalog = DefinitionCatalog(DefinitionSet(definitions={}, problems=()))
-        # [storage]: the database and its batch writer (None for url = "none"); nothing connects yet.
+                # [storage]: the database and its batch writer (None for url = "none"); nothing connects yet.
         self.store = open_store(config.storage, config.source)
+        catalog = DefinitionCatalog(DefinitionSet(definitions={}, problems=()),
+                                    self.store.database if self.store else None)
         # The one choice between a single node and a cluster: everything else gets the placement.
         self.placement = self._placement(config, catalog, self.store)
         self.supervisor = self.placement.supervisor
@@ -81,7 +83,7 @@ class Node:
         if config.storage.kind != "postgresql":
             log.warning("[storage] a cluster should share one PostgreSQL database (quizd check-config refuses "
                         "%s): the results this node keeps are reported by this node only", config.storage.kind)
-        return ClusterPlacement(config, catalog.get, store)
+        return ClusterPlacement(config, catalog.resolve, store)
 
     def ws_url(self) -> str:
         ws = self.config.websocket

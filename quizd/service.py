@@ -1,7 +1,7 @@
 """The node's quiz service: create, list, inspect and end quizzes; reload definitions.
 
-This is what the HTTP control plane calls.  It owns the current definition set (a
-SIGHUP swaps it; live quizzes keep the ``QuizDefinition`` object they started with),
+This is what the HTTP control plane calls.  It owns the definition catalog (a SIGHUP
+swaps its files; live quizzes keep the ``QuizDefinition`` object they started with),
 checks requests (draining, definition, quiz id) and leaves where a quiz runs to the
 ``Placement`` the node chose (this process, or the cluster).
 """
@@ -11,23 +11,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from quizd.catalog import DefinitionCatalog
 from quizd.config import DefinitionSet
-from quizd.game.definitions import QuizDefinition
 from quizd.game.quiz import AutoStart
 from quizd.ops import metrics
 from quizd.placement import QUIZ_ID_RE, CreatedQuiz, Placement
 from quizd.service_errors import ServiceError
 from quizd.store.runtime import Store
-
-
-class DefinitionCatalog:
-    """The node's current quiz definitions; the service and a cluster's RPCs read it."""
-
-    def __init__(self, current: DefinitionSet) -> None:
-        self.current = current
-
-    def get(self, definition_id: str) -> QuizDefinition | None:
-        return self.current.definitions.get(definition_id)
 
 
 class QuizService:
@@ -43,12 +33,6 @@ class QuizService:
     def definitions(self) -> DefinitionSet:
         return self.catalog.current
 
-    def list_definitions(self) -> list[dict[str, Any]]:
-        return [
-            {"id": d.id, "title": d.title, "questionCount": d.question_count}
-            for d in sorted(self.definitions.definitions.values(), key=lambda d: d.id)
-        ]
-
     def replace_definitions(self, definitions: DefinitionSet) -> None:
         self.catalog.current = definitions
 
@@ -58,7 +42,7 @@ class QuizService:
     ) -> CreatedQuiz:
         if self.draining:
             raise ServiceError(503, "server_busy", "this node is draining; create the quiz elsewhere")
-        definition = self.catalog.get(definition_id)
+        definition = await self.catalog.resolve(definition_id)
         if definition is None:
             raise ServiceError(404, "definition_not_found", f"no quiz definition {definition_id!r}")
         if quiz_id is None:

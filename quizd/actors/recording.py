@@ -34,8 +34,6 @@ from quizd.store.events import (
 
 #: Every question the game plays today is a single-choice question (protocol section 3).
 SINGLE = "single"
-#: Definitions from files have no versions; the data API's own start at 1 as well.
-FILE_DEFINITION_VERSION = 1
 
 
 class QuizRecorder:
@@ -92,7 +90,7 @@ class QuizRecorder:
         return QuizCreated(
             quiz_id=game.quiz_id,
             definition_id=definition.id,
-            definition_version=FILE_DEFINITION_VERSION,
+            definition_version=definition.version,
             title=definition.title,
             node=self.node,
             questions=definition.question_count,

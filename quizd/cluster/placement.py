@@ -9,7 +9,7 @@ every quiz over instead of ending it.  What this node's own actors answer is the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,7 +48,7 @@ def store_unavailable_is_busy() -> Iterator[None]:
 
 
 class ClusterPlacement:
-    def __init__(self, config: Config, definitions: Callable[[str], QuizDefinition | None],
+    def __init__(self, config: Config, definitions: Callable[[str], Awaitable[QuizDefinition | None]],
                  store: Store | None = None) -> None:
         self._definitions = definitions
         self.node_id = config.node.id
@@ -150,7 +150,7 @@ class ClusterPlacement:
     async def _serve_rpc(self, call: RpcCall) -> Any:
         """Requests relayed from another node to this one, the quiz's (ring or lease) owner."""
         if call.op is RpcOp.CREATE:
-            definition = self._definitions(call.definition_id or "")
+            definition = await self._definitions(call.definition_id or "")
             if definition is None:
                 raise ServiceError(404, "definition_not_found", f"no quiz definition {call.definition_id!r}")
             self.local.refuse_over_cap()

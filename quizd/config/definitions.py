@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import orjson
 
 from quizd.config.loader import (
     Check,
@@ -25,6 +26,7 @@ from quizd.config.loader import (
     between,
     matches,
     one_of,
+    parse_toml,
     read_toml,
     structure_value,
     unknown_key_problems,
@@ -36,6 +38,8 @@ MAX_QUESTIONS = 500
 MIN_CHOICES, MAX_CHOICES = 2, 6
 
 _REQUIRED = object()
+# The "file" of the problems of a definition sent over the data API.
+BODY = "body"
 
 
 @attrs.frozen
@@ -130,6 +134,51 @@ def parse_definition(doc: Mapping[str, Any], source: str) -> QuizDefinition:
         allow_late_join=quiz["allow_late_join"],
         close_when_all_answered=quiz["close_when_all_answered"],
     )
+
+
+def parse_definition_body(data: bytes, toml: bool) -> QuizDefinition:
+    """A definition sent over the data API: TOML, or JSON with the same keys.
+
+    The same checks as a file (``parse_definition``), so a definition is valid over the
+    API exactly when it would be valid as a file; every problem is raised at once in a
+    ``ConfigError`` whose problems carry the key path (``questions[2].answer``) as their
+    ``location`` and ``"body"`` as their file.
+    """
+    if toml:
+        doc, problems = parse_toml(data, BODY)
+        if doc is None:
+            raise ConfigError(problems)
+    else:
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise ConfigError([Problem(BODY, "", f"not JSON: {exc}")]) from None
+        if not isinstance(doc, dict):
+            raise ConfigError([Problem(BODY, "", f"expected an object, got {describe(doc)}")])
+    return parse_definition(doc, BODY)
+
+
+def definition_document(definition: QuizDefinition) -> dict[str, Any]:
+    """A definition as the keys of a definition file (every default filled in).
+
+    What ``GET /api/definitions/{id}`` shows and what the store keeps of an API
+    definition: ``parse_definition`` of it gives the same definition back.
+    """
+    return {
+        "id": definition.id,
+        "title": definition.title,
+        "reveal": definition.reveal,
+        "reveal_ms": definition.reveal_ms,
+        "countdown_ms": definition.countdown_ms,
+        "streak_bonus": definition.streak_bonus,
+        "allow_late_join": definition.allow_late_join,
+        "close_when_all_answered": definition.close_when_all_answered,
+        "questions": [
+            {"text": q.text, "choices": list(q.choices), "answer": q.answer,
+             "time_limit_ms": q.time_limit_ms, "points": q.points}
+            for q in definition.questions
+        ],
+    }
 
 
 def _parse_table(

@@ -100,14 +100,19 @@ def read_toml(path: Path, file: str | None = None) -> tuple[dict[str, Any] | Non
         return None, [Problem(label, "", "is a directory, not a file")]
     except OSError as exc:
         return None, [Problem(label, "", f"cannot read: {exc.strerror or exc}")]
+    return parse_toml(data, label)
+
+
+def parse_toml(data: bytes, file: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Parse TOML bytes (a file's, or a request body's); on failure ``None`` and the reason."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [Problem(label, "", f"not valid UTF-8 (byte {exc.start})")]
+        return None, [Problem(file, "", f"not valid UTF-8 (byte {exc.start})")]
     try:
         return tomllib.loads(text), []
     except tomllib.TOMLDecodeError as exc:
-        return None, [_syntax_problem(label, str(exc), text)]
+        return None, [_syntax_problem(file, str(exc), text)]
 
 
 def _syntax_problem(file: str, message: str, text: str) -> Problem:

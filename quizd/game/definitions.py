@@ -34,6 +34,9 @@ class QuizDefinition:
     streak_bonus: int = 100
     allow_late_join: bool = True
     close_when_all_answered: bool = False
+    # Which version of its definition this is: always 1 for a file, counted up by each
+    # change made over the data API; a quiz records the version it ran.
+    version: int = 1
 
     @property
     def question_count(self) -> int:

@@ -21,6 +21,11 @@ import trio
 
 from quizd.convert import converter, error_paths
 from quizd.game.quiz import AutoStart
+from quizd.http.data_api import DataApi
+from quizd.http.replies import BODY_TIMEOUT_S, Receive, Reply, bounded_body  # noqa: F401 (BODY_TIMEOUT_S: the bound of v1 bodies too)
+from quizd.http.replies import error_reply as _error
+from quizd.http.replies import json_reply as _json
+from quizd.http.replies import only_get as _only_get
 from quizd.http.throttle import AddressThrottle
 from quizd.http.web import SECURITY_HEADERS, QrCodes, Throttled, WebPages, qr_text
 from quizd.ops import metrics
@@ -30,26 +35,11 @@ from quizd.store.runtime import Store
 
 log = logging.getLogger("quizd.http")
 
-MAX_BODY_BYTES = 64 * 1024
-# A body that has not fully arrived by then is refused (408): a POST that never sends its
-# body must not hold a connection and a task forever.
-BODY_TIMEOUT_S = 10.0
 # Wrong admin tokens: a burst of tries per client address, then one a second; while an
 # address is over its budget every /api/* request from it is refused with 429.
 AUTH_FAILURES = (1.0, 20)  # tokens a second, burst
 Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-@attrs.frozen
-class Reply:
-    """One response: status, body, content type and any headers beyond those two."""
-
-    status: int
-    body: bytes
-    content_type: str
-    headers: tuple[tuple[bytes, bytes], ...] = ((b"cache-control", b"no-store"),)
 
 
 @attrs.frozen
@@ -84,6 +74,7 @@ class ControlPlane:
         self.service = service
         # The node's database for the data API (None: [storage] url = "none").
         self.store = store
+        self.data_api = DataApi(service.catalog, store)
         self._token = admin_token.encode()
         self._ready = ready
         self._ws_url = ws_url
@@ -147,8 +138,8 @@ class ControlPlane:
             self._auth_failures.take(address, now)
             return _error(401, "unauthorized", "missing or wrong bearer token")
         parts = path.split("/")[2:]  # ["definitions"] | ["quizzes", id?, action?]
-        if parts == ["definitions"]:
-            return _only_get(method) or _json(200, self.service.list_definitions())
+        if (reply := await self.data_api.route(method, parts, scope, receive)) is not None:
+            return reply
         if parts[0] != "quizzes" or len(parts) > 3:
             return _error(404, "not_found", f"no route {path}")
         if len(parts) == 1:
@@ -212,13 +203,9 @@ class ControlPlane:
         return False
 
     async def _create(self, receive: Receive) -> Reply:
-        raw = b""
-        with trio.move_on_after(BODY_TIMEOUT_S) as waiting:
-            raw = await _read_body(receive)
-        if waiting.cancelled_caught:
-            return _error(408, "invalid_body", f"the body did not arrive within {BODY_TIMEOUT_S:g} s")
-        if raw is None:
-            return _error(413, "invalid_body", f"body larger than {MAX_BODY_BYTES} bytes")
+        raw = await bounded_body(receive)
+        if isinstance(raw, Reply):
+            return raw
         try:
             doc = orjson.loads(raw or b"{}")
         except orjson.JSONDecodeError as exc:
@@ -237,31 +224,6 @@ class ControlPlane:
         return _json(201, {"quizId": created.quiz_id, "hostToken": created.host_token, "wsUrl": self._ws_url()})
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-def _json(status: int, value: Any) -> Reply:
-    return Reply(status, orjson.dumps(value), "application/json")
-
-
-def _error(status: int, code: str, message: str, details: Mapping[str, object] | None = None) -> Reply:
-    error: dict[str, object] = {"code": code, "message": message}
-    if details is not None:
-        error["details"] = dict(details)
-    return _json(status, {"error": error})
-
-
 def _too_many(message: str, retry_after_s: float) -> Reply:
     retry_ms = max(1, math.ceil(retry_after_s * 1000))
     body = {"error": {"code": "rate_limited", "message": message, "details": {"retryAfterMs": retry_ms}}}
@@ -272,9 +234,3 @@ def _too_many(message: str, retry_after_s: float) -> Reply:
 def _client_address(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else ""
-
-
-def _only_get(method: str) -> Reply | None:
-    if method in ("GET", "HEAD"):
-        return None
-    return _error(405, "method_not_allowed", "use GET")

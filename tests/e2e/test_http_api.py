@@ -212,8 +212,8 @@ async def test_definitions_list(node_factory):
     node = node_factory(definitions=DEFS)
     control = ControlClient(node.http_url, node.token)
     assert await control.definitions() == [
-        {"id": "alpha", "title": "Quiz alpha", "questionCount": 2},
-        {"id": "beta", "title": "Quiz beta", "questionCount": 3},
+        {"id": "alpha", "title": "Quiz alpha", "questionCount": 2, "version": 1, "source": "file"},
+        {"id": "beta", "title": "Quiz beta", "questionCount": 3, "version": 1, "source": "file"},
     ]
 
 
@@ -413,7 +413,7 @@ async def test_unknown_routes_are_404(node_factory):
     node = node_factory(definitions=DEFS)
     control = ControlClient(node.http_url, node.token)
     await control.create_quiz("alpha", quiz_id="q1")
-    for path in ("/nope", "/api", "/api/nope", "/api/definitions/alpha", "/api/quizzes/q1/nope",
+    for path in ("/nope", "/api", "/api/nope", "/api/definitions/alpha/extra", "/api/quizzes/q1/nope",
                  "/api/quizzes/q1/results/extra", "/healthzz"):
         status, body = await control.request("GET", path)
         assert_error(status, body, 404, "not_found")
@@ -555,7 +555,9 @@ async def test_wrong_methods_are_405(node_factory):
     await control.create_quiz("alpha", quiz_id="q1")
     cases = [
         ("POST", "/healthz"), ("DELETE", "/healthz"), ("POST", "/readyz"), ("PUT", "/metrics"),
-        ("POST", "/metrics"), ("POST", "/api/definitions"), ("DELETE", "/api/definitions"),
+        ("POST", "/metrics"), ("PATCH", "/api/definitions"), ("DELETE", "/api/definitions"),
+        ("POST", "/api/definitions/alpha"), ("PATCH", "/api/definitions/alpha"), ("POST", "/api/history"),
+        ("POST", "/api/quizzes/q1/report"), ("DELETE", "/api/quizzes/q1/report.csv"),
         ("PUT", "/api/quizzes"), ("DELETE", "/api/quizzes"), ("PATCH", "/api/quizzes"),
         ("DELETE", "/api/quizzes/q1"), ("POST", "/api/quizzes/q1"), ("PUT", "/api/quizzes/q1"),
         ("POST", "/api/quizzes/q1/results"), ("DELETE", "/api/quizzes/q1/results"),

@@ -87,8 +87,8 @@ async def test_sighup_loads_a_new_definition(node_factory):
     node.signal(signal.SIGHUP)
     await wait_for(lambda: _has_definition(control, "b"))
     assert await control.definitions() == [
-        {"id": "a", "title": "Quiz a", "questionCount": 3},
-        {"id": "b", "title": "Quiz b", "questionCount": 4},
+        {"id": "a", "title": "Quiz a", "questionCount": 3, "version": 1, "source": "file"},
+        {"id": "b", "title": "Quiz b", "questionCount": 4, "version": 1, "source": "file"},
     ]
     created = await control.create_quiz("b")
     async with connect(node.ws_url) as ann:
@@ -142,7 +142,7 @@ async def test_sighup_keeps_the_last_good_version_of_a_file_that_broke(node_fact
     await wait_for(lambda: _has_definition(control, "d"))
     definitions = {d["id"]: d for d in await control.definitions()}
     assert set(definitions) == {"a", "b", "d"}
-    assert definitions["a"] == {"id": "a", "title": "Quiz a", "questionCount": 3}
+    assert definitions["a"] == {"id": "a", "title": "Quiz a", "questionCount": 3, "version": 1, "source": "file"}
     assert (await control.request("POST", "/api/quizzes", {"definitionId": "a"}))[0] == 201
 
 
@@ -180,7 +180,7 @@ async def test_a_live_quiz_keeps_the_definition_it_started_with(node_factory):
         return (await control.definitions())[0]["title"] == "Changed"
 
     await wait_for(reloaded)
-    assert await control.definitions() == [{"id": "a", "title": "Changed", "questionCount": 1}]
+    assert await control.definitions() == [{"id": "a", "title": "Changed", "questionCount": 1, "version": 1, "source": "file"}]
     new = await control.create_quiz("a")
 
     async with connect(node.ws_url) as host, connect(node.ws_url) as ann, connect(node.ws_url) as bob:

@@ -1,0 +1,60 @@
+"""Fixtures of the data API tests: the store tests' real PostgreSQL (one server for the
+run, a fresh database per test), raw HTTP with any content type, and seeding a node's
+database with what a played quiz leaves (the store's own row writes)."""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import trio
+
+from quizd.config import StorageSection
+from quizd.store.engine import engine_from_settings
+from quizd.store.events import StoreEvent
+from quizd.store.rows import write_batch
+from tests.cluster.conftest import redis_server
+from tests.store.conftest import pg_url, postgres_server
+
+__all__ = ["api", "pg_url", "postgres_server", "redis_server", "seed"]
+
+
+def _request(base_url: str, method: str, path: str, body: bytes | None,
+             headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+async def api(node: Any, method: str, path: str, body: Any = None,
+              content_type: str = "application/json") -> tuple[int, dict[str, str], Any]:
+    """One request with the admin token; ``body`` as bytes/str is sent as is, else as
+    JSON.  Returns status, headers and the body (parsed when it is JSON)."""
+    headers = {"authorization": f"Bearer {node.token}"}
+    raw: bytes | None = None
+    if body is not None:
+        raw = body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else orjson.dumps(body)
+        headers["content-type"] = content_type
+    status, got_headers, data = await trio.to_thread.run_sync(
+        _request, node.http_url, method, path, raw, headers)
+    if got_headers.get("content-type", "").startswith("application/json") and data:
+        return status, got_headers, orjson.loads(data)
+    return status, got_headers, data
+
+
+def seed(url: str, events: Iterable[StoreEvent]) -> None:
+    """Write ``events`` into the database at ``url`` as the node's batch writer does."""
+    engine = engine_from_settings(StorageSection(url=url), None)
+    try:
+        with engine.begin() as connection:
+            write_batch(connection, events)
+    finally:
+        engine.dispose()
