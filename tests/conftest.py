@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from quizd.testing.procs import PostgresServer, postgres_bin_dir
+from quizd.testing.procs import REDIS_SERVER, PostgresServer, RedisServer, postgres_bin_dir
 from tests.nodekit import RunningNode, launch_node
 
 
@@ -87,3 +87,14 @@ def postgres_server() -> Iterator[PostgresServer]:
 def pg_url(postgres_server: PostgresServer) -> str:
     """A fresh, empty database of the shared server."""
     return postgres_server.create_database(f"t{next(_pg_names)}")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, in the test's directory."""
+    if REDIS_SERVER is None:
+        pytest.fail("redis-server is not installed (scripts/test installs Debian's redis-server)")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -31,7 +31,7 @@ from tests.cluster.clusterkit import (
     ring_owner,
     snapshot_participants,
 )
-from tests.cluster.conftest import REDIS_SERVER, RedisServer
+from quizd.testing.procs import REDIS_SERVER, RedisServer
 from tests.cluster.players import Participant
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml

@@ -12,7 +12,7 @@ from quizd.client import ControlClient, connect
 from tests.cluster.clusterkit import node_ids, pick_quiz_id, ring_owner
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml
-from tests.dataapi.conftest import api
+from tests.dataapi.datakit import api
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import pytest
 
 from quizd.client import ControlClient, connect
 from tests.nodekit import quiz_toml
-from tests.dataapi.conftest import api
+from tests.dataapi.datakit import api
 
 pytestmark = pytest.mark.e2e
 

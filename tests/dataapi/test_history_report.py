@@ -22,7 +22,7 @@ from quizd.store.events import (
     QuizStarted,
     StoreEvent,
 )
-from tests.dataapi.conftest import api, seed
+from tests.dataapi.datakit import api, seed
 
 pytestmark = pytest.mark.e2e
 

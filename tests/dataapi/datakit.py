@@ -1,6 +1,6 @@
-"""Fixtures of the data API tests: the store tests' real PostgreSQL (one server for the
-run, a fresh database per test), raw HTTP with any content type, and seeding a node's
-database with what a played quiz leaves (the store's own row writes)."""
+"""Helpers of the data API tests (a kit, not fixtures): raw HTTP with any content type, and seeding a node's
+database with what a played quiz leaves (the store's own row writes).  The real
+PostgreSQL (``postgres_server``, ``pg_url``) and ``redis_server`` come from tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -16,10 +16,6 @@ from quizd.config import StorageSection
 from quizd.store.engine import engine_from_settings
 from quizd.store.events import StoreEvent
 from quizd.store.rows import write_batch
-from tests.cluster.conftest import redis_server
-from tests.store.conftest import pg_url, postgres_server
-
-__all__ = ["api", "pg_url", "postgres_server", "redis_server", "seed"]
 
 
 def _request(base_url: str, method: str, path: str, body: bytes | None,
