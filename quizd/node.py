@@ -32,6 +32,8 @@ from quizd.cluster.placement import ClusterPlacement
 from quizd.game.phase import Phase
 from quizd.placement import LocalPlacement, Placement
 from quizd.service import DefinitionCatalog, QuizService
+from quizd.store.engine import Database, StorageSettings, engine_from_settings
+from quizd.webhooks.sender import WebhookSender
 
 log = logging.getLogger("quizd.node")
 
@@ -119,6 +121,7 @@ class Node:
                 info = {"node": self.config.node.id, "ws": self.ws_url(), "http": f"http://{http}"}
                 await nursery.start(self.placement.run, info)
                 nursery.start_soon(metrics.measure_event_loop_lag)
+                self._start_webhooks(nursery)
                 gc_tuning.tune()
                 nursery.start_soon(gc_tuning.collect_when_quiet, self._questions_open)
                 self.state = "ready"
@@ -134,6 +137,18 @@ class Node:
                 shutdown.set()
                 nursery.cancel_scope.cancel()
         return code
+
+    def _start_webhooks(self, nursery: trio.Nursery) -> None:
+        """``[[webhooks]]``: the sender task, which POSTs the outbox rows the batch writer
+        wrote (nothing without endpoints, or with ``[storage] url = "none"``)."""
+        storage = self.config.storage
+        settings = StorageSettings(url=storage.url, auto_migrate=storage.auto_migrate,
+                                   answer_flush_ms=storage.answer_flush_ms)
+        if not self.config.webhooks or not settings.enabled:
+            return
+        database = Database(engine_from_settings(settings, self.config.source))
+        sender = WebhookSender(database, self.config.webhooks, self.config.node.id)
+        nursery.start_soon(sender.run)
 
     def _page_urls(self) -> str:
         """Where a person points a browser (a wildcard bind is reached on loopback)."""

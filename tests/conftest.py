@@ -10,6 +10,7 @@ SIGKILL after a deadline) when the test ends.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from quizd.testing.procs import NodeProcess
+from quizd.testing.procs import NodeProcess, PostgresServer, postgres_bin_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_QUIZZES = ROOT / "config" / "quizzes"
@@ -37,12 +38,14 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
-def write_toml(path: Path, tables: Mapping[str, Mapping[str, Any]]) -> Path:
+def write_toml(path: Path, tables: Mapping[str, Mapping[str, Any] | Sequence[Mapping[str, Any]]]) -> Path:
+    """Write ``tables``; a list of mappings is an array of tables (``[[webhooks]]``)."""
     lines: list[str] = []
     for table, keys in tables.items():
-        lines.append(f"[{table}]")
-        lines.extend(f"{key} = {toml_value(value)}" for key, value in keys.items())
-        lines.append("")
+        for entry in keys if isinstance(keys, Sequence) else [keys]:
+            lines.append(f"[[{table}]]" if isinstance(keys, Sequence) else f"[{table}]")
+            lines.extend(f"{key} = {toml_value(value)}" for key, value in entry.items())
+            lines.append("")
     path.write_text("\n".join(lines))
     return path
 
@@ -119,7 +122,7 @@ def launch_node(
     definitions: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
     command: Sequence[str] | None = None,
-    **tables: Mapping[str, Any],
+    **tables: Mapping[str, Any] | Sequence[Mapping[str, Any]],
 ) -> RunningNode:
     """Write a config under ``base`` (ports 0, the sample quizzes unless ``definitions``)
     and start ``python -m quizd serve`` on it (or ``command`` in place of ``python -m
@@ -132,7 +135,7 @@ def launch_node(
         definitions_dir.mkdir()
         for name, text in definitions.items():
             (definitions_dir / f"{name}.toml").write_text(text)
-    config: dict[str, dict[str, Any]] = {
+    config: dict[str, Any] = {
         "node": {"id": node_id, "drain_timeout_s": 2},
         "websocket": {"host": "127.0.0.1", "port": 0},
         "http": {"host": "127.0.0.1", "port": 0},
@@ -141,11 +144,41 @@ def launch_node(
         "logging": {"level": "info", "format": "json"},
     }
     for table, keys in tables.items():
-        config.setdefault(table, {}).update(keys)
+        if isinstance(keys, Sequence):  # an array of tables, e.g. webhooks=[{...}]
+            config[table] = list(keys)
+        else:
+            config.setdefault(table, {}).update(keys)
     config_path = write_toml(base / "quizd.toml", config)
     node = RunningNode(config_path, base, env, command)
     node.start(READY_TIMEOUT_S)
     return node
+
+
+_pg_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run (started on first use)."""
+    if postgres_bin_dir() is None:
+        pytest.fail("PostgreSQL is not installed: scripts/lib/test-tools.sh installs it")
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database of the shared server."""
+    return postgres_server.create_database(f"t{next(_pg_names)}")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'quizd.db'}"
 
 
 @pytest.fixture
@@ -153,7 +186,7 @@ def node_factory(tmp_path: Path) -> Iterator[Any]:
     nodes: list[RunningNode] = []
 
     def start(definitions: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
-              command: Sequence[str] | None = None, **tables: Mapping[str, Any]) -> RunningNode:
+              command: Sequence[str] | None = None, **tables: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> RunningNode:
         index = len(nodes)
         node = launch_node(tmp_path / f"node{index}", f"test-node-{index}", definitions, env, command, **tables)
         nodes.append(node)

@@ -21,6 +21,9 @@ from quizd.config.model import (
     LoggingSection,
     NodeSection,
     QuizzesSection,
+    StorageSection,
+    WebhookEndpoint,
+    WebhookEvent,
     WebSocketSection,
 )
 
@@ -37,6 +40,9 @@ __all__ = [
     "NodeSection",
     "Problem",
     "QuizzesSection",
+    "StorageSection",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "WebSocketSection",
     "load_config",
     "load_definitions",
