@@ -18,6 +18,7 @@ import attrs
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+STALL = -1  # a plan entry: hold the request unanswered
 OTHER_SECRET = "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCBrZXk="
 
 
@@ -37,7 +38,11 @@ class Received:
 
 
 class Receiver:
-    """Records requests; answers ``plan`` statuses in turn, then ``default``."""
+    """Records requests; answers ``plan`` statuses in turn, then ``default``.
+
+    A ``STALL`` in the plan holds that request unanswered until the test ends (or 60 s),
+    then answers 500: the sender is caught mid-delivery.
+    """
 
     def __init__(self, secret: str = SECRET, plan: tuple[int, ...] = (), default: int = 200) -> None:
         self.webhook = Webhook(secret)
@@ -46,6 +51,7 @@ class Receiver:
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self.url = ""
+        self.unstall = threading.Event()
 
     def answer(self, headers: dict[str, str], body: bytes) -> int:
         try:
@@ -58,6 +64,9 @@ class Receiver:
             self.received.append(Received(
                 msg_id=headers.get("webhook-id", ""), timestamp=int(headers.get("webhook-timestamp", "0")),
                 signature=headers.get("webhook-signature", ""), body=body, verified=verified, status=status))
+        if status == STALL:
+            self.unstall.wait(60)
+            return 500
         return status
 
     def delivered(self) -> list[Received]:
@@ -98,6 +107,7 @@ def serve(receiver: Receiver) -> Iterator[Receiver]:
     try:
         yield receiver
     finally:
+        receiver.unstall.set()
         server.shutdown()
         server.server_close()
         thread.join(5)
