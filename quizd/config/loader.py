@@ -41,7 +41,7 @@ from quizd.config.model import (
     WebhookEvent,
     WebSocketSection,
 )
-from quizd.convert import describe, converter, error_paths
+from quizd.convert import converter, describe, error_paths
 
 DEFAULT_CONFIG_PATH = Path("/etc/quizd/quizd.toml")
 CONFIG_ENV = "QUIZD_CONFIG"
@@ -530,10 +530,13 @@ def load_webhooks(raw: Any, file: str, base: Path, problems: list[Problem]) -> t
 
 def _webhook_endpoint(table: Mapping[str, Any], file: str, base: Path, where: str,
                       problems: list[Problem]) -> WebhookEndpoint | None:
-    def problem(key: str, message: str) -> None:
-        problems.append(Problem(file, f"{where}.{key}", message))
+    def locate(key: str) -> str:
+        return f"{where}.{key}"
 
-    problems.extend(unknown_key_problems(table, WEBHOOK_KEYS, file, lambda k: f"{where}.{k}"))
+    def problem(key: str, message: str) -> None:
+        problems.append(Problem(file, locate(key), message))
+
+    problems.extend(unknown_key_problems(table, WEBHOOK_KEYS, file, locate))
     url = table.get("url")
     if not isinstance(url, str):
         problem("url", "required: the http:// or https:// URL to POST to" if url is None

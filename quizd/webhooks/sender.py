@@ -32,7 +32,7 @@ from quizd.ops import metrics
 from quizd.store.engine import Database
 from quizd.store.queries import read
 from quizd.webhooks import outbox
-from quizd.webhooks.outbox import Outcome, OutboxRow, Settlement
+from quizd.webhooks.outbox import OutboxRow, Outcome, Settlement
 from quizd.webhooks.schedule import RetrySchedule
 from quizd.webhooks.signing import secret_key, signed_headers
 
@@ -92,8 +92,11 @@ class WebhookSender:
 
     async def _db(self, fn: Callable[..., T], *args: object) -> T | None:
         """``fn(connection, *args)`` in a worker thread; None (logged once) while the database is away."""
+        def call() -> T:
+            return read(self._database.engine, fn, *args)
+
         try:
-            result = await self._database.run(read, self._database.engine, fn, *args)
+            result = await self._database.run(call)
         except Exception as exc:  # noqa: BLE001 - a database outage must not end the sender
             if not self._database_failing:
                 log.warning("webhooks: the database is unavailable (%s); deliveries wait", exc.__class__.__name__)

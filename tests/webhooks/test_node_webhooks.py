@@ -20,11 +20,10 @@ import pytest
 import trio
 from sqlalchemy import Engine
 
-from quizd.config.model import WebhookEndpoint
+from quizd.config.model import WebhookEndpoint, WebhookEvent
 from quizd.store.engine import StorageSettings, engine_from_settings
 from quizd.store.migrate import upgrade
 from quizd.webhooks.outbox import event_id
-from quizd.config.model import WebhookEvent
 from tests.webhooks.quizkit import a_quiz, outbox_rows
 from tests.webhooks.receiver import SECRET, STALL, Receiver, serve
 from tests.webhooks.test_outbox import write

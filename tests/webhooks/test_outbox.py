@@ -52,7 +52,7 @@ async def test_each_quiz_event_is_a_row_per_subscribed_endpoint(engine: Engine) 
 
 async def test_quiz_ended_carries_the_report_as_the_data_api_reads_it(engine: Engine) -> None:
     await write(engine, a_quiz("quiz1", players=3), batch_size=2)
-    ended = [r for r in outbox_rows(engine) if r.event_type == "quiz.ended"][0]
+    ended = next(r for r in outbox_rows(engine) if r.event_type == "quiz.ended")
     body = orjson.loads(ended.payload)
     with engine.connect() as connection:
         report = queries.report(connection, "quiz1")
