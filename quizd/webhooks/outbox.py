@@ -133,11 +133,18 @@ def _due(now: int) -> Any:
                 or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now))
 
 
-def claim_due(connection: Connection, node: str, now: int, lease_ms: int, limit: int) -> list[OutboxRow]:
-    """Claim up to ``limit`` due rows for ``node`` until ``now + lease_ms`` (commits)."""
+def claim_due(connection: Connection, node: str, urls: Sequence[str], expired_before: int, now: int,
+              lease_ms: int, limit: int) -> list[OutboxRow]:
+    """Claim up to ``limit`` due rows for ``node`` until ``now + lease_ms`` (commits).
+
+    Only rows for ``urls`` (the endpoints this node knows, so that nodes whose configs
+    differ for a while never give up each other's events), and rows of any endpoint from
+    before ``expired_before`` (past the retry window: to be given up by whoever sees them).
+    """
     with connection.begin():
+        mine = or_(outbox.c.url.in_(list(urls)), outbox.c.created_at < expired_before)
         keys = connection.execute(
-            select(outbox.c.id, outbox.c.url).where(_due(now)).order_by(outbox.c.next_attempt_at)
+            select(outbox.c.id, outbox.c.url).where(_due(now), mine).order_by(outbox.c.next_attempt_at)
             .limit(limit).with_for_update(skip_locked=True)).all()
         claimed: list[OutboxRow] = []
         for key in keys:

@@ -78,7 +78,9 @@ class WebhookSender:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
             while True:
                 await self._refresh_metrics()
-                rows = await self._db(outbox.claim_due, self._node_id, self._now_ms(),
+                now = self._now_ms()
+                expired_before = now - int(self._schedule.give_up_after_s * 1000)
+                rows = await self._db(outbox.claim_due, self._node_id, tuple(self._keys), expired_before, now,
                                       int(LEASE_S * 1000), CLAIM_BATCH)
                 if rows:
                     async with trio.open_nursery() as nursery:
@@ -111,7 +113,7 @@ class WebhookSender:
         key = self._keys.get(row.url)
         now = self._now()
         if key is None:
-            settlement = Settlement(Outcome.GAVE_UP, int(now * 1000), error="endpoint no longer configured")
+            settlement = Settlement(Outcome.GAVE_UP, int(now * 1000), error="endpoint not configured on this node")
         else:
             error = await self._post(client, row, key, int(now))
             settlement = self._settlement(row, error, now)

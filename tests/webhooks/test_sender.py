@@ -101,3 +101,23 @@ async def test_two_senders_on_one_postgresql_send_each_event_once(pg_url: str) -
     assert len({r.msg_id for r in received}) == 60  # 20 quizzes x 3 events, each once
     for e in engines:
         e.dispose()
+
+
+async def test_a_node_sends_only_to_its_own_endpoints_and_gives_up_strangers_after_the_day(engine: Engine) -> None:
+    with serve(Receiver()) as mine, serve(Receiver()) as theirs:
+        endpoints = (ended_only(mine.url), ended_only(theirs.url))
+        await write(engine, a_quiz("quiz1", t0=just_ended()), endpoints=endpoints)
+        await write(engine, a_quiz("quiz0", t0=now_ms() - 2 * 86_400_000), endpoints=endpoints)  # two days old
+        sender = WebhookSender(Database(engine), endpoints[:1], "node-a", schedule=RetrySchedule())
+
+        def settled() -> bool:
+            rows = outbox_rows(engine)
+            return len(rows) == 3 and all(r.delivered_at for r in rows if r.url == mine.url)
+
+        await run_until(settled, [sender])
+        assert sorted(r.msg_id for r in mine.received) == sorted(
+            event_id(WebhookEvent.QUIZ_ENDED, q) for q in ("quiz0", "quiz1"))
+        assert theirs.received == []  # not this node's endpoint: never sent by it
+    # quiz0's row for the other endpoint, past its day, was given up; quiz1's waits for a node that knows it.
+    (pending,) = [r for r in outbox_rows(engine) if r.delivered_at is None]
+    assert pending.url == theirs.url and pending.id == event_id(WebhookEvent.QUIZ_ENDED, "quiz1")
