@@ -144,7 +144,10 @@ class Node:
         storage = self.config.storage
         settings = StorageSettings(url=storage.url, auto_migrate=storage.auto_migrate,
                                    answer_flush_ms=storage.answer_flush_ms)
-        if not self.config.webhooks or not settings.enabled:
+        if not self.config.webhooks:
+            return
+        if not settings.enabled:
+            log.warning("webhooks: [storage] url = \"none\" keeps no outbox, so no webhook is sent")
             return
         database = Database(engine_from_settings(settings, self.config.source))
         sender = WebhookSender(database, self.config.webhooks, self.config.node.id)
