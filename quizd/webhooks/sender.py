@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import trio
@@ -46,6 +47,14 @@ METRICS_INTERVAL_S = 15.0  # how often the pending and oldest-age gauges are ref
 
 T = TypeVar("T")
 WallClock = Callable[[], float]
+
+
+def endpoint_origin(url: str) -> str:
+    """``scheme://host[:port]`` of an endpoint, for logs: a path or query may hold a token
+    (many receivers put one there), and the log filter redacts names, not text."""
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
 class WebhookSender:
@@ -120,10 +129,10 @@ class WebhookSender:
         metrics.count_webhook(settlement.outcome.value)
         if settlement.outcome is Outcome.GAVE_UP:
             log.error("webhooks: gave up %s %s to %s after %d attempts: %s",
-                      row.event_type, row.id, row.url, row.attempts + 1, settlement.error)
+                      row.event_type, row.id, endpoint_origin(row.url), row.attempts + 1, settlement.error)
         elif settlement.outcome is Outcome.FAILED:
             log.info("webhooks: %s %s to %s failed (%s); attempt %d, next in %.0f s",
-                     row.event_type, row.id, row.url, settlement.error, row.attempts + 1,
+                     row.event_type, row.id, endpoint_origin(row.url), settlement.error, row.attempts + 1,
                      ((settlement.next_attempt_at or 0) - settlement.at) / 1000)
         await self._db(outbox.settle, row, self._node_id, settlement)
 
@@ -133,8 +142,9 @@ class WebhookSender:
         with trio.move_on_after(TIMEOUT_S):
             try:
                 response = await client.post(row.url, content=row.payload, headers=headers)
-            except httpx.HTTPError as exc:
-                return f"{exc.__class__.__name__}"
+            # httpx.HTTPError and kin: a failed attempt, never the end of the sender (and the node).
+            except Exception as exc:  # noqa: BLE001
+                return exc.__class__.__name__
             return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
         return f"no answer within {TIMEOUT_S:g} s"
 

@@ -121,3 +121,11 @@ async def test_a_node_sends_only_to_its_own_endpoints_and_gives_up_strangers_aft
     # quiz0's row for the other endpoint, past its day, was given up; quiz1's waits for a node that knows it.
     (pending,) = [r for r in outbox_rows(engine) if r.delivered_at is None]
     assert pending.url == theirs.url and pending.id == event_id(WebhookEvent.QUIZ_ENDED, "quiz1")
+
+
+def test_logs_name_an_endpoint_without_its_path_or_query() -> None:
+    from quizd.webhooks.sender import endpoint_origin
+
+    assert endpoint_origin("https://hooks.example.com/services/T0/B0/tok3n?x=1") == "https://hooks.example.com"
+    assert endpoint_origin("http://user:pw@127.0.0.1:9000/h") == "http://127.0.0.1:9000"
+    assert endpoint_origin("http://[::1]:8080/h") == "http://[::1]:8080"
