@@ -85,6 +85,7 @@ def test_a_delivery_pending_when_the_node_is_killed_is_made_after_its_restart(
     wait_until(lambda: outbox_rows(engine)[0].delivered_at is not None)
     assert outbox_rows(engine)[0].attempts == 2  # the attempt cut off by the crash was never settled
     assert "took back 1 deliveries claimed before a restart" in node.log()
+    assert SECRET not in node.log() and SECRET.removeprefix("whsec_") not in node.log()
     engine.dispose()
 
 
