@@ -35,6 +35,8 @@ from quizd.placement import LocalPlacement, Placement
 from quizd.catalog import DefinitionCatalog
 from quizd.service import QuizService
 from quizd.store.runtime import Store, StoreNotReady, open_store
+from quizd.webhooks.outbox import Outbox
+from quizd.webhooks.sender import WebhookSender
 
 log = logging.getLogger("quizd.node")
 
@@ -57,7 +59,8 @@ class Node:
         self.config = config
         self.notifier = notifier or Notifier()
                 # [storage]: the database and its batch writer (None for url = "none"); nothing connects yet.
-        self.store = open_store(config.storage, config.source)
+        self.store = open_store(config.storage, config.source,
+                                Outbox(config.webhooks) if config.webhooks else None)
         catalog = DefinitionCatalog(DefinitionSet(definitions={}, problems=()),
                                     self.store.database if self.store else None)
         # The one choice between a single node and a cluster: everything else gets the placement.
@@ -156,6 +159,7 @@ class Node:
                 info = {"node": self.config.node.id, "ws": self.ws_url(), "http": f"http://{http}"}
                 await nursery.start(self.placement.run, info)
                 nursery.start_soon(metrics.measure_event_loop_lag)
+                self._start_webhooks(nursery)
                 gc_tuning.tune()
                 nursery.start_soon(gc_tuning.collect_when_quiet, self._questions_open)
                 self.state = "ready"
@@ -171,6 +175,17 @@ class Node:
                 shutdown.set()
                 nursery.cancel_scope.cancel()
         return code
+
+    def _start_webhooks(self, nursery: trio.Nursery) -> None:
+        """``[[webhooks]]``: the sender task, which POSTs the outbox rows the batch writer
+        wrote (nothing without endpoints, or with ``[storage] url = "none"``)."""
+        if not self.config.webhooks:
+            return
+        if self.store is None:
+            log.warning("webhooks: [storage] url = \"none\" keeps no outbox, so no webhook is sent")
+            return
+        sender = WebhookSender(self.store.database, self.config.webhooks, self.config.node.id)
+        nursery.start_soon(sender.run)
 
     def _page_urls(self) -> str:
         """Where a person points a browser (a wildcard bind is reached on loopback)."""

@@ -20,13 +20,41 @@ import pytest
 from quizd.testing.procs import REDIS_SERVER, PostgresServer, RedisServer, postgres_bin_dir
 from tests.nodekit import RunningNode, launch_node
 
+_pg_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run (started on first use): the store,
+    webhook, data API and storage end-to-end tests share it."""
+    if postgres_bin_dir() is None:
+        pytest.fail("PostgreSQL is not installed: scripts/lib/test-tools.sh installs it")
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database of the shared server."""
+    return postgres_server.create_database(f"t{next(_pg_names)}")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'quizd.db'}"
+
 
 @pytest.fixture
 def node_factory(tmp_path: Path) -> Iterator[Any]:
     nodes: list[RunningNode] = []
 
     def start(definitions: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
-              command: Sequence[str] | None = None, **tables: Mapping[str, Any]) -> RunningNode:
+              command: Sequence[str] | None = None, 
+              **tables: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> RunningNode:
         index = len(nodes)
         node = launch_node(tmp_path / f"node{index}", f"test-node-{index}", definitions, env, command, **tables)
         nodes.append(node)
@@ -41,52 +69,6 @@ def node_factory(tmp_path: Path) -> Iterator[Any]:
 def node(node_factory: Any) -> RunningNode:
     """One node with the sample quizzes and default limits."""
     return node_factory()
-
-
-_pg_names = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One real PostgreSQL server for the whole run (started on first use): the store
-    tests and the nodes of the storage end-to-end tests share it."""
-    if postgres_bin_dir() is None:
-        pytest.fail("PostgreSQL is not installed: scripts/lib/test-tools.sh installs it")
-    server = PostgresServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.cleanup()
-
-
-@pytest.fixture
-def pg_url(postgres_server: PostgresServer) -> str:
-    """A fresh, empty database of the shared server."""
-    return postgres_server.create_database(f"t{next(_pg_names)}")
-
-
-_pg_names = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One real PostgreSQL server for the whole run (started on first use): the store
-    tests and the nodes of the storage end-to-end tests share it."""
-    if postgres_bin_dir() is None:
-        pytest.fail("PostgreSQL is not installed: scripts/lib/test-tools.sh installs it")
-    server = PostgresServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.cleanup()
-
-
-@pytest.fixture
-def pg_url(postgres_server: PostgresServer) -> str:
-    """A fresh, empty database of the shared server."""
-    return postgres_server.create_database(f"t{next(_pg_names)}")
 
 
 @pytest.fixture

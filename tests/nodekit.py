@@ -46,12 +46,15 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
-def write_toml(path: Path, tables: Mapping[str, Mapping[str, Any]]) -> Path:
+def write_toml(path: Path, tables: Mapping[str, Mapping[str, Any] | Sequence[Mapping[str, Any]]]) -> Path:
+    """Write ``tables``; a list of mappings is an array of tables (``[[webhooks]]``)."""
     lines: list[str] = []
     for table, keys in tables.items():
-        lines.append(f"[{table}]")
-        lines.extend(f"{key} = {toml_value(value)}" for key, value in keys.items())
-        lines.append("")
+        array = isinstance(keys, Sequence)
+        for entry in keys if array else [keys]:
+            lines.append(f"[[{table}]]" if array else f"[{table}]")
+            lines.extend(f"{key} = {toml_value(value)}" for key, value in entry.items())
+            lines.append("")
     path.write_text("\n".join(lines))
     return path
 
@@ -131,7 +134,7 @@ def launch_node(
     definitions: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
     command: Sequence[str] | None = None,
-    **tables: Mapping[str, Any],
+    **tables: Mapping[str, Any] | Sequence[Mapping[str, Any]],
 ) -> RunningNode:
     """Write a config under ``base`` (ports 0, the sample quizzes unless ``definitions``)
     and start ``python -m quizd serve`` on it (or ``command`` in place of ``python -m
@@ -144,7 +147,7 @@ def launch_node(
         definitions_dir.mkdir()
         for name, text in definitions.items():
             (definitions_dir / f"{name}.toml").write_text(text)
-    config: dict[str, dict[str, Any]] = {
+    config: dict[str, Any] = {
         "node": {"id": node_id, "drain_timeout_s": 2},
         "websocket": {"host": "127.0.0.1", "port": 0},
         "http": {"host": "127.0.0.1", "port": 0},
@@ -153,7 +156,10 @@ def launch_node(
         "logging": {"level": "info", "format": "json"},
     }
     for table, keys in tables.items():
-        config.setdefault(table, {}).update(keys)
+        if isinstance(keys, Sequence):  # an array of tables, e.g. webhooks=[{...}]
+            config[table] = list(keys)
+        else:
+            config.setdefault(table, {}).update(keys)
     config_path = write_toml(base / "quizd.toml", config)
     node = RunningNode(config_path, base, env, command)
     node.start(READY_TIMEOUT_S)

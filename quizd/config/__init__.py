@@ -22,6 +22,8 @@ from quizd.config.model import (
     NodeSection,
     QuizzesSection,
     StorageSection,
+    WebhookEndpoint,
+    WebhookEvent,
     WebSocketSection,
 )
 
@@ -40,6 +42,8 @@ __all__ = [
     "QuizzesSection",
     "StorageSection",
     "WebSocketSection",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "load_config",
     "load_definitions",
     "parse_definition",

@@ -12,6 +12,8 @@ same way.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import os
 import re
@@ -21,6 +23,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -35,9 +38,11 @@ from quizd.config.model import (
     NodeSection,
     QuizzesSection,
     StorageSection,
+    WebhookEndpoint,
+    WebhookEvent,
     WebSocketSection,
 )
-from quizd.convert import describe, converter, error_paths
+from quizd.convert import converter, describe, error_paths
 
 DEFAULT_CONFIG_PATH = Path("/etc/quizd/quizd.toml")
 CONFIG_ENV = "QUIZD_CONFIG"
@@ -326,17 +331,20 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] = os.
     problems += _cross_key_problems(values, bad, file)
     problems += _resolve_paths(values, bad, config_path.parent, file)
     values["auth"]["admin_token"] = _effective_admin_token(values["auth"], environ, file, problems)
+    webhooks = load_webhooks(doc.get(WEBHOOKS, []), file, config_path.parent, problems)
     if problems:
         raise ConfigError(problems)
 
     sections = {name: cls(**values[name]) for name, cls in SECTIONS.items()}
-    return Config(**sections, source=config_path)
+    return Config(**sections, webhooks=webhooks, source=config_path)
 
 
 def _top_level_problems(doc: Mapping[str, Any], file: str) -> list[Problem]:
     """Unknown tables, keys outside any table, and sections that are not tables."""
     problems = []
     for name, value in doc.items():
+        if name == WEBHOOKS:
+            continue  # an array of tables: ``load_webhooks`` judges it
         if name in SECTIONS:
             if not isinstance(value, dict):
                 problems.append(
@@ -589,3 +597,126 @@ def _read_token_file(path: Path, problems: list[Problem], file: str, location: s
     if not token:
         problems.append(Problem(file, location, f"{path} is empty"))
     return token
+
+
+# ---------------------------------------------------------------- [[webhooks]]
+
+WEBHOOKS = "webhooks"
+WEBHOOK_KEYS = ("url", "secret", "secret_file", "events")
+WEBHOOK_SECRET_PREFIX = "whsec_"
+
+
+def load_webhooks(raw: Any, file: str, base: Path, problems: list[Problem]) -> tuple[WebhookEndpoint, ...]:
+    """The ``[[webhooks]]`` endpoints (protocol section 5), their problems appended to ``problems``.
+
+    Each problem is located as ``webhooks[i].key``.  A secret is never echoed: only
+    what is wrong with it.  ``secret_file`` is resolved against the config file's
+    directory and read here, so the endpoint carries the effective secret.
+    """
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        problems.append(Problem(file, WEBHOOKS, f"expected an array of tables ([[webhooks]]), got {describe(raw)}"))
+        return ()
+    endpoints = []
+    seen: dict[str, int] = {}
+    for index, table in enumerate(raw):
+        before = len(problems)
+        endpoint = _webhook_endpoint(table, file, base, f"{WEBHOOKS}[{index}]", problems)
+        url = table.get("url")
+        if isinstance(url, str) and url in seen:  # the outbox keeps one row per event and url
+            problems.append(Problem(file, f"{WEBHOOKS}[{index}].url",
+                                    f"the same url as {WEBHOOKS}[{seen[url]}]: list each endpoint once"))
+        elif isinstance(url, str):
+            seen[url] = index
+        if endpoint is not None and len(problems) == before:
+            endpoints.append(endpoint)
+    return tuple(endpoints)
+
+
+def _webhook_endpoint(table: Mapping[str, Any], file: str, base: Path, where: str,
+                      problems: list[Problem]) -> WebhookEndpoint | None:
+    def locate(key: str) -> str:
+        return f"{where}.{key}"
+
+    def problem(key: str, message: str) -> None:
+        problems.append(Problem(file, locate(key), message))
+
+    problems.extend(unknown_key_problems(table, WEBHOOK_KEYS, file, locate))
+    url = table.get("url")
+    if not isinstance(url, str):
+        problem("url", "required: the http:// or https:// URL to POST to" if url is None
+                else f"expected a string, got {describe(url)}")
+    elif (message := _webhook_url_problem(url)) is not None:
+        problem("url", message)
+    events = _webhook_events(table.get("events"), problem)
+    secret, secret_file = table.get("secret"), table.get("secret_file")
+    if secret is not None and secret_file is not None:
+        problem("secret_file", "set secret or secret_file, not both")
+        return None
+    if secret is None and secret_file is None:
+        problem("secret", f"required (or secret_file): the signing secret, {WEBHOOK_SECRET_PREFIX}<base64>")
+        return None
+    if secret_file is not None:
+        if not isinstance(secret_file, str) or not secret_file:
+            problem("secret_file", f"expected a file name, got {describe(secret_file)}")
+            return None
+        path = base / Path(secret_file).expanduser()
+        secret = _read_token_file(path, problems, file, f"{where}.secret_file")
+        if not secret:
+            return None
+        key = "secret_file"
+    else:
+        key = "secret"
+    if not isinstance(secret, str):
+        problem(key, f"expected a string, got {describe(secret)}")
+        return None
+    if (message := webhook_secret_problem(secret)) is not None:
+        problem(key, message)
+        return None
+    if not isinstance(url, str) or events is None:
+        return None
+    return WebhookEndpoint(url=url, secret=secret, events=events,
+                           secret_file=str(path) if secret_file is not None else "")
+
+
+def _webhook_url_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return f"must start with http:// or https://; got {parts.scheme + '://' if parts.scheme else url!r}"
+    if not parts.hostname:
+        return "must name a host"
+    return None
+
+
+def _webhook_events(raw: Any, problem: Callable[[str, str], None]) -> tuple[WebhookEvent, ...] | None:
+    """The subscribed events (all three when ``events`` is left out), or None after a problem."""
+    if raw is None:
+        return tuple(WebhookEvent)
+    known = [e.value for e in WebhookEvent]
+    if not isinstance(raw, list) or not raw:
+        got = "an empty array" if raw == [] else describe(raw)
+        problem("events", f"expected a non-empty array of {', '.join(known)}; got {got}")
+        return None
+    events: list[WebhookEvent] = []
+    ok = True
+    for i, name in enumerate(raw):
+        if not isinstance(name, str) or name not in known:
+            ok = False
+            problem(f"events[{i}]", f"unknown event {name!r}; known: {', '.join(known)}"
+                    + (did_you_mean(name, known) if isinstance(name, str) else ""))
+        elif WebhookEvent(name) not in events:
+            events.append(WebhookEvent(name))
+    return tuple(events) if ok else None
+
+
+def webhook_secret_problem(secret: str) -> str | None:
+    """What is wrong with a ``whsec_<base64>`` signing secret (never the secret itself)."""
+    if not secret.startswith(WEBHOOK_SECRET_PREFIX):
+        return f"must start with {WEBHOOK_SECRET_PREFIX} (the Standard Webhooks form {WEBHOOK_SECRET_PREFIX}<base64>)"
+    body = secret[len(WEBHOOK_SECRET_PREFIX):]
+    try:
+        key = base64.b64decode(body, validate=True)
+    except binascii.Error:
+        return f"the part after {WEBHOOK_SECRET_PREFIX} is not valid base64"
+    if len(key) < 16:
+        return f"the key after {WEBHOOK_SECRET_PREFIX} must be at least 16 bytes, got {len(key)}"
+    return None

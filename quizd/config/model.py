@@ -6,6 +6,7 @@ environment overrides and reports every problem at once.
 
 from __future__ import annotations
 
+import enum
 import socket
 from pathlib import Path
 
@@ -112,6 +113,27 @@ class StorageSection:
             return "none"
         return "postgresql" if raw.startswith(("postgresql:", "postgres:", "postgresql+")) else "sqlite"
 
+class WebhookEvent(enum.StrEnum):
+    """The events a ``[[webhooks]]`` endpoint can subscribe to (protocol section 5)."""
+
+    QUIZ_CREATED = "quiz.created"
+    QUIZ_STARTED = "quiz.started"
+    QUIZ_ENDED = "quiz.ended"
+
+
+@attrs.frozen
+class WebhookEndpoint:
+    """One ``[[webhooks]]`` table: where to POST which events, and the signing secret.
+
+    ``secret`` is the effective ``whsec_<base64>`` secret (the loader reads
+    ``secret_file`` into it); it never appears in a repr or a log.
+    """
+
+    url: str
+    secret: str = attrs.field(repr=False)
+    events: tuple[WebhookEvent, ...] = tuple(WebhookEvent)
+    secret_file: str = ""
+
 
 @attrs.frozen
 class Config:
@@ -132,6 +154,7 @@ class Config:
     cluster: ClusterSection = attrs.Factory(ClusterSection)
     logging: LoggingSection = attrs.Factory(LoggingSection)
     storage: StorageSection = attrs.Factory(StorageSection)
+    webhooks: tuple[WebhookEndpoint, ...] = ()
     # Where the config came from; used in messages and to resolve relative paths.
     source: Path | None = attrs.field(default=None, eq=False)
 

@@ -519,3 +519,31 @@ STORE_WRITE_ERRORS: Counter = Counter(
     "Batch writes to the database that failed (and will be retried).",
     registry=REGISTRY,
 )
+
+
+# --------------------------------------------------------------------------- webhooks (v2)
+
+WEBHOOK_RESULTS = ("delivered", "failed", "gave_up")
+WEBHOOK_DELIVERIES: Counter = Counter(
+    "quizd_webhook_deliveries",
+    "Webhook delivery attempts by result: delivered (2xx within 10 s), failed (to be retried), "
+    "gave_up (still failing 24 h after the event).",
+    ["result"],
+    registry=REGISTRY,
+)
+_WEBHOOK_CHILDREN = {r: WEBHOOK_DELIVERIES.labels(result=r) for r in WEBHOOK_RESULTS}
+WEBHOOK_PENDING: Gauge = Gauge(
+    "quizd_webhook_pending",
+    "Webhook deliveries not yet made (the outbox rows of every node), as this node last counted them.",
+    registry=REGISTRY,
+)
+WEBHOOK_OLDEST_PENDING_AGE: Gauge = Gauge(
+    "quizd_webhook_oldest_pending_age_seconds",
+    "Age of the oldest webhook event not yet delivered (0 when none is pending).",
+    registry=REGISTRY,
+)
+
+
+def count_webhook(result: str) -> None:
+    """Count one delivery attempt by result (one of ``WEBHOOK_RESULTS``)."""
+    _WEBHOOK_CHILDREN[result].inc()

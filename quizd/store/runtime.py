@@ -20,7 +20,7 @@ from quizd.config.model import StorageSection
 from quizd.store import queries, schema
 from quizd.store.engine import Database, engine_from_settings
 from quizd.store.migrate import EXIT_FAILED, EXIT_NOT_CURRENT, is_current, upgrade
-from quizd.store.writer import BatchWriter
+from quizd.store.writer import BatchWriter, OutboxPort
 
 JsonObject = dict[str, object]
 
@@ -66,12 +66,14 @@ class Store:
         return await self.database.run(queries.read, self.database.engine, stored_results, quiz_id)
 
 
-def open_store(settings: StorageSection, config_path: Path | None) -> Store | None:
-    """The node's ``Store`` for ``[storage]`` (nothing connects yet), or None for ``"none"``."""
+def open_store(settings: StorageSection, config_path: Path | None, outbox: OutboxPort | None = None) -> Store | None:
+    """The node's ``Store`` for ``[storage]`` (nothing connects yet), or None for ``"none"``.
+
+    ``outbox`` (the webhook outbox) adds its rows in each batch's transaction."""
     if not settings.enabled:
         return None
     database = Database(engine_from_settings(settings, config_path))
-    writer = BatchWriter(database, flush_interval_s=settings.answer_flush_ms / 1000)
+    writer = BatchWriter(database, flush_interval_s=settings.answer_flush_ms / 1000, outbox=outbox)
     return Store(settings=settings, database=database, writer=writer)
 
 

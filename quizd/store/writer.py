@@ -15,7 +15,9 @@ exceeded only by those few facts.  An event the database refuses for what it hol
 (a value too long, say) would block every batch behind it for ever: the batch is then
 written one event a transaction, and the refused event is logged and counted
 (``quizd_store_rejected_events``) instead.  Writes are idempotent (:mod:`quizd.store.rows`), so
-a batch whose commit was lost in transit is simply written again.
+a batch whose commit was lost in transit is simply written again.  An ``outbox``
+(:class:`OutboxPort`) adds its rows in each batch's transaction: the webhook outbox, so
+that ``quiz.ended`` commits with the quiz's results.
 
 :meth:`BatchWriter.drain` (the node's drain) waits until everything is written or its
 timeout passes.
@@ -25,7 +27,11 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Sequence
+from typing import Protocol
+
 import trio
+from sqlalchemy import Connection
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -41,6 +47,13 @@ log = logging.getLogger("quizd.store")
 TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
+class OutboxPort(Protocol):
+    """Rows written with a batch, in its transaction (the webhook outbox,
+    :class:`quizd.webhooks.outbox.Outbox`): called after the batch's own rows."""
+
+    def write(self, connection: Connection, events: Sequence[StoreEvent]) -> None: ...
+
+
 class BatchWriter:
     """A bounded buffer of store events and the task that writes them in batches."""
 
@@ -53,6 +66,7 @@ class BatchWriter:
         max_pending: int = 100_000,
         backoff_min_s: float = 0.1,
         backoff_max_s: float = 5.0,
+        outbox: OutboxPort | None = None,
     ) -> None:
         if flush_interval_s <= 0 or batch_size < 1 or max_pending < 1:
             raise ValueError("flush_interval_s, batch_size and max_pending must be positive")
@@ -62,6 +76,7 @@ class BatchWriter:
         self._max_pending = max_pending
         self._backoff_min_s = backoff_min_s
         self._backoff_max_s = backoff_max_s
+        self._outbox = outbox
         self._pending: deque[StoreEvent] = deque()
         self._in_flight = 0  # events taken out for the batch being written
         self._wake = trio.Event()
@@ -156,6 +171,8 @@ class BatchWriter:
     def _write(self, batch: list[StoreEvent]) -> None:
         with self._database.engine.begin() as connection:
             write_batch(connection, batch)
+            if self._outbox is not None:
+                self._outbox.write(connection, batch)
 
     def _write_each(self, batch: list[StoreEvent]) -> list[tuple[StoreEvent, Exception]]:
         """Each event in its own transaction; those refused for what they hold, with why.

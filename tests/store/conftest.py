@@ -1,22 +1,17 @@
-"""Fixtures of the store tests: SQLite files in the test's directory and an Engine on
-each dialect (the PostgreSQL server and ``pg_url`` live in tests/conftest.py, which the
-end-to-end storage tests share)."""
+"""Fixtures of the store tests: an Engine on each dialect.
+
+The real PostgreSQL server (``postgres_server``, ``pg_url``) and ``sqlite_url`` live in
+tests/conftest.py, shared with the webhook tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from quizd.config.model import StorageSection
 from quizd.store.engine import engine_from_settings
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'quizd.db'}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
