@@ -99,8 +99,7 @@ async def test_a_join_accepted_after_the_gateway_gave_up_is_undone(redis_server,
         # The name is free again: a new player takes it (once the undo has gone round).
         ghost_name = await join_when_free(gateway.ws_url, quiz_id, "Ghost", stack)
         # The host counts Ann and the new "Ghost", never the abandoned join.
-        state = await host_state(host, lambda s: s["participants"] == 2 and s["connected"] == 2)
-        assert state == {**state, "participants": 2, "connected": 2}
+        await host_state(host, lambda s: s["participants"] == 2 and s["connected"] == 2)
 
         # close_when_all_answered: the question closes as soon as both real players answered.
         assert (await host.request("start"))["type"] != "error"
