@@ -31,6 +31,7 @@ from quizd.actors.inbox import (
     InboxItem,
     JoinRequest,
     SlotState,
+    UndoJoin,
 )
 from quizd.actors.ports import CommitPort, Delivery, ResultsSink
 from quizd.actors.recording import QuizRecorder
@@ -177,6 +178,8 @@ class QuizActor:
                 self._after.append(lambda: None)  # forces this turn's commit
             elif isinstance(item, HandoffReport):
                 self._record_handoffs(item)
+            elif isinstance(item, UndoJoin):
+                self._undo_join(item)
         except ProtocolError as err:
             self._refuse(item, err)
         self.poisoned = None
@@ -295,6 +298,19 @@ class QuizActor:
         self.delivery.bind(pid, req.endpoint)
         self._pending.extend(result.effects)
         self._after.append(lambda: req.reply.set(pid))
+
+    def _undo_join(self, undo: UndoJoin) -> None:
+        """A join accepted here that its gateway had already given up on (cluster): the
+        connection never became this participant, so it is unbound; a new player leaves
+        (its name is free, ``player_left`` tells the host), anyone else is disconnected."""
+        pid = undo.participant_id
+        if not self.delivery.unbind(pid, undo.endpoint):
+            return  # replaced, kicked or gone meanwhile: nothing is bound to that connection
+        now = trio.current_time()
+        if undo.new_player:
+            self._pending.extend(self.game.leave(pid, now))
+        else:
+            self._pending.extend(self.game.disconnected(pid, now))
 
     def _command(self, cmd: Command) -> None:
         if not self.delivery.is_current(cmd.participant_id, cmd.endpoint):

@@ -125,6 +125,18 @@ class ConnectionLost:
 
 
 @attrs.frozen(slots=True, eq=False)
+class UndoJoin:
+    """Cluster: a join this actor accepted reached its gateway too late (the gateway had
+    answered ``server_busy``, or the connection had closed): unbind ``endpoint``, and
+    remove a ``new_player`` (whose client never learnt it joined) or disconnect a
+    resumed player or host, so no ghost keeps a name or counts as connected."""
+
+    participant_id: str
+    endpoint: Endpoint
+    new_player: bool
+
+
+@attrs.frozen(slots=True, eq=False)
 class EndNow:
     """End the quiz (HTTP ``end``, node drain); replies when the end went out."""
 
@@ -158,4 +170,4 @@ class HandoffReport:
     times: tuple[tuple[str, float], ...]  # (participant id, Trio clock instant)
 
 
-InboxItem = JoinRequest | Command | ConnectionLost | EndNow | HandOver | Flush | HandoffReport
+InboxItem = JoinRequest | Command | ConnectionLost | EndNow | HandOver | Flush | HandoffReport | UndoJoin

@@ -2,7 +2,11 @@
 
 ``RemoteQuizHandle`` is what the router gives a session for a quiz on another node:
 posting a join, a command or a dropped connection sends it to the owner.  A join
-waits (``pending_joins``) until the owner binds or refuses it.  What the owner sends
+waits (``pending_joins``) until the owner binds or refuses it.  The session's join
+timeout cannot be atomic with the owner's decision across Redis, so an acceptance that
+comes after the session gave up (it answered ``server_busy``) or after its connection
+closed is undone: the owner is told (``JoinUndone``) to drop that binding, and a new
+player with it, so no ghost keeps a name or counts as connected (issue 12).  What the owner sends
 back (``ToGateway`` messages) is delivered here to the local sessions: a broadcast is
 framed once and fanned out with the same non-blocking path as the node's own
 quizzes, and the times the question frame reached each socket go back to the owner
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
@@ -26,6 +30,7 @@ from quizd.cluster.messages import (
     CloseOne,
     JoinAccepted,
     JoinRefused,
+    JoinUndone,
     QuizMoved,
     RemoteCommand,
     RemoteJoin,
@@ -64,7 +69,12 @@ class RemoteQuizHandle:
         gateway = self.gateway
         node_id = gateway.transport.node_id
         if isinstance(item, JoinRequest):
-            session = item.endpoint
+            session = cast("Session", item.endpoint)
+            if session.conn_id in gateway.pending_joins:
+                # An earlier join of this connection was given up (server_busy) and its
+                # answer is still to come: this one gets a fresh relay id, so that late
+                # answer is never taken for this join's (it is undone instead).
+                session.conn_id = session.gateway.new_conn_id()
             if not gateway.transport.post(self.owner, RemoteJoin(
                 self.quiz_id, item.kind, item.value, item.reply_to, node_id, session.conn_id, wall_ms(),
             )):
@@ -136,11 +146,23 @@ class GatewaySide:
         if pending is None:
             return
         request, handle = pending
-        session = request.endpoint
+        session = cast("Session", request.endpoint)
+        # Claimed here, on this node's one thread, so the session's timeout and this
+        # acceptance cannot both win: either the session waits for the answer below,
+        # or it already answered server_busy and the owner's binding is undone.
+        if not request.reply.claim() or session.out.closed:
+            self._undo(m, handle.owner, new_player=request.kind == "player")
+            request.reply.fail(ProtocolError(E.SERVER_BUSY, "the connection closed during its join"))
+            return
         self.conns[m.conn] = session
         self.remote_sessions[m.quiz_id][m.conn] = session
         self.remote_owner[m.quiz_id] = handle.owner
         request.reply.set(m.participant_id)
+
+    def _undo(self, m: JoinAccepted, owner: str, *, new_player: bool) -> None:
+        """The owner bound ``m.conn`` after its session gave up or closed: unbind it
+        there (a new player is removed, its name freed), never here."""
+        self.transport.post(owner, JoinUndone(m.quiz_id, m.participant_id, self.transport.node_id, m.conn, new_player))
 
     def _broadcast(self, m: BroadcastAll) -> None:
         sessions = self.remote_sessions.get(m.quiz_id)

@@ -95,6 +95,21 @@ class RemoteLost(ToOwner):
 
 
 @attrs.frozen
+class JoinUndone(ToOwner):
+    """The owner's ``JoinAccepted`` for connection ``conn`` came after the gateway gave
+    up on that join (it answered ``server_busy``) or after the connection closed: drop
+    ``participant_id``'s binding to it.  A ``new_player`` is removed (its name is free
+    again, its client never learnt its token); a resume or the host is disconnected."""
+
+    TAG: ClassVar[str] = "undo"
+    quiz_id: str = _key("q")
+    participant_id: str = _key("pid")
+    gateway: str = _key("gw")
+    conn: int = _key("c")
+    new_player: bool = _key("np")
+
+
+@attrs.frozen
 class HandoffTimes(ToOwner):
     """When a gateway handed ``question_id`` to each of its players (wall-clock ms)."""
 
@@ -214,7 +229,9 @@ class RpcResult(ToGateway):
     failure: RpcFailure | None = _key_default("e", None)
 
 
-OWNER_MESSAGES: tuple[type[ToOwner], ...] = (RemoteJoin, RemoteCommand, RemoteLost, HandoffTimes, RpcCall)
+OWNER_MESSAGES: tuple[type[ToOwner], ...] = (
+    RemoteJoin, RemoteCommand, RemoteLost, HandoffTimes, RpcCall, JoinUndone,
+)
 GATEWAY_MESSAGES: tuple[type[ToGateway], ...] = (
     JoinAccepted, JoinRefused, SendOne, BroadcastAll, CloseOne, QuizMoved, RpcResult,
 )

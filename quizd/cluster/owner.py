@@ -2,6 +2,8 @@
 
 A gateway relays its connections' joins, commands and dropped connections, reports
 when it handed a question to its players, and forwards control-plane requests (RPC).
+A join the gateway gave up on before this node's acceptance reached it comes back as
+``JoinUndone``: the actor unbinds it (and removes a new player), so no ghost remains.
 Here they become the same inbox items a local connection would post, addressed to a
 ``RemoteEndpoint`` instead of a local session.  A quiz that is not (any more) here
 answers ``QuizMoved`` (its players resume elsewhere) or, for a join, ``server_busy``.
@@ -16,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import orjson
 
-from quizd.actors.inbox import Command, ConnectionLost, HandoffReport, JoinRequest, ReplySlot
+from quizd.actors.inbox import Command, ConnectionLost, HandoffReport, JoinRequest, ReplySlot, UndoJoin
 from quizd.cluster.messages import (
     HandoffTimes,
     JoinRefused,
+    JoinUndone,
     QuizMoved,
     RemoteCommand,
     RemoteJoin,
@@ -90,6 +93,8 @@ class OwnerSide:
                 self._command(message)
             case RemoteLost():
                 self._lost(message)
+            case JoinUndone():
+                self._undo(message)
             case HandoffTimes():
                 self._handoffs(message)
             case RpcCall():
@@ -134,6 +139,16 @@ class OwnerSide:
         if actor is not None:
             try:
                 actor.post(ConnectionLost(m.participant_id, RemoteEndpoint(m.gateway, m.conn)))
+            except ProtocolError:
+                pass
+
+    def _undo(self, m: JoinUndone) -> None:
+        """A late acceptance: the actor drops the binding like a lost connection, and
+        removes a new player outright (it never learnt it had joined)."""
+        actor = self.local_actor(m.quiz_id)
+        if actor is not None:
+            try:
+                actor.post(UndoJoin(m.participant_id, RemoteEndpoint(m.gateway, m.conn), m.new_player))
             except ProtocolError:
                 pass
 

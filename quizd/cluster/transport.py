@@ -32,7 +32,15 @@ import redis
 import trio
 
 from quizd.cluster import messages
-from quizd.cluster.messages import CloseOne, QuizMoved, RelayDecodeError, RelayMessage, RemoteLost, ToOwner
+from quizd.cluster.messages import (
+    CloseOne,
+    JoinUndone,
+    QuizMoved,
+    RelayDecodeError,
+    RelayMessage,
+    RemoteLost,
+    ToOwner,
+)
 from quizd.cluster.redis_port import RedisPort
 from quizd.ops import metrics
 
@@ -51,7 +59,7 @@ WRITE_BATCH_MESSAGES = 2000
 WRITE_BATCH_BYTES = 1024 * 1024
 # What is sent whatever the backlog: at most one per connection (or per quiz), and
 # dropping it would leave a player connected to nothing or an owner bound to a ghost.
-ALWAYS_SENT: tuple[type[RelayMessage], ...] = (RemoteLost, CloseOne, QuizMoved)
+ALWAYS_SENT: tuple[type[RelayMessage], ...] = (RemoteLost, CloseOne, QuizMoved, JoinUndone)
 
 
 def inbox_stream(node_id: str) -> str:

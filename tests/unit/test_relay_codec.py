@@ -49,6 +49,7 @@ STRATEGIES: dict[type[m.RelayMessage], st.SearchStrategy[Any]] = {
     m.QuizMoved: st.builds(m.QuizMoved, text),
     m.RpcResult: st.builds(m.RpcResult, conn, json_value,
                            st.none() | st.builds(m.RpcFailure, ints, text, text)),
+    m.JoinUndone: st.builds(m.JoinUndone, text, text, text, conn, st.booleans()),
 }
 
 
