@@ -30,7 +30,8 @@ from quizd.ops.logging import set_level
 from quizd.ops.sdnotify import Notifier, status_loop, watchdog_loop
 from quizd.cluster.placement import ClusterPlacement
 from quizd.game.phase import Phase
-from quizd.placement import LocalPlacement, Placement
+from quizd.game.names import NamePolicy
+from quizd.placement import LocalPlacement, Placement, name_policy
 from quizd.service import DefinitionCatalog, QuizService
 
 log = logging.getLogger("quizd.node")
@@ -53,8 +54,10 @@ class Node:
         self.config = config
         self.notifier = notifier or Notifier()
         catalog = DefinitionCatalog(DefinitionSet(definitions={}, problems=()))
+        # Shared by every quiz: a SIGHUP swaps its deny-list for all of them at once.
+        self.names = name_policy(config)
         # The one choice between a single node and a cluster: everything else gets the placement.
-        self.placement = self._placement(config, catalog)
+        self.placement = self._placement(config, catalog, self.names)
         self.supervisor = self.placement.supervisor
         self.service = QuizService(self.placement, catalog)
         self.gateway = Gateway(config, self.placement.router)
@@ -69,10 +72,10 @@ class Node:
         )
 
     @staticmethod
-    def _placement(config: Config, catalog: DefinitionCatalog) -> Placement:
+    def _placement(config: Config, catalog: DefinitionCatalog, names: NamePolicy) -> Placement:
         if not config.cluster.redis_url:
-            return LocalPlacement(config)
-        return ClusterPlacement(config, catalog.get)
+            return LocalPlacement(config, names=names)
+        return ClusterPlacement(config, catalog.get, names)
 
     def ws_url(self) -> str:
         ws = self.config.websocket
@@ -89,7 +92,8 @@ class Node:
         host name it was itself loaded from (a bound 0.0.0.0 means nothing to a browser)."""
         ws = self.config.websocket
         port = self.gateway.address[1] if self.gateway.address else ws.port
-        return {"wsUrl": ws.public_url or None, "wsPort": port, "wsTls": self.gateway.scheme == "wss"}
+        return {"wsUrl": ws.public_url or None, "wsPort": port, "wsTls": self.gateway.scheme == "wss",
+                "names": str(self.names.mode)}
 
     async def load_definitions(self) -> DefinitionSet:
         directory = Path(self.config.quizzes.definitions_dir)
@@ -179,12 +183,14 @@ class Node:
         return EXIT_OK
 
     async def reload(self) -> None:
-        """SIGHUP: reload quiz definitions (live quizzes keep theirs) and the log level."""
+        """SIGHUP: reload quiz definitions (live quizzes keep theirs), the log level and
+        the name deny-list (read by ``load_config`` in the worker thread)."""
         self.notifier.reloading()
         config_ok = True
         try:
             config = await trio.to_thread.run_sync(load_config, self.config.source)
             set_level(config.logging.level)
+            self.names.use(config.name_denylist)
         except ConfigError as err:
             config_ok = False
             log.error("config reload: keeping the running settings: %s", err)

@@ -24,6 +24,7 @@ from quizd.actors.inbox import EndNow
 from quizd.actors.supervisor import Supervisor
 from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
+from quizd.game.names import NamePolicy
 from quizd.game.quiz import AutoStart, GameSettings, Phase, QuizGame
 from quizd.gateway.delivery import LocalDelivery
 from quizd.protocol import errors as E
@@ -87,7 +88,12 @@ class Placement(Protocol):
         """The drain's deadline passed: end or hand over what is left; how to close the rest."""
 
 
-def game_settings(config: Config) -> GameSettings:
+def name_policy(config: Config) -> NamePolicy:
+    """The names mode and deny-list ``config`` sets, as the one object its quizzes share."""
+    return NamePolicy(config.quizzes.names, config.name_denylist)
+
+
+def game_settings(config: Config, names: NamePolicy | None = None) -> GameSettings:
     q = config.quizzes
     return GameSettings(
         top_n=config.leaderboard.top_n,
@@ -95,6 +101,7 @@ def game_settings(config: Config) -> GameSettings:
         max_players=q.max_players,
         linger_s=q.linger_s,
         lobby_timeout_s=q.lobby_timeout_s,
+        names=names if names is not None else name_policy(config),
     )
 
 
@@ -137,9 +144,9 @@ class LocalPlacement:
     end) once the cluster has decided the quiz is here.
     """
 
-    def __init__(self, config: Config, supervisor: Supervisor | None = None) -> None:
+    def __init__(self, config: Config, supervisor: Supervisor | None = None, names: NamePolicy | None = None) -> None:
         self.node_id = config.node.id
-        self.settings = game_settings(config)
+        self.settings = game_settings(config, names)
         self.results_dir = results_directory(config)
         self.supervisor = supervisor or Supervisor()
         self.router: Router = LocalRouter(self.supervisor)

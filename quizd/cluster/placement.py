@@ -22,7 +22,16 @@ from quizd.cluster.messages import RpcCall, RpcOp
 from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
 from quizd.game.quiz import AutoStart
-from quizd.placement import CreatedQuiz, DrainClose, JsonObject, LocalPlacement, game_settings, results_directory
+from quizd.game.names import NamePolicy
+from quizd.placement import (
+    CreatedQuiz,
+    DrainClose,
+    JsonObject,
+    LocalPlacement,
+    game_settings,
+    name_policy,
+    results_directory,
+)
 from quizd.protocol import errors as E
 from quizd.router import Router
 from quizd.service_errors import ServiceError
@@ -38,12 +47,14 @@ def store_unavailable_is_busy() -> Iterator[None]:
 
 
 class ClusterPlacement:
-    def __init__(self, config: Config, definitions: Callable[[str], QuizDefinition | None]) -> None:
+    def __init__(self, config: Config, definitions: Callable[[str], QuizDefinition | None],
+                 names: NamePolicy | None = None) -> None:
         self._definitions = definitions
         self.node_id = config.node.id
-        self.manager = ClusterManager(config, game_settings(config), results_directory(config), self._serve_rpc)
+        names = names if names is not None else name_policy(config)
+        self.manager = ClusterManager(config, game_settings(config, names), results_directory(config), self._serve_rpc)
         self.supervisor: Supervisor = self.manager.supervisor
-        self.local = LocalPlacement(config, self.supervisor)
+        self.local = LocalPlacement(config, self.supervisor, names)
         self.router: Router = ClusterRouter(self.manager)
 
     def runs_here(self, quiz_id: str) -> bool:

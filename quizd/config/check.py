@@ -114,6 +114,9 @@ def _print_summary(config: Config, definitions: DefinitionSet, out: TextIO) -> N
         f"admin token:      {'configured' if config.auth.admin_token else 'NOT configured'}",
         f"results dir:      {config.quizzes.results_dir or '(not written)'}",
         f"definitions dir:  {config.quizzes.definitions_dir}",
+        f"player names:     {config.quizzes.names}; deny-list "
+        + (f"{config.quizzes.name_denylist} ({len(config.name_denylist.words)} words)"
+           if config.quizzes.name_denylist else "(none)"),
     ]
     if definitions.definitions:
         width = max(len(quiz_id) for quiz_id in definitions.definitions)

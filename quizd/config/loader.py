@@ -36,6 +36,8 @@ from quizd.config.model import (
     WebSocketSection,
 )
 from quizd.convert import describe, converter, error_paths
+from quizd.game.denylist import DenyList, parse_denylist
+from quizd.game.names import NamesMode
 
 DEFAULT_CONFIG_PATH = Path("/etc/quizd/quizd.toml")
 CONFIG_ENV = "QUIZD_CONFIG"
@@ -216,6 +218,13 @@ def _redis_url(value: str) -> str | None:
     return "must be empty or start with redis://, rediss:// or unix://"
 
 
+def _names_mode(value: str) -> str | None:
+    """One of the ``NamesMode`` values, with the closest one suggested."""
+    modes = [m.value for m in NamesMode]
+    message = one_of(*modes)(value)
+    return None if message is None else message + did_you_mean(str(value), modes)
+
+
 # ------------------------------------------------------------------- node config
 
 # Table name -> attrs class, in the order of docs/operations.md.
@@ -255,6 +264,7 @@ RULES: dict[tuple[str, str], Check] = {
     ("cluster", "heartbeat_ms"): at_least(100),
     ("logging", "level"): one_of("debug", "info", "warning", "error"),
     ("logging", "format"): one_of("json", "text"),
+    ("quizzes", "names"): _names_mode,
 }
 
 # Keys holding file system paths, resolved against the config file's directory.
@@ -266,6 +276,7 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("auth", "admin_token_file"),
     ("quizzes", "definitions_dir"),
     ("quizzes", "results_dir"),
+    ("quizzes", "name_denylist"),
 )
 
 
@@ -301,11 +312,16 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] = os.
     problems += _cross_key_problems(values, bad, file)
     _resolve_paths(values, config_path.parent)
     values["auth"]["admin_token"] = _effective_admin_token(values["auth"], environ, file, problems)
+    denylist = DenyList()
+    if ("quizzes", "name_denylist") not in bad and values["quizzes"]["name_denylist"]:
+        denylist = read_denylist(Path(values["quizzes"]["name_denylist"]), problems, file)
     if problems:
         raise ConfigError(problems)
 
+    # The string converter let the mode through as text; the rule above checked it.
+    values["quizzes"]["names"] = NamesMode(values["quizzes"]["names"])
     sections = {name: cls(**values[name]) for name, cls in SECTIONS.items()}
-    return Config(**sections, source=config_path)
+    return Config(**sections, source=config_path, name_denylist=denylist)
 
 
 def _top_level_problems(doc: Mapping[str, Any], file: str) -> list[Problem]:
@@ -483,3 +499,18 @@ def _read_token_file(path: Path, problems: list[Problem], file: str, location: s
     if not token:
         problems.append(Problem(file, location, f"{path} is empty"))
     return token
+
+
+def read_denylist(path: Path, problems: list[Problem], file: str) -> DenyList:
+    """Read ``[quizzes] name_denylist`` (``quizd.game.denylist.parse_denylist``); a file
+    that cannot be read is a problem naming the key and the file."""
+    location = config_location("quizzes", "name_denylist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.append(Problem(file, location, f"cannot read {path}: {exc.strerror or exc}"))
+        return DenyList()
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(file, location, f"{path} is not valid UTF-8 (byte {exc.start})"))
+        return DenyList()
+    return parse_denylist(text)
