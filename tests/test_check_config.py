@@ -188,3 +188,20 @@ def test_problems_are_one_per_line(tmp_path: Path) -> None:
     lines = err.splitlines()
     assert len(lines) == 3  # two problems and the count
     assert all(line.startswith(str(path)) for line in lines[:2])
+
+
+def test_bad_denylist_path_exits_2_naming_key_and_file(tmp_path: Path) -> None:
+    path = setup(tmp_path, '[quizzes]\nnames = "both"\nname_denylist = "lists/deny.txt"\n')
+    code, out, err = check(path)
+    assert code == 2
+    assert out == ""
+    assert f"{path}: [quizzes] name_denylist: cannot read {tmp_path / 'lists' / 'deny.txt'}" in err
+    assert "1 problem found" in err
+
+
+def test_summary_shows_names_mode_and_denylist(tmp_path: Path) -> None:
+    (tmp_path / "deny.txt").write_text("bad\nworse\n# not a word\n")
+    path = setup(tmp_path, '[quizzes]\nnames = "generated"\nname_denylist = "deny.txt"\n')
+    code, out, _ = check(path)
+    assert code == 0
+    assert f"player names:     generated; deny-list {tmp_path / 'deny.txt'} (2 words)" in out
