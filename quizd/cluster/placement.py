@@ -21,8 +21,8 @@ from quizd.cluster.manager import ClusterManager, ClusterRouter
 from quizd.cluster.messages import RpcCall, RpcOp
 from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
-from quizd.game.quiz import AutoStart
 from quizd.game.names import NamePolicy
+from quizd.game.quiz import AutoStart
 from quizd.placement import (
     CreatedQuiz,
     DrainClose,

@@ -87,12 +87,7 @@ class _Spelled:
     def counts(self, begin: int, end: int) -> bool:
         """Whether the match ``text[begin:end]`` counts (see the module docstring)."""
         first, last = self.word_of[begin], self.word_of[end - 1]
-        return (
-            first == last
-            or last - first >= 2
-            or begin == self.starts[first]
-            or end == self.ends[last]
-        )
+        return first == last or last - first >= 2 or begin == self.starts[first] or end == self.ends[last]
 
 
 @attrs.frozen

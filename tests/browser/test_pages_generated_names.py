@@ -64,8 +64,9 @@ def test_both_an_empty_name_gets_a_generated_one(node_factory: Any, chromium: An
 
     expect.set_options(timeout=WAIT_MS)
     (tmp_path / "deny.txt").write_text("bad\n")
-    node = node_factory(definitions={"a": quiz_toml("a")},
-                        quizzes={"names": "both", "name_denylist": str(tmp_path / "deny.txt")})
+    node = node_factory(
+        definitions={"a": quiz_toml("a")}, quizzes={"names": "both", "name_denylist": str(tmp_path / "deny.txt")}
+    )
     quiz_id = create_quiz(node)
     browser = Browser(chromium)
 
