@@ -24,6 +24,7 @@ from quizd.actors.inbox import EndNow
 from quizd.actors.supervisor import Supervisor
 from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
+from quizd.game.namegen import shipped_words
 from quizd.game.names import NamePolicy
 from quizd.game.quiz import AutoStart, GameSettings, Phase, QuizGame
 from quizd.gateway.delivery import LocalDelivery
@@ -89,8 +90,14 @@ class Placement(Protocol):
 
 
 def name_policy(config: Config) -> NamePolicy:
-    """The names mode and deny-list ``config`` sets, as the one object its quizzes share."""
-    return NamePolicy(config.quizzes.names, config.name_denylist)
+    """The names mode and deny-list ``config`` sets, as the one object its quizzes share.
+
+    When the node generates names, the word lists are read here, at start, so that no
+    quiz reads a file in its turn."""
+    policy = NamePolicy(config.quizzes.names, config.name_denylist)
+    if policy.generates:
+        shipped_words()
+    return policy
 
 
 def game_settings(config: Config, names: NamePolicy | None = None) -> GameSettings:
