@@ -31,7 +31,8 @@ from quizd.ops.sdnotify import Notifier, status_loop, watchdog_loop
 from quizd.cluster.coordination import DuplicateNodeId
 from quizd.cluster.placement import ClusterPlacement
 from quizd.game.phase import Phase
-from quizd.placement import LocalPlacement, Placement
+from quizd.game.names import NamePolicy
+from quizd.placement import LocalPlacement, Placement, name_policy
 from quizd.catalog import DefinitionCatalog
 from quizd.service import QuizService
 from quizd.store.runtime import Store, StoreNotReady, open_store
@@ -63,8 +64,10 @@ class Node:
                                 Outbox(config.webhooks) if config.webhooks else None)
         catalog = DefinitionCatalog(DefinitionSet(definitions={}, problems=()),
                                     self.store.database if self.store else None)
+        # Shared by every quiz: a SIGHUP swaps its deny-list for all of them at once.
+        self.names = name_policy(config)
         # The one choice between a single node and a cluster: everything else gets the placement.
-        self.placement = self._placement(config, catalog, self.store)
+        self.placement = self._placement(config, catalog, self.store, self.names)
         self.supervisor = self.placement.supervisor
         self.service = QuizService(self.placement, catalog, self.store)
         self.gateway = Gateway(config, self.placement.router)
@@ -80,13 +83,13 @@ class Node:
         )
 
     @staticmethod
-    def _placement(config: Config, catalog: DefinitionCatalog, store: Store | None) -> Placement:
+    def _placement(config: Config, catalog: DefinitionCatalog, store: Store | None, names: NamePolicy) -> Placement:
         if not config.cluster.redis_url:
-            return LocalPlacement(config, store=store)
+            return LocalPlacement(config, store=store, names=names)
         if config.storage.kind != "postgresql":
             log.warning("[storage] a cluster should share one PostgreSQL database (quizd check-config refuses "
                         "%s): the results this node keeps are reported by this node only", config.storage.kind)
-        return ClusterPlacement(config, catalog.resolve, store)
+        return ClusterPlacement(config, catalog.resolve, store, names)
 
     def ws_url(self) -> str:
         ws = self.config.websocket
@@ -103,7 +106,8 @@ class Node:
         host name it was itself loaded from (a bound 0.0.0.0 means nothing to a browser)."""
         ws = self.config.websocket
         port = self.gateway.address[1] if self.gateway.address else ws.port
-        return {"wsUrl": ws.public_url or None, "wsPort": port, "wsTls": self.gateway.scheme == "wss"}
+        return {"wsUrl": ws.public_url or None, "wsPort": port, "wsTls": self.gateway.scheme == "wss",
+                "names": str(self.names.mode)}
 
     async def load_definitions(self) -> DefinitionSet:
         directory = Path(self.config.quizzes.definitions_dir)
@@ -231,7 +235,8 @@ class Node:
         return EXIT_OK
 
     async def reload(self) -> None:
-        """SIGHUP: reload quiz definitions (live quizzes keep theirs) and the log level.
+        """SIGHUP: reload quiz definitions (live quizzes keep theirs), the log level and
+        the name deny-list (read by ``load_config`` in the worker thread).
 
         A reload never takes the node down: a ``ConfigError`` is the expected failure,
         but any other exception from reading the config or the definitions is caught
@@ -243,6 +248,7 @@ class Node:
         try:
             config = await trio.to_thread.run_sync(load_config, self.config.source)
             set_level(config.logging.level)
+            self.names.use(config.name_denylist)
         except ConfigError as err:
             config_ok = False
             log.error("config reload: keeping the running settings: %s", err)

@@ -25,6 +25,8 @@ from quizd.actors.recording import QuizRecorder
 from quizd.actors.supervisor import Supervisor
 from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
+from quizd.game.namegen import shipped_words
+from quizd.game.names import NamePolicy
 from quizd.game.quiz import AutoStart, GameSettings, Phase, QuizGame
 from quizd.gateway.delivery import LocalDelivery
 from quizd.ops import metrics
@@ -98,7 +100,18 @@ class Placement(Protocol):
         """The drain's deadline passed: end or hand over what is left; how to close the rest."""
 
 
-def game_settings(config: Config) -> GameSettings:
+def name_policy(config: Config) -> NamePolicy:
+    """The names mode and deny-list ``config`` sets, as the one object its quizzes share.
+
+    When the node generates names, the word lists are read here, at start, so that no
+    quiz reads a file in its turn."""
+    policy = NamePolicy(config.quizzes.names, config.name_denylist)
+    if policy.generates:
+        shipped_words()
+    return policy
+
+
+def game_settings(config: Config, names: NamePolicy | None = None) -> GameSettings:
     q = config.quizzes
     return GameSettings(
         top_n=config.leaderboard.top_n,
@@ -106,6 +119,7 @@ def game_settings(config: Config) -> GameSettings:
         max_players=q.max_players,
         linger_s=q.linger_s,
         lobby_timeout_s=q.lobby_timeout_s,
+        names=names if names is not None else name_policy(config),
     )
 
 
@@ -153,10 +167,11 @@ class LocalPlacement:
     end) once the cluster has decided the quiz is here.
     """
 
-    def __init__(self, config: Config, supervisor: Supervisor | None = None, store: Store | None = None) -> None:
+    def __init__(self, config: Config, supervisor: Supervisor | None = None, store: Store | None = None,
+                 names: NamePolicy | None = None) -> None:
         self.node_id = config.node.id
         self.max_quizzes = config.quizzes.max_quizzes
-        self.settings = game_settings(config)
+        self.settings = game_settings(config, names)
         self.results_dir = results_directory(config)
         # The database: actors record into its writer; results of quizzes no longer live come from it.
         self.store = store

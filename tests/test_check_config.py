@@ -310,3 +310,18 @@ def test_a_results_dir_that_is_a_file_is_a_problem(tmp_path: Path) -> None:
 def test_a_listen_host_with_a_nul_is_a_problem(tmp_path: Path) -> None:
     code, _, err = check(setup(tmp_path, '[http]\nhost = "127.0.0.1\\u0000"\n'))
     assert code == 2 and "[http] host: must be a host name or address" in err
+def test_bad_denylist_path_exits_2_naming_key_and_file(tmp_path: Path) -> None:
+    path = setup(tmp_path, '[quizzes]\nnames = "both"\nname_denylist = "lists/deny.txt"\n')
+    code, out, err = check(path)
+    assert code == 2
+    assert out == ""
+    assert f"{path}: [quizzes] name_denylist: cannot read {tmp_path / 'lists' / 'deny.txt'}" in err
+    assert "1 problem found" in err
+
+
+def test_summary_shows_names_mode_and_denylist(tmp_path: Path) -> None:
+    (tmp_path / "deny.txt").write_text("bad\nworse\n# not a word\n")
+    path = setup(tmp_path, '[quizzes]\nnames = "generated"\nname_denylist = "deny.txt"\n')
+    code, out, _ = check(path)
+    assert code == 0
+    assert f"player names:     generated; deny-list {tmp_path / 'deny.txt'} (2 words)" in out

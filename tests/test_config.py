@@ -9,6 +9,7 @@ import pytest
 
 from quizd.config import Config
 from quizd.config import ConfigError, Problem, load_config
+from quizd.game.names import NamesMode
 
 SAMPLE = Path(__file__).resolve().parent.parent / "config" / "quizd.toml"
 
@@ -457,3 +458,41 @@ def test_credentials_directory_without_the_file(tmp_path: Path) -> None:
 def test_token_never_in_repr(tmp_path: Path) -> None:
     path = write(tmp_path, '[auth]\nadmin_token = "sup3r-s3cret"\n')
     assert "sup3r-s3cret" not in repr(load_config(path, {}))
+
+
+# ------------------------------------------------------------------ names (v2)
+
+
+def test_names_default_to_given_with_no_denylist(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), {})
+    assert config.quizzes.names is NamesMode.GIVEN
+    assert config.quizzes.name_denylist == ""
+    assert not config.name_denylist
+
+
+def test_names_mode_and_denylist_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "deny.txt").write_text("# refused\nb4d\n\nugly\n", encoding="utf-8")
+    config = load_config(write(tmp_path, '[quizzes]\nnames = "both"\nname_denylist = "deny.txt"\n'), {})
+    assert config.quizzes.names is NamesMode.BOTH
+    assert config.quizzes.name_denylist == str(tmp_path / "deny.txt")
+    assert set(config.name_denylist.words) == {"bad", "ugly"}
+
+
+def test_unknown_names_mode_suggests_the_closest(tmp_path: Path) -> None:
+    [problem] = problems_of(write(tmp_path, '[quizzes]\nnames = "generatd"\n'))
+    assert problem.location == "[quizzes] names"
+    assert "'given', 'generated', 'both'" in problem.message
+    assert "did you mean 'generated'?" in problem.message
+
+
+@pytest.mark.parametrize("make", ["missing", "directory", "not_utf8"])
+def test_unreadable_denylist_names_the_key_and_the_file(tmp_path: Path, make: str) -> None:
+    target = tmp_path / "deny.txt"
+    if make == "directory":
+        target.mkdir()
+    elif make == "not_utf8":
+        target.write_bytes(b"bad\n\xff\n")
+    [problem] = problems_of(write(tmp_path, '[quizzes]\nname_denylist = "deny.txt"\n'))
+    assert problem.file == str(tmp_path / "quizd.toml")
+    assert problem.location == "[quizzes] name_denylist"
+    assert str(target) in problem.message

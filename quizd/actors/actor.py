@@ -291,6 +291,8 @@ class QuizActor:
         game = self.game
         if req.kind == "player":
             result = game.join_player(req.value, req.received_at, req.reply_to)
+        elif req.value is None:  # only a player join comes without its value (a generated name)
+            raise ProtocolError(E.INVALID_MESSAGE, "a resume or host join needs its token")
         else:
             result = game.resume(req.value, req.received_at, req.reply_to, host=req.kind == "host")
         pid = result.participant_id

@@ -101,7 +101,7 @@ class JoinRequest:
     """``join`` from a connection: as a new player (``name``), a resume or the host."""
 
     kind: str  # "player" | "resume" | "host"
-    value: str
+    value: str | None  # the name or token; None: a player join asking for a generated name
     reply_to: str | int | None  # the join's ``id``, echoed as ``re``
     endpoint: Endpoint
     received_at: float

@@ -63,7 +63,7 @@ class RemoteJoin(ToOwner):
     TAG: ClassVar[str] = "join"
     quiz_id: str = _key("q")
     kind: str = _key("kind")
-    value: str = _key("v", secret=True)  # a name, or a resume or host token
+    value: str | None = _key("v", secret=True)  # a name (None: to be generated), or a resume or host token
     reply_to: str | int | None = _key("re")
     gateway: str = _key("gw")
     conn: int = _key("c")

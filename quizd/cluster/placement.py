@@ -21,6 +21,7 @@ from quizd.cluster.manager import ClusterManager, ClusterRouter
 from quizd.cluster.messages import RpcCall, RpcOp
 from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
+from quizd.game.names import NamePolicy
 from quizd.game.quiz import AutoStart
 from quizd.placement import (
     CreatedQuiz,
@@ -30,6 +31,7 @@ from quizd.placement import (
     game_settings,
     quiz_cap_details,
     recorder_for,
+    name_policy,
     results_directory,
 )
 from quizd.protocol import errors as E
@@ -49,14 +51,15 @@ def store_unavailable_is_busy() -> Iterator[None]:
 
 class ClusterPlacement:
     def __init__(self, config: Config, definitions: Callable[[str], Awaitable[QuizDefinition | None]],
-                 store: Store | None = None) -> None:
+                 store: Store | None = None, names: NamePolicy | None = None) -> None:
         self._definitions = definitions
         self.node_id = config.node.id
+        names = names if names is not None else name_policy(config)
         # The quiz's owner records what happened (a takeover replays it: writes are idempotent).
-        self.manager = ClusterManager(config, game_settings(config), results_directory(config), self._serve_rpc,
-                                      recorder=recorder_for(store, config))
+        self.manager = ClusterManager(config, game_settings(config, names), results_directory(config),
+                                      self._serve_rpc, recorder=recorder_for(store, config))
         self.supervisor: Supervisor = self.manager.supervisor
-        self.local = LocalPlacement(config, self.supervisor, store)
+        self.local = LocalPlacement(config, self.supervisor, store, names)
         self.router: Router = ClusterRouter(self.manager)
 
     def runs_here(self, quiz_id: str) -> bool:

@@ -121,6 +121,9 @@ def _print_summary(config: Config, definitions: DefinitionSet, out: TextIO) -> N
         f"live quizzes:     at most {config.quizzes.max_quizzes} on this node "
         f"([quizzes] max_quizzes), {config.quizzes.max_players} players each",
         f"definitions dir:  {config.quizzes.definitions_dir}",
+        f"player names:     {config.quizzes.names}; deny-list "
+        + (f"{config.quizzes.name_denylist} ({len(config.name_denylist.words)} words)"
+           if config.quizzes.name_denylist else "(none)"),
     ]
     if definitions.definitions:
         width = max(len(quiz_id) for quiz_id in definitions.definitions)

@@ -43,6 +43,8 @@ from quizd.config.model import (
     WebSocketSection,
 )
 from quizd.convert import converter, describe, error_paths
+from quizd.game.denylist import DenyList, parse_denylist
+from quizd.game.names import NamesMode
 
 DEFAULT_CONFIG_PATH = Path("/etc/quizd/quizd.toml")
 CONFIG_ENV = "QUIZD_CONFIG"
@@ -236,6 +238,11 @@ def _storage_url(value: str) -> str | None:
     ):
         return None
     return 'must be "" (SQLite), "none", or start with postgresql:// or sqlite://'
+def _names_mode(value: str) -> str | None:
+    """One of the ``NamesMode`` values, with the closest one suggested."""
+    modes = [m.value for m in NamesMode]
+    message = one_of(*modes)(value)
+    return None if message is None else message + did_you_mean(str(value), modes)
 
 
 # ------------------------------------------------------------------- node config
@@ -285,6 +292,7 @@ RULES: dict[tuple[str, str], Check] = {
     ("logging", "format"): one_of("json", "text"),
     ("storage", "url"): _storage_url,
     ("storage", "answer_flush_ms"): between(10, 60000),
+    ("quizzes", "names"): _names_mode,
 }
 
 # Keys holding file system paths, resolved against the config file's directory.
@@ -296,6 +304,7 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("auth", "admin_token_file"),
     ("quizzes", "definitions_dir"),
     ("quizzes", "results_dir"),
+    ("quizzes", "name_denylist"),
 )
 
 
@@ -332,11 +341,16 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] = os.
     problems += _resolve_paths(values, bad, config_path.parent, file)
     values["auth"]["admin_token"] = _effective_admin_token(values["auth"], environ, file, problems)
     webhooks = load_webhooks(doc.get(WEBHOOKS, []), file, config_path.parent, problems)
+    denylist = DenyList()
+    if ("quizzes", "name_denylist") not in bad and values["quizzes"]["name_denylist"]:
+        denylist = read_denylist(Path(values["quizzes"]["name_denylist"]), problems, file)
     if problems:
         raise ConfigError(problems)
 
+    # The string converter let the mode through as text; the rule above checked it.
+    values["quizzes"]["names"] = NamesMode(values["quizzes"]["names"])
     sections = {name: cls(**values[name]) for name, cls in SECTIONS.items()}
-    return Config(**sections, webhooks=webhooks, source=config_path)
+    return Config(**sections, webhooks=webhooks, source=config_path, name_denylist=denylist)
 
 
 def _top_level_problems(doc: Mapping[str, Any], file: str) -> list[Problem]:
@@ -720,3 +734,16 @@ def webhook_secret_problem(secret: str) -> str | None:
     if len(key) < 16:
         return f"the key after {WEBHOOK_SECRET_PREFIX} must be at least 16 bytes, got {len(key)}"
     return None
+def read_denylist(path: Path, problems: list[Problem], file: str) -> DenyList:
+    """Read ``[quizzes] name_denylist`` (``quizd.game.denylist.parse_denylist``); a file
+    that cannot be read is a problem naming the key and the file."""
+    location = config_location("quizzes", "name_denylist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.append(Problem(file, location, f"cannot read {path}: {exc.strerror or exc}"))
+        return DenyList()
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(file, location, f"{path} is not valid UTF-8 (byte {exc.start})"))
+        return DenyList()
+    return parse_denylist(text)

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import attrs
 
+from quizd.game.denylist import DenyList
+from quizd.game.names import NamesMode
+
 
 def _default_node_id() -> str:
     return socket.gethostname() or "node-1"
@@ -60,6 +63,8 @@ class QuizzesSection:
     lobby_timeout_s: float = 3600.0
     results_dir: str = ""
     max_quizzes: int = 1000
+    names: NamesMode = NamesMode.GIVEN
+    name_denylist: str = ""
 
 
 @attrs.frozen
@@ -157,6 +162,8 @@ class Config:
     webhooks: tuple[WebhookEndpoint, ...] = ()
     # Where the config came from; used in messages and to resolve relative paths.
     source: Path | None = attrs.field(default=None, eq=False)
+    # The words of ``[quizzes] name_denylist``, read by the loader (empty: none refused).
+    name_denylist: DenyList = attrs.field(factory=DenyList, eq=False)
 
     @property
     def admin_token(self) -> str:

@@ -2,12 +2,16 @@
 
 Names are shown to every other player, so invisible and control characters are
 refused, and two names that look alike (case, width, compatibility forms) count as
-the same name.
+the same name.  ``NamePolicy`` holds the node's name settings (``[quizzes] names`` and the
+deny-list of ``quizd.game.denylist``), shared by all of its quizzes.
 """
 
 from __future__ import annotations
 
+import enum
 import unicodedata
+
+from quizd.game.denylist import DenyList
 
 MAX_NAME_CODE_POINTS = 24
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn"})
@@ -21,7 +25,8 @@ _BLANK_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Mn", "Mc", "Me"})
 
 class NameError_(ValueError):
     """A name the contract refuses; the message says why, ``reason`` says it for a program
-    (``empty``, ``too_long``, ``forbidden_character``, ``invisible_character``, ``blank``)."""
+    (``empty``, ``too_long``, ``forbidden_character``, ``invisible_character``, ``blank``,
+    ``denied``)."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -48,3 +53,38 @@ def normalize_name(raw: str) -> str:
 def name_key(name: str) -> str:
     """The key two names are compared by: NFKC-casefolded."""
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+class NamesMode(enum.StrEnum):
+    """``[quizzes] names``: where player names come from (the values are the config's)."""
+
+    GIVEN = "given"  # players type their names; a join without one is invalid
+    GENERATED = "generated"  # every player gets a generated name; a given one is ignored
+    BOTH = "both"  # a given name is kept; a join without one gets a generated name
+
+
+class NamePolicy:
+    """The node's name rules, one object shared by every quiz of the node.
+
+    ``mode`` is fixed at start.  ``denylist`` is replaced as a whole (``use``) when the
+    node re-reads the deny-list file on SIGHUP; each join reads the current one, so live
+    quizzes apply a new list from their next join on.
+    """
+
+    def __init__(self, mode: NamesMode = NamesMode.GIVEN, denylist: DenyList | None = None) -> None:
+        self.mode = mode
+        self.denylist = denylist if denylist is not None else DenyList()
+
+    @property
+    def generates(self) -> bool:
+        """Whether a join without a name is a player join (it gets a generated name)."""
+        return self.mode is not NamesMode.GIVEN
+
+    def use(self, denylist: DenyList) -> None:
+        """From now on, refuse the words of ``denylist``."""
+        self.denylist = denylist
+
+    def refuse_denied(self, name: str) -> None:
+        """Raise ``NameError_`` reason ``denied`` when ``name`` holds a deny-list word."""
+        if self.denylist.find(name) is not None:
+            raise NameError_("denied", "name contains a word that is not allowed here")

@@ -16,6 +16,7 @@ its fields make up its state.
 
 from __future__ import annotations
 
+import random
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +28,8 @@ from quizd.game import views
 from quizd.game.definitions import Question, QuizDefinition
 from quizd.game.handoffs import HandoffLog
 from quizd.game.leaderboard import Leaderboard
-from quizd.game.names import NameError_, name_key, normalize_name
+from quizd.game.namegen import generate_name
+from quizd.game.names import NameError_, NamesMode, name_key, normalize_name
 from quizd.game.participants import HOST_ID, AnswerRecord, BadCursor, Participant, ReplyTo, Roster
 from quizd.game.phase import Phase
 from quizd.game.scoring import score_answer
@@ -64,8 +66,11 @@ class QuizGame:
         host_token: str | None = None,
         auto_start: AutoStart | None = None,
         token_factory: Callable[[], str] = new_token,
+        rng: random.Random | None = None,
     ) -> None:
         self.quiz_id = quiz_id
+        # Picks generated names; seeded by the quiz id unless given, so a test replays.
+        self.rng = rng if rng is not None else random.Random(quiz_id)
         self.definition = definition
         self.settings = settings
         self.wall_offset_ms = wall_offset_ms
@@ -145,13 +150,15 @@ class QuizGame:
         return deadline
 
     # ------------------------------------------------------------------ joins
-    def join_player(self, name: str, now: float, reply_to: ReplyTo = None) -> JoinResult:
+    def join_player(self, name: str | None, now: float, reply_to: ReplyTo = None) -> JoinResult:
+        """A new player: ``name`` as given, or None for a generated one (the gateway lets a
+        join without a name through only when the node's names mode generates)."""
         if self.phase == Phase.ENDED:
             raise ProtocolError(E.QUIZ_ENDED, "this quiz has ended")
         if self.phase != Phase.LOBBY and not self.definition.allow_late_join:
             raise ProtocolError(E.WRONG_PHASE, "this quiz does not take players once it has started")
         try:
-            clean = normalize_name(name)
+            clean = self._player_name(name)
         except NameError_ as exc:
             raise ProtocolError(E.NAME_INVALID, str(exc), {"reason": exc.reason}) from None
         key = name_key(clean)
@@ -173,6 +180,23 @@ class QuizGame:
         ):
             out.extend(self._start(now, self.auto_start.countdown_ms))
         return JoinResult(pid, out)
+
+    def _player_name(self, name: str | None) -> str:
+        """The name a joining player gets: generated (no name, or the ``generated`` mode
+        that ignores given names), else the given one checked and refused if it holds a
+        deny-list word; ``NameError_`` says why not."""
+        names = self.settings.names
+        if name is None or names.mode is NamesMode.GENERATED:
+            return generate_name(self.rng, self._name_is_free)
+        clean = normalize_name(name)
+        names.refuse_denied(clean)
+        return clean
+
+    def _name_is_free(self, candidate: str) -> bool:
+        """A generated name must be new in the quiz and pass the deny-list too."""
+        if name_key(candidate) in self.roster.name_keys:
+            return False
+        return self.settings.names.denylist.find(candidate) is None
 
     def resume(self, token: str, now: float, reply_to: ReplyTo = None, *, host: bool = False) -> JoinResult:
         participant = self.roster.by_token(token)
@@ -559,6 +583,7 @@ class QuizGame:
         participants: dict[str, Record],
         now: float,
         wall_offset_ms: int,
+        rng: random.Random | None = None,
     ) -> QuizGame:
         """Rebuild a quiz on this node, its clock frozen for the time nobody ran it: every
         live time shifts by the outage (``now - savedAt``), so no window shrank while
@@ -578,6 +603,8 @@ class QuizGame:
             wall_offset_ms=wall_offset_ms,
             host_token=meta["hostToken"],
             auto_start=None if auto is None else AutoStart(auto[0], auto[1]),
+            # Not the creation's seed: that would replay the names the quiz already holds.
+            rng=rng if rng is not None else random.Random(f"{meta['quizId']}/{meta['savedAt']}"),
         )
         game.phase = phase
         game.deadline = None if meta["deadline"] is None else mono(meta["deadline"])

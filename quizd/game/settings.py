@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import attrs
 
+from quizd.game.names import NamePolicy
+
 
 @attrs.frozen
 class AutoStart:
@@ -24,7 +26,8 @@ class GameSettings:
 
     ``broadcast_interval_ms`` spaces the throttled broadcasts (``leaderboard``,
     ``participants`` and the host's ``host_state``); operators set it as
-    ``[leaderboard] interval_ms``.
+    ``[leaderboard] interval_ms``.  ``names`` is the node's one ``NamePolicy`` (names
+    mode and deny-list), shared so that a deny-list reload reaches every quiz.
     """
 
     top_n: int = 10
@@ -32,3 +35,4 @@ class GameSettings:
     max_players: int = 10000
     linger_s: float = 600.0
     lobby_timeout_s: float = 3600.0
+    names: NamePolicy = attrs.Factory(NamePolicy)

@@ -18,6 +18,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from quizd.actors.inbox import Command, ConnectionLost, JoinRequest, ReplyAbandoned
+from quizd.game.names import NamesMode
 from quizd.gateway.framing import text_frame
 from quizd.gateway.outbound import OutboundStream
 from quizd.gateway.ratelimit import RateLimiter, Verdict
@@ -175,8 +176,13 @@ class Session:
             raise ProtocolError(E.NOT_JOINED, "send 'join' first")
         payload = msg.payload
         assert isinstance(payload, JoinPayload)  # parse_message gives a join its JoinPayload
-        given = [(k, v) for k, v in (("player", payload.name), ("resume", payload.resumeToken),
-                                     ("host", payload.hostToken)) if v is not None]
+        given: list[tuple[str, str | None]] = [
+            (k, v) for k, v in (("player", payload.name), ("resume", payload.resumeToken),
+                                ("host", payload.hostToken)) if v is not None
+        ]
+        mode = self.gateway.config.quizzes.names
+        if not given and mode is not NamesMode.GIVEN:
+            given = [("player", None)]  # only a quizId: a player asking for a generated name
         if len(given) != 1:
             raise ProtocolError(
                 E.INVALID_MESSAGE,

@@ -131,7 +131,13 @@ async def test_config_tells_the_page_where_the_websocket_is(node_factory):
     status, _, body = await raw_http(node.http_url, "GET", "/web/config.json")
     assert status == 200
     ws_port = int(node.ws_address.rsplit(":", 1)[1])
-    assert json.loads(body) == {"wsUrl": None, "wsPort": ws_port, "wsTls": False}
+    assert json.loads(body) == {"wsUrl": None, "wsPort": ws_port, "wsTls": False, "names": "given"}
+
+
+async def test_config_tells_the_page_the_names_mode(node_factory):
+    node = node_factory(quizzes={"names": "both"})
+    _, _, body = await raw_http(node.http_url, "GET", "/web/config.json")
+    assert json.loads(body)["names"] == "both"
 
 
 async def test_config_passes_on_the_public_url(node_factory):

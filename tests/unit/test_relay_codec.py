@@ -34,7 +34,8 @@ client_message = st.one_of(
 ).map(lambda raw: parse_message({k: v for k, v in raw.items() if v is not None or k != "id"}))
 
 STRATEGIES: dict[type[m.RelayMessage], st.SearchStrategy[Any]] = {
-    m.RemoteJoin: st.builds(m.RemoteJoin, text, st.sampled_from(["player", "resume", "host"]), text, msg_id,
+    m.RemoteJoin: st.builds(m.RemoteJoin, text, st.sampled_from(["player", "resume", "host"]),
+                            st.none() | text, msg_id,
                             text, conn, ints),
     m.RemoteCommand: st.builds(m.RemoteCommand, text, text, text, conn, ints, client_message),
     m.RemoteLost: st.builds(m.RemoteLost, text, text, text, conn),

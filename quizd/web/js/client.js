@@ -37,11 +37,17 @@ const LIVENESS_IDLE_MS = 10000;
 const LIVENESS_TIMEOUT_MS = 5000;
 const LEAVE_TIMEOUT_MS = 5000;
 
-/** Where the WebSocket listens: the node tells (it is another port, maybe another host). */
-export async function webSocketUrl() {
+/** What the node tells its pages (/web/config.json): where the WebSocket listens and
+ * where player names come from (`names`: "given", "generated" or "both"). */
+export async function pageConfig() {
   const response = await fetch("/web/config.json", { cache: "no-store" });
   if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
-  const config = await response.json();
+  return response.json();
+}
+
+/** Where the WebSocket listens: the node tells (it is another port, maybe another host). */
+export async function webSocketUrl() {
+  const config = await pageConfig();
   if (config.wsUrl) return config.wsUrl;
   const scheme = config.wsTls ? "wss" : "ws";
   const host = location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname;

@@ -5,7 +5,7 @@
 // is QuizConnection's job (client.js), and what both pages draw alike (screens, status,
 // boards, countdowns) is dom.js's: this file only decides what to show.
 
-import { QuizConnection, webSocketUrl } from "./client.js";
+import { QuizConnection, pageConfig, webSocketUrl } from "./client.js";
 import { $, Countdown, LETTERS, announce, el, renderBoard, setStatus, showScreen } from "./dom.js";
 
 const JOIN_ERRORS = {
@@ -18,6 +18,9 @@ const JOIN_ERRORS = {
   invalid_resume_token: "Your place in that quiz is gone (you left or were removed). Join again with a name.",
   invalid_message: "That quiz code doesn't look right.",
 };
+
+// name_invalid with details.reason "denied": the name holds a word the operator refuses.
+const NAME_DENIED = "That name isn't allowed here. Please pick another one.";
 
 const ANSWER_ERRORS = {
   question_closed: "Too late: this question is closed.",
@@ -36,6 +39,7 @@ const ANSWER_RETRY_MS = {
 
 let conn = null;          // the QuizConnection of the quiz we are in (null on the join form)
 let wsUrl = null;         // where the WebSocket listens, asked once
+let namesMode = "given";  // /web/config.json's `names`: whether the node generates names
 const game = {
   quizId: null, participantId: null, name: "",
   score: 0, rank: null,
@@ -121,10 +125,12 @@ function joinError(code, fallback) {
 $("join-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const quizId = $("quiz-id").value.trim();
-  const name = $("name").value.trim();
+  // "generated": the node names every player, a typed name would be ignored.
+  const name = namesMode === "generated" ? "" : $("name").value.trim();
+  const shortest = namesMode === "given" ? 1 : 0;  // empty: the node generates one
   let problem = "";
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(quizId)) problem = "Enter the quiz code you were given (letters, digits, - or _).";
-  else if ([...name].length < 1 || [...name].length > 24) problem = "Enter a name of 1 to 24 characters.";
+  else if ([...name].length < shortest || [...name].length > 24) problem = "Enter a name of 1 to 24 characters.";
   $("quiz-id").setAttribute("aria-invalid", String(problem.startsWith("Enter the quiz")));
   $("name").setAttribute("aria-invalid", String(problem.startsWith("Enter a name")));
   $("join-error").textContent = problem;
@@ -153,7 +159,8 @@ async function connect(quizId, name) {
     // Asked before every (re)connect: once `joined` stored a token, reconnects resume.
     join: () => {
       const saved = savedSession(quizId);
-      return saved ? { quizId, resumeToken: saved.resumeToken } : { quizId, name };
+      if (saved) return { quizId, resumeToken: saved.resumeToken };
+      return name ? { quizId, name } : { quizId };  // no name: the node generates one
     },
     // Callbacks of a connection we have moved away from (left, joined again) are ignored.
     onMessage: (message) => self === conn && handleMessage(message),
@@ -191,7 +198,8 @@ function handleFinal({ code, error, reason, unconfirmed }) {
   if (error) {
     // A join was refused; a refused resume means the token is useless now.
     if (error.code === "invalid_resume_token" || error.code === "quiz_ended" || error.code === "quiz_not_found") forgetSession();
-    showJoinForm(joinError(error.code, error.message));
+    const denied = error.code === "name_invalid" && error.details?.reason === "denied";
+    showJoinForm(denied ? NAME_DENIED : joinError(error.code, error.message));
     $(error.code.startsWith("name_") || error.code === "invalid_resume_token" ? "name" : "quiz-id").focus();
     return;
   }
@@ -477,6 +485,20 @@ function showEnded({ leaderboard, you }) {
 }
 
 // ---- start --------------------------------------------------------------------------
+
+/** When the node generates names, the name field may stay empty ("both") or is not
+ * asked at all ("generated"); the generated name shows once joined (lobby, top bar). */
+function useNamesMode(mode) {
+  namesMode = mode === "generated" || mode === "both" ? mode : "given";
+  if (namesMode === "both") {
+    $("name-hint").textContent = "Up to 24 characters. Other players will see it. Leave empty for a generated name.";
+  } else if (namesMode === "generated") {
+    for (const id of ["name", "name-label"]) $(id).hidden = true;
+    $("name-hint").textContent = "You will get a name when you join.";
+  }
+}
+
+pageConfig().then((config) => useNamesMode(config.names)).catch(() => {});
 
 const quizParam = new URLSearchParams(location.search).get("quiz");
 if (quizParam) {
