@@ -95,8 +95,10 @@ class KindRules(ABC):
         a correct answer: all of it when correct, none otherwise (``multiple`` differs)."""
         return speed if self.is_correct(key) else 0
 
+    @abstractmethod
     def count(self, distribution: list[int], key: Key) -> None:
-        """Count one answer into the question's live ``distribution`` (choice kinds)."""
+        """Count one answer into the question's live ``distribution`` (choice kinds; a
+        typed or slider answer is counted by the reveal, from the answers given)."""
 
     # ------------------------------------------------------------------ payloads
     def question_fields(self) -> Payload:
@@ -230,6 +232,9 @@ class TypeAnswerRules(KindRules):
             return True
         return any(DamerauLevenshtein.distance(key, text, score_cutoff=1) <= 1 for text in self.fuzzy)
 
+    def count(self, distribution: list[int], key: Key) -> None:
+        return None  # no live distribution: ``closed_fields`` counts the answers given
+
     def question_fields(self) -> Payload:
         return {"maxLength": MAX_TEXT}
 
@@ -271,6 +276,9 @@ class SliderRules(KindRules):
     def is_correct(self, key: Key) -> bool | None:
         assert isinstance(key, Fraction)
         return abs(key - self.answer) <= self.tolerance
+
+    def count(self, distribution: list[int], key: Key) -> None:
+        return None  # no live distribution: ``closed_fields`` counts the answers given
 
     def question_fields(self) -> Payload:
         return {"min": plain(self.low), "max": plain(self.high), "step": plain(self.step)}

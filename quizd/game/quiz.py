@@ -226,7 +226,7 @@ class QuizGame:
         elapsed_ms = round((received_at - self.handoffs.window_start(pid)) * 1000)
         if elapsed_ms > question.time_limit_ms:
             raise ProtocolError(E.QUESTION_CLOSED, "your time for this question is over")
-        rules = self.rules[self.question_index]
+        rules = self.rules[self.question_index_of(question_id)]
         key = rules.key(given)
         record = AnswerRecord(given, received_at, max(elapsed_ms, 0), reply_to)
         participant.answers[question_id] = record

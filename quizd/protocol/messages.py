@@ -62,14 +62,14 @@ class Answer:
         return out
 
     @classmethod
-    def from_echo(cls, echo: dict[str, object]) -> Answer:
+    def from_echo(cls, echo: dict[str, Any]) -> Answer:
         """The answer an ``echo()`` object describes (snapshots store the echo)."""
         choices = echo.get("choices")
         return cls(
-            choice=echo.get("choice"),  # type: ignore[arg-type]
-            choices=None if choices is None else tuple(choices),  # type: ignore[call-overload]
-            text=echo.get("text"),  # type: ignore[arg-type]
-            value=echo.get("value"),  # type: ignore[arg-type]
+            choice=echo.get("choice"),
+            choices=None if choices is None else tuple(choices),
+            text=echo.get("text"),
+            value=echo.get("value"),
         )
 
 
@@ -106,8 +106,8 @@ def _structure_answer(body: dict[str, Any]) -> AnswerPayload:
     ``null`` counts as sent (and is refused), as in v1."""
     question_id = body.get("questionId")
     if not isinstance(question_id, str):
-        problem = "missing" if "questionId" not in body else f"expected a string, got {describe(question_id)}"
-        raise _invalid(f"payload.questionId: {problem}", "payload.questionId", problem)
+        missing = "missing" if "questionId" not in body else f"expected a string, got {describe(question_id)}"
+        raise _invalid(f"payload.questionId: {missing}", "payload.questionId", missing)
     if not any(name in body for name in _ANSWER_FIELDS):
         raise _invalid("payload.choice: missing", "payload.choice", "missing")
     fields: dict[str, Any] = {}
