@@ -282,6 +282,18 @@ def test_snapshot_keeps_answers_of_every_kind() -> None:
     assert broadcast(out, "question_closed").payload["distribution"] == [1, 0, 1, 0, 0]
 
 
+def test_snapshot_records_keep_a_bare_choice_as_before_kinds() -> None:
+    game = game_of(SINGLE, TYPED)
+    game.answer("p1", "q0", Answer(choice=1), 4.0)
+    _, records = game.to_snapshot(4.5)
+    assert records["p1"]["answers"]["q0"][0] == 1  # what nodes from before kinds read
+    game.next("host", 5.0)
+    game.tick(8.0)
+    game.answer("p1", "q1", Answer(text="Canberra"), 8.0)
+    _, records = game.to_snapshot(8.5)
+    assert records["p1"]["answers"]["q1"][0] == {"text": "Canberra"}
+
+
 # ------------------------------------------------------------------ leaderboard modes
 def test_leaderboard_reveal_mode_sends_none_while_answering() -> None:
     game = game_of(SINGLE, SINGLE, leaderboard="reveal")
