@@ -111,11 +111,16 @@ class KindRules(ABC):
         normalised answers given."""
         raise NotImplementedError
 
+    def _only(self, answer: Answer, field: str) -> None:
+        """The answer sends ``field`` and no other answer field (a wrong shape otherwise)."""
+        if list(answer.echo()) != [field]:
+            raise _invalid(f"a {self.kind} question takes '{field}' and no other answer field")
+
     def _choice(self, answer: Answer) -> int:
         """A ``choice`` and nothing else, within the question's choices."""
+        self._only(answer, "choice")
         choice = answer.choice
-        if choice is None or answer.choices is not None or answer.text is not None or answer.value is not None:
-            raise _invalid(f"a {self.kind} question takes one 'choice'")
+        assert choice is not None
         if isinstance(choice, bool) or not 0 <= choice < len(self.question.choices):
             raise _invalid(f"choice must be between 0 and {len(self.question.choices) - 1}")
         return choice
@@ -170,9 +175,9 @@ class MultipleRules(KindRules):
         self.correct = frozenset(question.answers)
 
     def key(self, answer: Answer) -> Key:
+        self._only(answer, "choices")
         picked = answer.choices
-        if picked is None or answer.choice is not None or answer.text is not None or answer.value is not None:
-            raise _invalid("a multiple question takes 'choices', an array of choice indexes")
+        assert picked is not None
         if not picked:
             raise _invalid("pick at least one choice")
         if len(set(picked)) != len(picked):
@@ -216,9 +221,9 @@ class TypeAnswerRules(KindRules):
         )
 
     def key(self, answer: Answer) -> Key:
+        self._only(answer, "text")
         text = answer.text
-        if text is None or answer.choice is not None or answer.choices is not None or answer.value is not None:
-            raise _invalid("a type_answer question takes 'text'")
+        assert text is not None
         if not 1 <= len(text) <= MAX_TEXT:
             raise _invalid(f"text must have 1 to {MAX_TEXT} characters")
         normal = normalise_text(text)
@@ -263,9 +268,9 @@ class SliderRules(KindRules):
         self.tolerance = exact(spec.tolerance)
 
     def key(self, answer: Answer) -> Key:
+        self._only(answer, "value")
         value = answer.value
-        if value is None or answer.choice is not None or answer.choices is not None or answer.text is not None:
-            raise _invalid("a slider question takes a number 'value'")
+        assert value is not None
         number = exact(value)
         if not self.low <= number <= self.high:
             raise _invalid(f"value must be between {plain(self.low)} and {plain(self.high)}")
