@@ -382,6 +382,26 @@ def test_multiple_partial_credit(picked: set[int], speed: int) -> None:
             assert points < speed
 
 
+@given(st.sets(st.integers(0, 4), min_size=1), st.sets(st.integers(0, 4), min_size=1), st.randoms())
+def test_retry_rule_compares_whole_sets(first: set[int], second: set[int], rnd: Any) -> None:
+    rules = MultipleRules(MULTIPLE)
+    shuffled = list(first)
+    rnd.shuffle(shuffled)
+    assert rules.same(Answer(choices=tuple(first)), Answer(choices=tuple(shuffled)))
+    assert rules.same(Answer(choices=tuple(first)), Answer(choices=tuple(second))) == (first == second)
+
+
+@given(texts, texts)
+def test_retry_rule_compares_normalised_texts(first: str, second: str) -> None:
+    rules = TypeAnswerRules(TYPED)
+    sent = Answer(text=first)
+    valid = bool(normalise_text(first)) and len(first) <= 100
+    padded = f" {first}\t"
+    assert rules.same(sent, Answer(text=padded)) == (valid and len(padded) <= 100)
+    if valid and rules.same(sent, Answer(text=second)):
+        assert normalise_text(first) == normalise_text(second)
+
+
 @given(st.integers(1950, 2000), st.integers(0, 10))
 def test_slider_within_tolerance_is_correct(value: int, tolerance: int) -> None:
     rules = SliderRules(Question("?", (), None, LIMIT_MS, POINTS, Kind.SLIDER,
