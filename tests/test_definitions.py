@@ -10,7 +10,7 @@ import pytest
 
 from quizd.config import ConfigError, Problem
 from quizd.config import DefinitionSet, load_definitions, parse_definition
-from quizd.game.definitions import Question, QuizDefinition
+from quizd.game.definitions import Kind, Question, QuizDefinition
 
 SAMPLES = Path(__file__).resolve().parent.parent / "config" / "quizzes"
 
@@ -358,7 +358,7 @@ answer = 0
 def test_load_samples() -> None:
     result = load_definitions(SAMPLES)
     assert result.problems == ()
-    assert set(result.definitions) == {"vocab-101", "phrasal-verbs"}
+    assert set(result.definitions) == {"vocab-101", "phrasal-verbs", "kinds"}
     vocab = result.definitions["vocab-101"]
     assert vocab.title == "Everyday English 1"
     assert vocab.reveal == "on_answer"
@@ -367,6 +367,9 @@ def test_load_samples() -> None:
     phrasal = result.definitions["phrasal-verbs"]
     assert phrasal.reveal == "on_close"
     assert phrasal.question_count == 5
+    kinds = result.definitions["kinds"]
+    assert {q.kind for q in kinds.questions} == set(Kind)
+    assert kinds.leaderboard == "reveal"
 
 
 def test_broken_file_is_skipped_others_load(tmp_path: Path) -> None:

@@ -325,7 +325,7 @@ class QuizActor:
         now = trio.current_time()
         match msg.type, msg.payload:
             case "answer", AnswerPayload() as answer:
-                self._pending.extend(game.answer(pid, answer.questionId, answer.choice, cmd.received_at, msg.id))
+                self._pending.extend(game.answer(pid, answer.questionId, answer.answer, cmd.received_at, msg.id))
                 received = cmd.received_at
                 self._after.append(lambda: metrics.ANSWER_SECONDS.observe(trio.current_time() - received))
             case "get_leaderboard", _:

@@ -32,8 +32,6 @@ from quizd.store.events import (
     StoreEvent,
 )
 
-#: Every question the game plays today is a single-choice question (protocol section 3).
-SINGLE = "single"
 
 
 class QuizRecorder:
@@ -108,8 +106,8 @@ class QuizRecorder:
             participant_id=pid,
             question_id=question_id,
             question_index=_index(question_id),
-            answer={"choice": record.choice},
-            correct=bool(record.result["correct"]),
+            answer=record.echo(),
+            correct=None if record.result["correct"] is None else bool(record.result["correct"]),
             points=int(record.result["points"]),
             elapsed_ms=record.elapsed_ms,
             arrived_at=game.wall_ms(record.received_at),
@@ -125,7 +123,7 @@ class QuizRecorder:
             quiz_id=game.quiz_id,
             question_id=question_id,
             question_index=index,
-            kind=SINGLE,
+            kind=str(game.definition.questions[index].kind),
             text=game.definition.questions[index].text,
             payload=reveal,
         )

@@ -32,10 +32,16 @@ from quizd.config.loader import (
     unknown_key_problems,
 )
 from quizd.convert import describe
-from quizd.game.definitions import Question, QuizDefinition
+from quizd.game.definitions import Kind, Question, QuizDefinition, Slider
+from quizd.game.kinds import MAX_TEXT, exact, normalise_text, plain
 
 MAX_QUESTIONS = 500
 MIN_CHOICES, MAX_CHOICES = 2, 6
+MAX_MULTIPLE_CHOICES = 8
+MAX_ACCEPTED = 20
+MAX_EXPLANATION = 500
+#: The largest slider number: exact as a float, so a TOML value means what it says.
+MAX_SLIDER = 1e12
 
 _REQUIRED = object()
 # The "file" of the problems of a definition sent over the data API.
@@ -55,13 +61,60 @@ def _non_empty(value: str) -> str | None:
     return None if value.strip() else "must not be empty"
 
 
-def _choices_check(value: tuple[str, ...]) -> str | None:
-    if not MIN_CHOICES <= len(value) <= MAX_CHOICES:
-        return f"must have {MIN_CHOICES} to {MAX_CHOICES} choices, got {len(value)}"
+def _choices_check(value: tuple[str, ...], most: int = MAX_CHOICES) -> str | None:
+    if not MIN_CHOICES <= len(value) <= most:
+        return f"must have {MIN_CHOICES} to {most} choices, got {len(value)}"
     empty = [i for i, choice in enumerate(value) if not choice.strip()]
     if empty:
         return f"choice [{empty[0]}] must not be empty"
     return None
+
+
+def _multiple_choices_check(value: tuple[str, ...]) -> str | None:
+    return _choices_check(value, MAX_MULTIPLE_CHOICES)
+
+
+def _true_false_choices_check(value: tuple[str, ...]) -> str | None:
+    if len(value) != 2:
+        return f"must have 2 choices (true, false), got {len(value)}"
+    return _choices_check(value)
+
+
+def _answers_check(value: tuple[int, ...]) -> str | None:
+    if not value:
+        return "must name at least one correct choice"
+    if len(set(value)) != len(value):
+        return "must not name a choice twice"
+    return None
+
+
+def _accepted_check(value: tuple[str, ...]) -> str | None:
+    if not 1 <= len(value) <= MAX_ACCEPTED:
+        return f"must have 1 to {MAX_ACCEPTED} answers, got {len(value)}"
+    for i, text in enumerate(value):
+        if not normalise_text(text):
+            return f"answer [{i}] must not be empty"
+        if len(text) > MAX_TEXT:
+            return f"answer [{i}] must have at most {MAX_TEXT} characters"
+    return None
+
+
+def _explanation_check(value: str) -> str | None:
+    if len(value) > MAX_EXPLANATION:
+        return f"must have at most {MAX_EXPLANATION} characters, got {len(value)}"
+    return _non_empty(value)
+
+
+def _slider_number(value: float) -> str | None:
+    return None if abs(value) <= MAX_SLIDER else f"must be between {-MAX_SLIDER:g} and {MAX_SLIDER:g}"
+
+
+def _positive(value: float) -> str | None:
+    return _slider_number(value) or (None if value > 0 else f"must be greater than 0, got {value}")
+
+
+def _not_negative(value: float) -> str | None:
+    return _slider_number(value) or (None if value >= 0 else f"must be 0 or more, got {value}")
 
 
 def _game_default(name: str) -> Any:
@@ -90,6 +143,7 @@ QUIZ_KEYS: dict[str, _Key] = {
     "streak_bonus": _Key(int, _game_default("streak_bonus"), between(0, 100_000)),
     "allow_late_join": _Key(bool, _game_default("allow_late_join")),
     "close_when_all_answered": _Key(bool, _game_default("close_when_all_answered")),
+    "leaderboard": _Key(str, _game_default("leaderboard"), one_of("live", "reveal", "end")),
 }
 
 # ``None`` default = inherit the quiz-level value.
@@ -99,7 +153,37 @@ QUESTION_KEYS: dict[str, _Key] = {
     "answer": _Key(int),  # range depends on choices: see _parse_question
     "time_limit_ms": _Key(int, None, _TIME_LIMIT),
     "points": _Key(int, None, _POINTS),
+    "kind": _Key(str, Kind.SINGLE.value, one_of(*(kind.value for kind in Kind))),
+    "explanation": _Key(str, None, _explanation_check),
 }
+
+#: The keys of each question kind (wire contract section 3), replacing ``choices`` and
+#: ``answer`` of ``QUESTION_KEYS`` (whose other keys every kind has).
+_CHOICES = _Key(tuple[str, ...], check=_choices_check)
+KIND_KEYS: dict[Kind, dict[str, _Key]] = {
+    Kind.SINGLE: {"choices": _CHOICES, "answer": _Key(int)},
+    Kind.TRUE_FALSE: {
+        "choices": _Key(tuple[str, ...], ("True", "False"), _true_false_choices_check),
+        "answer": _Key(bool),
+    },
+    Kind.MULTIPLE: {
+        "choices": _Key(tuple[str, ...], check=_multiple_choices_check),
+        "answers": _Key(tuple[int, ...], check=_answers_check),  # ranges: see _kind_problems
+    },
+    Kind.TYPE_ANSWER: {
+        "accepted": _Key(tuple[str, ...], check=_accepted_check),
+        "typo_tolerance": _Key(bool, False),
+    },
+    Kind.SLIDER: {
+        "min": _Key(float, check=_slider_number),
+        "max": _Key(float, check=_slider_number),
+        "step": _Key(float, check=_positive),
+        "answer": _Key(float, check=_slider_number),  # on a step in [min, max]: _kind_problems
+        "tolerance": _Key(float, 0.0, _not_negative),
+    },
+    Kind.POLL: {"choices": _CHOICES},
+}
+_ALL_KIND_KEYS = tuple({key for keys in KIND_KEYS.values() for key in keys})
 
 
 @attrs.frozen
@@ -133,6 +217,7 @@ def parse_definition(doc: Mapping[str, Any], source: str) -> QuizDefinition:
         streak_bonus=quiz["streak_bonus"],
         allow_late_join=quiz["allow_late_join"],
         close_when_all_answered=quiz["close_when_all_answered"],
+        leaderboard=quiz["leaderboard"],
     )
 
 
@@ -248,24 +333,69 @@ def _parse_question(
         problems.append(Problem(source, location, f"expected a table, got {describe(raw)}"))
         return None
     before = len(problems)
-    q = _parse_table(raw, QUESTION_KEYS, source, f"{location}.", problems)
-    if "answer" in q and "choices" in q and not 0 <= q["answer"] < len(q["choices"]):
-        problems.append(
-            Problem(
-                source,
-                f"{location}.answer",
-                f"must be an index into choices (0 to {len(q['choices']) - 1}), got {q['answer']}",
-            )
-        )
-    if len(problems) > before:
+    kind = _question_kind(raw)
+    common = {key: rule for key, rule in QUESTION_KEYS.items() if key not in ("choices", "answer")}
+    if kind is None:  # a bad kind: check what every kind has, and report the kind
+        spec = common
+        q = _parse_table(raw, spec, source, f"{location}.", problems, extra_known=_ALL_KIND_KEYS)
+    else:
+        spec = {"text": common["text"], **KIND_KEYS[kind], **common}
+        q = _parse_table(raw, spec, source, f"{location}.", problems)
+        problems.extend(Problem(source, f"{location}.{key}", msg) for key, msg in _kind_problems(kind, q))
+    if len(problems) > before or kind is None:
         return None
     return Question(
         text=q["text"],
-        choices=q["choices"],
-        answer=q["answer"],
+        choices=q.get("choices", ()),
+        answer=_correct_choice(kind, q),
         time_limit_ms=_inherited(q, quiz, "time_limit_ms"),
         points=_inherited(q, quiz, "points"),
+        kind=kind,
+        answers=tuple(sorted(q.get("answers", ()))),
+        accepted=q.get("accepted", ()),
+        typo_tolerance=q.get("typo_tolerance", False),
+        slider=Slider(q["min"], q["max"], q["step"], q["answer"], q["tolerance"]) if kind == Kind.SLIDER else None,
+        explanation=q["explanation"],
     )
+
+
+def _question_kind(raw: Mapping[str, Any]) -> Kind | None:
+    """The question's kind (``single`` when the key is missing); None when it is not one
+    (the table check reports it)."""
+    value = raw.get("kind", Kind.SINGLE.value)
+    return Kind(value) if value in {kind.value for kind in Kind} else None
+
+
+def _correct_choice(kind: Kind, q: Mapping[str, Any]) -> int | None:
+    """The correct index of a ``single`` or ``true_false`` (true is choice 0)."""
+    if kind == Kind.SINGLE:
+        return int(q["answer"])
+    if kind == Kind.TRUE_FALSE:
+        return 0 if q["answer"] else 1
+    return None
+
+
+def _kind_problems(kind: Kind, q: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The checks across keys of one kind, for the keys that passed their own: (key, message)."""
+    out: list[tuple[str, str]] = []
+    choices = q.get("choices")
+    if kind == Kind.SINGLE and "answer" in q and choices is not None and not 0 <= q["answer"] < len(choices):
+        out.append(("answer", f"must be an index into choices (0 to {len(choices) - 1}), got {q['answer']}"))
+    if kind == Kind.MULTIPLE and "answers" in q and choices is not None:
+        bad = [a for a in q["answers"] if not 0 <= a < len(choices)]
+        if bad:
+            out.append(("answers", f"must be indexes into choices (0 to {len(choices) - 1}), got {bad[0]}"))
+    if kind == Kind.SLIDER and all(key in q for key in ("min", "max", "step")):
+        low, high, step = exact(q["min"]), exact(q["max"]), exact(q["step"])
+        if low >= high:
+            out.append(("max", f"must be greater than min ({plain(low)}), got {plain(high)}"))
+        elif "answer" in q:
+            answer = exact(q["answer"])
+            if not low <= answer <= high:
+                out.append(("answer", f"must be between min and max ({plain(low)} to {plain(high)})"))
+            elif ((answer - low) / step).denominator != 1:
+                out.append(("answer", f"must be on a step of {plain(step)} from min ({plain(low)})"))
+    return out
 
 
 def _inherited(question: Mapping[str, Any], quiz: Mapping[str, Any], key: str) -> int:

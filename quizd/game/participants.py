@@ -15,6 +15,7 @@ from typing import Any
 
 from quizd.game.names import name_key
 from quizd.game.snapshot import Record
+from quizd.protocol.messages import Answer
 
 HOST_ID = "host"
 
@@ -25,15 +26,29 @@ ReplyTo = str | int | None
 class AnswerRecord:
     """One participant's answer to one question, kept for safe retries and results."""
 
-    __slots__ = ("choice", "received_at", "elapsed_ms", "reply_to", "result")
+    __slots__ = ("answer", "received_at", "elapsed_ms", "reply_to", "result")
 
-    def __init__(self, choice: int, received_at: float, elapsed_ms: int, reply_to: ReplyTo) -> None:
-        self.choice = choice
+    def __init__(self, answer: Answer, received_at: float, elapsed_ms: int, reply_to: ReplyTo) -> None:
+        self.answer = answer  # as sent (its fields were checked against the question)
         self.received_at = received_at
         self.elapsed_ms = elapsed_ms
         self.reply_to = reply_to
         # The answer_result payload once the answer was scored (None before, in on_close).
         self.result: dict[str, Any] | None = None
+
+    def echo(self) -> dict[str, object]:
+        """The answer echo object of the contract (``{"choice": 1}``, ``{"text": ...}``):
+        what ``answer_result``, ``answer_accepted``, ``joined.question.answer`` and the
+        stored answer events show of this answer."""
+        return self.answer.echo()
+
+
+def _stored_answer(answer: Answer) -> int | dict[str, object]:
+    """An answer in a snapshot record: a bare ``choice`` stays the bare integer it always
+    was (so nodes from before question kinds, in a rolling upgrade, still read it), any
+    other answer is its echo object."""
+    echo = answer.echo()
+    return answer.choice if answer.choice is not None and len(echo) == 1 else echo
 
 
 class Participant:
@@ -63,7 +78,7 @@ class Participant:
             "streak": self.streak,
             "reached": self.reached,
             "answers": {
-                qid: [a.choice, wall_ms(a.received_at), a.elapsed_ms, a.reply_to, a.result]
+                qid: [_stored_answer(a.answer), wall_ms(a.received_at), a.elapsed_ms, a.reply_to, a.result]
                 for qid, a in self.answers.items()
             },
         }
@@ -77,8 +92,9 @@ class Participant:
         p = cls(pid, record["name"], record["token"], record["host"], record["reached"])
         p.score = record["score"]
         p.streak = record["streak"]
-        for qid, (choice, received_wall, elapsed, reply_to, result) in record["answers"].items():
-            answer = AnswerRecord(choice, monotonic(received_wall), elapsed, reply_to)
+        for qid, (given, received_wall, elapsed, reply_to, result) in record["answers"].items():
+            sent = Answer(choice=given) if isinstance(given, int) else Answer.from_echo(given)
+            answer = AnswerRecord(sent, monotonic(received_wall), elapsed, reply_to)
             answer.result = result
             p.answers[qid] = answer
         return p

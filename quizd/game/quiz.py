@@ -27,17 +27,19 @@ from quizd.game import effects as fx
 from quizd.game import views
 from quizd.game.definitions import Question, QuizDefinition
 from quizd.game.handoffs import HandoffLog
+from quizd.game.kinds import Key, KindRules, rules_for
 from quizd.game.leaderboard import Leaderboard
 from quizd.game.namegen import generate_name
 from quizd.game.names import NameError_, NamesMode, name_key, normalize_name
 from quizd.game.participants import HOST_ID, AnswerRecord, BadCursor, Participant, ReplyTo, Roster
 from quizd.game.phase import Phase
-from quizd.game.scoring import score_answer
+from quizd.game.scoring import award, time_points
 from quizd.game.settings import AutoStart, GameSettings
 from quizd.game.snapshot import SNAPSHOT_VERSION, Changes, Record, Snapshot
 from quizd.game.throttle import BroadcastThrottle
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
+from quizd.protocol.messages import Answer
 
 __all__ = ["HOST_ID", "AutoStart", "GameSettings", "JoinResult", "Phase", "QuizGame", "new_token"]
 
@@ -72,6 +74,8 @@ class QuizGame:
         # Picks generated names; seeded by the quiz id unless given, so a test replays.
         self.rng = rng if rng is not None else random.Random(quiz_id)
         self.definition = definition
+        # Each question's kind rules, chosen once (quizd.game.kinds).
+        self.rules: tuple[KindRules, ...] = tuple(rules_for(q) for q in definition.questions)
         self.settings = settings
         self.wall_offset_ms = wall_offset_ms
         self.auto_start = auto_start
@@ -128,6 +132,10 @@ class QuizGame:
 
     def question_id(self, index: int) -> str:
         return f"q{index}"
+
+    def question_index_of(self, question_id: str) -> int:
+        """The index of a question id this game gave out (``q3`` -> 3)."""
+        return int(question_id[1:])
 
     def summary(self) -> dict[str, Any]:
         """The control plane's view of this quiz (``views.summary``)."""
@@ -223,14 +231,16 @@ class QuizGame:
 
     # ------------------------------------------------------------------ player messages
     def answer(
-        self, pid: str, question_id: str, choice: int, received_at: float, reply_to: ReplyTo = None
+        self, pid: str, question_id: str, answer: Answer | int, received_at: float, reply_to: ReplyTo = None
     ) -> list[fx.Effect]:
+        """A player's ``answer``; a bare ``int`` is a v1 ``choice``."""
+        given = Answer(choice=answer) if isinstance(answer, int) else answer
         participant = self.participants[pid]
         if participant.is_host:
             raise ProtocolError(E.INVALID_MESSAGE, "the host does not answer questions")
         previous = participant.answers.get(question_id)
         if previous is not None:
-            if previous.choice != choice:
+            if not self.rules[self.question_index_of(question_id)].same(previous.answer, given):
                 raise ProtocolError(E.ALREADY_ANSWERED, "you already answered this question")
             return [self._answer_reply(participant, question_id, previous, reply_to)]
         question = self.current_question()
@@ -240,18 +250,18 @@ class QuizGame:
         elapsed_ms = round((received_at - self.handoffs.window_start(pid)) * 1000)
         if elapsed_ms > question.time_limit_ms:
             raise ProtocolError(E.QUESTION_CLOSED, "your time for this question is over")
-        if isinstance(choice, bool) or not 0 <= choice < len(question.choices):
-            raise ProtocolError(E.INVALID_CHOICE, f"choice must be between 0 and {len(question.choices) - 1}")
-        record = AnswerRecord(choice, received_at, max(elapsed_ms, 0), reply_to)
+        rules = self.rules[self.question_index_of(question_id)]
+        key = rules.key(given)
+        record = AnswerRecord(given, received_at, max(elapsed_ms, 0), reply_to)
         participant.answers[question_id] = record
         self.dirty.add(pid)
-        self.distribution[choice] += 1
+        rules.count(self.distribution, key)
         self.answered_count += 1
         if participant.connected:
             self.roster.answered_connected += 1
         out: list[fx.Effect] = []
         if self.definition.reveal == "on_answer":
-            self._score(participant, question_id, question, record)
+            self._score(participant, question_id, question, record, key)
         out.append(self._answer_reply(participant, question_id, record, reply_to))
         out.extend(self._maybe_close_when_all_answered(received_at))
         return out
@@ -261,20 +271,15 @@ class QuizGame:
             return fx.Reply(p.id, "answer_result", record.result, reply_to)
         return fx.Reply(p.id, "answer_accepted", views.answer_accepted(question_id, record), reply_to)
 
-    def _score(self, p: Participant, question_id: str, question: Question, record: AnswerRecord) -> None:
-        correct = record.choice == question.answer
-        if correct:
+    def _score(self, p: Participant, question_id: str, question: Question, record: AnswerRecord, key: Key) -> None:
+        rules = self.rules[self.question_index_of(question_id)]
+        correct = rules.is_correct(key)
+        if correct is True:
             self.answers_correct += 1
-        else:
+        elif correct is False:
             self.answers_wrong += 1
-        points, p.streak = score_answer(
-            correct=correct,
-            points=question.points,
-            time_limit_ms=question.time_limit_ms,
-            elapsed_ms=record.elapsed_ms,
-            streak_bonus=self.definition.streak_bonus,
-            previous_streak=p.streak,
-        )
+        speed = time_points(question.points, question.time_limit_ms, record.elapsed_ms)
+        points, p.streak = award(correct, rules.points(key, speed), self.definition.streak_bonus, p.streak)
         self.dirty.add(p.id)
         if points:
             p.score += points
@@ -283,6 +288,8 @@ class QuizGame:
         record.result = views.answer_result(question_id, record, correct, points, p, self.leaderboard.rank(p.id))
 
     def get_leaderboard(self, pid: str, reply_to: ReplyTo = None) -> list[fx.Effect]:
+        if self.definition.leaderboard == "end" and self.phase != Phase.ENDED:
+            raise ProtocolError(E.WRONG_PHASE, "this quiz shows its leaderboard only when it has ended")
         own = None if self.participants[pid].is_host else pid
         return [fx.Reply(pid, "leaderboard", views.leaderboard(self, own), reply_to)]
 
@@ -408,13 +415,14 @@ class QuizGame:
         self.phase = Phase.REVEAL
         self.deadline = now + self.definition.reveal_ms / 1000
         on_close = self.definition.reveal == "on_close"
+        rules = self.rules[self.question_index]
         answerers: list[tuple[Participant, AnswerRecord]] = []
         for p in self.participants.values():
             if p.is_host:
                 continue
             record = p.answers.get(qid)
             if record is None:
-                if p.streak:
+                if p.streak and rules.scored:  # a poll never changes a streak
                     p.streak = 0
                     self.dirty.add(p.id)
             else:
@@ -423,18 +431,21 @@ class QuizGame:
             # Apply in arrival order so "who reached the score first" is who answered first,
             # then read each rank once everybody's points are in.
             answerers.sort(key=lambda pr: pr[1].received_at)
-            for p, record in answerers:
-                self._score(p, qid, question, record)
+        keys = [rules.key(record.answer) for _, record in answerers]
+        if on_close:
+            for (p, record), key in zip(answerers, keys, strict=True):
+                self._score(p, qid, question, record, key)
             for p, record in answerers:
                 assert record.result is not None
                 record.result["rank"] = self.leaderboard.rank(p.id)
-        reveal = views.question_closed(qid, question.answer, self.distribution)
+        reveal = views.question_closed(qid, question, rules.closed_fields(self.distribution, keys))
         self.last_reveal = reveal
         self.closed_questions.append(views.closed_question(question.text, reveal))
         out: list[fx.Effect] = [fx.Broadcast("question_closed", reveal)]
         if on_close:
             out.extend(self._answer_reply(p, qid, record, record.reply_to) for p, record in answerers)
-        out.append(self._throttle.leaderboard(self, now))
+        if self.definition.leaderboard != "end":
+            out.append(self._throttle.leaderboard(self, now))
         return out
 
     def _after_reveal(self, now: float) -> list[fx.Effect]:

@@ -30,8 +30,22 @@ def score_answer(
     streak_bonus: int,
     previous_streak: int,
 ) -> tuple[int, int]:
-    """Return ``(points awarded, new streak)`` for one answer."""
+    """Return ``(points awarded, new streak)`` for one right-or-wrong answer (``single``)."""
+    base = time_points(points, time_limit_ms, elapsed_ms) if correct else 0
+    return award(correct, base, streak_bonus, previous_streak)
+
+
+def award(correct: bool | None, base: int, streak_bonus: int, previous_streak: int) -> tuple[int, int]:
+    """Return ``(points awarded, new streak)`` for one judged answer of any kind.
+
+    ``base`` is what the kind gives before any bonus (``time_points`` when correct; a
+    ``multiple``'s partial credit when not); only a correct answer extends the streak and
+    earns its bonus, a wrong one ends it, and an unscored one (``correct`` None: a poll)
+    scores nothing and leaves it as it was.
+    """
+    if correct is None:
+        return 0, previous_streak
     if not correct:
-        return 0, 0
+        return base, 0
     streak = previous_streak + 1
-    return time_points(points, time_limit_ms, elapsed_ms) + streak_points(streak_bonus, streak), streak
+    return base + streak_points(streak_bonus, streak), streak

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from quizd.convert import converter
-from quizd.game.definitions import QuizDefinition
+from quizd.game.definitions import Kind, QuizDefinition
 
 SNAPSHOT_VERSION = 1
 
@@ -24,6 +24,14 @@ Record = dict[str, Any]
 Snapshot = tuple[Record, dict[str, Record]]
 #: What changed since the last write: (meta, changed participants, removed participant ids).
 Changes = tuple[Record, dict[str, Record], list[str]]
+
+
+def _structure_kind(value: Any, _type: type) -> Kind:
+    # A StrEnum is a str, so the converter's strict str hook would keep the bare string.
+    return Kind(value)
+
+
+converter.register_structure_hook(Kind, _structure_kind)
 
 
 def definition_record(definition: QuizDefinition) -> Record:

@@ -50,6 +50,10 @@ class BroadcastThrottle:
         return game.phase != Phase.ENDED and self._leaderboard_changed(game)
 
     def _leaderboard_changed(self, game: QuizGame) -> bool:
+        """Whether a throttled leaderboard is due; only a ``live`` quiz sends them (the
+        others show theirs at the reveals or the end alone)."""
+        if game.definition.leaderboard != "live":
+            return False
         top_n = game.settings.top_n
         return len(game.leaderboard) != self._total or game.leaderboard.top_signature(top_n) != self._top
 

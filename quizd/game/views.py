@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from quizd.game.phase import Phase
 
 if TYPE_CHECKING:
+    from quizd.game.definitions import Question
     from quizd.game.participants import AnswerRecord, Participant
     from quizd.game.quiz import QuizGame
 
@@ -95,7 +96,8 @@ def host_state(game: QuizGame) -> Payload:
 
 
 def question(game: QuizGame, now: float) -> Payload:
-    """The open question, with its window in wall-clock milliseconds."""
+    """The open question, with its window in wall-clock milliseconds, its ``kind`` and
+    what its kind adds (``pick``, ``maxLength``, ``min``/``max``/``step``, ``scored``)."""
     assert game.question_index is not None and game.handoffs is not None
     q = game.definition.questions[game.question_index]
     started = game.wall_ms(game.handoffs.opened_at)
@@ -109,17 +111,22 @@ def question(game: QuizGame, now: float) -> Payload:
         "startedAt": started,
         "endsAt": started + q.time_limit_ms,
         "serverTime": game.wall_ms(now),
+        "kind": q.kind.value,
+        **game.rules[game.question_index].question_fields(),
     }
 
 
 def answer_accepted(question_id: str, record: AnswerRecord) -> Payload:
-    return {"questionId": question_id, "choice": record.choice}
+    return {"questionId": question_id, **record.echo()}
 
 
-def answer_result(question_id: str, record: AnswerRecord, correct: bool, points: int, p: Participant, rank: int) -> Payload:
+def answer_result(
+    question_id: str, record: AnswerRecord, correct: bool | None, points: int, p: Participant, rank: int
+) -> Payload:
+    """The verdict on one answer, echoing it as sent; ``correct`` is None for a poll."""
     return {
         "questionId": question_id,
-        "choice": record.choice,
+        **record.echo(),
         "correct": correct,
         "points": points,
         "score": p.score,
@@ -128,8 +135,12 @@ def answer_result(question_id: str, record: AnswerRecord, correct: bool, points:
     }
 
 
-def question_closed(question_id: str, correct_choice: int, distribution: list[int]) -> Payload:
-    return {"questionId": question_id, "correctChoice": correct_choice, "distribution": list(distribution)}
+def question_closed(question_id: str, question: Question, kind_fields: Payload) -> Payload:
+    """The reveal: the kind's fields (``KindRules.closed_fields``) and the explanation."""
+    payload: Payload = {"questionId": question_id, **kind_fields}
+    if question.explanation is not None:
+        payload["explanation"] = question.explanation
+    return payload
 
 
 def closed_question(text: str, reveal: Payload) -> Payload:
@@ -149,6 +160,8 @@ def reveal_for(game: QuizGame, p: Participant) -> Payload:
         "total": game.definition.question_count,
         "text": q.text,
         "choices": list(q.choices),
+        "kind": q.kind.value,
+        **game.rules[game.question_index].question_fields(),
     }
     record = p.answers.get(game.last_reveal["questionId"])
     if record is not None and record.result is not None:
@@ -177,7 +190,8 @@ def joined(game: QuizGame, p: Participant, now: float) -> Payload:
         "streak": p.streak,
         "rank": None if p.is_host else game.leaderboard.rank(p.id),
         "participants": game.player_count,
-        "leaderboard": game.leaderboard.top(game.settings.top_n),
+        # A quiz that shows its leaderboard only at the end shows none before it.
+        "leaderboard": [] if game.definition.leaderboard == "end" else game.leaderboard.top(game.settings.top_n),
         "serverTime": game.wall_ms(now),
     }
     if game.phase == Phase.QUESTION:
@@ -185,7 +199,10 @@ def joined(game: QuizGame, p: Participant, now: float) -> Payload:
         record = p.answers.get(open_question["questionId"])
         open_question["answered"] = record is not None
         if record is not None:
-            open_question["choice"] = record.choice
+            echo = record.echo()
+            if "choice" in echo:  # v1 clients read the choice here
+                open_question["choice"] = echo["choice"]
+            open_question["answer"] = echo
         payload["question"] = open_question
     elif game.phase == Phase.REVEAL and game.last_reveal is not None:
         payload["reveal"] = reveal_for(game, p)

@@ -15,7 +15,7 @@ import attrs
 import cattrs
 import orjson
 
-from quizd.convert import converter, error_paths
+from quizd.convert import converter, describe, error_paths
 from quizd.protocol import errors
 
 MAX_ID_CHARS = 64
@@ -29,10 +29,113 @@ class JoinPayload:
     hostToken: str | None = None
 
 
+#: A slider's ``value`` as JSON gave it (an integer stays an integer, so it echoes as sent).
+Number = int | float
+
+
+@attrs.frozen(slots=True)
+class Answer:
+    """What a player answered, as sent: the one field its question's kind reads
+    (``choice``, ``choices``, ``text`` or ``value``; wire contract section 3).
+
+    Only JSON types are checked here; whether the fields fit the question (the right
+    field for the kind, in range, on a step, not empty) is the game's ``invalid_choice``
+    (``quizd.game.kinds``), because only the game knows the question."""
+
+    choice: int | None = None
+    choices: tuple[int, ...] | None = None
+    text: str | None = None
+    value: Number | None = None
+
+    def echo(self) -> dict[str, object]:
+        """The answer echo object of the contract, e.g. ``{"choice": 1}`` or
+        ``{"choices": [0, 2]}``: every field the player sent, as sent."""
+        out: dict[str, object] = {}
+        if self.choice is not None:
+            out["choice"] = self.choice
+        if self.choices is not None:
+            out["choices"] = list(self.choices)
+        if self.text is not None:
+            out["text"] = self.text
+        if self.value is not None:
+            out["value"] = self.value
+        return out
+
+    @classmethod
+    def from_echo(cls, echo: dict[str, Any]) -> Answer:
+        """The answer an ``echo()`` object describes (snapshots store the echo)."""
+        choices = echo.get("choices")
+        return cls(
+            choice=echo.get("choice"),
+            choices=None if choices is None else tuple(choices),
+            text=echo.get("text"),
+            value=echo.get("value"),
+        )
+
+
 @attrs.frozen(slots=True)
 class AnswerPayload:
+    """``answer``: the question and the answer's fields; at least one answer field must
+    be present (a v1 client sends ``choice``), so a bare ``questionId`` is still
+    ``invalid_message`` at ``payload.choice``."""
+
     questionId: str
-    choice: int
+    choice: int | None = None
+    choices: tuple[int, ...] | None = None
+    text: str | None = None
+    value: Number | None = None
+
+    @property
+    def answer(self) -> Answer:
+        return Answer(self.choice, self.choices, self.text, self.value)
+
+
+def _unstructure_answer(payload: AnswerPayload) -> dict[str, object]:
+    """An ``answer`` payload as a client sends it: the fields it had, none as ``null``
+    (the cluster relay forwards it in this form and parses it again)."""
+    return {"questionId": payload.questionId, **payload.answer.echo()}
+
+
+converter.register_unstructure_hook(AnswerPayload, _unstructure_answer)
+
+_ANSWER_FIELDS = ("choice", "choices", "text", "value")
+
+
+def _structure_answer(body: dict[str, Any]) -> AnswerPayload:
+    """``answer``'s payload, each field type-checked with its path.  A field sent as
+    ``null`` counts as sent (and is refused), as in v1."""
+    question_id = body.get("questionId")
+    if not isinstance(question_id, str):
+        missing = "missing" if "questionId" not in body else f"expected a string, got {describe(question_id)}"
+        raise _invalid(f"payload.questionId: {missing}", "payload.questionId", missing)
+    if not any(name in body for name in _ANSWER_FIELDS):
+        raise _invalid("payload.choice: missing", "payload.choice", "missing")
+    fields: dict[str, Any] = {}
+    for name in _ANSWER_FIELDS:
+        if name not in body:
+            continue
+        value = body[name]
+        problem = _answer_field_problem(name, value)
+        if problem is not None:
+            raise _invalid(f"payload.{name}: {problem}", f"payload.{name}", problem)
+        fields[name] = tuple(value) if name == "choices" else value
+    return AnswerPayload(question_id, **fields)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _answer_field_problem(name: str, value: object) -> str | None:
+    if name == "choice" and not _is_int(value):
+        return f"expected an integer, got {describe(value)}"
+    if name == "choices" and not (isinstance(value, list) and all(_is_int(v) for v in value)):
+        return f"expected an array of integers, got {describe(value)}"
+    if name == "text" and not isinstance(value, str):
+        return f"expected a string, got {describe(value)}"
+    if name == "value" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return f"expected a number, got {describe(value)}"
+    return None
 
 
 @attrs.frozen(slots=True)
@@ -125,6 +228,8 @@ def parse_message(raw: Any) -> ClientMessage:
         raise _invalid("'payload' must be an object", "payload", "not an object")
     if payload_type is EmptyPayload:
         return ClientMessage(msg_type, _EMPTY, raw.get("id"))
+    if payload_type is AnswerPayload:
+        return ClientMessage(msg_type, _structure_answer(body), raw.get("id"))
     try:
         payload: Payload = converter.structure(body, payload_type)
     except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:

@@ -50,7 +50,7 @@ PLAYER_JOINED_KEYS = {
 }
 HOST_JOINED_KEYS = PLAYER_JOINED_KEYS | {"players", "playersTotal", "playersNext", "hostState"}
 QUESTION_KEYS = {
-    "questionId", "index", "total", "text", "choices", "timeLimitMs", "startedAt", "endsAt", "serverTime",
+    "questionId", "index", "total", "text", "choices", "timeLimitMs", "startedAt", "endsAt", "serverTime", "kind",
 }
 ENTRY_KEYS = {"rank", "participantId", "name", "score"}
 HOST_STATE_KEYS = {"phase", "questionIndex", "participants", "connected", "answered"}

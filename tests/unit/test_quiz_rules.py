@@ -239,7 +239,7 @@ class TestJoin:
         p = joined(game.resume(game.participants["p1"].token, Q0 + 6))
         q = p["question"]
         assert (q["questionId"], q["index"], q["answered"], q["choice"]) == ("q0", 0, True, 2)
-        assert "answer" not in q and "correctChoice" not in q
+        assert q["answer"] == {"choice": 2} and "correctChoice" not in q  # the echo (v2), never the key
 
     def test_joined_during_question_has_question_payload(self):
         game = playing()
@@ -259,7 +259,7 @@ class TestJoin:
         assert "question" not in p
         # The question_closed payload, plus the question so that a reloaded page can draw it.
         assert p["reveal"] == {"questionId": "q0", "correctChoice": 0, "distribution": [1, 0, 0, 0],
-                               "index": 0, "total": 3, "text": "Question 0", "choices": ["a", "b", "c", "d"]}
+                               "index": 0, "total": 3, "text": "Question 0", "choices": ["a", "b", "c", "d"], "kind": "single"}
 
     def test_joined_during_reveal_has_the_players_own_result_with_the_rank_of_now(self):
         game = playing()
@@ -420,7 +420,7 @@ class TestAnswer:
         q = broadcast(game.tick(Q0), "question")
         assert q.question_id == "q0"
         assert set(q.payload) == {
-            "questionId", "index", "total", "text", "choices", "timeLimitMs", "startedAt", "endsAt", "serverTime",
+            "questionId", "index", "total", "text", "choices", "timeLimitMs", "startedAt", "endsAt", "serverTime", "kind",
         }
         assert q.payload["choices"] == ["a", "b", "c", "d"]
         assert (q.payload["index"], q.payload["total"]) == (0, 3)
