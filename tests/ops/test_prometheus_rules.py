@@ -58,6 +58,9 @@ EXPECTED_ALERTS = frozenset({
     "QuizdNonDurableAcks",
     "QuizdClusterMembersDisagree",
     "QuizdConnectionsNearLimit",
+    "QuizdRedisFailover",
+    "QuizdRedisWaitTimeouts",
+    "QuizdRedisReplicationLag",
     "QuizdConfigReloadFailed",
 })
 
