@@ -28,11 +28,12 @@ from quizd.actors.supervisor import AlreadyRunning, Supervisor
 from quizd.cluster.coordination import REGISTRY, DuplicateNodeId, Leases, Membership, lease_key, new_nonce, parse_lease
 from quizd.cluster.delivery import ClusterDelivery
 from quizd.cluster.redis_port import RedisPort
+from quizd.cluster.redis_watch import RedisWatch
 from quizd.cluster.gateway_side import RemoteQuizHandle
 from quizd.cluster.messages import CloseOne, RpcOp
 from quizd.cluster.owner import RpcHandler
 from quizd.cluster.relay import Relay
-from quizd.cluster.store import Fenced, SnapshotStore
+from quizd.cluster.store import Fenced, ReplicaWait, SnapshotStore
 from quizd.config import Config
 from quizd.game.definitions import QuizDefinition
 from quizd.game.quiz import AutoStart, GameSettings, QuizGame
@@ -135,8 +136,9 @@ class ClusterManager:
                                      nonce=self.nonce)
         ttl_ms = int(max(config.quizzes.lobby_timeout_s, config.quizzes.linger_s) * 1000) + self.lease_ms
         self.leases = Leases(self.port, self.node_id, self.lease_ms, ttl_ms, nonce=self.nonce)
-        self.store = SnapshotStore(self.port, ttl_ms)
+        self.store = SnapshotStore(self.port, ttl_ms, ReplicaWait(cluster.wait_replicas, cluster.wait_timeout_ms))
         self.relay = Relay(self.port, self.node_id, self.local_actor, on_rpc)
+        self.redis_watch = RedisWatch(self.port)
         self.owned: dict[str, int] = {}
         self._adopting: set[str] = set()
         self._handing: set[str] = set()
@@ -162,6 +164,7 @@ class ClusterManager:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             await nursery.start(self.relay.run)
+            nursery.start_soon(self.redis_watch.run)
             await self._join_ring()
             task_status.started()
             while True:

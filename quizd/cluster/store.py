@@ -4,13 +4,21 @@
 ``meta`` (the quiz-level state) and ``p:<participant>`` (one record each).  A commit
 writes the meta plus only the participants that changed, in one ``FENCED_WRITE``
 script call: Redis refuses it unless the writer still holds the quiz's lease.
+
+With ``wait_replicas`` > 0 the same round trip (a pipeline) ends with ``WAIT
+wait_replicas wait_timeout_ms``, so a commit returns only once that many replicas have
+it, or the timeout passed.  After a timeout the commit still counts (the acks go out):
+a lone primary must not stop every quiz; the timeout is counted and logged instead
+(docs/cluster.md, "Replica wait").
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
+import attrs
 import orjson
 import trio
 
@@ -29,11 +37,25 @@ class Fenced(Exception):
     """Redis refused a write: this node no longer holds the quiz's lease."""
 
 
+@attrs.frozen
+class ReplicaWait:
+    """``WAIT replicas timeout_ms`` after each fenced write; ``replicas == 0``: none."""
+
+    replicas: int = 0
+    timeout_ms: int = 100
+
+
+# A WAIT timeout is logged at most this often (the metric counts each one).
+WAIT_LOG_INTERVAL_S = 10.0
+
+
 class SnapshotStore:
-    def __init__(self, port: RedisPort, ttl_ms: int) -> None:
+    def __init__(self, port: RedisPort, ttl_ms: int, wait: ReplicaWait = ReplicaWait()) -> None:
         self.port = port
         self.ttl_ms = ttl_ms
+        self.wait = wait
         self._write = port.script(scripts.FENCED_WRITE)
+        self._wait_logged_at = -WAIT_LOG_INTERVAL_S
 
     async def create(self, game: QuizGame, token: str, now: float) -> None:
         """The first write of a new quiz: definition, meta and every participant."""
@@ -79,9 +101,28 @@ class SnapshotStore:
             args.append(pid)
             args.append(orjson.dumps(record))
         keys = [lease_key(game.quiz_id), snapshot_key(game.quiz_id), REGISTRY]
-        if client is None:
-            return self._write(keys=keys, args=args)
-        return self._write(keys=keys, args=args, client=client)
+        if not self.wait.replicas:
+            if client is None:
+                return self._write(keys=keys, args=args)
+            return self._write(keys=keys, args=args, client=client)
+        pipe = (client or self.port.client).pipeline(transaction=False)
+        self._write(keys=keys, args=args, client=pipe)
+        pipe.execute_command("WAIT", self.wait.replicas, self.wait.timeout_ms)
+        written, replicas = pipe.execute()
+        self._count_wait(int(replicas), game.quiz_id)
+        return written
+
+    def _count_wait(self, replicas: int, quiz_id: str) -> None:
+        """Metrics (and a rate-limited log) of one WAIT; runs in the worker thread."""
+        metrics.REDIS_WAIT_REPLICAS.observe(replicas)
+        if replicas >= self.wait.replicas:
+            return
+        metrics.REDIS_WAIT_TIMEOUTS.inc()
+        now = time.monotonic()
+        if now - self._wait_logged_at >= WAIT_LOG_INTERVAL_S:
+            self._wait_logged_at = now
+            log.warning("a group commit reached %d of %d replicas within %d ms; its acks went out anyway",
+                        replicas, self.wait.replicas, self.wait.timeout_ms, extra={"quizId": quiz_id})
 
     async def load(
         self, quiz_id: str

@@ -5,7 +5,13 @@ joins, commands, dropped connections, hand-off reports and RPCs for quizzes it o
 and ``quizd:out:<node>`` (``ToGateway`` messages: what its local connections must
 receive).  Streams keep their entries, and the reader keeps the id of the last entry
 it handled, so a Redis reconnect resumes exactly where it stopped: nothing is lost and
-nothing repeats.
+nothing repeats.  After a failed read the positions are checked against the stream's
+last entry (``_recheck_positions``): behind Sentinel the primary may have changed, and
+the promoted replica can lack entries this node already read (acknowledged by the old
+primary, never replicated).  A position beyond the stream's end is brought back to it,
+so entries written on the new primary (whose ids start after its own last entry, which
+may be below our position) are read, and entries it has that we never saw (ids after
+our position) are read as usual.
 
 Writes are batched: whatever the node produced since the last flush goes out in
 pipelined MULTI/EXEC round trips, in order.  What an entry means is not the
@@ -72,6 +78,13 @@ def outbox_stream(node_id: str) -> str:
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _stream_id(raw: bytes | str) -> tuple[int, int]:
+    """A stream entry id ``<ms>-<seq>`` as numbers, for ordering."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def to_wall(monotonic: float) -> int:
@@ -208,10 +221,26 @@ class RelayTransport:
                 await trio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
 
+    async def _recheck_positions(self) -> None:
+        """Bring a read position beyond its stream's last entry back to that entry."""
+        for stream, position in list(self._last_ids.items()):
+            if position == b"$":
+                continue  # not placed yet: _start_positions never reached Redis
+            last: list[Any] = await self.port.call(self.port.client.xrevrange, stream, count=1)  # type: ignore[arg-type]
+            top = last[0][0] if last else b"0-0"
+            if _stream_id(top) < _stream_id(position):
+                log.warning("relay stream is behind this node's read position (a promotion lost entries); "
+                            "reading on from its end", extra={"stream": stream, "position": position, "end": top})
+                self._last_ids[stream] = top
+
     async def _reader(self) -> None:
         backoff = 0.05
+        recheck = False
         while True:
             try:
+                if recheck:
+                    await self._recheck_positions()
+                    recheck = False
                 response: Any = await self.port.call(
                     self.port.client.xread, dict(self._last_ids), count=READ_COUNT, block=READ_BLOCK_MS,
                     blocking=True,
@@ -219,6 +248,7 @@ class RelayTransport:
                 backoff = 0.05
             except redis.RedisError as exc:
                 log.warning("relay read failed; retrying: %s", exc)
+                recheck = True
                 await trio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
                 continue

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import SplitResult, urlsplit
 
+from quizd.config.redis_address import is_sentinel_url, parse_sentinel_url
 from quizd.config.model import Config
 from quizd.config.loader import (
     ConfigError,
@@ -116,6 +117,7 @@ def _print_summary(config: Config, definitions: DefinitionSet, out: TextIO) -> N
         f"http:             {http_scheme}://{_hostport(config.http.host, config.http.port)}",
         f"cluster:          {_cluster_mode(config.cluster.redis_url)}",
         f"storage:          {_storage_mode(config)}",
+        *_wait_line(config),
         f"admin token:      {'configured' if config.auth.admin_token else 'NOT configured'}",
         f"results dir:      {config.quizzes.results_dir or '(not written)'}",
         f"live quizzes:     at most {config.quizzes.max_quizzes} on this node "
@@ -165,10 +167,24 @@ def _hostport(host: str, port: int) -> str:
     return f"{shown}:{port}" + ("  (port 0: a free port is chosen at start)" if port == 0 else "")
 
 
+def _wait_line(config: Config) -> list[str]:
+    """The group commit's replica wait, when there is a Redis to wait on."""
+    cluster = config.cluster
+    if not cluster.redis_url:
+        return []
+    if not cluster.wait_replicas:
+        return ["replica wait:     off ([cluster] wait_replicas = 0)"]
+    return [f"replica wait:     each group commit waits for {cluster.wait_replicas} replica(s), "
+            f"at most {cluster.wait_timeout_ms} ms ([cluster] wait_replicas, wait_timeout_ms)"]
+
+
 def _cluster_mode(redis_url: str) -> str:
     """Say where Redis is without echoing a password that may sit in the URL."""
     if not redis_url:
         return "embedded (single node, no Redis)"
+    if is_sentinel_url(redis_url):
+        address = parse_sentinel_url(redis_url)  # validated by the loader
+        return f"cluster via Redis Sentinel at {address.describe()}"
     parts = urlsplit(redis_url)
     where = parts.hostname or parts.path or "?"
     try:

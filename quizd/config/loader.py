@@ -45,6 +45,7 @@ from quizd.config.model import (
 from quizd.convert import converter, describe, error_paths
 from quizd.game.denylist import DenyList, parse_denylist
 from quizd.game.names import NamesMode
+from quizd.config.redis_address import RedisAddressError, is_sentinel_url, parse_sentinel_url
 
 DEFAULT_CONFIG_PATH = Path("/etc/quizd/quizd.toml")
 CONFIG_ENV = "QUIZD_CONFIG"
@@ -224,10 +225,17 @@ def matches(pattern: str, describe: str) -> Check:
 
 
 def _redis_url(value: str) -> str | None:
-    """Empty, or a URL redis-py understands; never echo it: it may hold a password."""
+    """Empty, a URL redis-py understands, or a Sentinel URL (quizd/config/redis_address.py);
+    never echo it: it may hold a password."""
     if not value or value.startswith(("redis://", "rediss://", "unix://")):
         return None
-    return "must be empty or start with redis://, rediss:// or unix://"
+    if is_sentinel_url(value):
+        try:
+            parse_sentinel_url(value)
+        except RedisAddressError as exc:
+            return f"must be a valid Sentinel URL (redis+sentinel://host:port,.../service): {exc}"
+        return None
+    return "must be empty or start with redis://, rediss://, unix:// or redis+sentinel://"
 
 
 def _storage_url(value: str) -> str | None:
@@ -288,6 +296,8 @@ RULES: dict[tuple[str, str], Check] = {
     ("limits", "connections_per_ip"): at_least(0),
     ("cluster", "redis_url"): _redis_url,
     ("cluster", "heartbeat_ms"): at_least(100),
+    ("cluster", "wait_replicas"): between(0, 16),
+    ("cluster", "wait_timeout_ms"): between(1, 1000),  # under the socket timeout (>= 1.2 s)
     ("logging", "level"): one_of("debug", "info", "warning", "error"),
     ("logging", "format"): one_of("json", "text"),
     ("storage", "url"): _storage_url,
@@ -344,6 +354,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] = os.
     denylist = DenyList()
     if ("quizzes", "name_denylist") not in bad and values["quizzes"]["name_denylist"]:
         denylist = read_denylist(Path(values["quizzes"]["name_denylist"]), problems, file)
+    _default_wait_replicas(doc, values)
     if problems:
         raise ConfigError(problems)
 
@@ -351,6 +362,15 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] = os.
     values["quizzes"]["names"] = NamesMode(values["quizzes"]["names"])
     sections = {name: cls(**values[name]) for name, cls in SECTIONS.items()}
     return Config(**sections, webhooks=webhooks, source=config_path, name_denylist=denylist)
+
+
+def _default_wait_replicas(doc: Mapping[str, Any], values: dict[str, dict[str, Any]]) -> None:
+    """``[cluster] wait_replicas`` not given: 1 behind Sentinel (a promotion must not lose
+    an acknowledged answer), 0 on one server (there is no replica to wait for)."""
+    given = doc.get("cluster")
+    if isinstance(given, dict) and "wait_replicas" in given:
+        return
+    values["cluster"]["wait_replicas"] = 1 if is_sentinel_url(values["cluster"]["redis_url"]) else 0
 
 
 def _top_level_problems(doc: Mapping[str, Any], file: str) -> list[Problem]:

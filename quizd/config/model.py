@@ -85,6 +85,10 @@ class ClusterSection:
     redis_url: str = attrs.field(default="", repr=False)
     heartbeat_ms: int = 1000
     node_timeout_ms: int = 3000
+    # Replicas each group commit waits for (Redis WAIT); the loader makes it 1 with a
+    # redis+sentinel:// URL when the key is not given.  0 = no WAIT.
+    wait_replicas: int = 0
+    wait_timeout_ms: int = 100
 
 
 @attrs.frozen

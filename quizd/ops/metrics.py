@@ -384,6 +384,33 @@ ACKS_NOT_DURABLE: Counter = Counter(
     "Acknowledgements sent before their answer was durable (a guard: it must stay 0).",
     registry=REGISTRY,
 )
+REDIS_WAIT_TIMEOUTS: Counter = Counter(
+    "quizd_redis_wait_timeouts",
+    "Group commits whose WAIT ended before [cluster] wait_replicas replicas had them; "
+    "their acks went out anyway (docs/cluster.md, \"Replica wait\").",
+    registry=REGISTRY,
+)
+REDIS_WAIT_REPLICAS: Histogram = Histogram(
+    "quizd_redis_wait_replicas", "Replicas that had a group commit when its WAIT returned.",
+    buckets=(0, 1, 2, 3, 5), registry=REGISTRY,
+)
+REDIS_PRIMARY_CHANGES: Counter = Counter(
+    "quizd_redis_primary_changes",
+    "Times this node saw Sentinel name a different Redis primary (a failover).",
+    registry=REGISTRY,
+)
+REDIS_REPLICAS: Gauge = Gauge(
+    "quizd_redis_connected_replicas",
+    "Replicas connected to the Redis primary (INFO replication, read every few heartbeats; "
+    "-1 until read).",
+    registry=REGISTRY,
+)
+REDIS_REPLICATION_LAG_BYTES: Gauge = Gauge(
+    "quizd_redis_replication_lag_bytes",
+    "How far the furthest connected replica is behind the primary's replication offset.",
+    registry=REGISTRY,
+)
+REDIS_REPLICAS.set(-1)
 for _direction in ("in", "out"):
     RELAY_MESSAGES.labels(_direction)
 for _result in ("ok", "fenced", "error"):

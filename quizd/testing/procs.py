@@ -7,6 +7,9 @@
   which also says the ports it bound (a config may ask for port 0);
 * ``RedisServer`` is one redis-server child in its own directory, listening on
   127.0.0.1 only, that keeps its port across restarts so clients find it again;
+* ``SentinelGroup`` is a replicated Redis watched by Sentinel: one primary, one replica
+  (``--replicaof``) and three ``redis-sentinel`` processes (Debian's ``redis-sentinel``
+  package), each on a free loopback port, with short failover timings;
 * ``PostgresServer`` is one PostgreSQL cluster (Debian's ``postgresql`` package:
   ``initdb`` and ``postgres`` under /usr/lib/postgresql/<ver>/bin) in a temporary
   directory, on a free loopback port, run as a non-root user when we are root.
@@ -31,12 +34,13 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import attrs
 import redis
 
 REDIS_SERVER = shutil.which("redis-server")
+REDIS_SENTINEL = shutil.which("redis-sentinel")
 READY_PREFIX = "quizd ready "
 
 Wrap = Callable[[list[str]], list[str]]
@@ -338,6 +342,182 @@ class RedisServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+
+class SentinelProcess:
+    """One ``redis-sentinel`` with its own (rewritable) config file in ``directory``."""
+
+    START_TIMEOUT_S = 10.0
+
+    def __init__(self, directory: Path, service: str, primary_port: int, *, quorum: int,
+                 down_after_ms: int, failover_timeout_ms: int) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.service = service
+        self.primary_port = primary_port
+        self.quorum = quorum
+        self.down_after_ms = down_after_ms
+        self.failover_timeout_ms = failover_timeout_ms
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def client(self) -> redis.Redis:
+        """A new client; the caller closes it (``with``)."""
+        return redis.Redis(port=self.port, socket_timeout=2)
+
+    def start(self) -> None:
+        if REDIS_SENTINEL is None:
+            raise RuntimeError("redis-sentinel is not installed (Debian package redis-sentinel)")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        conf = self.directory / "sentinel.conf"
+        conf.write_text("\n".join([
+            f"port {self.port}",
+            "bind 127.0.0.1",
+            "protected-mode no",
+            f"dir {self.directory}",
+            "sentinel announce-ip 127.0.0.1",
+            f"sentinel monitor {self.service} 127.0.0.1 {self.primary_port} {self.quorum}",
+            f"sentinel down-after-milliseconds {self.service} {self.down_after_ms}",
+            f"sentinel failover-timeout {self.service} {self.failover_timeout_ms}",
+            f"sentinel parallel-syncs {self.service} 1",
+            "",
+        ]))
+        with open(self.directory / "sentinel.log", "ab") as out:
+            self.process = subprocess.Popen([REDIS_SENTINEL, str(conf)], stdout=out, stderr=subprocess.STDOUT)
+        end = time.monotonic() + self.START_TIMEOUT_S
+        while time.monotonic() < end and self.process.poll() is None:
+            try:
+                with self.client() as client:
+                    client.ping()
+                return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-sentinel did not start: {self.log()[-1000:]}")
+
+    def log(self) -> str:
+        path = self.directory / "sentinel.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, 10)
+        self.process = None
+
+
+class SentinelGroup:
+    """A primary, a replica and three Sentinels (quorum 2) watching them as ``service``.
+
+    ``url`` is what a node's ``[cluster] redis_url`` takes.  ``servers`` are both data
+    nodes by port; which one is the primary changes with a failover, so ask
+    ``primary_port`` (the Sentinels' answer) rather than remembering it.
+    """
+
+    def __init__(self, directory: Path, *, service: str = "mymaster", down_after_ms: int = 1000,
+                 failover_timeout_ms: int = 3000, timeout_s: float = 20.0) -> None:
+        self.directory = directory
+        self.service = service
+        self.timeout_s = timeout_s
+        self.primary = RedisServer(directory / "primary", log_path=directory / "primary.log")
+        self.replica = RedisServer(directory / "replica", log_path=directory / "replica.log",
+                                   extra_args=("--replicaof", "127.0.0.1", str(self.primary.port)))
+        self.sentinels = [
+            SentinelProcess(directory / f"sentinel{i}", service, self.primary.port, quorum=2,
+                            down_after_ms=down_after_ms, failover_timeout_ms=failover_timeout_ms)
+            for i in range(3)
+        ]
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{hosts}/{self.service}"
+
+    @property
+    def servers(self) -> dict[int, RedisServer]:
+        return {self.primary.port: self.primary, self.replica.port: self.replica}
+
+    def start(self) -> None:
+        (self.directory / "primary").mkdir(parents=True, exist_ok=True)
+        self.primary.start()
+        self.replica.start()
+        self._until(lambda: self._link_up(self.replica.port), "the replica to sync")
+        for sentinel in self.sentinels:
+            sentinel.start()
+        # Ready when every Sentinel knows the replica and the two other Sentinels.
+        self._until(self._sentinels_agree, "the Sentinels to find each other and the replica")
+
+    def _until(self, ready: Callable[[], bool], what: str, timeout: float | None = None) -> None:
+        end = time.monotonic() + (timeout or self.timeout_s)
+        while time.monotonic() < end:
+            try:
+                if ready():
+                    return
+            except redis.RedisError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"timed out waiting for {what}")
+
+    @staticmethod
+    def _replication(port: int) -> dict[str, Any]:
+        with redis.Redis(port=port, socket_timeout=1) as client:
+            info: dict[str, Any] = client.info("replication")
+            return info
+
+    def _link_up(self, port: int) -> bool:
+        info = self._replication(port)
+        return info.get("role") == "slave" and info.get("master_link_status") == "up"
+
+    def _sentinels_agree(self) -> bool:
+        for sentinel in self.sentinels:
+            with sentinel.client() as client:
+                state = client.sentinel_master(self.service)
+            if int(state["num-slaves"]) < 1 or int(state["num-other-sentinels"]) < 2:
+                return False
+        return True
+
+    def _named_primaries(self) -> list[int]:
+        ports = []
+        for sentinel in self.sentinels:
+            try:
+                with sentinel.client() as client:
+                    _host, port = client.sentinel_get_master_addr_by_name(self.service)
+                ports.append(int(port))
+            except (redis.RedisError, TypeError):
+                continue
+        return ports
+
+    def primary_port(self) -> int:
+        """The primary's port as the Sentinels' majority names it now."""
+        ports = self._named_primaries()
+        return max(set(ports), key=ports.count)
+
+    def primary_client(self) -> redis.Redis:
+        """A new client of the primary; the caller closes it (``with``)."""
+        return redis.Redis(port=self.primary_port(), socket_timeout=2)
+
+    def wait_promoted(self, old_port: int, timeout: float | None = None) -> int:
+        """Until every Sentinel names a primary other than ``old_port`` that says it is one."""
+        def promoted() -> bool:
+            named = self._named_primaries()
+            if len(named) < len(self.sentinels) or old_port in named:
+                return False
+            return self._replication(self.primary_port())["role"] == "master"
+
+        self._until(promoted, "a replica to be promoted", timeout)
+        return self.primary_port()
+
+    def wait_replica_of(self, port: int, primary_port: int, timeout: float | None = None) -> None:
+        """Until the server on ``port`` replicates ``primary_port`` and is in sync."""
+        def synced() -> bool:
+            info = self._replication(port)
+            return (info.get("role") == "slave" and int(info.get("master_port", 0)) == primary_port
+                    and info.get("master_link_status") == "up")
+
+        self._until(synced, f"the server on {port} to replicate {primary_port}", timeout)
+
+    def stop(self) -> None:
+        for sentinel in self.sentinels:
+            sentinel.stop()
+        self.replica.stop()
+        self.primary.stop()
 
 
 def postgres_bin_dir() -> Path | None:

@@ -5,6 +5,7 @@
 #   ensure_test_tools
 #
 #   redis-server     (Debian package redis-server)  tests/cluster: real Redis processes
+#   redis-sentinel   (Debian package redis-sentinel) tests/cluster: Sentinel failover
 #   systemd-analyze  (Debian package systemd)       tests/ops/test_systemd_units.py
 #   promtool         (Debian package prometheus)    checks of the Prometheus rules
 #   chromium         (Debian package chromium)      tests/browser: the pages in a real browser
@@ -21,6 +22,7 @@
 ensure_test_tools() {
     local -a missing=()
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
     command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
     command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
     [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -51,7 +53,7 @@ ensure_test_tools() {
     }
 
     local tool status=0
-    for tool in redis-server systemd-analyze promtool /usr/bin/chromium; do
+    for tool in redis-server redis-sentinel systemd-analyze promtool /usr/bin/chromium; do
         if ! command -v "$tool" >/dev/null 2>&1; then
             echo "ensure_test_tools: $tool is still missing" >&2
             status=1
