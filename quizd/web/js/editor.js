@@ -109,7 +109,8 @@ export class Editor {
     kindSelect.addEventListener("change", () => {
       // The choices typed so far carry over between the kinds that have choices.
       const before = readKindFields(item);
-      this.drawKind(item, { kind: kindSelect.value, choices: before.choices || ["", ""], answer: 0 });
+      const kind = kindSelect.value;
+      this.drawKind(item, { kind, choices: kind in CHOICE_LIMITS ? before.choices || ["", ""] : undefined, answer: 0 });
     });
     up.addEventListener("click", () => this.move(item, -1, up));
     down.addEventListener("click", () => this.move(item, 1, down));
@@ -151,6 +152,8 @@ export class Editor {
   drawKind(item, q) {
     const body = item.querySelector(".kind-fields");
     body.dataset.kind = q.kind;
+    // A true/false question's own labels ("Yes" / "No") are kept, though not edited here.
+    body.dataset.labels = q.kind === "true_false" && q.choices ? JSON.stringify(q.choices) : "";
     if (q.kind in CHOICE_LIMITS) body.replaceChildren(this.choiceList(q));
     else if (q.kind === "true_false") body.replaceChildren(trueFalse(q));
     else if (q.kind === "type_answer") body.replaceChildren(...typeAnswer(q));
@@ -408,7 +411,9 @@ function readKindFields(item) {
   }
   if (kind === "true_false") {
     const picked = body.querySelector(".tf:checked");
-    return picked ? { answer: picked.value === "true" } : {};
+    const out = picked ? { answer: picked.value === "true" } : {};
+    if (body.dataset.labels) out.choices = JSON.parse(body.dataset.labels);
+    return out;
   }
   if (kind === "type_answer") {
     return {
