@@ -23,8 +23,8 @@ import trio
 
 from quizd.client import connect
 from tests.browser.conftest import needs_chromium
-from tests.browser.test_pages_play_a_quiz import BIG_SCREEN, WAIT_MS, Browser, Screens, on_screen
 from tests.browser.test_pages_host_setup import UNNAMED
+from tests.browser.test_pages_play_a_quiz import BIG_SCREEN, WAIT_MS, Browser, Screens, on_screen
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
 
