@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -218,9 +219,22 @@ def test_a_teacher_writes_a_quiz_plays_it_and_reads_its_report(node_factory, chr
     assert stored["questions"][2]["accepted"] == ["Canberra"] and stored["questions"][2]["typo_tolerance"] is True
     assert (stored["questions"][3]["answer"], stored["questions"][3]["tolerance"]) == (1969, 1)
 
-    # Back in the library it is editable; editing loads every kind and saves version 2.
+    # Back in the library it is editable; one made over the API meanwhile is deletable,
+    # after an inline confirmation.
+    api(node.http_url, node.token, "POST", "/api/definitions",
+        {"id": "throwaway", "title": "Throwaway", "questions": [{"text": "Q?", "choices": ["a", "b"], "answer": 0}]})
     host.click("#editor-cancel")
     on_screen(host, "library")
+    throwaway = host.locator('#definitions-table tr[data-definition-id="throwaway"]')
+    throwaway.locator("button.delete").click()
+    expect(throwaway.locator("button.delete-confirm")).to_be_focused()
+    throwaway.locator("button.delete-confirm").click()
+    expect(throwaway).to_have_count(0)
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        api(node.http_url, node.token, "GET", "/api/definitions/throwaway")
+    assert gone.value.code == 404
+
+    # Editing loads every kind and saves version 2.
     row = host.locator('#definitions-table tr[data-definition-id="editor-quiz"]')
     expect(row).to_contain_text("v1")
     row.locator("button.edit").click()
