@@ -247,7 +247,8 @@ def definition_document(definition: QuizDefinition) -> dict[str, Any]:
     """A definition as the keys of a definition file (every default filled in).
 
     What ``GET /api/definitions/{id}`` shows and what the store keeps of an API
-    definition: ``parse_definition`` of it gives the same definition back.
+    definition: ``parse_definition`` of it gives the same definition back, every
+    question kind's keys and the explanation included (the editor edits this).
     """
     return {
         "id": definition.id,
@@ -258,12 +259,37 @@ def definition_document(definition: QuizDefinition) -> dict[str, Any]:
         "streak_bonus": definition.streak_bonus,
         "allow_late_join": definition.allow_late_join,
         "close_when_all_answered": definition.close_when_all_answered,
-        "questions": [
-            {"text": q.text, "choices": list(q.choices), "answer": q.answer,
-             "time_limit_ms": q.time_limit_ms, "points": q.points}
-            for q in definition.questions
-        ],
+        "leaderboard": definition.leaderboard,
+        "questions": [_question_document(q) for q in definition.questions],
     }
+
+
+def _question_document(q: Question) -> dict[str, Any]:
+    """One question as a definition file's table: the keys every kind has, its kind's
+    own keys (``KIND_KEYS``) and the explanation when it has one.  A ``single`` question
+    has no ``kind`` key, as in a v1 file, so its table keeps the v1 shape."""
+    doc: dict[str, Any] = {"text": q.text}
+    if q.kind != Kind.SINGLE:
+        doc["kind"] = q.kind.value
+    if q.kind in (Kind.SINGLE, Kind.POLL, Kind.MULTIPLE, Kind.TRUE_FALSE):
+        doc["choices"] = list(q.choices)
+    if q.kind == Kind.SINGLE:
+        doc["answer"] = q.answer
+    elif q.kind == Kind.TRUE_FALSE:
+        doc["answer"] = q.answer == 0  # choice 0 is true
+    elif q.kind == Kind.MULTIPLE:
+        doc["answers"] = list(q.answers)
+    elif q.kind == Kind.TYPE_ANSWER:
+        doc["accepted"] = list(q.accepted)
+        doc["typo_tolerance"] = q.typo_tolerance
+    elif q.kind == Kind.SLIDER and q.slider is not None:
+        numbers = {"min": q.slider.min, "max": q.slider.max, "step": q.slider.step,
+                   "answer": q.slider.answer, "tolerance": q.slider.tolerance}
+        doc.update({key: plain(exact(value)) for key, value in numbers.items()})
+    doc.update({"time_limit_ms": q.time_limit_ms, "points": q.points})
+    if q.explanation is not None:
+        doc["explanation"] = q.explanation
+    return doc
 
 
 def _parse_table(

@@ -25,7 +25,11 @@ FILES = {
     "/web/js/dom.js": "text/javascript; charset=utf-8",
     "/web/js/play.js": "text/javascript; charset=utf-8",
     "/web/js/host.js": "text/javascript; charset=utf-8",
+    "/web/js/library.js": "text/javascript; charset=utf-8",
+    "/web/js/editor.js": "text/javascript; charset=utf-8",
+    "/web/js/dataapi.js": "text/javascript; charset=utf-8",
     "/web/css/base.css": "text/css; charset=utf-8",
+    "/web/css/library.css": "text/css; charset=utf-8",
 }
 
 

@@ -102,3 +102,20 @@ async def test_a_database_that_does_not_answer() -> None:
             assert (refused.value.status, refused.value.code) == (503, "storage_unavailable")
     finally:
         away.dispose()
+
+
+def test_the_stored_document_keeps_every_kind() -> None:
+    """What the store keeps of an API definition (and GET shows, and the host screen's
+    editor edits) parses back to the same definition: every kind's keys, explanations
+    and the leaderboard mode, not only the v1 keys."""
+    import tomllib
+    from pathlib import Path
+
+    raw = tomllib.loads((Path(__file__).parents[2] / "config" / "quizzes" / "kinds.toml").read_text())
+    definition = parse_definition(raw, "kinds.toml")
+    document = definition_document(definition)
+    assert parse_definition(document, "stored") == definition
+    assert [q.get("kind") for q in document["questions"]] == [
+        None, "true_false", "multiple", "type_answer", "slider", "poll"]
+    assert document["questions"][1]["answer"] is True
+    assert document["questions"][4]["answer"] == 1969

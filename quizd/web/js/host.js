@@ -7,6 +7,7 @@
 
 import { QuizConnection, webSocketUrl } from "./client.js";
 import { $, Countdown, LETTERS, announce, boardRow, el, renderBoard, setStatus, showScreen } from "./dom.js";
+import { Library } from "./library.js";
 
 const STORAGE_KEY = "quizd.host";  // {quizId, hostToken}: a reload goes straight back in
 
@@ -73,9 +74,17 @@ async function loadDefinitions() {
     el("option", { value: d.id }, `${d.title} (${d.questionCount} questions)`)));
   select.disabled = definitions.length === 0;
   $("create-quiz").disabled = definitions.length === 0;
+  $("open-library").disabled = false;  // the token works: the library may use it
   if (definitions.length === 0) throw new Error("This server has no quiz definitions.");
   select.focus();
 }
+
+// The editor, history and reports (library.js) ask for the token here, each time.
+const library = new Library(() => adminToken, () => {
+  switchTo("setup");
+  setupAction($("load-definitions"), loadDefinitions);  // the library may have added some
+});
+$("open-library").addEventListener("click", () => library.open());
 
 async function createQuiz() {
   const created = await api("POST", "/api/quizzes", { definitionId: $("definition").value });
