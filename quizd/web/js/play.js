@@ -7,7 +7,8 @@
 
 import { QuizConnection, pageConfig, webSocketUrl } from "./client.js";
 import { $, Countdown, LETTERS, announce, el, renderBoard, setStatus, showScreen } from "./dom.js";
-import { CHOICE_KINDS, correctSet, formatNumber, kindOf, kindReveal, revealAnnouncement, showExplanation } from "./reveal.js";
+import { answerWords, decimalsOf, manyControls, showAnswer, sliderControls, textControls, verdictOf } from "./answers.js";
+import { CHOICE_KINDS, correctSet, kindOf, kindReveal, revealAnnouncement, showExplanation } from "./reveal.js";
 
 const JOIN_ERRORS = {
   quiz_not_found: "There is no quiz with that code. Check the code and try again.",
@@ -404,63 +405,6 @@ function renderQuestion(question) {
   };
 }
 
-function manyControls() {
-  return [
-    el("p", { id: "pick-hint", class: "muted hint" }, "Pick every right answer, then submit."),
-    el("button", { type: "submit", id: "submit-answer", disabled: true, "aria-describedby": "pick-hint" }, "Submit"),
-  ];
-}
-
-function textControls(question) {
-  const field = el("input", { id: "answer-text", type: "text", autocomplete: "off", autocapitalize: "none",
-    spellcheck: "false", enterkeyhint: "send", "aria-describedby": "answer-hint" });
-  field.maxLength = question.maxLength || 100;
-  return [
-    el("label", { for: "answer-text" }, "Your answer"),
-    el("div", { class: "row answer-row" }, field, el("button", { type: "submit", id: "submit-answer" }, "Submit")),
-    el("p", { id: "answer-hint", class: "muted hint" }, `Up to ${field.maxLength} characters; Enter sends it.`),
-  ];
-}
-
-/** The number of decimals of a step (0.25 -> 2): values are sent rounded to them, so
- * that 0.1 + 0.2 goes out as 0.3, on a step (protocol 16.4). */
-function decimalsOf(step) {
-  const text = String(step);
-  if (text.includes("e-")) return Number(text.split("e-")[1]);
-  return text.includes(".") ? text.split(".")[1].length : 0;
-}
-
-function sliderControls({ min, max, step }) {
-  const bounds = { min: String(min), max: String(max), step: String(step) };
-  // Start in the middle, on a step.
-  const middle = (min + Math.round((max - min) / step / 2) * step).toFixed(decimalsOf(step));
-  const range = el("input", { id: "answer-range", type: "range", ...bounds, "aria-describedby": "answer-value" });
-  const number = el("input", { id: "answer-number", type: "number", inputmode: "decimal", ...bounds });
-  const shown = el("output", { id: "answer-value", for: "answer-range", class: "slider-value", "aria-live": "off" });
-  range.value = middle;
-  number.value = middle;
-  shown.textContent = middle;
-  range.addEventListener("input", () => {
-    number.value = range.value;
-    shown.textContent = range.value;
-  });
-  number.addEventListener("input", () => {
-    if (number.value !== "" && number.checkValidity()) {
-      range.value = number.value;
-      shown.textContent = number.value;
-    }
-  });
-  return [
-    el("label", { for: "answer-range" }, "Your answer"),
-    shown,
-    el("div", { class: "slider-row" }, el("span", { "aria-hidden": "true" }, String(min)), range,
-      el("span", { "aria-hidden": "true" }, String(max))),
-    el("div", { class: "row answer-row" },
-      el("label", { for: "answer-number", class: "exact" }, "Exact value"), number,
-      el("button", { type: "submit", id: "submit-answer" }, "Submit")),
-  ];
-}
-
 /** A "pick many" toggle: pressed or not; Submit needs at least one. */
 function toggle(i) {
   if (game.answer !== null) return;
@@ -496,28 +440,6 @@ function setChoicesDisabled(disabled) {
     control.disabled = disabled;
   }
   if (!disabled && $("submit-answer") && kindOf(game.question) === "multiple") $("submit-answer").disabled = game.picked.size === 0;
-}
-
-/** Show `answer` ({choice}, {choices}, {text} or {value}) as this player's in the controls. */
-function showAnswer(answer) {
-  const picked = new Set(answer.choices || (answer.choice === undefined ? [] : [answer.choice]));
-  for (const button of $("choices").children) {
-    button.setAttribute("aria-pressed", String(picked.has(Number(button.dataset.choice))));
-  }
-  if (answer.text !== undefined && $("answer-text")) $("answer-text").value = answer.text;
-  if (answer.value !== undefined && $("answer-range")) {
-    for (const id of ["answer-range", "answer-number"]) $(id).value = String(answer.value);
-    $("answer-value").textContent = formatNumber(answer.value);
-  }
-}
-
-/** The answer in words: "B (Mars)", "A, C, E", the typed text, the number. */
-function answerWords(answer) {
-  const choice = (i) => (bigScreenOnly ? LETTERS[i] : `${LETTERS[i]} (${game.question.choices[i]})`);
-  if (answer.choices) return answer.choices.map(choice).join(", ");
-  if (answer.choice !== undefined) return choice(answer.choice);
-  if (answer.text !== undefined) return answer.text;
-  return formatNumber(answer.value);
 }
 
 /** The player answered (or we resend the answer after a drop): show it and send it. */
@@ -573,17 +495,6 @@ function onAnswerAccepted({ questionId }) {
   announce("Answer locked in.");
 }
 
-/** The answer's verdict: correct, partly right (a multiple's partial points), wrong, or
- * a poll's vote (`correct: null`, no verdict at all). */
-function verdictOf(result) {
-  if (result.correct === null) return { state: "vote", words: "Thanks, your vote is in", said: "Thanks, your vote is in." };
-  if (result.correct) return { state: "true", words: "✓ Correct!", said: `Correct, plus ${result.points} points.` };
-  if (result.points > 0) {
-    return { state: "partly", words: `◐ Partly right: +${result.points}`, said: `Partly right, plus ${result.points} points.` };
-  }
-  return { state: "false", words: "✗ Wrong", said: "Wrong answer." };
-}
-
 function onAnswerResult(result) {
   updateStanding(result);
   if (result.questionId !== game.question?.questionId) return;
@@ -597,7 +508,7 @@ function onAnswerResult(result) {
   const verdict = verdictOf(result);
   box.dataset.correct = verdict.state;
   $("result-verdict").textContent = verdict.words;
-  $("result-answer").textContent = `Your answer: ${answerWords(game.answer)}`;
+  $("result-answer").textContent = `Your answer: ${answerWords(game.answer, game.question.choices, bigScreenOnly)}`;
   $("result-points").textContent = `+${result.points}`;
   $("result-score").textContent = String(result.score);
   $("result-streak").textContent = String(result.streak);
@@ -619,7 +530,7 @@ function showReveal(reveal) {
   for (const button of $("choices").children) {
     const i = Number(button.dataset.choice);
     const correct = right.has(i);
-    button.dataset.correct = String(correct);
+    button.dataset.correct = right.size ? String(correct) : "";  // a poll has no right answer
     // ✓ on the right answers, ✗ on this player's wrong picks: never colour alone.
     const mark = correct ? "✓" : mine.has(i) && right.size ? "✗" : "";
     const words = correct ? " (correct answer)" : mark ? " (your answer, wrong)" : "";
