@@ -138,10 +138,12 @@ class WebPages:
 
 
 # What /web/qr.svg renders: a join link of a quiz, as the host screen builds it
-# (``<origin>/play?quiz=<quizId>``), nothing else: an anonymous caller cannot make the node
-# render arbitrary text, and every text it can ask for is short.
+# (``<origin>/play?quiz=<quizId>``, with ``&screen=big`` when the host keeps the question
+# on the big screen only), nothing else: an anonymous caller cannot make the node render
+# arbitrary text, and every text it can ask for is short.
 JOIN_LINK = re.compile(
     r"https?://(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?/play\?quiz=[A-Za-z0-9_-]{1,64}"
+    r"(?:&screen=big)?"
 )
 QR_CACHE_SIZE = 64
 # A cache miss costs milliseconds of pure-Python rendering (the GIL is held even in the

@@ -157,6 +157,10 @@ async def test_qr_code_of_a_join_link(node_factory):
     assert status == 200
     assert headers["content-type"] == "image/svg+xml"
     assert body.startswith(b"<svg") and b"<path" in body
+    # The link of "question on the big screen only" is a join link too.
+    status, _, body = await raw_http(
+        node.http_url, "GET", "/web/qr.svg?text=http%3A%2F%2F127.0.0.1%3A8080%2Fplay%3Fquiz%3Dabc%26screen%3Dbig")
+    assert status == 200 and body.startswith(b"<svg")
     # Even a short text is a full QR code (21 modules and more), never a Micro QR.
     _, _, short = await raw_http(node.http_url, "GET", "/web/qr.svg?text=http%3A%2F%2Fa%2Fplay%3Fquiz%3Db")
     width = int(re.search(rb'width="(\d+)"', short).group(1))
@@ -168,6 +172,7 @@ async def test_qr_code_refuses_missing_and_oversized_text(node_factory):
     link = "http%3A%2F%2F127.0.0.1%3A8080%2Fplay%3Fquiz%3Dabc"
     for query in ("", "?text=", "?other=1", "?text=" + "a" * 513, "?a=1&b=2&c=3&d=4&e=5&text=" + link,
                   "?text=hi", "?text=http%3A%2F%2Fh%2Fplay%3Fquiz%3D" + "a" * 65, "?text=" + link + "%26x%3Dy",
+                  "?text=" + link + "%26screen%3Dsmall", "?text=" + link + "%26screen%3Dbig%26x%3Dy",
                   "?text=javascript%3Aalert(1)%2F%2Fplay%3Fquiz%3Da"):
         status, _, body = await raw_http(node.http_url, "GET", "/web/qr.svg" + query)
         assert status == 400, query

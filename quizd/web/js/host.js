@@ -8,6 +8,7 @@
 import { QuizConnection, webSocketUrl } from "./client.js";
 import { $, Countdown, LETTERS, announce, boardRow, el, renderBoard, setStatus, showScreen } from "./dom.js";
 import { Library } from "./library.js";
+import { CHOICE_KINDS, correctSet, kindOf, kindReveal, revealAnnouncement, showExplanation } from "./reveal.js";
 
 const STORAGE_KEY = "quizd.host";  // {quizId, hostToken}: a reload goes straight back in
 
@@ -275,10 +276,9 @@ function onJoined(payload) {
     showQuestion(payload.question);
   } else if (info.phase === "reveal" && payload.reveal) {
     // The reveal carries its question, so a reloaded screen draws it in full.
-    const { questionId, index, total, text, choices } = payload.reveal;
-    quiz.question = { questionId, index, total, text, choices };
-    renderQuestionHeader(index, text);
-    renderChoices(choices);
+    quiz.question = payload.reveal;
+    renderQuestionHeader(payload.reveal.index, payload.reveal.text);
+    renderChoices(payload.reveal);
     showReveal(payload.reveal);
   } else if (info.phase === "starting") {
     showStarting(Math.max(0, info.startsAt - payload.serverTime));
@@ -341,10 +341,19 @@ function updateControls() {
 
 // ------------------------------------------------------------------ lobby
 
-/** The URL a player opens to join `quizId` on this node. */
+/** The URL a player opens to join `quizId` on this node; with `screen=big` when the host
+ * keeps the question on the big screen only (the phones then show just the answers). */
 function playUrl(quizId) {
-  return `${location.origin}/play?quiz=${encodeURIComponent(quizId)}`;
+  const query = new URLSearchParams({ quiz: quizId });
+  if ($("big-screen-only").checked) query.set("screen", "big");
+  return `${location.origin}/play?${query}`;
 }
+
+// The host may change it before the start or at any time: the link and QR code follow
+// (phones that join or reload by the link afterwards show just the answer controls).
+$("big-screen-only").addEventListener("change", () => {
+  if (quiz.session) renderJoinInfo(quiz.session.quizId);
+});
 
 function renderJoinInfo(quizId) {
   const link = playUrl(quizId);
@@ -430,19 +439,31 @@ function showQuestion(question) {
   quiz.answered = 0;  // a new question starts with no answers; host_state follows
   setPhase("question");
   renderQuestionHeader(question.index, question.text);
-  renderChoices(question.choices);
+  renderChoices(question);
   $("distribution").replaceChildren();
+  $("reveal-extra").replaceChildren();
+  $("explanation").hidden = true;
   renderAnswered();
   countdown.start(question);
   announce(`Question ${question.index + 1} of ${question.total}: ${question.text}`);
   switchTo("question");
 }
 
-/** The host does not answer: the choices are list items, not buttons. */
-function renderChoices(texts) {
-  $("choices").replaceChildren(...texts.map((text, i) =>
+/** The host does not answer: the choices are list items, not buttons.  A question
+ * without choices says instead how the phones answer it. */
+function renderChoices(question) {
+  const kind = kindOf(question);
+  $("choices").replaceChildren(...question.choices.map((text, i) =>
     el("li", { class: "choice", dataset: { choice: i } },
       el("span", { class: "letter" }, LETTERS[i]), el("span", { class: "text" }, text), el("span", { class: "mark" }))));
+  const hint = {
+    multiple: "Pick every right answer.",
+    type_answer: "Type the answer on your phone.",
+    slider: `Pick a number from ${question.min} to ${question.max} on your phone.`,
+    poll: "A poll: no right answer.",
+  }[kind];
+  $("kind-hint").hidden = !hint;
+  $("kind-hint").textContent = hint || "";
 }
 
 function renderAnswered() {
@@ -459,27 +480,36 @@ function renderAnswered() {
 function showReveal(reveal) {
   countdown.stop();
   setPhase("reveal");
-  quiz.answered = reveal.distribution.reduce((sum, count) => sum + count, 0);
-  renderAnswered();
   const question = quiz.question && quiz.question.questionId === reveal.questionId ? quiz.question : null;
+  const kind = kindOf(reveal.kind ? reveal : question);
+  // One answer per player in a choice list, or one value per player in the histogram
+  // (a "pick many" player counts in several bars, a typed answer list shows the top 10).
+  const counts = kind === "slider" ? reveal.histogram : ["single", "true_false", "poll"].includes(kind) ? reveal.distribution : null;
+  if (counts) quiz.answered = counts.reduce((sum, count) => sum + count, 0);
+  renderAnswered();
+  const right = correctSet(reveal);
   for (const item of $("choices").children) {
-    const correct = Number(item.dataset.choice) === reveal.correctChoice;
+    const correct = right.has(Number(item.dataset.choice));
     item.dataset.correct = String(correct);
     item.querySelector(".mark").textContent = correct ? "✓ Correct answer" : "";
   }
-  renderDistribution(reveal, question);
-  const correctText = question ? ` (${question.choices[reveal.correctChoice]})` : "";
-  announce(`Time is up. The correct answer is ${LETTERS[reveal.correctChoice]}${correctText}.`);
+  renderDistribution(reveal, question, right);
+  const extra = kindReveal(reveal, question);
+  $("reveal-extra").replaceChildren(...(extra ? [extra] : []));
+  $("distribution").hidden = !CHOICE_KINDS.has(kind);
+  showExplanation($("explanation"), reveal);
+  announce(`Time is up. ${revealAnnouncement(reveal, question, LETTERS)}`);
   switchTo("reveal");
 }
 
 /** One bar per choice, as long as its share of the most chosen one; letter and count as text too. */
-function renderDistribution(reveal, question) {
-  const most = Math.max(1, ...reveal.distribution);
-  $("distribution").replaceChildren(...reveal.distribution.map((count, i) => {
+function renderDistribution(reveal, question, right) {
+  const distribution = reveal.distribution || [];
+  const most = Math.max(1, ...distribution);
+  $("distribution").replaceChildren(...distribution.map((count, i) => {
     const fill = el("span", { class: "fill" });
     fill.style.width = `${(100 * count) / most}%`;
-    const correct = i === reveal.correctChoice;
+    const correct = right.has(i);
     return el("li", { dataset: { choice: i, count, correct } },
       el("span", { class: "letter" }, LETTERS[i]),
       el("span", { class: "label" }, question ? question.choices[i] : "", correct ? " ✓" : ""),

@@ -7,6 +7,8 @@
 
 import { QuizConnection, pageConfig, webSocketUrl } from "./client.js";
 import { $, Countdown, LETTERS, announce, el, renderBoard, setStatus, showScreen } from "./dom.js";
+import { answerWords, decimalsOf, manyControls, showAnswer, sliderControls, textControls, verdictOf } from "./answers.js";
+import { CHOICE_KINDS, correctSet, kindOf, kindReveal, revealAnnouncement, showExplanation } from "./reveal.js";
 
 const JOIN_ERRORS = {
   quiz_not_found: "There is no quiz with that code. Check the code and try again.",
@@ -44,13 +46,29 @@ const game = {
   quizId: null, participantId: null, name: "",
   score: 0, rank: null,
   question: null,         // the open (or last) question payload
-  choice: null,           // what this player picked for game.question (kept across drops)
+  answer: null,           // this player's answer to game.question as sent ({choice}, {choices},
+                          // {text} or {value}; kept across drops), null before answering
+  picked: new Set(),      // the toggles pressed on a "pick many" question, not yet sent
   result: null,           // the answer_result for game.question
   top: [],                // latest leaderboard top entries
 };
 
+// The page's URL says what the host chose for the phones (the host screen puts it in the
+// join link and its QR code): `screen=big` shows only the answer controls, the question
+// being on the big screen.
+const params = new URLSearchParams(location.search);
+const bigScreenOnly = params.get("screen") === "big";
+
+// The quiz's leaderboard mode (protocol 16.6), which no message names, so the page reads
+// it from what the server sends: "end" when `joined` has an empty leaderboard although
+// we are in the quiz; "reveal" once a question was revealed and no leaderboard ever came
+// outside a reveal (then ranks move at the reveals only, and the page says so rather than
+// show a rank that looks live); "live" as soon as one does.
+let boardMode = "live";
+let liveBoardSeen = false;
+
 const questionTimer = new Countdown($("countdown"), (left) => {
-  if (left === 0 && document.body.dataset.screen === "question" && game.choice === null) {
+  if (left === 0 && document.body.dataset.screen === "question" && game.answer === null) {
     setChoicesDisabled(true);
     $("answer-note").textContent = "Time's up!";
   }
@@ -83,12 +101,21 @@ function switchTo(screen) {
 function renderStats() {
   $("my-name").textContent = game.name;
   $("my-score").textContent = String(game.score);
-  $("my-rank").textContent = game.rank === null ? "–" : String(game.rank);
+  // With leaderboard = end the rank is kept for the end: no rank meanwhile at all.
+  $("my-rank").textContent = game.rank === null || boardMode === "end" ? "–" : String(game.rank);
+  $("rank-when").hidden = boardMode === "live";
+  $("rank-when").textContent = { reveal: "at the reveal", end: "at the end" }[boardMode] || "";
+  $("board-when").textContent = boardMode === "reveal" ? "(ranks at the reveal)" : "";
+  if (game.result) $("result-rank").textContent = boardMode === "end" ? "at the end" : String(game.rank ?? "–");
 }
 
+/** Our score and rank changed.  With leaderboard = reveal a rank is taken at the reveal
+ * only: one from an answer_result while the question is open would look live and then
+ * stay put while others overtake. */
 function updateStanding({ score, rank }) {
   if (score !== undefined) game.score = score;
-  if (rank !== undefined) game.rank = rank;
+  const open = document.body.dataset.screen === "question";
+  if (rank !== undefined && !(open && boardMode === "reveal")) game.rank = rank;
   renderStats();
   renderBoard($("leaderboard"), game.top, me());  // our own row may sit below the top list
 }
@@ -145,7 +172,7 @@ $("join-form").addEventListener("submit", (event) => {
 async function connect(quizId, name) {
   // A clean slate: nothing of an earlier place (another quiz, or before a kick or a leave)
   // may be taken for this one's, least of all an answer to resend.
-  Object.assign(game, { quizId, name, question: null, choice: null, result: null, askedRank: false });
+  Object.assign(game, { quizId, name, question: null, answer: null, result: null, askedRank: false });
   $("join-button").disabled = true;
   $("join-button").textContent = savedSession(quizId) ? "Rejoining…" : "Joining…";
   $("join-error").textContent = "";
@@ -281,12 +308,17 @@ function onJoined(p) {
   Object.assign(game, { quizId: p.quizId, participantId: p.participantId, name: p.name, score: p.score, rank: p.rank });
   const session = { resumeToken: p.resumeToken, name: p.name, participantId: p.participantId };
   sessionStorage.setItem(storageKey(p.quizId), JSON.stringify(session));
-  history.replaceState(null, "", `${location.pathname}?quiz=${encodeURIComponent(p.quizId)}`);
+  history.replaceState(null, "", `${location.pathname}?${joinQuery(p.quizId)}`);
   $("quiz-id").value = p.quizId;
   $("name").value = p.name;
   $("lobby-name").textContent = p.name;
   $("quiz-title").textContent = p.quiz.title;
   document.title = `${p.quiz.title} · quizd`;
+  // We are on every leaderboard of a live or reveal quiz (at the bottom, if need be):
+  // an empty one means the server keeps the standings for the end.
+  if (p.leaderboard.length === 0 && p.participants > 0) boardMode = "end";
+  else if (p.quiz.phase === "reveal" && !liveBoardSeen) boardMode = "reveal";
+  $("board-panel").classList.toggle("never", boardMode === "end");
   game.top = p.leaderboard;
   updateStanding({});
   renderPlayerCount(p.participants);
@@ -297,23 +329,24 @@ function onJoined(p) {
   } else if (p.quiz.phase === "starting") {
     showStarting(Math.max(0, p.quiz.startsAt - p.serverTime));
   } else if (p.quiz.phase === "question") {
-    const remembered = game.question?.questionId === p.question.questionId ? game.choice : null;
+    const remembered = game.question?.questionId === p.question.questionId ? game.answer : null;
     showQuestion(p.question);
-    // Send our answer again if we had one: the server treats the same choice as a safe
+    // Send our answer again if we had one: the server treats the same answer as a safe
     // retry, so this recovers an answer lost in the drop, or just its reply.
-    const choice = p.question.answered ? p.question.choice : remembered;
-    if (choice !== null && choice !== undefined) choose(choice);
+    const echo = p.question.answer || (p.question.answered && p.question.choice !== undefined ? { choice: p.question.choice } : null);
+    const answer = p.question.answered ? echo : remembered;
+    if (answer) send(answer);
   } else if (p.quiz.phase === "reveal") {
     // The reveal carries the question and, if we answered, our answer_result: a reloaded
     // page draws the same screen as one that never left.
-    const { questionId, index, total, text, choices, result } = p.reveal;
-    if (game.question?.questionId !== questionId) {
-      Object.assign(game, { question: { questionId, index, total, text, choices }, choice: null, result: null });
+    const { result, ...reveal } = p.reveal;
+    if (game.question?.questionId !== reveal.questionId) {
+      Object.assign(game, { question: reveal, answer: null, result: null });
       renderQuestion(game.question);
     }
     // The server's word on our answer: without a result it never got one (lost in the drop).
     if (result) onAnswerResult(result);
-    else game.choice = null;
+    else game.answer = null;
     showReveal(p.reveal);
   }
 }
@@ -327,67 +360,122 @@ function showStarting(countdownMs) {
 // ---- questions ----------------------------------------------------------------------
 
 function showQuestion(question) {
-  Object.assign(game, { question, choice: null, result: null, askedRank: false });
+  Object.assign(game, { question, answer: null, result: null, askedRank: false });
   renderQuestion(question);
   switchTo("question");
   questionTimer.start(question);
-  announce(`Question ${question.index + 1} of ${question.total}: ${question.text}`);
-  $("choices").querySelector("button")?.focus();
+  const words = bigScreenOnly ? "look at the big screen" : question.text;
+  announce(`Question ${question.index + 1} of ${question.total}: ${words}`);
+  (document.querySelector("#choices button, #answer-form input") || $("answer-area")).focus();
 }
 
+/** Draw `question` with its kind's controls: choice buttons (single, true_false, poll),
+ * toggles and a Submit (multiple), a text field (type_answer), a slider with a number
+ * field (slider).  With the question on the big screen only, the phone shows letters
+ * and controls without the question's or the choices' texts. */
 function renderQuestion(question) {
+  const kind = kindOf(question);
   document.body.dataset.answered = "false";
+  document.body.dataset.kind = kind;
+  document.body.classList.toggle("big-screen-only", bigScreenOnly);
   $("question-number").textContent = `Question ${question.index + 1} of ${question.total}`;
-  $("question-text").textContent = question.text;
+  $("question-text").textContent = bigScreenOnly ? "Look at the big screen" : question.text;
   $("answer-note").textContent = "";
   $("answer-result").hidden = true;
   $("answer-result").dataset.correct = "";
+  $("explanation").hidden = true;
+  $("reveal-extra").replaceChildren();
+  game.picked = new Set();
+  const many = kind === "multiple";
+  $("choices").hidden = !CHOICE_KINDS.has(kind);
   $("choices").replaceChildren(...question.choices.map((text, i) =>
     el("button", { type: "button", class: "choice", dataset: { choice: i }, "aria-pressed": "false",
-      onclick: () => choose(i) },
+      onclick: () => (many ? toggle(i) : send({ choice: i })) },
     el("span", { class: "letter", "aria-hidden": "true" }, LETTERS[i]),
-    el("span", { class: "visually-hidden" }, `${LETTERS[i]}: `),
-    el("span", { class: "text" }, text),
+    el("span", { class: "visually-hidden" }, bigScreenOnly ? LETTERS[i] : `${LETTERS[i]}: `),
+    bigScreenOnly ? null : el("span", { class: "text" }, text),
     el("span", { class: "mark" }))));
+  const form = $("answer-form");
+  form.hidden = !(many || kind === "type_answer" || kind === "slider");
+  form.replaceChildren(...(many ? manyControls() : kind === "type_answer" ? textControls(question)
+    : kind === "slider" ? sliderControls(question) : []));
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    submitForm(kind);
+  };
+}
+
+/** A "pick many" toggle: pressed or not; Submit needs at least one. */
+function toggle(i) {
+  if (game.answer !== null) return;
+  if (game.picked.has(i)) game.picked.delete(i);
+  else game.picked.add(i);
+  const button = $("choices").querySelector(`[data-choice="${i}"]`);
+  button.setAttribute("aria-pressed", String(game.picked.has(i)));
+  $("submit-answer").disabled = game.picked.size === 0;
+}
+
+/** Submit the answer form of a multiple, type_answer or slider question. */
+function submitForm(kind) {
+  if (game.answer !== null) return;
+  if (kind === "multiple") {
+    if (game.picked.size) send({ choices: [...game.picked].sort((a, b) => a - b) });
+  } else if (kind === "type_answer") {
+    const text = $("answer-text").value;
+    if (text.trim()) send({ text });
+    else flashNote("Type an answer first.");
+  } else if (kind === "slider") {
+    const number = $("answer-number");
+    if (number.value === "" || !number.checkValidity()) {
+      flashNote(`Pick a number from ${game.question.min} to ${game.question.max}, in steps of ${game.question.step}.`);
+      number.focus();
+      return;
+    }
+    send({ value: Number(Number(number.value).toFixed(decimalsOf(game.question.step))) });
+  }
 }
 
 function setChoicesDisabled(disabled) {
-  for (const button of $("choices").children) button.disabled = disabled;
+  for (const control of [...$("choices").children, ...$("answer-form").querySelectorAll("input, button")]) {
+    control.disabled = disabled;
+  }
+  if (!disabled && $("submit-answer") && kindOf(game.question) === "multiple") $("submit-answer").disabled = game.picked.size === 0;
 }
 
-/** The player picked `choice` (or we resend it after a drop): show it and send it. */
-async function choose(choice) {
+/** The player answered (or we resend the answer after a drop): show it and send it. */
+async function send(answer) {
   const { questionId } = game.question;
-  game.choice = choice;
+  game.answer = answer;
   document.body.dataset.answered = "true";
   setChoicesDisabled(true);
-  for (const button of $("choices").children) {
-    button.setAttribute("aria-pressed", String(Number(button.dataset.choice) === choice));
-  }
+  showAnswer(answer);
   if (!game.result) $("answer-note").textContent = "Sending your answer…";
-  if ($("choices").contains(document.activeElement)) $("answer-area").focus();
+  const controls = [$("choices"), $("answer-form")];
+  if (controls.some((box) => box.contains(document.activeElement))) $("answer-area").focus();
   try {
-    await conn.request("answer", { questionId, choice });  // the reply is shown by handleMessage
+    await conn.request("answer", { questionId, ...answer });  // the reply is shown by handleMessage
   } catch (error) {
     if (game.question.questionId !== questionId || game.result) return;
     if (error.code === "not_connected") {
-      // Kept in game.choice: onJoined sends it again after the resume.
+      // Kept in game.answer: onJoined sends it again after the resume.
       $("answer-note").textContent = "Connection lost. Your answer will be sent again.";
     } else if (error.code in ANSWER_RETRY_MS) {
-      // Not refused, only not taken yet: send the same choice again in a moment (a dead
+      // Not refused, only not taken yet: send the same answer again in a moment (a dead
       // link is QuizConnection's to notice; the resume then resends it).
       if (error.code !== "timeout") $("answer-note").textContent = "Busy: sending your answer again…";
       const [sentOn, question] = [conn, game.question];
       setTimeout(() => {
-        if (conn === sentOn && game.question === question && !game.result && sentOn.connected) choose(choice);
+        if (conn === sentOn && game.question === question && !game.result && sentOn.connected) send(answer);
       }, ANSWER_RETRY_MS[error.code](error));
     } else {
       $("answer-note").textContent = ANSWER_ERRORS[error.code] || error.message;
       if (error.code !== "already_answered") {
-        // Refused (too late, or a choice the server does not take): we have no answer.
-        game.choice = null;  // the reveal then says "No answer"
+        // Refused (too late, or an answer the server does not take): we have no answer.
+        game.answer = null;  // the reveal then says "No answer"
         document.body.dataset.answered = "false";
-        $("choices").querySelector("[aria-pressed=true]")?.setAttribute("aria-pressed", "false");
+        for (const button of $("choices").querySelectorAll("[aria-pressed=true]")) {
+          if (!game.picked.has(Number(button.dataset.choice))) button.setAttribute("aria-pressed", "false");
+        }
         if (error.code !== "question_closed") setChoicesDisabled(false);
       }
     }
@@ -411,47 +499,62 @@ function onAnswerResult(result) {
   updateStanding(result);
   if (result.questionId !== game.question?.questionId) return;
   game.result = result;
-  game.choice = result.choice;
+  const { choice, choices, text, value } = result;
+  game.answer = Object.fromEntries(Object.entries({ choice, choices, text, value }).filter(([, v]) => v !== undefined));
+  document.body.dataset.answered = "true";
+  showAnswer(game.answer);
   $("answer-note").textContent = "";
   const box = $("answer-result");
-  box.dataset.correct = String(result.correct);
-  $("result-verdict").textContent = result.correct ? "✓ Correct!" : "✗ Wrong";
+  const verdict = verdictOf(result);
+  box.dataset.correct = verdict.state;
+  $("result-verdict").textContent = verdict.words;
+  $("result-answer").textContent = `Your answer: ${answerWords(game.answer, game.question.choices, bigScreenOnly)}`;
   $("result-points").textContent = `+${result.points}`;
   $("result-score").textContent = String(result.score);
   $("result-streak").textContent = String(result.streak);
-  $("result-rank").textContent = String(result.rank);
+  renderStats();
   box.hidden = false;
-  announce(result.correct ? `Correct, plus ${result.points} points.` : "Wrong answer.");
+  announce(verdict.said);
 }
 
 // ---- reveal, leaderboard, end -------------------------------------------------------
 
-function showReveal({ questionId, correctChoice, distribution }) {
+function showReveal(reveal) {
+  const { questionId, distribution } = reveal;
   if (questionId !== game.question?.questionId) return;
   questionTimer.stop();
   switchTo("reveal");
   setChoicesDisabled(true);
+  const right = correctSet(reveal);
+  const mine = new Set(game.answer?.choices || (game.answer?.choice === undefined ? [] : [game.answer.choice]));
   for (const button of $("choices").children) {
     const i = Number(button.dataset.choice);
-    const correct = i === correctChoice;
-    button.dataset.correct = String(correct);
-    // ✓ on the right answer, ✗ on this player's wrong pick: never colour alone.
-    const mark = correct ? "✓" : i === game.choice ? "✗" : "";
+    const correct = right.has(i);
+    button.dataset.correct = right.size ? String(correct) : "";  // a poll has no right answer
+    // ✓ on the right answers, ✗ on this player's wrong picks: never colour alone.
+    const mark = correct ? "✓" : mine.has(i) && right.size ? "✗" : "";
     const words = correct ? " (correct answer)" : mark ? " (your answer, wrong)" : "";
     button.querySelector(".mark").replaceChildren(mark, el("span", { class: "visually-hidden" }, words));
   }
-  const most = Math.max(1, ...distribution);
-  $("distribution").replaceChildren(...distribution.map((count, i) =>
-    el("li", { dataset: { choice: i, count, correct: String(i === correctChoice) } },
+  const most = Math.max(1, ...(distribution || []));
+  $("distribution").replaceChildren(...(distribution || []).map((count, i) =>
+    el("li", { dataset: { choice: i, count, correct: String(right.has(i)) } },
       el("span", { class: "letter" }, LETTERS[i]),
-      el("span", { class: "text" }, game.question.choices[i],
-        i === correctChoice ? el("span", { class: "tick" }, " ✓", el("span", { class: "visually-hidden" }, " correct")) : null),
+      el("span", { class: "text" }, bigScreenOnly ? "" : game.question.choices[i],
+        right.has(i) ? el("span", { class: "tick" }, " ✓", el("span", { class: "visually-hidden" }, " correct")) : null),
       el("span", { class: "bar" }, barFill(count / most)),
       el("span", { class: "count" }, String(count)),
       el("span", { class: "visually-hidden" }, count === 1 ? " player" : " players"))));
+  const extra = kindReveal(reveal, game.question);
+  $("reveal-extra").replaceChildren(...(extra ? [extra] : []));
+  showExplanation($("explanation"), reveal);
   // In reveal on_close the answer_result follows right after; until then say "locked in".
-  if (!game.result) $("answer-note").textContent = game.choice !== null ? "Answer locked in" : "No answer";
-  announce(`The answer was ${LETTERS[correctChoice]}.`);
+  if (!game.result) $("answer-note").textContent = game.answer !== null ? "Answer locked in" : "No answer";
+  announce([revealAnnouncement(reveal, game.question, LETTERS), reveal.explanation].filter(Boolean).join(" "));
+  if (boardMode === "live" && !liveBoardSeen) {
+    boardMode = "reveal";
+    renderStats();
+  }
 }
 
 function barFill(fraction) {
@@ -461,6 +564,10 @@ function barFill(fraction) {
 }
 
 function onLeaderboard({ top, you }) {
+  if (!["reveal", "ended"].includes(document.body.dataset.screen) && !liveBoardSeen) {
+    liveBoardSeen = true;  // only a live quiz sends leaderboards between reveals
+    if (boardMode === "reveal") boardMode = "live";
+  }
   game.top = top;
   const mine = top.find((entry) => entry.participantId === game.participantId);
   updateStanding(you || mine || {});  // also redraws the board
@@ -470,6 +577,13 @@ function onLeaderboard({ top, you }) {
     game.askedRank = true;
     setTimeout(() => conn?.request("get_leaderboard").catch(() => {}), Math.random() * 2000);
   }
+}
+
+/** The query of this page's URL for `quizId`, keeping what the host put in the join link. */
+function joinQuery(quizId) {
+  const query = new URLSearchParams({ quiz: quizId });
+  if (bigScreenOnly) query.set("screen", "big");
+  return query.toString();
 }
 
 function showEnded({ leaderboard, you }) {
@@ -500,7 +614,7 @@ function useNamesMode(mode) {
 
 pageConfig().then((config) => useNamesMode(config.names)).catch(() => {});
 
-const quizParam = new URLSearchParams(location.search).get("quiz");
+const quizParam = params.get("quiz");
 if (quizParam) {
   $("quiz-id").value = quizParam;
   const saved = savedSession(quizParam);
