@@ -155,7 +155,17 @@ class _Connect:
         self._ws: WebSocketConnection | None = None
 
     async def __aenter__(self) -> QuizConnection:
-        self._ws = await self._cm.__aenter__()
+        try:
+            self._ws = await self._cm.__aenter__()
+        except BaseException as error:
+            # A handshake that fails after the TCP connect (rejected, reset, timed out,
+            # cancelled) leaves trio-websocket's stream to the garbage collector: the
+            # library closes neither it nor hands us the connection.  Its frames still
+            # hold the connection.
+            leaked = _connection_in(error)
+            if leaked is not None:
+                await _close_tcp(leaked)
+            raise
         return QuizConnection(self._ws)
 
     async def __aexit__(self, *exc: Any) -> bool | None:
@@ -192,3 +202,27 @@ async def _close_tcp(ws: WebSocketConnection) -> None:
     stream = getattr(ws, "_stream", None)
     if stream is not None:
         await trio.aclose_forcefully(stream)
+
+
+def _connection_in(error: BaseException) -> WebSocketConnection | None:
+    """The ``WebSocketConnection`` a frame of ``error``'s traceback (or of its context
+    or group members) holds, if any."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        exc = pending.pop()
+        if id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            for value in tb.tb_frame.f_locals.values():
+                if isinstance(value, WebSocketConnection):
+                    return value
+            tb = tb.tb_next
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        for linked in (exc.__context__, exc.__cause__):
+            if linked is not None:
+                pending.append(linked)
+    return None

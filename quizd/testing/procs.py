@@ -279,6 +279,7 @@ class RedisServer:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self._has_run = False
+        self._clients: list[redis.Redis] = []
 
     @property
     def url(self) -> str:
@@ -290,7 +291,22 @@ class RedisServer:
         return self.process.pid
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port)
+        """A client of this server; ``stop()`` closes it (it reconnects if used again).
+
+        A client dropped unclosed leaves its pooled socket to the garbage collector,
+        which may run during a later test (a ResourceWarning there).
+        """
+        client = redis.Redis(port=self.port)
+        self._clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        for client in self._clients:
+            try:
+                client.close()
+            except Exception:
+                pass
+        self._clients.clear()
 
     def ping(self) -> bool:
         """True once the server answers PING (not while it still loads its data)."""
@@ -332,6 +348,7 @@ class RedisServer:
         return False
 
     def stop(self) -> None:
+        self.close_clients()
         if self.process is not None:
             stop_process(self.process, 10)
         self.process = None

@@ -23,6 +23,8 @@ from typing import Any
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, connect_websocket_url
 
+from quizd.client import _close_tcp
+
 RESUME_TIMEOUT_S = 25.0
 
 
@@ -36,6 +38,23 @@ class Closed(Exception):
 
 class QuizEnded(Exception):
     """A resume was refused with ``quiz_ended``: the quiz ended while this participant was away."""
+
+
+class _ConnectionCatcher:
+    """A nursery stand-in that notes the connection whose reader task is started in it.
+
+    ``connect_websocket_url`` opens the TCP stream, starts the connection's reader in
+    the nursery and only then waits for the handshake; if that wait fails, the caller
+    gets no connection to close.  The reader is a bound method of the connection.
+    """
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
+        self.connection: Any = None
+
+    def start_soon(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self.connection = getattr(fn, "__self__", None)
+        self.nursery.start_soon(fn, *args, **kwargs)
 
 
 class Participant:
@@ -66,23 +85,21 @@ class Participant:
 
     # ------------------------------------------------------------------ connection
     async def _open(self, url: str) -> None:
-        await self._release()
-        ws = await connect_websocket_url(self.nursery, url, message_queue_size=1)
+        if self.ws is not None:
+            await _close_tcp(self.ws)  # the previous connection's socket (closed by the server or by us)
+        catcher = _ConnectionCatcher(self.nursery)
+        try:
+            ws = await connect_websocket_url(catcher, url, message_queue_size=1)  # type: ignore[arg-type]
+        except BaseException:
+            # The handshake failed or was cancelled (a node dying, a test deadline):
+            # trio-websocket leaves the TCP stream it opened to the garbage collector.
+            if catcher.connection is not None:
+                await _close_tcp(catcher.connection)
+            raise
         send, receive = trio.open_memory_channel[Any](math.inf)
         self.ws, self.url, self._inbox, self.closed_code = ws, url, receive, None
         self._pending.clear()
         self.nursery.start_soon(self._reader, ws, send)
-
-    async def _release(self) -> None:
-        """Close the previous connection's socket before it is replaced.
-
-        After a close the server started (1012), trio-websocket's client stops reading at
-        the server's FIN but never closes its own socket, which then leaks until the
-        garbage collector finds it (a ResourceWarning, an error in these tests).
-        """
-        if self.ws is not None and self.ws.closed is not None:
-            with trio.move_on_after(2):
-                await self.ws._close_stream()  # no public call closes an already closed connection's socket
 
     async def _reader(self, ws: Any, send: trio.MemorySendChannel[Any]) -> None:
         try:
@@ -91,6 +108,11 @@ class Participant:
                 send.send_nowait(json.loads(raw))
         except ConnectionClosed as closed:
             send.send_nowait(Closed(closed.reason.code if closed.reason else None))
+        finally:
+            # When the server closes first (1012 on a hand-over, 1006 when a node dies)
+            # trio-websocket stops reading without closing the TCP stream; and when the
+            # test ends, this task is cancelled with the connection still open.
+            await _close_tcp(ws)
 
     async def recv(self, timeout: float = 10.0) -> dict[str, Any]:
         """The next message; raises ``Closed`` (once per connection) when it was closed."""
@@ -142,8 +164,7 @@ class Participant:
         if self.ws is not None:
             with trio.move_on_after(2):
                 await self.ws.aclose()
-            await self._release()
-
+            await _close_tcp(self.ws)  # aclose() returns early when the server closed first
 
     async def call(self, msg_type: str, payload: dict[str, Any] | None = None, timeout: float = 10.0) -> dict[str, Any]:
         """Send and wait for the direct reply; raises ``Closed`` if the connection goes first."""

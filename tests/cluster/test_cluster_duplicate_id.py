@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 
-import redis
-
 from quizd.client import ControlClient
 from tests.cluster.clusterkit import lease
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
@@ -24,7 +22,7 @@ async def test_a_second_process_with_the_same_node_id_is_refused(redis_server, n
     control = ControlClient(first.http_url, first.token)
     await wait_members(control, 1)
     created = await control.create_quiz("q", quiz_id="dup-quiz")
-    client = redis.Redis.from_url(redis_server.url)
+    client = redis_server.client()  # closed when the fixture stops the server
     held = client.get("quizd:lease:dup-quiz")
     assert lease(client, "dup-quiz")[0] == first.node_id
 

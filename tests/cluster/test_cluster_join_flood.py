@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import uuid
 
-import redis
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, connect_websocket_url
+from trio_websocket import ConnectionClosed, HandshakeError
 
-from quizd.client import ControlClient
+from quizd.client import ControlClient, connect
 from tests.cluster.clusterkit import node_ids, pick_quiz_id, ring_owner
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml
@@ -38,7 +37,7 @@ async def test_a_join_flood_for_unknown_quizzes_keeps_the_leases(redis_server, n
         quiz_id = pick_quiz_id(f"flood{k}", lambda q: ring_owner(q, node_ids(2)) == "test-node-1")
         await controls[1].create_quiz("q", quiz_id=quiz_id)
         quizzes.append(quiz_id)
-    client = redis.Redis.from_url(redis_server.url)
+    client = redis_server.client()  # closed when the fixture stops the server
     before = {q: client.get(f"quizd:lease:{q}") for q in quizzes}
     answered = 0
     stop_at = trio.current_time() + FLOOD_S
@@ -47,7 +46,8 @@ async def test_a_join_flood_for_unknown_quizzes_keeps_the_leases(redis_server, n
         nonlocal answered
         while trio.current_time() < stop_at:
             try:
-                async with await connect_websocket_url(nursery, nodes[1].ws_url) as ws:
+                async with connect(nodes[1].ws_url) as conn:  # closes its socket however it ends
+                    ws = conn.ws
                     for i in range(10_000):
                         if trio.current_time() >= stop_at:
                             return

@@ -10,7 +10,6 @@ until the old copy is gone, and the copy that then starts has a new epoch.
 
 from __future__ import annotations
 
-import redis
 import trio
 
 from quizd.actors.actor import QuizActor
@@ -27,11 +26,14 @@ async def no_rpc(call: RpcCall) -> None:  # pragma: no cover - one node: no rela
     raise AssertionError(call)
 
 
-async def test_a_failed_hand_over_never_leaves_two_copies(redis_server, monkeypatch):
+async def test_a_failed_hand_over_never_leaves_two_copies(redis_server, monkeypatch, request):
     config = Config(node=NodeSection(id="n1"),
                     cluster=ClusterSection(redis_url=redis_server.url, heartbeat_ms=100, node_timeout_ms=1000))
     manager = ClusterManager(config, GameSettings(), None, no_rpc)
-    client = redis.Redis.from_url(redis_server.url)
+    # The manager never closes its RedisPort (a node's process exit does); here the
+    # test owns it, or its pooled sockets wait for the garbage collector.
+    request.addfinalizer(manager.port.close)
+    client = redis_server.client()  # closed when the fixture stops the server
     async with trio.open_nursery() as nursery:
         await nursery.start(manager.supervisor.run)
         await nursery.start(manager.run)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 
 import trio
-from trio_websocket import ConnectionClosed, connect_websocket_url
+from trio_websocket import ConnectionClosed
 
-from quizd.client import ControlClient
+from quizd.client import ControlClient, connect
 from quizd.cluster.transport import BACKLOG_MAX_BYTES, BACKLOG_MAX_MESSAGES
 from tests.cluster.clusterkit import metric, node_ids, pick_quiz_id, ring_owner
 from tests.cluster.test_cluster_play import wait_members
@@ -48,7 +48,8 @@ async def test_players_get_server_busy_at_the_bound_and_play_on(persistent_redis
     backlog_seen = 0.0
 
     async def player(n: int, nursery: trio.Nursery) -> None:
-        async with await connect_websocket_url(nursery, nodes[1].ws_url) as ws:
+        async with connect(nodes[1].ws_url) as conn:  # closes its socket however it ends
+            ws = conn.ws
             await ws.send_message(json.dumps({"type": "join", "id": 0, "payload": {"quizId": quiz_id, "name": f"P{n}"}}))
             assert json.loads(await ws.get_message())["type"] == "joined"
             ready.append(n)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
+import pytest
 import trio
 
 from quizd.cluster.coordination import DuplicateNodeId, Leases, Membership
@@ -12,8 +15,25 @@ from quizd.game.quiz import GameSettings, QuizGame
 from tests.unit.quizkit import make_game
 
 
-async def test_members_see_each_other_and_agree_on_owners(redis_server):
-    ports = [RedisPort(redis_server.url) for _ in range(3)]
+@pytest.fixture
+def open_port(redis_server) -> Iterator[Callable[[], RedisPort]]:
+    """``RedisPort``s on the test's server, closed after the test: a port dropped
+    unclosed leaves its pooled sockets to the garbage collector (a ResourceWarning,
+    often raised during a later test)."""
+    ports: list[RedisPort] = []
+
+    def open_() -> RedisPort:
+        port = RedisPort(redis_server.url)
+        ports.append(port)
+        return port
+
+    yield open_
+    for port in ports:
+        port.close()
+
+
+async def test_members_see_each_other_and_agree_on_owners(open_port):
+    ports = [open_port() for _ in range(3)]
     nodes = [Membership(p, f"n{i}", {"i": i}, 3000) for i, p in enumerate(ports)]
     for node in nodes:
         await node.heartbeat()
@@ -25,8 +45,8 @@ async def test_members_see_each_other_and_agree_on_owners(redis_server):
     assert len({tuple(node.owner(f"quiz-{k}") for k in range(50)) for node in nodes}) == 1
 
 
-async def test_removing_a_member_moves_only_its_quizzes(redis_server):
-    port = RedisPort(redis_server.url)
+async def test_removing_a_member_moves_only_its_quizzes(open_port):
+    port = open_port()
     nodes = {n: Membership(port, n, {}, 3000) for n in ("a", "b", "c", "d")}
     a = nodes["a"]
     for member in nodes.values():
@@ -40,8 +60,8 @@ async def test_removing_a_member_moves_only_its_quizzes(redis_server):
     assert 0.1 < len(moved) / 400 < 0.45  # about 1/4 of the quizzes
 
 
-async def test_a_lease_has_one_holder_and_epochs_only_grow(redis_server):
-    port = RedisPort(redis_server.url)
+async def test_a_lease_has_one_holder_and_epochs_only_grow(open_port):
+    port = open_port()
     a, b = Leases(port, "a", 300), Leases(port, "b", 300)
     first = await a.acquire("quiz")
     assert first == 1
@@ -54,8 +74,8 @@ async def test_a_lease_has_one_holder_and_epochs_only_grow(redis_server):
     assert await b.holder("quiz") == ("b", 2)
 
 
-async def test_a_stale_owner_cannot_write_its_snapshot(redis_server):
-    port = RedisPort(redis_server.url)
+async def test_a_stale_owner_cannot_write_its_snapshot(open_port):
+    port = open_port()
     a, b = Leases(port, "a", 200), Leases(port, "b", 5000)
     store = SnapshotStore(port, ttl_ms=60_000)
     game = make_game(0.0, quiz_id="quiz")
@@ -78,8 +98,8 @@ async def test_a_stale_owner_cannot_write_its_snapshot(redis_server):
     assert epoch_b == epoch_a + 1
 
 
-async def test_a_second_process_with_a_live_members_id_is_refused(redis_server):
-    port = RedisPort(redis_server.url)
+async def test_a_second_process_with_a_live_members_id_is_refused(open_port):
+    port = open_port()
     first, second = Membership(port, "a", {}, 3000), Membership(port, "a", {}, 3000)
     await first.heartbeat()
     try:
@@ -95,8 +115,8 @@ async def test_a_second_process_with_a_live_members_id_is_refused(redis_server):
     assert first.members == ["a"]
 
 
-async def test_a_lease_is_tied_to_its_process_not_only_to_the_node_id(redis_server):
-    port = RedisPort(redis_server.url)
+async def test_a_lease_is_tied_to_its_process_not_only_to_the_node_id(open_port):
+    port = open_port()
     a1, a2 = Leases(port, "a", 5000), Leases(port, "a", 5000)
     epoch = await a1.acquire("quiz")
     assert epoch is not None
@@ -107,8 +127,8 @@ async def test_a_lease_is_tied_to_its_process_not_only_to_the_node_id(redis_serv
     assert await a1.holder("quiz") == ("a", epoch)
 
 
-async def test_a_reacquired_lease_gets_a_new_epoch(redis_server):
-    port = RedisPort(redis_server.url)
+async def test_a_reacquired_lease_gets_a_new_epoch(open_port):
+    port = open_port()
     a = Leases(port, "a", 5000)
     first = await a.acquire("quiz")
     assert first is not None
@@ -118,8 +138,8 @@ async def test_a_reacquired_lease_gets_a_new_epoch(redis_server):
     assert await a.renew_all({"quiz": first}) == {"quiz": False}  # the old copy's token is dead
 
 
-async def test_a_crashed_processs_id_is_free_after_the_node_timeout(redis_server):
-    port = RedisPort(redis_server.url)
+async def test_a_crashed_processs_id_is_free_after_the_node_timeout(open_port):
+    port = open_port()
     crashed, restarted = Membership(port, "a", {}, 300), Membership(port, "a", {}, 300)
     await crashed.heartbeat()  # then it stops heartbeating, without leaving
     await trio.sleep(0.4)

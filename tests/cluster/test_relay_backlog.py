@@ -40,10 +40,13 @@ def refused(side: str) -> float:
     return metrics.REGISTRY.get_sample_value("quizd_cluster_relay_refused_total", {"side": side}) or 0.0
 
 
-async def test_backlog_is_bounded_while_redis_is_down_and_drains_after(redis_server):
+async def test_backlog_is_bounded_while_redis_is_down_and_drains_after(redis_server, request):
     received: list[RelayMessage] = []
-    gateway = RelayTransport(RedisPort(redis_server.url, timeout_s=0.2), "gw", lambda m: None)
-    owner = RelayTransport(RedisPort(redis_server.url, timeout_s=0.2), "own", received.append)
+    ports = RedisPort(redis_server.url, timeout_s=0.2), RedisPort(redis_server.url, timeout_s=0.2)
+    for port in ports:
+        request.addfinalizer(port.close)  # unclosed, their pooled sockets wait for the GC
+    gateway = RelayTransport(ports[0], "gw", lambda m: None)
+    owner = RelayTransport(ports[1], "own", received.append)
     gateway.max_messages, gateway.max_bytes = MAX_MESSAGES, MAX_BYTES
     handle = RemoteQuizHandle("quiz", "own", GatewaySide(gateway))
     async with trio.open_nursery() as nursery:
