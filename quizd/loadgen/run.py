@@ -21,6 +21,7 @@ import string
 import sys
 import time
 from array import array
+from pathlib import Path
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,12 +30,14 @@ import orjson
 from wsproto.events import AcceptConnection, CloseConnection, RejectConnection
 
 from quizd.client import ControlClient
+from quizd.loadgen.answers import AnswersError, Echo, key_from_choices, load_answers
 from quizd.loadgen.players import Conn, Reaction, feed, parse_ws_url
 from quizd.loadgen.stats import (
     client_saturation,
     fanout_figures,
     median,
     merge_counters,
+    merge_kind_counts,
     summarize_ns,
 )
 from quizd.loadgen.worker import worker_main
@@ -197,7 +200,7 @@ class Run:
         ctx = multiprocessing.get_context("spawn")
         self.pipes: list[Any] = []
         self.procs: list[Any] = []
-        answer_key = [int(x) for x in a.answer_key.split(",")] if a.answer_key else []
+        answers = self.answer_key()
         for wid, players in enumerate(slices):
             parent_end, child_end = ctx.Pipe(duplex=True)
             cfg = {
@@ -207,7 +210,7 @@ class Run:
                 "seed": a.seed * 1000 + wid,
                 "reaction": a.reaction,
                 "correct": a.correct,
-                "answer_key": answer_key,
+                "answers": answers,
                 "answer_fraction": a.answer_fraction,
                 "connect_window": a.connect_window,
                 "connect_rate": (a.connect_rate / a.workers) if a.connect_rate else None,
@@ -219,6 +222,18 @@ class Run:
             child_end.close()
             self.pipes.append(parent_end)
             self.procs.append(proc)
+
+    def answer_key(self) -> dict[int, Echo | None]:
+        """The correct answers the players aim at: ``--answers FILE`` or ``--answer-key``."""
+        a = self.args
+        if a.answers and a.answer_key:
+            raise LoadError("give --answers or --answer-key, not both")
+        if a.answers:
+            try:
+                return load_answers(Path(a.answers))
+            except AnswersError as exc:
+                raise LoadError(f"--answers {exc}") from None
+        return key_from_choices([int(x) for x in a.answer_key.split(",")]) if a.answer_key else {}
 
     # ------------------------------------------------------------------ the loop
     def _wait(self, until: Any, timeout: float, what: str) -> bool:
@@ -307,6 +322,9 @@ class Run:
             raise LoadError(f"--workers must be within 1..{MAX_WORKERS}")
         a.workers = min(a.workers, a.players)
         Reaction(a.reaction)  # validate early
+        if not 0 <= a.correct <= 1:
+            raise LoadError("--correct-share must be within 0..1")
+        self.answer_key()  # validate early, before a quiz is created
         check_loopback(self.urls + ([] if a.quiz_id else [a.http]), a.allow_remote)
         _raise_nofile(a.players // a.workers + 512)
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -449,7 +467,7 @@ class Run:
                 "players": a.players, "workers": a.workers, "reaction": a.reaction, "correct": a.correct,
                 "answer_key": a.answer_key, "answer_fraction": a.answer_fraction, "advance": a.advance,
                 "questions": questions, "connect_window": a.connect_window, "connect_rate": a.connect_rate,
-                "seed": a.seed,
+                "seed": a.seed, "answers": a.answers,
             },
             "players": {"requested": a.players, "joined": joined, "failed": failed},
             "connect": {
@@ -468,6 +486,7 @@ class Run:
                 "reply_type": "answer_result" if reply_types.get("answer_result", 0) >= reply_types.get(
                     "answer_accepted", 0) else "answer_accepted",
                 "reply_types": reply_types,
+                "by_kind": merge_kind_counts(r.get("by_kind", {}) for r in results),
                 "correct": sum(r["correct"] for r in results),
                 "late": sum(r["late"] for r in results),
                 "without_reply": sum(r["unanswered_at_end"] for r in results),
