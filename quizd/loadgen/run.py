@@ -280,6 +280,7 @@ class Run:
                 self.closed_count += 1
             elif mtype == "quiz_ended":
                 self.quiz_ended = True
+                self.quiz_ended_ns = t
             elif mtype == "error":
                 self.errors[f"host: {payload.get('code')}"] += 1
         self.host.messages.clear()
@@ -344,6 +345,8 @@ class Run:
         self.closed_seen: set[Any] = set()
         self.closed_count = 0
         self.quiz_ended = False
+        self.end_sent_ns: int | None = None
+        self.quiz_ended_ns: int | None = None
         self.ready: dict[int, tuple[int, int]] = {}
         self.qdone: dict[int, set[int]] = {}
         self.ended: set[int] = set()
@@ -411,7 +414,7 @@ class Run:
                     self.trigger_sent[q + 1] = t0
                     self._broadcast(("trigger", q + 1, t0))
         if not self.quiz_ended:
-            self.host.send({"type": "end", "payload": {}, "id": "end"})
+            self.end_sent_ns = self.host.send({"type": "end", "payload": {}, "id": "end"})
         self._wait(lambda: self.quiz_ended and len(self.ended) == a.workers, CLOSE_WAIT_S, "quiz_ended")
         return played
 
@@ -495,6 +498,10 @@ class Run:
             "leaderboard_frames": sum(r["leaderboard"] for r in results),
             "received": merge_counters(r["received"] for r in results),
             "host_received": dict(sorted(self.host_received.items())),
+            # CLOCK_MONOTONIC, system-wide on Linux: another process on this machine (the
+            # bench, timing the end-of-quiz write) can compare its own clock with these.
+            "end": {"end_sent_ns": getattr(self, "end_sent_ns", None),
+                    "quiz_ended_ns": getattr(self, "quiz_ended_ns", None)},
             "errors": errors,
             "close_codes": merge_counters(r["close_codes"] for r in results),
             "close_codes_after_end": merge_counters(r["close_codes_after_end"] for r in results),
