@@ -53,8 +53,9 @@ def run_kinds(s: argparse.Namespace, work: Path) -> dict[str, Any]:
     block["wall_s"] = round(time.monotonic() - t0, 1)
     for quiz in ("single", "mixed"):
         runs = block[quiz]
-        block[f"{quiz}_p50_ms"] = median([r["p50_ms"] for r in runs])
-        block[f"{quiz}_p99_ms"] = median([r["p99_ms"] for r in runs])
+        for p in ("p50", "p99"):
+            value = median([r[f"{p}_ms"] for r in runs])
+            block[f"{quiz}_{p}_ms"] = None if value is None else round(value, 3)
     single, mixed = block["single_p99_ms"], block["mixed_p99_ms"]
     block["p99_ratio"] = round(mixed / single, 3) if single and mixed is not None else None
     log(f"kinds N={n}: p99 single {single} ms, mixed {mixed} ms, ratio {block['p99_ratio']}")
