@@ -137,6 +137,7 @@ def scenario_load(server: Server, n: int, definition: str, reaction: str, questi
         "client_saturated": report["client"]["saturated"],
         "warnings": report["warnings"],
         "by_kind": report["answers"].get("by_kind", {}),
+        "latency_by_kind": report["answers"].get("latency_by_kind", {}),
         "end": report.get("end", {}),
     }
 

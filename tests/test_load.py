@@ -115,7 +115,8 @@ def test_render_text_mentions_every_section() -> None:
                    "max_skew_ms": 1.0},
         "answers": {"sent": 2, "replies": 2, "reply_type": "answer_result", "correct": 1, "late": 0,
                     "latency": summarize_ns([MS, 3 * MS]),
-                    "by_kind": merge_kind_counts([{"slider": {"sent": 2, "correct": 1, "wrong": 1}}])},
+                    "by_kind": merge_kind_counts([{"slider": {"sent": 2, "correct": 1, "wrong": 1}}]),
+                    "latency_by_kind": {"slider": summarize_ns([MS, 3 * MS])}},
         "leaderboard_frames": 4, "received": {"question": 2}, "errors": {}, "close_codes": {"1000": 1},
         "client": {"workers": 1, "cores": 2, "cpu_s": 0.1, "wall_s": 1.0, "cpu_util": 0.1,
                    "send_lag": summarize_ns([0])},
@@ -123,7 +124,8 @@ def test_render_text_mentions_every_section() -> None:
     }
     text = render_text(report)
     for word in ("joined 2 of 2", "fan-out", "p99", "leaderboard 4", "close codes 1000x1", "WARNING",
-                 "slider        sent 2, guessed 0, replies 0, correct 1, wrong 1"):
+                 "slider        sent 2, guessed 0, replies 0, correct 1, wrong 1, unscored 0, refused 0; "
+                 "p50/p99 1.00/3.00 ms"):
         assert word in text
 
 

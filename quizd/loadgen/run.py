@@ -494,6 +494,7 @@ class Run:
                 "late": sum(r["late"] for r in results),
                 "without_reply": sum(r["unanswered_at_end"] for r in results),
                 "latency": summarize_ns(answer_latency),
+                "latency_by_kind": self.latency_by_kind(results),
             },
             "leaderboard_frames": sum(r["leaderboard"] for r in results),
             "received": merge_counters(r["received"] for r in results),
@@ -519,6 +520,16 @@ class Run:
             },
             "warnings": warnings,
         }
+
+
+    @staticmethod
+    def latency_by_kind(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Answer-to-reply latency of each question kind, over every worker."""
+        merged: dict[str, array] = {}
+        for r in results:
+            for kind, raw in (r.get("latency_by_kind") or {}).items():
+                merged.setdefault(kind, array("q")).frombytes(raw)
+        return {kind: summarize_ns(values) for kind, values in sorted(merged.items())}
 
 
 def _raise_nofile(want: int) -> None:

@@ -174,8 +174,11 @@ def render_text(report: Mapping[str, Any]) -> str:
         f"latency     answer->{ans['reply_type']} p50 {_fmt(lat['p50_ms'])} / p95 {_fmt(lat['p95_ms'])}"
         f" / p99 {_fmt(lat['p99_ms'])} / max {_fmt(lat['max_ms'])} ms"
     )
+    kind_latency = ans.get("latency_by_kind") or {}
     for kind, counts in (ans.get("by_kind") or {}).items():
-        lines.append(f"  {kind:<13} " + ", ".join(f"{name} {counts.get(name, 0):,}" for name in KIND_COUNTS))
+        lat_k = kind_latency.get(kind) or {}
+        lines.append(f"  {kind:<13} " + ", ".join(f"{name} {counts.get(name, 0):,}" for name in KIND_COUNTS)
+                     + (f"; p50/p99 {_fmt(lat_k.get('p50_ms'))}/{_fmt(lat_k.get('p99_ms'))} ms" if lat_k else ""))
     lines.append(f"leaderboard {report['leaderboard_frames']:,} frames received")
     recv = report["received"]
     lines.append("received    " + (", ".join(f"{k} {v:,}" for k, v in recv.items()) or "-"))

@@ -122,6 +122,7 @@ class Worker:
         self.kind_of: dict[int, Kind] = {}
         self.kind_by_qid: dict[str, Kind] = {}
         self.by_kind: dict[str, Counter[str]] = {}
+        self.latency_by_kind: dict[str, array] = {}
         self.leaderboard = 0
         self.received: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
@@ -340,9 +341,14 @@ class Worker:
             self._tally(kind, "unscored" if correct is None else ("correct" if correct else "wrong"))
         if conn.pending_q < 0:
             return  # a later answer_result (reveal on_close) after its answer_accepted
-        self._tally(self.kind_of.get(conn.pending_q, "unknown"), "replies")
+        kind = self.kind_of.get(conn.pending_q, "unknown")
+        self._tally(kind, "replies")
         self.replies += 1
         self.answer_latency.append(t - conn.t_sent)
+        latencies = self.latency_by_kind.get(kind)
+        if latencies is None:
+            latencies = self.latency_by_kind[kind] = array("q")
+        latencies.append(t - conn.t_sent)
         if payload.get("correct"):
             self.correct += 1
         self._settle(conn, conn.pending_q)
@@ -471,6 +477,7 @@ class Worker:
             "replies": self.replies,
             "reply_types": dict(self.reply_types),
             "by_kind": {kind: dict(counts) for kind, counts in self.by_kind.items()},
+            "latency_by_kind": {kind: a.tobytes() for kind, a in self.latency_by_kind.items()},
             "correct": self.correct,
             "late": self.late,
             "leaderboard": self.leaderboard,

@@ -42,6 +42,9 @@ def test_players_answer_every_kind_right_or_wrong(node_factory: Any, tmp_path: P
         assert counts["sent"] == counts["replies"] == counts[result] == players, (kind, counts)
         assert counts["refused"] == counts["guessed"] == counts["unscored"] == 0
     assert by_kind["poll"]["unscored"] == by_kind["poll"]["sent"] == players
+    latency = report["answers"]["latency_by_kind"]
+    assert sorted(latency) == sorted(by_kind)
+    assert all(latency[kind]["count"] == players and latency[kind]["p99_ms"] > 0 for kind in latency)
     assert report["answers"]["correct"] == 0  # on_close: the first reply is answer_accepted
     assert report["answers"]["reply_types"]["answer_result"] == 6 * players
     assert report["config"]["answers"] == str(answers)
