@@ -282,8 +282,8 @@ def rows_markdown(results: dict[str, Any]) -> str:
                     f"database (ms, ↓ better; {e['player_rows']:,} player rows)", e["end_to_written_ms"],
                     f"`quiz_ended` at the host {fmt(e['end_to_quiz_ended_ms'])} ms", None)
     if len(lines) == 2:
-        return "Kinds and storage rows: not run (" + "; ".join(
-            x.get("skipped", "failed") for x in (kinds, storage) if x) + ")."
+        reasons = [x.get("skipped", "failed") for x in (kinds, storage) if x]
+        return "Kinds and storage rows: not run" + (f" ({'; '.join(reasons)})" if reasons else "") + "."
     errors = {**{f"kinds {k}": v for k, v in (kinds.get("errors") or {}).items()},
               **{f"storage {k}": v for k, v in (storage.get("errors") or {}).items()}}
     if errors:
