@@ -447,7 +447,8 @@ def write_outputs(results: dict[str, Any], stem: Path, docs: bool) -> None:
     json_path, md_path, png_path = (stem.with_suffix(".json"), stem.with_suffix(".md"), stem.with_suffix(".png"))
     json_path.write_text(json.dumps(results, indent=1))
     md_path.write_text(f"# Benchmark {results['date']}{' (quick)' if results['quick'] else ''}\n\n{table}\n\n"
-                       f"{rows_md}\n\n{targets_md}\n\n{cluster_md}\n\n" + "\n".join(f"- {x}" for x in results["saturation"]) + "\n")
+                       f"{rows_md}\n\n{targets_md}\n\n{cluster_md}\n\n"
+                       + "\n".join(f"- {x}" for x in results["saturation"]) + "\n")
     if results["runs"]:
         try:
             plot(results, png_path)
