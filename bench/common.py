@@ -17,7 +17,9 @@ from pathlib import Path
 
 
 ROOT = Path(__file__).resolve().parent.parent
-PY = str(ROOT / ".venv" / "bin" / "python")
+# scripts/bench makes .venv; run without it (bench/run.py by another venv's python), the
+# servers and clients use the running interpreter.
+PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 RECEIVER = ROOT / "bench" / "receiver" / "build" / "receiver"
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "benchmarks.md"

@@ -243,6 +243,71 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return targets
 
 
+# ---------------------------------------------------------------------- kinds and storage rows
+KINDS_TARGET = STORAGE_TARGET = 1.1  # at most this times the reference's p99
+DB_LABELS = {"none": "none", "sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def rows_markdown(results: dict[str, Any]) -> str:
+    """The kinds and storage rows: one table, each row with its in-run reference and ratio."""
+    kinds, storage = results.get("kinds") or {}, results.get("storage") or {}
+    lines = ["| N | figure | value | reference (same run) | ratio |", "|---|---|---|---|---|"]
+
+    def row(n: Any, label: str, value: float | None, ref: str, r: float | None) -> None:
+        lines.append(f"| {int(n):,} | {label} | {fmt(value)} | {ref} | {'–' if r is None else f'{r:.2f}×'} |")
+
+    if "players" in kinds:
+        n = kinds["players"]
+        for p in ("p50", "p99"):
+            mixed, single = kinds.get(f"mixed_{p}_ms"), kinds.get(f"single_{p}_ms")
+            row(n, f"kinds: mixed quiz (every kind), answers within 1 s, {p} (ms, ↓ better)", mixed,
+                f"all-`single` quiz {fmt(single)} ms", ratio(mixed, single))
+    if "players" in storage:
+        n = storage["players"]
+        backends = storage.get("backends") or {}
+        base = (backends.get("none") or {}).get("burst_1s", {}).get("p99_ms")
+        for name, b in backends.items():
+            p99 = (b.get("burst_1s") or {}).get("p99_ms")
+            row(n, f"storage {DB_LABELS[name]}: burst within 1 s, p99 (ms, ↓ better)", p99,
+                f"storage none {fmt(base)} ms", ratio(p99, base) if name != "none" else None)
+        for name, b in backends.items():
+            if "writer" in b:
+                w = b["writer"]
+                row(w["answers"], f"storage {DB_LABELS[name]}: batch writer, answers written/s (↑ better; "
+                    f"a timed drain of {w['answers']:,})", w["answers_per_s"], "–", None)
+        for name, b in backends.items():
+            if "end_write" in b:
+                e = b["end_write"]
+                row(e["players"], f"storage {DB_LABELS[name]}: end-of-quiz write, host's `end` → results in the "
+                    f"database (ms, ↓ better; {e['player_rows']:,} player rows)", e["end_to_written_ms"],
+                    f"`quiz_ended` at the host {fmt(e['end_to_quiz_ended_ms'])} ms", None)
+    if len(lines) == 2:
+        reasons = [x.get("skipped", "failed") for x in (kinds, storage) if x]
+        return "Kinds and storage rows: not run" + (f" ({'; '.join(reasons)})" if reasons else "") + "."
+    errors = {**{f"kinds {k}": v for k, v in (kinds.get("errors") or {}).items()},
+              **{f"storage {k}": v for k, v in (storage.get("errors") or {}).items()}}
+    if errors:
+        lines += ["", "Failed: " + ", ".join(errors) + " (the errors are in the results JSON)."]
+    return "\n".join(lines)
+
+
+def rows_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The kinds and storage targets, from the ratios computed in-run."""
+    targets = []
+    kinds, storage = results.get("kinds") or {}, results.get("storage") or {}
+    if "players" in kinds:
+        r = kinds.get("p99_ratio")
+        targets.append({"target": f"mixed quiz p99 at {kinds['players']:,} ≤ {KINDS_TARGET}× all-single",
+                        "value": None if r is None else f"{r:.3f}×", "met": r is not None and r <= KINDS_TARGET})
+    if "players" in storage:
+        for name, r in (storage.get("p99_ratio") or {}).items():
+            targets.append({"target": f"storage {DB_LABELS[name]}: burst p99 at {storage['players']:,} "
+                                      f"≤ {STORAGE_TARGET}× storage none",
+                            "value": None if r is None else f"{r:.3f}×",
+                            "met": r is not None and r <= STORAGE_TARGET})
+    return targets
+
+
 def saturation_notes(results: dict[str, Any]) -> list[str]:
     notes = []
     for n, blocks in results["runs"].items():
@@ -267,7 +332,26 @@ def saturation_notes(results: dict[str, Any]) -> list[str]:
                          + ("; quizd-load SATURATED in " + ", ".join(
                              sc for sc in ("burst_1s", "burst_once", "steady") if b[sc]["client_saturated"])
                             if any(b[sc]["client_saturated"] for sc in ("burst_1s", "burst_once", "steady")) else ""))
-    return notes + cluster_notes(results)
+    return notes + rows_notes(results) + cluster_notes(results)
+
+
+def rows_notes(results: dict[str, Any]) -> list[str]:
+    notes = []
+    kinds = results.get("kinds") or {}
+    if "players" in kinds:
+        runs = [*kinds.get("single", []), *kinds.get("mixed", [])]
+        notes.append(f"kinds N={kinds['players']:,}: {len(runs)} quizd-load runs alternating single/mixed, "
+                     "p50/p99 the median of each quiz's runs; quizd-load CPU / answer send lag p99: " + ", ".join(
+                         f"{r['client_cpu_util']:.0%} / {r['client_send_lag_p99_ms']:.0f} ms" for r in runs)
+                     + ("; quizd-load SATURATED in some runs" if any(r["client_saturated"] for r in runs) else ""))
+    storage = results.get("storage") or {}
+    for name, b in (storage.get("backends") or {}).items():
+        burst = b.get("burst_1s")
+        if burst:
+            notes.append(f"storage {DB_LABELS[name]} N={storage['players']:,}: quizd-load CPU / answer send lag "
+                         f"p99 {burst['client_cpu_util']:.0%} / {burst['client_send_lag_p99_ms']:.0f} ms"
+                         + ("; quizd-load SATURATED" if burst["client_saturated"] else ""))
+    return notes
 
 
 def plot(results: dict[str, Any], out: Path) -> None:
@@ -324,7 +408,8 @@ def plot(results: dict[str, Any], out: Path) -> None:
     plt.close(fig)
 
 
-def update_docs(results: dict[str, Any], table: str, png: Path, targets_md: str, cluster_md: str) -> None:
+def update_docs(results: dict[str, Any], table: str, png: Path, targets_md: str, cluster_md: str,
+                rows_md: str = "") -> None:
     start, end = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
     text = DOCS.read_text()
     if start not in text or end not in text:
@@ -332,7 +417,8 @@ def update_docs(results: dict[str, Any], table: str, png: Path, targets_md: str,
         return
     rel = os.path.relpath(png, DOCS.parent)
     body = (f"{start}\nRun: {results['date']}, `scripts/bench{' --quick' if results['quick'] else ''}` "
-            f"({results['duration_s']:.0f} s), {results['machine']}.\n\n{table}\n\n{targets_md}\n\n{cluster_md}\n\n"
+            f"({results['duration_s']:.0f} s), {results['machine']}.\n\n{table}\n\n{rows_md}\n\n{targets_md}\n\n"
+            f"{cluster_md}\n\n"
             f"![latency plot]({rel})\n\nSaturation notes:\n\n"
             + "\n".join(f"- {x}" for x in results.get("saturation", [])) + f"\n{end}")
     before, rest = text.split(start, 1)
@@ -352,19 +438,27 @@ def targets_markdown(targets: list[dict[str, Any]]) -> str:
 
 def write_outputs(results: dict[str, Any], stem: Path, docs: bool) -> None:
     results["figures"] = figures(results)
-    results["targets"] = evaluate_targets(results) if "quizd" in results["servers"] else []
+    results["targets"] = (evaluate_targets(results) if "quizd" in results["servers"] else []) + rows_targets(results)
     results["saturation"] = saturation_notes(results)
     table = markdown_table(results)
+    rows_md = rows_markdown(results)
     targets_md = targets_markdown(results["targets"])
     cluster_md = cluster_markdown(results)
     json_path, md_path, png_path = (stem.with_suffix(".json"), stem.with_suffix(".md"), stem.with_suffix(".png"))
     json_path.write_text(json.dumps(results, indent=1))
     md_path.write_text(f"# Benchmark {results['date']}{' (quick)' if results['quick'] else ''}\n\n{table}\n\n"
-                       f"{targets_md}\n\n{cluster_md}\n\n" + "\n".join(f"- {x}" for x in results["saturation"]) + "\n")
-    plot(results, png_path)
+                       f"{rows_md}\n\n{targets_md}\n\n{cluster_md}\n\n"
+                       + "\n".join(f"- {x}" for x in results["saturation"]) + "\n")
+    if results["runs"]:
+        try:
+            plot(results, png_path)
+        except ImportError:
+            log("matplotlib is not installed: no plot (scripts/bench installs it)")
     if docs:
-        update_docs(results, table, png_path, targets_md, cluster_md)
+        update_docs(results, table, png_path, targets_md, cluster_md, rows_md)
     print(table)
+    print()
+    print(rows_md)
     print()
     print(targets_md)
     print()
@@ -372,7 +466,8 @@ def write_outputs(results: dict[str, Any], stem: Path, docs: bool) -> None:
     print()
     for note in results["saturation"]:
         print(f"- {note}")
-    print(f"\nwrote {json_path}, {md_path}, {png_path} in {results['duration_s']:.0f} s")
+    wrote = ", ".join(str(p) for p in (json_path, md_path, png_path) if p.exists())
+    print(f"\nwrote {wrote} in {results['duration_s']:.0f} s")
 
 
 def replot(json_path: Path, docs: bool) -> int:

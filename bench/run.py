@@ -16,7 +16,13 @@ to core 1:
 4. ``--soak`` (alone, never part of a plain run): one node under quizzes starting and
    ending for ``--soak-minutes`` (10), its RSS and descriptors sampled from /proc and
    reported flat or not after the warm-up (``bench/soak.py``).
-5. cluster (a plain run, or ``--cluster``): redis-server and three quizd nodes in cluster
+5. ``--kinds`` (a plain run includes it): a mixed quiz (every question kind) against an
+   all-``single`` one on one node, answers within 1 s, the p99 ratio in-run
+   (``bench/kinds.py``; N = 5,000, quick 1,000).
+6. ``--storage`` (a plain run includes it): storage ``none`` vs SQLite vs a throwaway
+   PostgreSQL: the within-1 s burst's p99 ratios, the batch writer's answers/s and the
+   end-of-quiz write (``bench/storage.py``; N = 5,000 and 10,000 at the end, quick 1,000).
+7. cluster (a plain run, or ``--cluster``): redis-server and three quizd nodes in cluster
    mode, all on core 0.  ``burst_1s`` and ``burst_once`` with the players spread
    round-robin over the nodes (N = 1,000 and 5,000; quick: 1,000), compared with the
    single-node quizd of the same run; then the takeover time after ``kill -9`` of a quiz's
@@ -27,7 +33,8 @@ Writes bench/results/<date>[-quick].json, .md (the table) and .png (the plot), a
 
 The parts: ``common`` (paths, cores, priority), ``workload`` (the quizzes), ``servers``
 (quizd and the baselines), ``measure`` (/proc figures), ``scenarios`` (one server),
-``cluster`` (three nodes and Redis), ``report`` (table, plot, docs); this module only
+``cluster`` (three nodes and Redis), ``kinds`` and ``storage`` (their rows), ``report``
+(table, plot, docs); this module only
 reads the command line and runs them in order.
 """
 
@@ -53,9 +60,11 @@ from bench import common  # noqa: E402
 from bench.cluster import CLUSTER_MAX_N, run_cluster_scenarios  # noqa: E402
 from bench.common import CLIENT_CPU, RESULTS, SERVER_CPU, SERVERS, log, nice_available  # noqa: E402
 from bench.report import replot, write_outputs  # noqa: E402
+from bench.kinds import run_kinds  # noqa: E402
 from bench.scenarios import run_server_block  # noqa: E402
 from bench.servers import make_questions, write_definitions  # noqa: E402
 from bench.soak import run_soak  # noqa: E402
+from bench.storage import run_storage  # noqa: E402
 
 # ---------------------------------------------------------------------- main
 def main() -> int:
@@ -71,6 +80,19 @@ def main() -> int:
     p.add_argument("--no-cluster", action="store_true", help="skip the cluster scenarios")
     p.add_argument("--cluster-n", help="comma-separated player counts for the cluster bursts "
                    f"(default 1000,5000; quick: 1000; with --n: its values up to {CLUSTER_MAX_N:,})")
+    p.add_argument("--kinds", action="store_true",
+                   help="run the question kinds rows (a mixed quiz vs an all-single one); given alone with "
+                        "--storage or by itself, only the chosen rows run. A plain full or --quick run includes them")
+    p.add_argument("--kinds-n", type=int, help="players in the kinds rows (default 5,000; quick 1,000)")
+    p.add_argument("--storage", action="store_true",
+                   help="run the storage rows (none vs SQLite vs PostgreSQL); as --kinds")
+    p.add_argument("--storage-n", type=int, help="players in the storage burst (default 5,000; quick 1,000)")
+    p.add_argument("--storage-end-n", type=int,
+                   help="players in the end-of-quiz write (default 10,000; quick 1,000)")
+    p.add_argument("--storage-drain", type=int,
+                   help="answers in the batch writer's timed drain (default 20,000; quick 5,000)")
+    p.add_argument("--no-kinds", action="store_true", help="skip the question kinds rows")
+    p.add_argument("--no-storage", action="store_true", help="skip the storage rows")
     p.add_argument("--takeover-players", type=int, default=300, help="players in the takeover scenario (default 300)")
     p.add_argument("--takeover-trials", type=int, help="kill -9 takeovers, each on a fresh cluster (default 3; quick: 1)")
     p.add_argument("--update-docs", action="store_true", help="put the table and plot into docs/benchmarks.md")
@@ -104,8 +126,19 @@ def main() -> int:
         s.cluster_ns = [n for n in s.ns if n <= CLUSTER_MAX_N]
     else:
         s.cluster_ns = [1000] if s.quick else [1000, 5000]
+    # --kinds / --storage alone run only those rows; a plain run has every part.
+    only_rows = (s.kinds or s.storage) and not (s.n or s.servers != ",".join(SERVERS) or s.cluster)
+    plain = s.n is None and s.servers == ",".join(SERVERS) and not only_rows
+    s.run_kinds = (s.kinds or plain) and not s.no_kinds
+    s.run_storage = (s.storage or plain) and not s.no_storage
+    s.kinds_n = s.kinds_n or (1000 if s.quick else 5000)
+    s.storage_n = s.storage_n or (1000 if s.quick else 5000)
+    s.storage_end_n = s.storage_end_n or (1000 if s.quick else 10000)
+    s.storage_drain = s.storage_drain or (5000 if s.quick else 20000)
+    if only_rows:
+        s.ns, s.run_cluster = [], s.cluster
     s.takeover_trials = s.takeover_trials if s.takeover_trials is not None else (1 if s.quick else 3)
-    servers = [k.strip() for k in s.servers.split(",") if k.strip()]
+    servers = [k.strip() for k in s.servers.split(",") if k.strip()] if s.ns else []
     for k in servers:
         if k not in SERVERS:
             p.error(f"unknown server {k!r}")
@@ -124,7 +157,7 @@ def main() -> int:
             pass
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if hard < max(s.ns) + 1000:
+    if hard < max([*s.ns, s.kinds_n, s.storage_end_n]) + 1000:
         log(f"warning: the open-files limit ({hard}) is below N+1000; large runs may fail")
     text_len = 400
     s.questions_fanout = make_questions(s.rounds + 1, 600_000, text_len)
@@ -137,6 +170,7 @@ def main() -> int:
     results: dict[str, Any] = {
         "date": date, "quick": s.quick, "ns": s.ns, "servers": servers, "rounds": s.rounds,
         "burst_questions": s.burst_questions, "steady_ms": s.steady_ms,
+        "kinds_n": s.kinds_n if s.run_kinds else None, "storage_n": s.storage_n if s.run_storage else None,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                    f"node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}",
         "pinning": {"server": f"taskset -c {SERVER_CPU}", "client": f"taskset -c {CLIENT_CPU}",
@@ -160,6 +194,10 @@ def main() -> int:
                         f"steady p99 {f['steady']['p99_ms']} ms, {f['connect_fanout']['kb_per_idle_conn']} KB/conn")
                 except KeyError:
                     log(f"{kind} N={n}: some scenarios failed: {', '.join(f['errors'])}")
+        results["kinds"] = (run_kinds(s, Path(tmp) / "kinds") if s.run_kinds
+                            else {"skipped": "not requested (--n/--servers/--storage without --kinds, or --no-kinds)"})
+        results["storage"] = (run_storage(s, Path(tmp) / "storage") if s.run_storage
+                              else {"skipped": "not requested (--n/--servers/--kinds without --storage, or --no-storage)"})
         results["cluster"] = (run_cluster_scenarios(s, results, Path(tmp)) if s.run_cluster
                               else {"skipped": "not requested (--n/--servers without --cluster, or --no-cluster)"})
     results["duration_s"] = round(time.monotonic() - t0, 1)

@@ -101,13 +101,16 @@ def scenario_connect_fanout(server: Server, n: int, rounds: int) -> dict[str, An
 
 
 def scenario_load(server: Server, n: int, definition: str, reaction: str, questions: int,
-                  answer_key: list[int]) -> dict[str, Any]:
+                  answer_key: list[int] | None = None, answers: Path | None = None) -> dict[str, Any]:
+    """One quizd-load run; the right answers are ``answer_key`` (single choices) or the
+    ``answers`` file of a generated quiz (every kind, ``bench.servers.write_quiz``)."""
     urls = getattr(server, "ws_urls", None) or [server.ws_url]
+    key = (["--answers", str(answers)] if answers is not None
+           else ["--answer-key", ",".join(map(str, (answer_key or [])[:questions]))])
     argv = [PY, "-m", "quizd.loadgen", *(a for url in urls for a in ("--ws", url)), *server.load_args(definition),
             "-n", str(n),
-            "-w", "1", "--reaction", reaction, "--questions", str(questions), "--correct", "0.7",
-            "--answer-key", ",".join(map(str, answer_key[:questions])), "--timeout", "300", "--json",
-            "--name-prefix", "b"]
+            "-w", "1", "--reaction", reaction, "--questions", str(questions), "--correct-share", "0.7",
+            *key, "--timeout", "300", "--json", "--name-prefix", "b"]
     out = subprocess.run(pinned(CLIENT_CPU, argv), capture_output=True, text=True, timeout=400, cwd=ROOT)
     if out.returncode not in (0, 1) or not out.stdout.strip():
         raise RuntimeError(f"quizd-load failed ({out.returncode}): {out.stderr[-3000:]}")
@@ -133,6 +136,9 @@ def scenario_load(server: Server, n: int, definition: str, reaction: str, questi
         "client_send_lag_p99_ms": report["client"]["send_lag"]["p99_ms"],
         "client_saturated": report["client"]["saturated"],
         "warnings": report["warnings"],
+        "by_kind": report["answers"].get("by_kind", {}),
+        "latency_by_kind": report["answers"].get("latency_by_kind", {}),
+        "end": report.get("end", {}),
     }
 
 

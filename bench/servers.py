@@ -38,14 +38,64 @@ def make_questions(count: int, time_limit_ms: int, text_len: int) -> list[dict[s
              "answer": i % 4, "timeLimitMs": time_limit_ms} for i in range(count)]
 
 
+#: The kinds of a mixed quiz, in the order its questions cycle through them.
+KINDS = ("single", "true_false", "multiple", "type_answer", "slider", "poll")
+
+
+def make_mixed_questions(count: int, text_len: int) -> list[dict[str, Any]]:
+    """``count`` questions cycling through every kind (``KINDS``), each a question dict as
+    ``definition_toml`` writes it: ``kind`` plus that kind's definition keys."""
+    out: list[dict[str, Any]] = []
+    for i in range(count):
+        kind = KINDS[i % len(KINDS)]
+        q: dict[str, Any] = {"kind": kind, "text": question_text(i, text_len)}
+        if kind == "single":
+            q.update(choices=["whimsical", "careful", "generous", "steady"], answer=i % 4)
+        elif kind == "true_false":
+            q.update(answer=i % 2 == 0)
+        elif kind == "multiple":
+            q.update(choices=["whimsical", "careful", "generous", "steady", "fickle", "calm"], answers=[0, 4])
+        elif kind == "type_answer":
+            q.update(accepted=["whimsical", "fickle"], typo_tolerance=True)
+        elif kind == "slider":
+            q.update(min=0, max=100, step=1, answer=37 + i % 10, tolerance=2)
+        else:
+            q.update(choices=["whimsical", "careful", "generous", "steady"])
+        out.append(q)
+    return out
+
+
+def answer_echo(q: dict[str, Any]) -> dict[str, Any] | None:
+    """A question's correct answer as the echo ``quizd-load --answers`` takes (None for a poll)."""
+    kind = q.get("kind", "single")
+    if kind == "single":
+        return {"choice": q["answer"]}
+    if kind == "true_false":
+        return {"choice": 0 if q["answer"] else 1}  # choice 0 is true
+    if kind == "multiple":
+        return {"choices": q["answers"]}
+    if kind == "type_answer":
+        return {"text": q["accepted"][0]}
+    if kind == "slider":
+        return {"value": q["answer"]}
+    return None
+
+
 def definition_toml(quiz_id: str, questions: list[dict[str, Any]], time_limit_ms: int) -> str:
     lines = [f'id = "{quiz_id}"', f'title = "Bench {quiz_id}"', 'reveal = "on_answer"',
              f"time_limit_ms = {time_limit_ms}", "reveal_ms = 600000", "countdown_ms = 0"]
     for q in questions:
-        choices = ", ".join(json.dumps(c) for c in q["choices"])
-        lines += ["", "[[questions]]", f"text = {json.dumps(q['text'])}", f"choices = [{choices}]",
-                  f"answer = {q['answer']}"]
+        lines += ["", "[[questions]]"]
+        for key, value in q.items():
+            if key != "timeLimitMs":  # the quiz's time_limit_ms above
+                lines.append(f"{key} = {json.dumps(value)}")
     return "\n".join(lines) + "\n"
+
+
+def write_quiz(defs: Path, quiz_id: str, questions: list[dict[str, Any]], time_limit_ms: int) -> None:
+    """A bench quiz and, beside it, ``<id>.answers.json``: its correct answers for quizd-load."""
+    (defs / f"{quiz_id}.toml").write_text(definition_toml(quiz_id, questions, time_limit_ms))
+    (defs / f"{quiz_id}.answers.json").write_text(json.dumps([answer_echo(q) for q in questions]))
 
 
 def write_definitions(settings: argparse.Namespace, defs: Path) -> None:
@@ -53,8 +103,11 @@ def write_definitions(settings: argparse.Namespace, defs: Path) -> None:
     s = settings
     defs.mkdir(parents=True, exist_ok=True)
     (defs / "bench-fanout.toml").write_text(definition_toml("bench-fanout", s.questions_fanout, 600_000))
-    (defs / "bench-burst.toml").write_text(definition_toml("bench-burst", s.questions_burst, 20_000))
+    write_quiz(defs, "bench-burst", s.questions_burst, 20_000)
     (defs / "bench-steady.toml").write_text(definition_toml("bench-steady", s.questions_steady, s.steady_ms))
+    # The kinds rows: one question of each kind, against as many single-choice questions.
+    write_quiz(defs, "bench-mixed", make_mixed_questions(len(KINDS), 400), 20_000)
+    write_quiz(defs, "bench-single", make_questions(len(KINDS), 20_000, 400), 20_000)
     # The takeover quiz: one long question, so that it is still open after the kill.
     (defs / "bench-takeover.toml").write_text(
         definition_toml("bench-takeover", make_questions(2, 120_000, 400), 120_000))
@@ -114,6 +167,7 @@ class QuizdServer(Server):
     drain_timeout_s = 1
     cluster_toml = ""
     quizzes_toml = ""  # more [quizzes] keys (the soak shortens linger_s)
+    storage_url: str | None = None  # [storage] url; None: the default, an SQLite file beside the config
 
     def start(self) -> None:
         self.launch()
@@ -140,11 +194,14 @@ definitions_dir = "{defs}"
 max_players = 20000
 {self.quizzes_toml}[logging]
 level = "warning"
-{self.cluster_toml}""")
+{self.cluster_toml}{self.storage_toml()}""")
         self.node = NodeProcess(config, self.work / "quizd.stderr.log", python=PY,
                                 wrap=partial(pinned, SERVER_CPU), cwd=ROOT)
         self.node.launch()
         self.proc = self.node.process
+
+    def storage_toml(self) -> str:
+        return "" if self.storage_url is None else f"[storage]\nurl = {json.dumps(self.storage_url)}\n"
 
     def wait_ready(self, timeout: float = 30) -> None:
         ready = self.node.wait_ready(timeout)

@@ -7,12 +7,22 @@ from typing import Any
 
 import pytest
 
+from quizd.loadgen.answers import (
+    AnswersError,
+    Kind,
+    key_from_choices,
+    kind_of,
+    load_answers,
+    parse_answers,
+    pick_answer,
+)
 from quizd.loadgen.cli import run_load
 from quizd.loadgen.run import LoadError, check_loopback
 from quizd.loadgen.stats import (
     client_saturation,
     fanout_figures,
     merge_counters,
+    merge_kind_counts,
     percentile,
     render_text,
     summarize_ns,
@@ -104,15 +114,138 @@ def test_render_text_mentions_every_section() -> None:
         "fanout": {"questions": [dict(fanout_figures(0, [MS, 2 * MS]), index=0)], "median_msgs_per_s": 1000.0,
                    "max_skew_ms": 1.0},
         "answers": {"sent": 2, "replies": 2, "reply_type": "answer_result", "correct": 1, "late": 0,
-                    "latency": summarize_ns([MS, 3 * MS])},
+                    "latency": summarize_ns([MS, 3 * MS]),
+                    "by_kind": merge_kind_counts([{"slider": {"sent": 2, "correct": 1, "wrong": 1}}]),
+                    "latency_by_kind": {"slider": summarize_ns([MS, 3 * MS])}},
         "leaderboard_frames": 4, "received": {"question": 2}, "errors": {}, "close_codes": {"1000": 1},
         "client": {"workers": 1, "cores": 2, "cpu_s": 0.1, "wall_s": 1.0, "cpu_util": 0.1,
                    "send_lag": summarize_ns([0])},
         "warnings": ["something"],
     }
     text = render_text(report)
-    for word in ("joined 2 of 2", "fan-out", "p99", "leaderboard 4", "close codes 1000x1", "WARNING"):
+    for word in ("joined 2 of 2", "fan-out", "p99", "leaderboard 4", "close codes 1000x1", "WARNING",
+                 "slider        sent 2, guessed 0, replies 0, correct 1, wrong 1, unscored 0, refused 0; "
+                 "p50/p99 1.00/3.00 ms"):
         assert word in text
+
+
+# ---------------------------------------------------------------------- answers per kind
+def frame(kind: str | None, **fields: Any) -> dict[str, Any]:
+    """A question frame of ``kind`` (None: a v1 frame without ``kind``)."""
+    base: dict[str, Any] = {"questionId": "q0", "index": 0, "choices": ["a", "b", "c", "d"]}
+    if kind is not None:
+        base["kind"] = kind
+    return {**base, **fields}
+
+
+SLIDER = frame("slider", choices=[], min=1950, max=2000, step=1)
+
+
+def picks(question: dict[str, Any], right: Any, share: float, n: int = 200) -> list[Any]:
+    rng = random.Random(5)
+    return [pick_answer(question, right, share, rng) for _ in range(n)]
+
+
+def test_single_and_true_false_pick_the_key_or_another_choice() -> None:
+    for question in (frame(None), frame("single"), frame("true_false", choices=["true", "false"])):
+        n = len(question["choices"])
+        right = [p.fields for p in picks(question, {"choice": 1}, 1.0)]
+        assert right == [{"choice": 1}] * 200
+        wrong = picks(question, {"choice": 1}, 0.0)
+        assert all(p.aimed is False and p.fields["choice"] != 1 and 0 <= p.fields["choice"] < n for p in wrong)
+        assert {p.kind for p in wrong} == {kind_of(question)}
+    # One choice only: always right, whatever the share.
+    assert pick_answer(frame("single", choices=["x"]), {"choice": 0}, 0.0, random.Random(1)).fields == {"choice": 0}
+
+
+def test_single_draws_as_quizd_load_always_did() -> None:
+    """One draw for right or wrong, one for the wrong choice: a seed plays as before kinds."""
+    rng, old = random.Random(9), random.Random(9)
+    for _ in range(100):
+        picked = pick_answer(frame("single"), {"choice": 2}, 0.7, rng)
+        if old.random() < 0.7:
+            expected = 2
+        else:
+            expected = old.randrange(3)
+            expected += expected >= 2
+        assert picked.fields == {"choice": expected}
+    # No key: a random choice, one draw.
+    rng, old = random.Random(3), random.Random(3)
+    assert [pick_answer(frame(None), None, 0.7, rng).fields["choice"] for _ in range(20)] == [
+        old.randrange(4) for _ in range(20)]
+
+
+def test_correct_share_is_kept() -> None:
+    aimed = [p.aimed for p in picks(frame("multiple", pick="many"), {"choices": [0, 2]}, 0.3, n=2000)]
+    assert 0.25 < aimed.count(True) / len(aimed) < 0.35
+    assert set(aimed) == {True, False}
+
+
+def test_multiple_wrong_is_another_non_empty_set() -> None:
+    question = frame("multiple", pick="many", choices=["a", "b", "c", "d", "e", "f"])
+    assert {tuple(p.fields["choices"]) for p in picks(question, {"choices": [2, 0, 4]}, 1.0)} == {(2, 0, 4)}
+    for key in ([0, 2, 4], [3], list(range(6))):
+        for p in picks(question, {"choices": key}, 0.0):
+            chosen = p.fields["choices"]
+            assert chosen and len(set(chosen)) == len(chosen) and all(0 <= c < 6 for c in chosen)
+            assert set(chosen) != set(key)
+    guesses = picks(question, None, 1.0)
+    assert all(p.aimed is None and p.fields["choices"] for p in guesses)
+
+
+def test_type_answer_wrong_text_is_far_from_the_accepted_one() -> None:
+    question = frame("type_answer", choices=[], maxLength=100)
+    assert picks(question, {"text": "Canberra"}, 1.0, n=5)[0].fields == {"text": "Canberra"}
+    wrong = picks(question, {"text": "Canberra"}, 0.0, n=5)[0]
+    assert wrong.fields == {"text": "not Canberra"} and wrong.aimed is False
+    long = pick_answer(frame("type_answer", maxLength=10), {"text": "x" * 10}, 0.0, random.Random(1))
+    assert len(long.fields["text"]) == 10  # never past the frame's maxLength
+    guess = pick_answer(question, None, 1.0, random.Random(1))
+    assert guess.fields["text"].startswith("guess ") and guess.aimed is None
+
+
+def test_slider_wrong_is_the_far_end_and_guesses_are_on_a_step() -> None:
+    assert picks(SLIDER, {"value": 1969}, 1.0, n=3)[0].fields == {"value": 1969}
+    assert picks(SLIDER, {"value": 1969}, 0.0, n=3)[0].fields == {"value": 2000}
+    assert picks(SLIDER, {"value": 1990}, 0.0, n=3)[0].fields == {"value": 1950}
+    tenths = frame("slider", choices=[], min=0, max=1, step=0.1)
+    for p in picks(tenths, None, 1.0):
+        value = p.fields["value"]
+        assert 0 <= value <= 1 and round(value * 10, 9) == round(value * 10) and len(repr(value)) <= 3
+    assert pick_answer(tenths, {"value": 0.7}, 0.0, random.Random(1)).fields == {"value": 0}
+
+
+def test_poll_votes_and_a_key_of_another_kind_is_a_guess() -> None:
+    poll = picks(frame("poll", scored=False), {"choice": 1}, 1.0)
+    assert all(p.kind is Kind.POLL and p.aimed is None for p in poll)
+    assert len({p.fields["choice"] for p in poll}) == 4
+    misfit = pick_answer(frame("multiple", pick="many"), {"choice": 1}, 1.0, random.Random(1))
+    assert misfit.aimed is None and "choices" in misfit.fields
+    assert kind_of(frame("no_such_kind")) is Kind.SINGLE
+
+
+def test_answers_file_shapes(tmp_path: Any) -> None:
+    doc = [{"choice": 1}, {"choices": [0, 2]}, {"text": "Canberra"}, {"value": 19.5}, None]
+    assert parse_answers(doc) == dict(enumerate(doc))
+    assert parse_answers({"3": {"value": 1969}}) == {3: {"value": 1969}}
+    assert key_from_choices([2, 0]) == {0: {"choice": 2}, 1: {"choice": 0}}
+    for bad in ([{"choice": True}], [{"choice": 1, "text": "x"}], [{"choices": []}], [{"text": " "}],
+                [{"value": "1"}], [3], {"x": None}, "nope"):
+        with pytest.raises(AnswersError):
+            parse_answers(bad)
+    path = tmp_path / "answers.json"
+    path.write_text('[{"choice": 0}]')
+    assert load_answers(path) == {0: {"choice": 0}}
+    path.write_text("[")
+    with pytest.raises(AnswersError, match=r"answers\.json"):
+        load_answers(path)
+
+
+def test_kind_counts_merge_with_every_count() -> None:
+    merged = merge_kind_counts([{"single": {"sent": 2, "correct": 1}}, {"single": {"sent": 1}, "poll": {"sent": 1}}])
+    assert list(merged) == ["poll", "single"]
+    assert merged["single"] == {"sent": 3, "guessed": 0, "replies": 0, "correct": 1, "wrong": 0, "unscored": 0,
+                                "refused": 0}
 
 
 # ---------------------------------------------------------------------- e2e

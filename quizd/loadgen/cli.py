@@ -54,9 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answer time after the question arrives, in ms: fixed:MS, uniform:A-B, even:A-B, "
                         "normal:MEAN,SD, exp:MEAN, or sync:MS (everyone at MS after the host's trigger). "
                         "Default uniform:300-3000")
-    p.add_argument("--correct", type=float, default=0.7,
-                   help="share of correct answers when --answer-key is known (default 0.7)")
-    p.add_argument("--answer-key", help="correct choice per question, comma-separated (else choices are random)")
+    p.add_argument("--correct-share", "--correct", dest="correct", type=float, default=0.7, metavar="SHARE",
+                   help="share of right answers on questions whose answer is known from --answers or "
+                        "--answer-key; the others are wrong (default 0.7)")
+    p.add_argument("--answer-key", help="correct choice per single-choice question, comma-separated (else choices "
+                   "are random)")
+    p.add_argument("--answers", metavar="FILE",
+                   help="JSON file with the correct answer echo of each question index, for every kind: "
+                        '[{"choice": 1}, {"choices": [0, 2]}, {"text": "Canberra"}, {"value": 1969}, null] '
+                        "(null: a poll or not known; those are guessed)")
     p.add_argument("--answer-fraction", type=float, default=1.0, help="share of players who answer (default 1)")
     p.add_argument("--advance", choices=("answered", "timer"), default="answered",
                    help="answered: the host closes each question once every answer has its reply (default); "

@@ -21,6 +21,7 @@ import string
 import sys
 import time
 from array import array
+from pathlib import Path
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,12 +30,14 @@ import orjson
 from wsproto.events import AcceptConnection, CloseConnection, RejectConnection
 
 from quizd.client import ControlClient
+from quizd.loadgen.answers import AnswersError, Echo, key_from_choices, load_answers
 from quizd.loadgen.players import Conn, Reaction, feed, parse_ws_url
 from quizd.loadgen.stats import (
     client_saturation,
     fanout_figures,
     median,
     merge_counters,
+    merge_kind_counts,
     summarize_ns,
 )
 from quizd.loadgen.worker import worker_main
@@ -197,7 +200,7 @@ class Run:
         ctx = multiprocessing.get_context("spawn")
         self.pipes: list[Any] = []
         self.procs: list[Any] = []
-        answer_key = [int(x) for x in a.answer_key.split(",")] if a.answer_key else []
+        answers = self.answer_key()
         for wid, players in enumerate(slices):
             parent_end, child_end = ctx.Pipe(duplex=True)
             cfg = {
@@ -207,7 +210,7 @@ class Run:
                 "seed": a.seed * 1000 + wid,
                 "reaction": a.reaction,
                 "correct": a.correct,
-                "answer_key": answer_key,
+                "answers": answers,
                 "answer_fraction": a.answer_fraction,
                 "connect_window": a.connect_window,
                 "connect_rate": (a.connect_rate / a.workers) if a.connect_rate else None,
@@ -219,6 +222,18 @@ class Run:
             child_end.close()
             self.pipes.append(parent_end)
             self.procs.append(proc)
+
+    def answer_key(self) -> dict[int, Echo | None]:
+        """The correct answers the players aim at: ``--answers FILE`` or ``--answer-key``."""
+        a = self.args
+        if a.answers and a.answer_key:
+            raise LoadError("give --answers or --answer-key, not both")
+        if a.answers:
+            try:
+                return load_answers(Path(a.answers))
+            except AnswersError as exc:
+                raise LoadError(f"--answers {exc}") from None
+        return key_from_choices([int(x) for x in a.answer_key.split(",")]) if a.answer_key else {}
 
     # ------------------------------------------------------------------ the loop
     def _wait(self, until: Any, timeout: float, what: str) -> bool:
@@ -265,6 +280,7 @@ class Run:
                 self.closed_count += 1
             elif mtype == "quiz_ended":
                 self.quiz_ended = True
+                self.quiz_ended_ns = t
             elif mtype == "error":
                 self.errors[f"host: {payload.get('code')}"] += 1
         self.host.messages.clear()
@@ -307,6 +323,9 @@ class Run:
             raise LoadError(f"--workers must be within 1..{MAX_WORKERS}")
         a.workers = min(a.workers, a.players)
         Reaction(a.reaction)  # validate early
+        if not 0 <= a.correct <= 1:
+            raise LoadError("--correct-share must be within 0..1")
+        self.answer_key()  # validate early, before a quiz is created
         check_loopback(self.urls + ([] if a.quiz_id else [a.http]), a.allow_remote)
         _raise_nofile(a.players // a.workers + 512)
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -326,6 +345,8 @@ class Run:
         self.closed_seen: set[Any] = set()
         self.closed_count = 0
         self.quiz_ended = False
+        self.end_sent_ns: int | None = None
+        self.quiz_ended_ns: int | None = None
         self.ready: dict[int, tuple[int, int]] = {}
         self.qdone: dict[int, set[int]] = {}
         self.ended: set[int] = set()
@@ -393,7 +414,7 @@ class Run:
                     self.trigger_sent[q + 1] = t0
                     self._broadcast(("trigger", q + 1, t0))
         if not self.quiz_ended:
-            self.host.send({"type": "end", "payload": {}, "id": "end"})
+            self.end_sent_ns = self.host.send({"type": "end", "payload": {}, "id": "end"})
         self._wait(lambda: self.quiz_ended and len(self.ended) == a.workers, CLOSE_WAIT_S, "quiz_ended")
         return played
 
@@ -449,7 +470,7 @@ class Run:
                 "players": a.players, "workers": a.workers, "reaction": a.reaction, "correct": a.correct,
                 "answer_key": a.answer_key, "answer_fraction": a.answer_fraction, "advance": a.advance,
                 "questions": questions, "connect_window": a.connect_window, "connect_rate": a.connect_rate,
-                "seed": a.seed,
+                "seed": a.seed, "answers": a.answers,
             },
             "players": {"requested": a.players, "joined": joined, "failed": failed},
             "connect": {
@@ -468,14 +489,20 @@ class Run:
                 "reply_type": "answer_result" if reply_types.get("answer_result", 0) >= reply_types.get(
                     "answer_accepted", 0) else "answer_accepted",
                 "reply_types": reply_types,
+                "by_kind": merge_kind_counts(r.get("by_kind", {}) for r in results),
                 "correct": sum(r["correct"] for r in results),
                 "late": sum(r["late"] for r in results),
                 "without_reply": sum(r["unanswered_at_end"] for r in results),
                 "latency": summarize_ns(answer_latency),
+                "latency_by_kind": self.latency_by_kind(results),
             },
             "leaderboard_frames": sum(r["leaderboard"] for r in results),
             "received": merge_counters(r["received"] for r in results),
             "host_received": dict(sorted(self.host_received.items())),
+            # CLOCK_MONOTONIC, system-wide on Linux: another process on this machine (the
+            # bench, timing the end-of-quiz write) can compare its own clock with these.
+            "end": {"end_sent_ns": getattr(self, "end_sent_ns", None),
+                    "quiz_ended_ns": getattr(self, "quiz_ended_ns", None)},
             "errors": errors,
             "close_codes": merge_counters(r["close_codes"] for r in results),
             "close_codes_after_end": merge_counters(r["close_codes_after_end"] for r in results),
@@ -493,6 +520,16 @@ class Run:
             },
             "warnings": warnings,
         }
+
+
+    @staticmethod
+    def latency_by_kind(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Answer-to-reply latency of each question kind, over every worker."""
+        merged: dict[str, array] = {}
+        for r in results:
+            for kind, raw in (r.get("latency_by_kind") or {}).items():
+                merged.setdefault(kind, array("q")).frombytes(raw)
+        return {kind: summarize_ns(values) for kind, values in sorted(merged.items())}
 
 
 def _raise_nofile(want: int) -> None:

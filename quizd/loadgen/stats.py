@@ -86,6 +86,22 @@ def merge_counters(parts: Iterable[Mapping[Any, int]]) -> dict[str, int]:
     return dict(sorted(total.items()))
 
 
+#: What is counted for each question kind, in this order: answers sent, of those chosen
+#: without a usable key (guessed), replies to them, their results (``answer_result``
+#: ``correct`` true, false or null for a poll) and error replies (refused).
+KIND_COUNTS = ("sent", "guessed", "replies", "correct", "wrong", "unscored", "refused")
+
+
+def merge_kind_counts(parts: Iterable[Mapping[str, Mapping[str, int]]]) -> dict[str, dict[str, int]]:
+    """The workers' per-kind answer counts summed: ``{kind: {count: n}}`` with every count
+    of ``KIND_COUNTS`` present (0 when none), kinds sorted."""
+    total: dict[str, Counter[str]] = {}
+    for part in parts:
+        for kind, counts in part.items():
+            total.setdefault(kind, Counter()).update(counts)
+    return {kind: {name: total[kind][name] for name in KIND_COUNTS} for kind in sorted(total)}
+
+
 def median(values: Sequence[float]) -> float | None:
     vals = sorted(v for v in values if v is not None)
     if not vals:
@@ -158,6 +174,11 @@ def render_text(report: Mapping[str, Any]) -> str:
         f"latency     answer->{ans['reply_type']} p50 {_fmt(lat['p50_ms'])} / p95 {_fmt(lat['p95_ms'])}"
         f" / p99 {_fmt(lat['p99_ms'])} / max {_fmt(lat['max_ms'])} ms"
     )
+    kind_latency = ans.get("latency_by_kind") or {}
+    for kind, counts in (ans.get("by_kind") or {}).items():
+        lat_k = kind_latency.get(kind) or {}
+        lines.append(f"  {kind:<13} " + ", ".join(f"{name} {counts.get(name, 0):,}" for name in KIND_COUNTS)
+                     + (f"; p50/p99 {_fmt(lat_k.get('p50_ms'))}/{_fmt(lat_k.get('p99_ms'))} ms" if lat_k else ""))
     lines.append(f"leaderboard {report['leaderboard_frames']:,} frames received")
     recv = report["received"]
     lines.append("received    " + (", ".join(f"{k} {v:,}" for k, v in recv.items()) or "-"))

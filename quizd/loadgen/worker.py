@@ -37,6 +37,7 @@ from wsproto import WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, RejectConnection, RejectData
 from wsproto.utilities import LocalProtocolError
 
+from quizd.loadgen.answers import Kind, pick_answer
 from quizd.loadgen.players import (
     CLOSED,
     CONNECTING,
@@ -70,7 +71,7 @@ class Worker:
         self.rng = random.Random(cfg["seed"])
         self.reaction = Reaction(cfg["reaction"])
         self.total_players = cfg["total_players"]
-        self.answer_key: list[int] = cfg.get("answer_key") or []
+        self.answers: dict[int, Any] = cfg.get("answers") or {}
         self.correct_p: float = cfg.get("correct", 0.7)
         self.answer_fraction: float = cfg.get("answer_fraction", 1.0)
         self.window = max(1, cfg.get("connect_window", 256))
@@ -117,6 +118,11 @@ class Worker:
         self.correct = 0
         self.late = 0
         self.reply_types: Counter[str] = Counter()
+        # per question kind: sent, guessed, replies, correct, wrong, unscored, refused
+        self.kind_of: dict[int, Kind] = {}
+        self.kind_by_qid: dict[str, Kind] = {}
+        self.by_kind: dict[str, Counter[str]] = {}
+        self.latency_by_kind: dict[str, array] = {}
         self.leaderboard = 0
         self.received: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
@@ -271,6 +277,7 @@ class Worker:
             if conn.state == JOINING:
                 self._drop(conn, f"join error {code}")
             elif msg.get("re") is not None and msg.get("re") == conn.pending_id and conn.pending_q >= 0:
+                self._tally(self.kind_of.get(conn.pending_q, "unknown"), "refused")
                 if code == "question_closed":
                     self.late += 1
                 self._settle(conn, conn.pending_q)
@@ -297,18 +304,12 @@ class Worker:
         if rng.random() >= self.answer_fraction:
             self._settle(conn, index)
             return
-        choices = len(payload["choices"])
-        if index < len(self.answer_key):
-            right = self.answer_key[index]
-            if rng.random() < self.correct_p or choices < 2:
-                choice = right
-            else:
-                choice = rng.randrange(choices - 1)
-                if choice >= right:
-                    choice += 1
-        else:
-            choice = rng.randrange(choices)
-        answer = {"type": "answer", "payload": {"questionId": payload["questionId"], "choice": choice}, "id": index}
+        picked = pick_answer(payload, self.answers.get(index), self.correct_p, rng)
+        self.kind_of[index] = picked.kind
+        self.kind_by_qid[payload["questionId"]] = picked.kind
+        if picked.aimed is None and picked.kind is not Kind.POLL:
+            self._tally(picked.kind, "guessed")
+        answer = {"type": "answer", "payload": {"questionId": payload["questionId"], **picked.fields}, "id": index}
         if self.reaction.is_sync:
             # Everyone at one instant: encode and mask now, so only send() is left then.
             frame: Any = conn.text_frame(answer)
@@ -324,13 +325,30 @@ class Worker:
         self.seq += 1
         heapq.heappush(self.timers, (due, self.seq, conn, index, frame))
 
+    def _tally(self, kind: str, what: str) -> None:
+        counts = self.by_kind.get(kind)
+        if counts is None:
+            counts = self.by_kind[kind] = Counter()
+        counts[what] += 1
+
     def _on_reply(self, conn: Conn, mtype: str, msg: dict[str, Any], t: int) -> None:
         self.reply_types[mtype] += 1
+        payload = msg.get("payload") or {}
+        if mtype == "answer_result":
+            # Judged: at once (reveal on_answer), or at the close after an answer_accepted.
+            kind = self.kind_by_qid.get(payload.get("questionId"), "unknown")
+            correct = payload.get("correct")
+            self._tally(kind, "unscored" if correct is None else ("correct" if correct else "wrong"))
         if conn.pending_q < 0:
             return  # a later answer_result (reveal on_close) after its answer_accepted
-        payload = msg.get("payload") or {}
+        kind = self.kind_of.get(conn.pending_q, "unknown")
+        self._tally(kind, "replies")
         self.replies += 1
         self.answer_latency.append(t - conn.t_sent)
+        latencies = self.latency_by_kind.get(kind)
+        if latencies is None:
+            latencies = self.latency_by_kind[kind] = array("q")
+        latencies.append(t - conn.t_sent)
         if payload.get("correct"):
             self.correct += 1
         self._settle(conn, conn.pending_q)
@@ -359,6 +377,7 @@ class Worker:
             conn.t_sent = t
             self._write(conn, frame)
             self.sent += 1
+            self._tally(self.kind_of.get(q, "unknown"), "sent")
             self.send_lag.append(t - due)
             n += 1
         return bool(timers) and timers[0][0] <= time.monotonic_ns()
@@ -457,6 +476,8 @@ class Worker:
             "sent": self.sent,
             "replies": self.replies,
             "reply_types": dict(self.reply_types),
+            "by_kind": {kind: dict(counts) for kind, counts in self.by_kind.items()},
+            "latency_by_kind": {kind: a.tobytes() for kind, a in self.latency_by_kind.items()},
             "correct": self.correct,
             "late": self.late,
             "leaderboard": self.leaderboard,
