@@ -13,13 +13,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from quizd.client import ControlClient
-from quizd.loadgen.stats import median
-from quizd.testing.procs import REDIS_SERVER, RedisServer
-
 from bench.common import CLIENT_CPU, SERVER_CPU, TOKEN, core_busy, core_times, log, pinned, total_cpu_s
 from bench.scenarios import scenario_load
 from bench.servers import QuizdServer
+from quizd.client import ControlClient
+from quizd.loadgen.stats import median
+from quizd.testing.procs import REDIS_SERVER, RedisServer
 
 # ---------------------------------------------------------------------- cluster
 # Three quizd nodes and one redis-server, all on the server core (core 0) like the single
@@ -283,7 +282,7 @@ def scenario_takeover(cluster: Cluster, players: int) -> dict[str, Any]:
                     cleanup.shield = True
                     try:
                         await cm.__aexit__(None, None, None)
-                    except Exception:  # noqa: BLE001 - the connection is gone either way
+                    except Exception:  # the connection is gone either way
                         pass
 
         with trio.fail_after(120):
@@ -389,7 +388,7 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
                     block[name]["tries"] = tries
                     block[name]["cluster_health"] = cluster.health()
                     return
-                except Exception as exc:  # noqa: BLE001 - one failed scenario must not lose the rest
+                except Exception as exc:  # one failed scenario must not lose the rest
                     log(f"cluster N={n}: {name} failed: {str(exc)[-300:]}")
                     block["errors"][name if tries == 1 else f"{name} (2nd try)"] = str(exc)[-2000:]
                     block.setdefault("health_after_failure", {})[name] = cluster.health()
@@ -414,7 +413,7 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
             block["server_cpu_s"] = round(total_cpu_s(cluster.pids) - cpu0, 2)
             block["server_core_share"] = round(block["server_cpu_s"] / wall, 3)
             block["core_busy"] = core_busy(cores0, core_times())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log(f"cluster N={n}: failed: {exc}")
             block["errors"]["cluster"] = str(exc)[-2000:]
         finally:
@@ -435,7 +434,7 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
             res = scenario_takeover(cluster, s.takeover_players)
             log(f"cluster takeover {trial + 1}: first resume {res['first_resume_s']} s, all {res['resumed']} "
                 f"resumed {res['all_resumed_s']} s, acks kept {res['acks_kept']}/{res['acked_before_kill']}")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log(f"cluster takeover {trial + 1}: failed: {exc!r}")
             res = {"error": repr(exc)[-2000:]}
         finally:

@@ -14,8 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-
-
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
 RECEIVER = ROOT / "bench" / "receiver" / "build" / "receiver"

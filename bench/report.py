@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.common import CLIENT_CPU, DOCS, LABELS, SERVER_CPU, SERVERS, log
 from quizd.loadgen.stats import median
 
-from bench.common import CLIENT_CPU, DOCS, LABELS, SERVER_CPU, SERVERS, log
 
 # ---------------------------------------------------------------------- table and plot
 # (key, label, unit, higher_is_better, getter)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import resource
@@ -56,6 +55,7 @@ from bench.report import replot, write_outputs  # noqa: E402
 from bench.scenarios import run_server_block  # noqa: E402
 from bench.servers import make_questions, write_definitions  # noqa: E402
 from bench.soak import run_soak  # noqa: E402
+
 
 # ---------------------------------------------------------------------- main
 def main() -> int:

@@ -17,10 +17,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.common import CLIENT_CPU, PY, ROOT, SERVER_CPU, TOKEN, log, pinned
 from quizd.client import ControlClient
 from quizd.testing.procs import NodeProcess, read_line, stop_process
 
-from bench.common import CLIENT_CPU, PY, ROOT, SERVER_CPU, TOKEN, log, pinned
 
 # ---------------------------------------------------------------------- questions
 def question_text(i: int, length: int) -> str:

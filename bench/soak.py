@@ -188,7 +188,7 @@ def summarize(samples: list[dict[str, float]], runs: list[dict[str, Any]], durat
         for code, count in r["errors"].items():
             errors[code] = errors.get(code, 0) + count
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "duration_s": round(duration_s), "warmup_s": round(warmup), "sample_s": SAMPLE_S,
         "concurrent_runs": CONCURRENT_RUNS, "linger_s": SOAK_LINGER_S,
         "quizzes_played": len(ok), "load_runs_failed": len(runs) - len(ok),

@@ -18,9 +18,12 @@ import hypercorn.config
 import hypercorn.trio
 import trio
 
-from quizd.config import Config
-from quizd.config import ConfigError, load_config
-from quizd.config import DefinitionSet, load_definitions
+from quizd.catalog import DefinitionCatalog
+from quizd.cluster.coordination import DuplicateNodeId
+from quizd.cluster.placement import ClusterPlacement
+from quizd.config import Config, ConfigError, DefinitionSet, load_config, load_definitions
+from quizd.game.names import NamePolicy
+from quizd.game.phase import Phase
 from quizd.gateway.server import Gateway
 from quizd.http.app import ControlPlane
 from quizd.http.bounds import bound_connections
@@ -28,12 +31,7 @@ from quizd.http.web import WebPages
 from quizd.ops import gc_tuning, metrics
 from quizd.ops.logging import set_level
 from quizd.ops.sdnotify import Notifier, status_loop, watchdog_loop
-from quizd.cluster.coordination import DuplicateNodeId
-from quizd.cluster.placement import ClusterPlacement
-from quizd.game.phase import Phase
-from quizd.game.names import NamePolicy
 from quizd.placement import LocalPlacement, Placement, name_policy
-from quizd.catalog import DefinitionCatalog
 from quizd.service import QuizService
 from quizd.store.runtime import Store, StoreNotReady, open_store
 from quizd.webhooks.outbox import Outbox
@@ -252,12 +250,12 @@ class Node:
         except ConfigError as err:
             config_ok = False
             log.error("config reload: keeping the running settings: %s", err)
-        except Exception:  # noqa: BLE001 - defence in depth, see the docstring
+        except Exception:  # defence in depth, see the docstring
             config_ok = False
             log.exception("config reload failed unexpectedly: keeping the running settings")
         try:
             definitions = await self.load_definitions()
-        except Exception:  # noqa: BLE001 - defence in depth, see the docstring
+        except Exception:  # defence in depth, see the docstring
             definitions_ok = False
             log.exception("definitions reload failed unexpectedly: keeping the loaded definitions")
         else:

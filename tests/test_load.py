@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from quizd.loadgen.cli import run_load
+from quizd.loadgen.players import Reaction
 from quizd.loadgen.run import LoadError, check_loopback
 from quizd.loadgen.stats import (
     client_saturation,
@@ -17,7 +18,6 @@ from quizd.loadgen.stats import (
     render_text,
     summarize_ns,
 )
-from quizd.loadgen.players import Reaction
 from tests.nodekit import quiz_toml
 
 MS = 1_000_000

@@ -27,10 +27,10 @@ from quizd.actors.recording import QuizRecorder
 from quizd.actors.supervisor import AlreadyRunning, Supervisor
 from quizd.cluster.coordination import REGISTRY, DuplicateNodeId, Leases, Membership, lease_key, new_nonce, parse_lease
 from quizd.cluster.delivery import ClusterDelivery
-from quizd.cluster.redis_port import RedisPort
 from quizd.cluster.gateway_side import RemoteQuizHandle
 from quizd.cluster.messages import CloseOne, RpcOp
 from quizd.cluster.owner import RpcHandler
+from quizd.cluster.redis_port import RedisPort
 from quizd.cluster.relay import Relay
 from quizd.cluster.store import Fenced, SnapshotStore
 from quizd.config import Config

@@ -14,18 +14,18 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import SplitResult, urlsplit
 
-from quizd.config.model import Config
+from quizd.config.definitions import DefinitionSet, load_definitions
 from quizd.config.loader import (
     ConfigError,
     Problem,
     config_location,
+    file_problems,
     load_config,
     read_toml,
     resolve_config_path,
     resolve_path,
-    file_problems,
 )
-from quizd.config.definitions import DefinitionSet, load_definitions
+from quizd.config.model import Config
 
 EXIT_OK = 0
 EXIT_BAD_CONFIG = 2

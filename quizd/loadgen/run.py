@@ -148,7 +148,7 @@ class Host:
     def close(self) -> None:
         try:
             self.conn.send(self.conn.ws.send(CloseConnection(code=1000)))
-        except Exception:  # noqa: BLE001 - best effort
+        except Exception:  # best effort
             pass
         self.conn.close()
 

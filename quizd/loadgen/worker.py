@@ -33,7 +33,6 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from wsproto import WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, RejectConnection, RejectData
 from wsproto.utilities import LocalProtocolError
 
@@ -547,7 +546,7 @@ def worker_main(cfg: dict[str, Any], pipe: Any) -> None:
     worker = Worker(cfg, pipe)
     try:
         result = worker.run()
-    except Exception as exc:  # noqa: BLE001 - the parent must hear about it
+    except Exception as exc:  # the parent must hear about it
         import traceback
 
         pipe.send(("crashed", cfg["wid"], "".join(traceback.format_exception(exc))))

@@ -33,9 +33,9 @@ from tests.cluster.clusterkit import (
     wait_lease,
 )
 from tests.cluster.players import Closed, Participant
-from tests.tcp_proxy import TcpProxy
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml
+from tests.tcp_proxy import TcpProxy
 
 QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=60000, time_limit_ms=60000)}
 FENCED = ("quizd_cluster_snapshot_writes_total", 'result="fenced"')

@@ -22,6 +22,7 @@ import pytest
 import trio
 
 from quizd.client import ControlClient
+from quizd.testing.procs import REDIS_SERVER, RedisServer
 from tests.cluster.clusterkit import (
     Stopwatch,
     all_of,
@@ -31,7 +32,6 @@ from tests.cluster.clusterkit import (
     ring_owner,
     snapshot_participants,
 )
-from quizd.testing.procs import REDIS_SERVER, RedisServer
 from tests.cluster.players import Participant
 from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml

@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 import trio
+from wsproto.events import TextMessage
 
 from quizd.client import ControlClient, connect
 from quizd.game.handoffs import HANDOFF_SLACK_S
 from quizd.game.scoring import time_points
-from tests.nodekit import quiz_toml
-from wsproto.events import TextMessage
-
 from tests.e2e.test_limits import RawClient
+from tests.nodekit import quiz_toml
 
 pytestmark = pytest.mark.e2e
 

@@ -25,8 +25,8 @@ from quizd.store import schema
 from quizd.store.engine import engine_from_settings
 from quizd.store.migrate import is_current
 from quizd.testing.procs import PostgresServer
-from tests.nodekit import ADMIN_TOKEN, quiz_toml, write_toml
 from tests.e2e.httpkit import metric
+from tests.nodekit import ADMIN_TOKEN, quiz_toml, write_toml
 
 QUIZ = {"q": quiz_toml("q", questions=3, reveal_ms=200, time_limit_ms=60000)}
 

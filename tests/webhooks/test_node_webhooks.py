@@ -20,8 +20,8 @@ import pytest
 import trio
 from sqlalchemy import Engine
 
-from quizd.config.model import WebhookEndpoint, WebhookEvent
 from quizd.config import StorageSection
+from quizd.config.model import WebhookEndpoint, WebhookEvent
 from quizd.store.engine import engine_from_settings
 from quizd.store.migrate import upgrade
 from quizd.webhooks.outbox import event_id

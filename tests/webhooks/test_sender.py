@@ -11,10 +11,10 @@ import time
 import trio
 from sqlalchemy import Engine, update
 
+from quizd.config import StorageSection
 from quizd.config.model import WebhookEndpoint, WebhookEvent
 from quizd.ops import metrics
 from quizd.store import schema
-from quizd.config import StorageSection
 from quizd.store.engine import Database, engine_from_settings
 from quizd.webhooks.outbox import event_id
 from quizd.webhooks.schedule import RetrySchedule
