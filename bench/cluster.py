@@ -344,7 +344,8 @@ def scenario_takeover(cluster: Cluster, players: int) -> dict[str, Any]:
         "median_closed_s_by_gateway": by_gateway_closed,
         "server_busy_replies": busy,
         "acked_before_kill": len(acked),
-        "acks_kept": sum(1 for r in acked if r.get("answered_after") is True and r.get("score_after") == r.get("score_before")),
+        "acks_kept": sum(1 for r in acked
+                         if r.get("answered_after") is True and r.get("score_after") == r.get("score_before")),
         "phase_after": dict(Counter(str(r.get("phase")) for r in ps if "resumed_s" in r)),
         "errors": [f"t{r['i']}: {r['error']}" for r in recs if "error" in r][:10],
     })
@@ -423,7 +424,8 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
             log(f"cluster N={n}: within 1 s p50/p99 {block['burst_1s']['p50_ms']}/{block['burst_1s']['p99_ms']} ms "
                 f"(single node {single.get('burst_1s', {}).get('p50_ms')}/{single.get('burst_1s', {}).get('p99_ms')}), "
                 f"at once {block['burst_once']['p50_ms']}/{block['burst_once']['p99_ms']} ms "
-                f"(single node {single.get('burst_once', {}).get('p50_ms')}/{single.get('burst_once', {}).get('p99_ms')})")
+                f"(single node {single.get('burst_once', {}).get('p50_ms')}/"
+                f"{single.get('burst_once', {}).get('p99_ms')})")
         except KeyError:
             pass
     for trial in range(s.takeover_trials):

@@ -72,7 +72,8 @@ def main() -> int:
     p.add_argument("--cluster-n", help="comma-separated player counts for the cluster bursts "
                    f"(default 1000,5000; quick: 1000; with --n: its values up to {CLUSTER_MAX_N:,})")
     p.add_argument("--takeover-players", type=int, default=300, help="players in the takeover scenario (default 300)")
-    p.add_argument("--takeover-trials", type=int, help="kill -9 takeovers, each on a fresh cluster (default 3; quick: 1)")
+    p.add_argument("--takeover-trials", type=int,
+                   help="kill -9 takeovers, each on a fresh cluster (default 3; quick: 1)")
     p.add_argument("--update-docs", action="store_true", help="put the table and plot into docs/benchmarks.md")
     p.add_argument("--out", help="result file stem (default bench/results/<date>[-quick])")
     p.add_argument("--soak", action="store_true",

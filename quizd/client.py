@@ -127,7 +127,9 @@ class QuizConnection:
                 if message["type"] in wanted:
                     return message
 
-    async def request(self, msg_type: str, payload: dict[str, Any] | None = None, timeout: float = 10.0) -> dict[str, Any]:
+    async def request(
+        self, msg_type: str, payload: dict[str, Any] | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
         """Send and wait for the direct reply (the message whose ``re`` matches)."""
         msg_id = await self.send(msg_type, payload)
         with trio.fail_after(timeout):

@@ -150,7 +150,8 @@ def _storage_mode(config: Config) -> str:
         return f"PostgreSQL at {where}  ({migrate}, answers every {storage.answer_flush_ms} ms)"
     from quizd.store.engine import database_url
 
-    return f"SQLite {database_url(storage, config.source).database}  ({migrate}, answers every {storage.answer_flush_ms} ms)"
+    database = database_url(storage, config.source).database
+    return f"SQLite {database}  ({migrate}, answers every {storage.answer_flush_ms} ms)"
 
 
 def _port(parts: SplitResult) -> int | None:

@@ -180,7 +180,8 @@ class Run:
         if a.definition:
             matches = [d for d in definitions if d["id"] == a.definition]
             if not matches:
-                raise LoadError(f"no definition {a.definition!r}; the node has " + ", ".join(d["id"] for d in definitions))
+                raise LoadError(f"no definition {a.definition!r}; the node has "
+                                + ", ".join(d["id"] for d in definitions))
             chosen = matches[0]
         status, body = control.request_sync("POST", "/api/quizzes", {"definitionId": chosen["id"]})
         if status != 201:

@@ -170,7 +170,8 @@ class Worker:
         if self.next_connect >= len(self.players):
             return
         if self.connect_rate:
-            self.tokens = min(self.tokens + (now - self.t_tokens) / 1e9 * self.connect_rate, max(1.0, self.connect_rate / 20))
+            self.tokens = min(self.tokens + (now - self.t_tokens) / 1e9 * self.connect_rate,
+                              max(1.0, self.connect_rate / 20))
             self.t_tokens = now
         while self.next_connect < len(self.players) and self.inflight < self.window:
             if self.connect_rate:

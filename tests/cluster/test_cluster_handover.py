@@ -166,7 +166,8 @@ async def test_a_draining_owner_keeps_running_its_quiz_for_drain_timeout_s(redis
     async with trio.open_nursery() as nursery:
         host = Participant(nursery, quiz_id, "host", lambda: urls)
         await host.join(other.ws_url, hostToken=created["hostToken"])
-        ann, bob = Participant(nursery, quiz_id, "Ann", lambda: urls), Participant(nursery, quiz_id, "Bob", lambda: urls)
+        ann = Participant(nursery, quiz_id, "Ann", lambda: urls)
+        bob = Participant(nursery, quiz_id, "Bob", lambda: urls)
         await ann.join(owner.ws_url, name="Ann")
         await bob.join(other.ws_url, name="Bob")
         await host.call("start")

@@ -49,7 +49,8 @@ async def test_players_get_server_busy_at_the_bound_and_play_on(persistent_redis
 
     async def player(n: int, nursery: trio.Nursery) -> None:
         async with await connect_websocket_url(nursery, nodes[1].ws_url) as ws:
-            await ws.send_message(json.dumps({"type": "join", "id": 0, "payload": {"quizId": quiz_id, "name": f"P{n}"}}))
+            join = {"type": "join", "id": 0, "payload": {"quizId": quiz_id, "name": f"P{n}"}}
+            await ws.send_message(json.dumps(join))
             assert json.loads(await ws.get_message())["type"] == "joined"
             ready.append(n)
 

@@ -31,7 +31,9 @@ def restore(game, now: float, wall_offset_ms: int = 0, at: float | None = None):
     meta, participants = game.to_snapshot(game_now := (at if at is not None else now))
     definition = definition_from_record(roundtrip(definition_record(game.definition)))
     del game_now
-    return QuizGame.from_snapshot(definition, GameSettings(), roundtrip(meta), roundtrip(participants), now, wall_offset_ms)
+    return QuizGame.from_snapshot(
+        definition, GameSettings(), roundtrip(meta), roundtrip(participants), now, wall_offset_ms
+    )
 
 
 def test_definition_round_trips():
