@@ -41,7 +41,7 @@ class ClusterNode(QuizdServer):
                              f"node_timeout_ms = {CLUSTER_NODE_TIMEOUT_MS}\n")
 
     def metrics(self) -> dict[str, float]:
-        status, text = ControlClient(self.http_url, TOKEN, timeout=20).request_sync("GET", "/metrics", raw=True)
+        _status, text = ControlClient(self.http_url, TOKEN, timeout=20).request_sync("GET", "/metrics", raw=True)
         out = {}
         for line in text.decode().splitlines():
             if line and not line.startswith("#"):
@@ -378,7 +378,8 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
         out["runs"][str(n)] = block
         cluster = Cluster(tmp / f"cluster-{n}", s)
 
-        def attempt(name: str, what: str, fn: Any) -> None:
+        def attempt(name: str, what: str, fn: Any,
+                    n: int = n, block: dict[str, Any] = block, cluster: Cluster = cluster) -> None:
             # Once more after a failure: with node_timeout_ms 1000 and three nodes on one core,
             # a stalled node can lose a lease under load and the quiz moves mid-run (quizd-load
             # does not survive its host being moved).  The failure stays in the results.
@@ -400,11 +401,13 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
             block["start_s"] = cluster.start_s
             cores0, cpu0, w0 = core_times(), total_cpu_s(cluster.pids), time.monotonic()
             attempt("burst_1s", "burst, answers within 1 s (players spread over 3 nodes)",
-                    lambda: scenario_load(cluster, n, "bench-burst", "uniform:0-1000", s.burst_questions, key))
+                    lambda cluster=cluster, n=n:
+                    scenario_load(cluster, n, "bench-burst", "uniform:0-1000", s.burst_questions, key))
             fan_ms = (block.get("burst_1s") or {}).get("fanout_median_trigger_to_last_ms") or 100
             sync_ms = int(max(300, 3 * fan_ms))
             attempt("burst_once", f"burst, all answers at once ({sync_ms} ms after the question is sent)",
-                    lambda: scenario_load(cluster, n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key))
+                    lambda cluster=cluster, n=n, sync_ms=sync_ms:
+                    scenario_load(cluster, n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key))
             block["sync_ms"] = sync_ms
             for sc in ("burst_1s", "burst_once"):
                 if sc in block and block[sc].get("quiz_id"):

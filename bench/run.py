@@ -83,7 +83,7 @@ def main() -> int:
                    "implies --soak)")
     p.add_argument("--replot", metavar="JSON", help="only redo the table, plot (and --update-docs) of a results file")
     p.add_argument("--no-nice", action="store_true",
-                   help="do not raise the priority of the server and clients (nice -n %d)" % common.NICE)
+                   help=f"do not raise the priority of the server and clients (nice -n {common.NICE:d})")
     s = p.parse_args()
     if s.no_nice or not nice_available():
         if not s.no_nice:
@@ -123,7 +123,7 @@ def main() -> int:
             os.setpriority(os.PRIO_PROCESS, 0, common.NICE)
         except OSError:
             pass
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if hard < max(s.ns) + 1000:
         log(f"warning: the open-files limit ({hard}) is below N+1000; large runs may fail")

@@ -164,7 +164,7 @@ level = "warning"
     def slow_consumer_disconnects(self) -> float | None:
         t0 = time.monotonic()
         try:
-            status, text = ControlClient(self.http_url, TOKEN, timeout=60).request_sync("GET", "/metrics", raw=True)
+            _status, text = ControlClient(self.http_url, TOKEN, timeout=60).request_sync("GET", "/metrics", raw=True)
         except OSError as exc:
             log(f"quizd /metrics did not answer: {exc}")
             return None

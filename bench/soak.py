@@ -164,7 +164,6 @@ def summarize(samples: list[dict[str, float]], runs: list[dict[str, Any]], durat
     for key in ("rss_kb", "fds"):
         values = [s[key] for s in after]
         slope = slope_per_minute([(s["t_s"], s[key]) for s in after])
-        mean = sum(values) / len(values) if values else 0.0
         late_slope = slope_per_minute([(s["t_s"], s[key]) for s in late])
         if key == "rss_kb":
             late_mean = sum(s[key] for s in late) / len(late) if late else 0.0

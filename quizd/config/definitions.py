@@ -12,7 +12,7 @@ from a worker thread (at start and on SIGHUP).
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -280,7 +280,9 @@ def _parse_table(
     missing-and-required or failed its type check is left out of the result, so
     callers test ``key in result`` before cross-key checks.
     """
-    locate: Callable[[str], str] = lambda key: f"{prefix}{key}"
+    def locate(key: str) -> str:
+        return f"{prefix}{key}"
+
     problems.extend(unknown_key_problems(raw, [*spec, *extra_known], source, locate))
     out: dict[str, Any] = {}
     for key, rule in spec.items():

@@ -460,16 +460,16 @@ def _cross_key_problems(
         )
 
     cluster = values["cluster"]
-    if not {("cluster", "heartbeat_ms"), ("cluster", "node_timeout_ms")} & bad:
-        if cluster["node_timeout_ms"] <= cluster["heartbeat_ms"]:
-            problems.append(
-                Problem(
-                    file,
-                    config_location("cluster", "node_timeout_ms"),
-                    f"must be greater than heartbeat_ms ({cluster['heartbeat_ms']}), "
-                    f"got {cluster['node_timeout_ms']}",
-                )
+    if (not {("cluster", "heartbeat_ms"), ("cluster", "node_timeout_ms")} & bad
+            and cluster["node_timeout_ms"] <= cluster["heartbeat_ms"]):
+        problems.append(
+            Problem(
+                file,
+                config_location("cluster", "node_timeout_ms"),
+                f"must be greater than heartbeat_ms ({cluster['heartbeat_ms']}), "
+                f"got {cluster['node_timeout_ms']}",
             )
+        )
     return problems
 
 

@@ -366,24 +366,23 @@ class Run:
         a = self.args
         played = 0
         for q in range(questions):
-            if q == 0:
-                if 0 not in self.host_question:
-                    t0 = self.host.send({"type": "start", "payload": {}, "id": "start"})
-                    self.trigger_sent[0] = t0
-                    self._broadcast(("trigger", 0, t0))
-            if not self._wait(lambda: q in self.host_question, 30.0, f"question {q}"):
+            if q == 0 and 0 not in self.host_question:
+                t0 = self.host.send({"type": "start", "payload": {}, "id": "start"})
+                self.trigger_sent[0] = t0
+                self._broadcast(("trigger", 0, t0))
+            if not self._wait(lambda q=q: q in self.host_question, 30.0, f"question {q}"):
                 self.warnings.append(f"question {q} never arrived at the host")
                 break
             played += 1
             limit = (self.time_limit_ms.get(q) or 20000) / 1000
             if a.advance == "answered":
-                done = self._wait(lambda: len(self.qdone.get(q, ())) == a.workers, limit + QUESTION_GRACE_S,
+                done = self._wait(lambda q=q: len(self.qdone.get(q, ())) == a.workers, limit + QUESTION_GRACE_S,
                                   f"answers to question {q}")
                 if not done:
                     self.warnings.append(f"question {q}: not every answer had its reply within the time limit")
                 if self.closed_count <= q:
                     self.host.send({"type": "next", "payload": {"questionIndex": q}, "id": f"close-{q}"})
-            if not self._wait(lambda: self.closed_count > q, limit + CLOSE_WAIT_S, f"question {q} to close"):
+            if not self._wait(lambda q=q: self.closed_count > q, limit + CLOSE_WAIT_S, f"question {q} to close"):
                 self.warnings.append(f"question {q} did not close")
                 break
             if a.reveal_wait:

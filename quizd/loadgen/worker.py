@@ -275,11 +275,10 @@ class Worker:
                     self.late += 1
                 self._settle(conn, conn.pending_q)
                 conn.pending_q = -1
-        elif mtype == "quiz_ended":
-            if not conn.ended:
-                conn.ended = True
-                self.ended_count += 1
-                self.dirty = True
+        elif mtype == "quiz_ended" and not conn.ended:
+            conn.ended = True
+            self.ended_count += 1
+            self.dirty = True
 
     def _on_question(self, conn: Conn, payload: dict[str, Any], t: int) -> None:
         index = payload["index"]
@@ -417,10 +416,7 @@ class Worker:
                 self.errors["client: run deadline reached"] += 1
                 break
             self._start_connects(now)
-            if self.timers:
-                timeout = max(0.0, (self.timers[0][0] - now) / 1e9)
-            else:
-                timeout = 0.05
+            timeout = max(0.0, (self.timers[0][0] - now) / 1e9) if self.timers else 0.05
             if self.connect_rate and self.next_connect < len(self.players):
                 timeout = min(timeout, 0.005)
             events = self.ep.poll(min(timeout, 0.25))

@@ -17,7 +17,7 @@ def cluster_tables(redis_url: str) -> dict:
 async def wait_members(control: ControlClient, count: int) -> None:
     with trio.fail_after(15):
         while True:
-            status, body = await control.request("GET", "/metrics", raw=True)
+            _status, body = await control.request("GET", "/metrics", raw=True)
             for line in body.decode().splitlines():
                 if line.startswith("quizd_cluster_members ") and float(line.split()[1]) >= count:
                     return

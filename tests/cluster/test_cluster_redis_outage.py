@@ -94,7 +94,8 @@ async def finish(nodes, quiz_id: str, host: Participant, players: dict[str, Part
     """Everybody answers what they have not, the quiz ends, the results keep every ack."""
     for index in range(2):
         qid = f"q{index}"
-        await all_of(*[lambda p=p: p.answer(qid, index % 4) for p in players.values() if qid not in p.acks])
+        await all_of(*[lambda p=p, qid=qid, index=index: p.answer(qid, index % 4)
+                       for p in players.values() if qid not in p.acks])
         await host.host_next(index, "reveal")
         await host.host_next(index, "question" if index == 0 else "ended")
     for p in players.values():
@@ -175,7 +176,7 @@ async def test_a_redis_outage_longer_than_the_lease_moves_everyone_without_losin
 
         # Dan answers during the outage: it cannot be made durable, so it is not acknowledged
         # before Redis is back; Dan is sent to resume and answers again there.
-        codes, dan_ack, _ = await all_of(everyone_closed, lambda: dan.answer("q0", 0, timeout=30), restart)
+        codes, _dan_ack, _ = await all_of(everyone_closed, lambda: dan.answer("q0", 0, timeout=30), restart)
         assert all(int(code) == 1012 for code in codes), codes
         dan_at = dan.ack_log[-1][0] - clock.start
         assert dan_at >= back - 0.05, (dan_at, back)
@@ -189,7 +190,7 @@ async def test_a_redis_outage_longer_than_the_lease_moves_everyone_without_losin
               f"all resumed at {resumed:.2f} s; lease now {now_lease}; resume attempts {attempts}")
         assert now_lease is not None and now_lease[1] > 1
         for p in [host, *players.values()]:
-            for _url, at, joined in p.resumes:
+            for _url, at, _joined in p.resumes:
                 assert at - clock.start >= back - 0.05, (p.name, "resumed while Redis was down?")
             if p.name in acked:
                 assert p.resumes[0][2]["score"] == acked[p.name], (p.name, p.resumes[0][2], acked)

@@ -82,7 +82,7 @@ async def test_kill_9_of_the_owner_loses_no_acknowledged_answer(redis_server, no
         owner.process.wait()
         urls = [n.ws_url for n in survivors]
         resumed = {}
-        for name, (conn, token, node) in players.items():
+        for name, (conn, token, _node) in players.items():
             code = await wait_closed(conn)
             assert code in (1012, 1006), code
             new_conn, joined = await resume(stack, urls, "takeover", token)
