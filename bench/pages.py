@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.servers import QuizdServer  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.browserkit import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 PAGES = (("/play", "join"), ("/host", "setup"))
 

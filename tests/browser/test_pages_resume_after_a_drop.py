@@ -18,8 +18,7 @@ from typing import Any
 import attrs
 import pytest
 
-from tests.browser.conftest import needs_chromium
-from tests.browser.test_pages_play_a_quiz import (
+from tests.browser.browserkit import (
     BIG_SCREEN,
     DEFINITION,
     WAIT_MS,
@@ -28,6 +27,7 @@ from tests.browser.test_pages_play_a_quiz import (
     answer,
     create_quiz_on_host_screen,
     join_as,
+    needs_chromium,
     on_screen,
     text_of,
 )

@@ -14,8 +14,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import needs_chromium
-from tests.browser.test_pages_play_a_quiz import (
+from tests.browser.browserkit import (
     BIG_SCREEN,
     WAIT_MS,
     Browser,
@@ -23,6 +22,7 @@ from tests.browser.test_pages_play_a_quiz import (
     answer,
     create_quiz_on_host_screen,
     join_as,
+    needs_chromium,
     on_screen,
     text_of,
 )

@@ -11,8 +11,7 @@ import json
 import redis
 
 from quizd.client import ControlClient
-from tests.cluster.clusterkit import lease
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
+from tests.cluster.clusterkit import cluster_tables, lease, wait_members
 from tests.nodekit import RunningNode, quiz_toml, write_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2)}

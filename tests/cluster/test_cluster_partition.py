@@ -20,6 +20,7 @@ import trio
 from quizd.client import ControlClient
 from tests.cluster.clusterkit import (
     Stopwatch,
+    cluster_tables,
     lease,
     log_has,
     metric,
@@ -31,9 +32,9 @@ from tests.cluster.clusterkit import (
     start_node,
     wait_exit,
     wait_lease,
+    wait_members,
 )
 from tests.cluster.players import Closed, Participant
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml
 from tests.tcp_proxy import TcpProxy
 

@@ -14,57 +14,28 @@ Either way no acknowledged answer is lost.
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import trio
 
 from quizd.client import ControlClient
-from quizd.testing.procs import REDIS_SERVER, RedisServer
 from tests.cluster.clusterkit import (
+    PersistentRedis,
     Stopwatch,
     all_of,
+    cluster_tables,
     lease,
     node_ids,
     pick_quiz_id,
     ring_owner,
     snapshot_participants,
+    wait_members,
 )
 from tests.cluster.players import Participant
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=60000, time_limit_ms=60000)}
 BLIP_S = 0.5
 BLIP_LEASE_MS = 2000
 OUTAGE_S = 2.0  # with the default lease of these tests, 1 s
-
-
-class PersistentRedis(RedisServer):
-    """A redis-server with an fsync'ed append-only file, restarted on the same port."""
-
-    persistence = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
-
-    def kill(self) -> None:
-        """A crash: SIGKILL, no shutdown work (what was fsync'ed is all that survives)."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.process = None
-
-
-@pytest.fixture
-def persistent_redis(tmp_path: Path) -> Iterator[PersistentRedis]:
-    if REDIS_SERVER is None:
-        pytest.fail("redis-server is not installed")
-    directory = tmp_path / "redis"
-    directory.mkdir()
-    server = PersistentRedis(directory)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def start_quiz(redis_srv: PersistentRedis, node_factory, nursery: trio.Nursery, prefix: str,

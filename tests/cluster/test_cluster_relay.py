@@ -14,8 +14,7 @@ import signal
 import trio
 
 from quizd.client import ControlClient
-from tests.cluster.clusterkit import Stopwatch, lease, node_ids, pick_quiz_id, ring_owner
-from tests.cluster.test_cluster_play import wait_members
+from tests.cluster.clusterkit import Stopwatch, lease, node_ids, pick_quiz_id, ring_owner, wait_members
 from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2)}

@@ -17,9 +17,7 @@ from trio_websocket import ConnectionClosed, connect_websocket_url
 
 from quizd.client import ControlClient
 from quizd.cluster.transport import BACKLOG_MAX_BYTES, BACKLOG_MAX_MESSAGES
-from tests.cluster.clusterkit import metric, node_ids, pick_quiz_id, ring_owner
-from tests.cluster.test_cluster_play import wait_members
-from tests.cluster.test_cluster_redis_outage import PersistentRedis, persistent_redis  # noqa: F401 - fixture
+from tests.cluster.clusterkit import PersistentRedis, metric, node_ids, pick_quiz_id, ring_owner, wait_members
 from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=60000, time_limit_ms=60000)}

@@ -13,9 +13,8 @@ import signal
 import trio
 
 from quizd.client import ControlClient
-from tests.cluster.clusterkit import Stopwatch, all_of, lease, start_node, wait_exit
+from tests.cluster.clusterkit import Stopwatch, all_of, cluster_tables, lease, start_node, wait_exit, wait_members
 from tests.cluster.players import Participant
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml
 
 QUESTIONS = 4

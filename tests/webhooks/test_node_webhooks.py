@@ -27,7 +27,7 @@ from quizd.store.migrate import upgrade
 from quizd.webhooks.outbox import event_id
 from tests.webhooks.quizkit import a_quiz, outbox_rows
 from tests.webhooks.receiver import SECRET, STALL, Receiver, serve
-from tests.webhooks.test_outbox import write
+from tests.webhooks.webhookkit import write
 
 pytestmark = pytest.mark.e2e
 
