@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import hypercorn.config
 import hypercorn.trio
@@ -36,6 +38,9 @@ from quizd.service import QuizService
 from quizd.store.runtime import Store, StoreNotReady, open_store
 from quizd.webhooks.outbox import Outbox
 from quizd.webhooks.sender import WebhookSender
+
+if TYPE_CHECKING:
+    from hypercorn.typing import ASGIFramework
 
 log = logging.getLogger("quizd.node")
 
@@ -151,7 +156,10 @@ class Node:
                 await nursery.start(self.supervisor.run)
                 ws_host, ws_port = await nursery.start(self.gateway.serve)
                 binds = await nursery.start(
-                    partial(hypercorn.trio.serve, self.control_plane, self._hypercorn_config(),
+                    # ControlPlane is an ASGI 3 app typed with our own Scope/Receive/Send (plain
+                    # dicts); hypercorn's union of TypedDicts is narrower only on paper.
+                    partial(hypercorn.trio.serve, cast("ASGIFramework", self.control_plane),
+                            self._hypercorn_config(),
                             shutdown_trigger=shutdown.wait)
                 )
                 http = binds[0].split("://", 1)[1]
@@ -224,8 +232,8 @@ class Node:
         bound_connections(hc)
         return hc
 
-    async def _signals(self, signals: trio.abc.ReceiveChannel[int] | object) -> int:
-        async for signum in signals:  # type: ignore[attr-defined]
+    async def _signals(self, signals: AsyncIterator[int]) -> int:
+        async for signum in signals:
             if signum == signal.SIGHUP:
                 await self.reload()
                 continue
@@ -269,7 +277,7 @@ class Node:
             metrics.CONFIG_LAST_RELOAD_SUCCESS.set_to_current_time()
         self.notifier.ready(self.describe())
 
-    async def drain(self, signals: object) -> int:
+    async def drain(self, signals: AsyncIterator[int]) -> int:
         """SIGTERM/SIGINT: stop taking new work, let live quizzes finish, then end them.
 
         A second SIGTERM/SIGINT exits 130 at once.
@@ -285,7 +293,7 @@ class Node:
 
             async def second_signal() -> None:
                 nonlocal interrupted
-                async for signum in signals:  # type: ignore[attr-defined]
+                async for signum in signals:
                     if signum in (signal.SIGTERM, signal.SIGINT):
                         interrupted = True
                         nursery.cancel_scope.cancel()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
+import functools
 import os
 import re
 import ssl
@@ -410,7 +411,7 @@ def _structure_sections(
             else:
                 section[key] = structured
         problems.extend(
-            unknown_key_problems(raw, types, file, lambda k, name=name: config_location(name, k))
+            unknown_key_problems(raw, types, file, functools.partial(config_location, name))
         )
         values[name] = section
     return values, bad

@@ -59,7 +59,7 @@ def check_loopback(urls: list[str], allow_remote: bool) -> None:
         except socket.gaierror as exc:
             raise LoadError(f"cannot resolve {host!r} in {url}: {exc}") from None
         for info in infos:
-            addr = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+            addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
             if not addr.is_loopback:
                 raise LoadError(
                     f"{url} resolves to {addr}, which is not a loopback address; "
@@ -197,6 +197,7 @@ class Run:
             slices[i % a.workers].append((i, f"{prefix}{i}", self.urls[i % len(self.urls)]))
         ctx = multiprocessing.get_context("spawn")
         self.pipes: list[Any] = []
+        self.host_closed_noted = False
         self.procs: list[Any] = []
         answer_key = [int(x) for x in a.answer_key.split(",")] if a.answer_key else []
         for wid, players in enumerate(slices):
@@ -334,7 +335,7 @@ class Run:
         self.dead_pipes = 0
         self.host_closed_noted = False
         self.spawn_workers(quiz_id)
-        self.pipe_by_fd = {p.fileno(): p for p in self.pipes}
+        self.pipe_by_fd: dict[int, Any] = {p.fileno(): p for p in self.pipes}
         for fd in self.pipe_by_fd:
             self.ep.register(fd, select.EPOLLIN)
         played = 0
@@ -404,7 +405,7 @@ class Run:
         if len(results) < a.workers:
             self.warnings.append(f"only {len(results)} of {a.workers} workers reported")
 
-        def cat(key: str) -> array:
+        def cat(key: str) -> array[int]:
             out = array("q")
             for r in results:
                 out.frombytes(r[key])

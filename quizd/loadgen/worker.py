@@ -108,7 +108,7 @@ class Worker:
         self.ended_sent = False
         # what is reported
         self.join_latency = array("q")
-        self.receipts: dict[int, array] = {}
+        self.receipts: dict[int, array[int]] = {}
         self.answer_latency = array("q")
         self.send_lag = array("q")
         self.sent = 0
