@@ -13,13 +13,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from quizd.client import ControlClient
-from quizd.loadgen.stats import median
-from quizd.testing.procs import REDIS_SERVER, RedisServer
-
 from bench.common import CLIENT_CPU, SERVER_CPU, TOKEN, core_busy, core_times, log, pinned, total_cpu_s
 from bench.scenarios import scenario_load
 from bench.servers import QuizdServer
+from quizd.client import ControlClient
+from quizd.loadgen.stats import median
+from quizd.testing.procs import REDIS_SERVER, RedisServer
 
 # ---------------------------------------------------------------------- cluster
 # Three quizd nodes and one redis-server, all on the server core (core 0) like the single
@@ -42,7 +41,7 @@ class ClusterNode(QuizdServer):
                              f"node_timeout_ms = {CLUSTER_NODE_TIMEOUT_MS}\n")
 
     def metrics(self) -> dict[str, float]:
-        status, text = ControlClient(self.http_url, TOKEN, timeout=20).request_sync("GET", "/metrics", raw=True)
+        _status, text = ControlClient(self.http_url, TOKEN, timeout=20).request_sync("GET", "/metrics", raw=True)
         out = {}
         for line in text.decode().splitlines():
             if line and not line.startswith("#"):
@@ -283,7 +282,7 @@ def scenario_takeover(cluster: Cluster, players: int) -> dict[str, Any]:
                     cleanup.shield = True
                     try:
                         await cm.__aexit__(None, None, None)
-                    except Exception:  # noqa: BLE001 - the connection is gone either way
+                    except Exception:  # the connection is gone either way
                         pass
 
         with trio.fail_after(120):
@@ -345,7 +344,8 @@ def scenario_takeover(cluster: Cluster, players: int) -> dict[str, Any]:
         "median_closed_s_by_gateway": by_gateway_closed,
         "server_busy_replies": busy,
         "acked_before_kill": len(acked),
-        "acks_kept": sum(1 for r in acked if r.get("answered_after") is True and r.get("score_after") == r.get("score_before")),
+        "acks_kept": sum(1 for r in acked
+                         if r.get("answered_after") is True and r.get("score_after") == r.get("score_before")),
         "phase_after": dict(Counter(str(r.get("phase")) for r in ps if "resumed_s" in r)),
         "errors": [f"t{r['i']}: {r['error']}" for r in recs if "error" in r][:10],
     })
@@ -378,7 +378,8 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
         out["runs"][str(n)] = block
         cluster = Cluster(tmp / f"cluster-{n}", s)
 
-        def attempt(name: str, what: str, fn: Any) -> None:
+        def attempt(name: str, what: str, fn: Any,
+                    n: int = n, block: dict[str, Any] = block, cluster: Cluster = cluster) -> None:
             # Once more after a failure: with node_timeout_ms 1000 and three nodes on one core,
             # a stalled node can lose a lease under load and the quiz moves mid-run (quizd-load
             # does not survive its host being moved).  The failure stays in the results.
@@ -389,7 +390,7 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
                     block[name]["tries"] = tries
                     block[name]["cluster_health"] = cluster.health()
                     return
-                except Exception as exc:  # noqa: BLE001 - one failed scenario must not lose the rest
+                except Exception as exc:  # one failed scenario must not lose the rest
                     log(f"cluster N={n}: {name} failed: {str(exc)[-300:]}")
                     block["errors"][name if tries == 1 else f"{name} (2nd try)"] = str(exc)[-2000:]
                     block.setdefault("health_after_failure", {})[name] = cluster.health()
@@ -400,11 +401,13 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
             block["start_s"] = cluster.start_s
             cores0, cpu0, w0 = core_times(), total_cpu_s(cluster.pids), time.monotonic()
             attempt("burst_1s", "burst, answers within 1 s (players spread over 3 nodes)",
-                    lambda: scenario_load(cluster, n, "bench-burst", "uniform:0-1000", s.burst_questions, key))
+                    lambda cluster=cluster, n=n:
+                    scenario_load(cluster, n, "bench-burst", "uniform:0-1000", s.burst_questions, key))
             fan_ms = (block.get("burst_1s") or {}).get("fanout_median_trigger_to_last_ms") or 100
             sync_ms = int(max(300, 3 * fan_ms))
             attempt("burst_once", f"burst, all answers at once ({sync_ms} ms after the question is sent)",
-                    lambda: scenario_load(cluster, n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key))
+                    lambda cluster=cluster, n=n, sync_ms=sync_ms:
+                    scenario_load(cluster, n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key))
             block["sync_ms"] = sync_ms
             for sc in ("burst_1s", "burst_once"):
                 if sc in block and block[sc].get("quiz_id"):
@@ -414,7 +417,7 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
             block["server_cpu_s"] = round(total_cpu_s(cluster.pids) - cpu0, 2)
             block["server_core_share"] = round(block["server_cpu_s"] / wall, 3)
             block["core_busy"] = core_busy(cores0, core_times())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log(f"cluster N={n}: failed: {exc}")
             block["errors"]["cluster"] = str(exc)[-2000:]
         finally:
@@ -424,7 +427,8 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
             log(f"cluster N={n}: within 1 s p50/p99 {block['burst_1s']['p50_ms']}/{block['burst_1s']['p99_ms']} ms "
                 f"(single node {single.get('burst_1s', {}).get('p50_ms')}/{single.get('burst_1s', {}).get('p99_ms')}), "
                 f"at once {block['burst_once']['p50_ms']}/{block['burst_once']['p99_ms']} ms "
-                f"(single node {single.get('burst_once', {}).get('p50_ms')}/{single.get('burst_once', {}).get('p99_ms')})")
+                f"(single node {single.get('burst_once', {}).get('p50_ms')}/"
+                f"{single.get('burst_once', {}).get('p99_ms')})")
         except KeyError:
             pass
     for trial in range(s.takeover_trials):
@@ -435,7 +439,7 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
             res = scenario_takeover(cluster, s.takeover_players)
             log(f"cluster takeover {trial + 1}: first resume {res['first_resume_s']} s, all {res['resumed']} "
                 f"resumed {res['all_resumed_s']} s, acks kept {res['acks_kept']}/{res['acked_before_kill']}")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log(f"cluster takeover {trial + 1}: failed: {exc!r}")
             res = {"error": repr(exc)[-2000:]}
         finally:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.servers import QuizdServer  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.browserkit import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 PAGES = (("/play", "join"), ("/host", "setup"))
 
@@ -55,7 +55,7 @@ def measure(browser: object, url: str, screen: str, loads: int) -> None:
         context = browser.new_context()  # type: ignore[attr-defined]
         page = context.new_page()
         responses: list[object] = []
-        page.on("response", lambda response: responses.append(response))
+        page.on("response", responses.append)
         started = time.perf_counter()
         page.goto(url)
         page.locator(f'body[data-screen="{screen}"]').wait_for(state="attached")

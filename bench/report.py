@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.common import CLIENT_CPU, DOCS, LABELS, SERVER_CPU, SERVERS, log
 from quizd.loadgen.stats import median
 
-from bench.common import CLIENT_CPU, DOCS, LABELS, SERVER_CPU, SERVERS, log
 
 # ---------------------------------------------------------------------- table and plot
 # (key, label, unit, higher_is_better, getter)
@@ -325,7 +324,8 @@ def saturation_notes(results: dict[str, Any]) -> list[str]:
                          f"(the server's own share {b.get('server_core_share', 0):.0%}), core 1 busy "
                          f"{cores.get('cpu1', 0):.0%}; C receiver busy {busy:.0%} of its core in the median round "
                          f"({busy_max:.0%} in the busiest; rounds of a few ms are coarse); "
-                         f"server CPU {cf['server_cpu_during_rounds_s']:.2f} s over {cf['rounds_wall_s']:.2f} s of rounds; "
+                         f"server CPU {cf['server_cpu_during_rounds_s']:.2f} s "
+                         f"over {cf['rounds_wall_s']:.2f} s of rounds; "
                          "quizd-load CPU / answer send lag p99: " + ", ".join(
                              f"{sc} {b[sc]['client_cpu_util']:.0%} / {b[sc]['client_send_lag_p99_ms']:.0f} ms"
                              for sc in ("burst_1s", "burst_once", "steady"))

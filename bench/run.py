@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import resource
@@ -65,6 +64,7 @@ from bench.scenarios import run_server_block  # noqa: E402
 from bench.servers import make_questions, write_definitions  # noqa: E402
 from bench.soak import run_soak  # noqa: E402
 from bench.storage import run_storage  # noqa: E402
+
 
 # ---------------------------------------------------------------------- main
 def main() -> int:
@@ -94,7 +94,8 @@ def main() -> int:
     p.add_argument("--no-kinds", action="store_true", help="skip the question kinds rows")
     p.add_argument("--no-storage", action="store_true", help="skip the storage rows")
     p.add_argument("--takeover-players", type=int, default=300, help="players in the takeover scenario (default 300)")
-    p.add_argument("--takeover-trials", type=int, help="kill -9 takeovers, each on a fresh cluster (default 3; quick: 1)")
+    p.add_argument("--takeover-trials", type=int,
+                   help="kill -9 takeovers, each on a fresh cluster (default 3; quick: 1)")
     p.add_argument("--update-docs", action="store_true", help="put the table and plot into docs/benchmarks.md")
     p.add_argument("--out", help="result file stem (default bench/results/<date>[-quick])")
     p.add_argument("--soak", action="store_true",
@@ -104,7 +105,7 @@ def main() -> int:
                    "implies --soak)")
     p.add_argument("--replot", metavar="JSON", help="only redo the table, plot (and --update-docs) of a results file")
     p.add_argument("--no-nice", action="store_true",
-                   help="do not raise the priority of the server and clients (nice -n %d)" % common.NICE)
+                   help=f"do not raise the priority of the server and clients (nice -n {common.NICE:d})")
     s = p.parse_args()
     if s.no_nice or not nice_available():
         if not s.no_nice:
@@ -155,7 +156,7 @@ def main() -> int:
             os.setpriority(os.PRIO_PROCESS, 0, common.NICE)
         except OSError:
             pass
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if hard < max([*s.ns, s.kinds_n, s.storage_end_n]) + 1000:
         log(f"warning: the open-files limit ({hard}) is below N+1000; large runs may fail")

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import CLIENT_CPU, PY, RECEIVER, ROOT, core_busy, core_times, cpu_s, log, pinned, rss_kb
+from bench.servers import PeerServer, QuizdServer, Server
 from quizd.loadgen.stats import median
 from quizd.testing.procs import read_line
 
-from bench.common import CLIENT_CPU, PY, RECEIVER, ROOT, core_busy, core_times, cpu_s, log, pinned, rss_kb
-from bench.servers import PeerServer, QuizdServer, Server
 
 # ---------------------------------------------------------------------- scenarios
 def scenario_connect_fanout(server: Server, n: int, rounds: int) -> dict[str, Any]:
@@ -153,7 +153,7 @@ def run_server_block(kind: str, n: int, s: argparse.Namespace, work: Path, profi
         log(f"{kind} N={n}: {what}")
         try:
             block[name] = fn()
-        except Exception as exc:  # noqa: BLE001 - one failed scenario must not lose the rest
+        except Exception as exc:  # one failed scenario must not lose the rest
             log(f"{kind} N={n}: {name} failed: {exc}")
             block["errors"][name] = str(exc)[-2000:]
 

@@ -17,10 +17,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.common import CLIENT_CPU, PY, ROOT, SERVER_CPU, TOKEN, log, pinned
 from quizd.client import ControlClient
 from quizd.testing.procs import NodeProcess, read_line, stop_process
 
-from bench.common import CLIENT_CPU, PY, ROOT, SERVER_CPU, TOKEN, log, pinned
 
 # ---------------------------------------------------------------------- questions
 def question_text(i: int, length: int) -> str:
@@ -221,7 +221,7 @@ level = "warning"
     def slow_consumer_disconnects(self) -> float | None:
         t0 = time.monotonic()
         try:
-            status, text = ControlClient(self.http_url, TOKEN, timeout=60).request_sync("GET", "/metrics", raw=True)
+            _status, text = ControlClient(self.http_url, TOKEN, timeout=60).request_sync("GET", "/metrics", raw=True)
         except OSError as exc:
             log(f"quizd /metrics did not answer: {exc}")
             return None

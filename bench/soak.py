@@ -164,7 +164,6 @@ def summarize(samples: list[dict[str, float]], runs: list[dict[str, Any]], durat
     for key in ("rss_kb", "fds"):
         values = [s[key] for s in after]
         slope = slope_per_minute([(s["t_s"], s[key]) for s in after])
-        mean = sum(values) / len(values) if values else 0.0
         late_slope = slope_per_minute([(s["t_s"], s[key]) for s in late])
         if key == "rss_kb":
             late_mean = sum(s[key] for s in late) / len(late) if late else 0.0
@@ -188,7 +187,7 @@ def summarize(samples: list[dict[str, float]], runs: list[dict[str, Any]], durat
         for code, count in r["errors"].items():
             errors[code] = errors.get(code, 0) + count
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "duration_s": round(duration_s), "warmup_s": round(warmup), "sample_s": SAMPLE_S,
         "concurrent_runs": CONCURRENT_RUNS, "linger_s": SOAK_LINGER_S,
         "quizzes_played": len(ok), "load_runs_failed": len(runs) - len(ok),

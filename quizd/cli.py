@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(config.logging.level, config.logging.format)
     try:
         return serve(config)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: exit 1, say why
+    except Exception as exc:  # the last line of defence: exit 1, say why
         import logging
 
         logging.getLogger("quizd").exception("node failed: %s", exc)

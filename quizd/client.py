@@ -65,6 +65,20 @@ class ControlClient:
             raise HttpError(status, payload)
         return payload
 
+    async def _ok_object(self, method: str, path: str, body: Any = None, expect: int = 200) -> dict[str, Any]:
+        """``_ok`` for an endpoint that answers a JSON object; any other shape is an HttpError."""
+        payload = await self._ok(method, path, body, expect)
+        if not isinstance(payload, dict):
+            raise HttpError(expect, payload)
+        return payload
+
+    async def _ok_list(self, method: str, path: str) -> list[dict[str, Any]]:
+        """``_ok`` for an endpoint that answers a JSON array of objects."""
+        payload = await self._ok(method, path)
+        if not isinstance(payload, list):
+            raise HttpError(200, payload)
+        return payload
+
     async def create_quiz(
         self, definition_id: str, quiz_id: str | None = None, auto_start: dict[str, int] | None = None
     ) -> dict[str, Any]:
@@ -73,22 +87,22 @@ class ControlClient:
             body["quizId"] = quiz_id
         if auto_start is not None:
             body["autoStart"] = auto_start
-        return await self._ok("POST", "/api/quizzes", body, expect=201)
+        return await self._ok_object("POST", "/api/quizzes", body, expect=201)
 
     async def definitions(self) -> list[dict[str, Any]]:
-        return await self._ok("GET", "/api/definitions")
+        return await self._ok_list("GET", "/api/definitions")
 
     async def quizzes(self) -> list[dict[str, Any]]:
-        return await self._ok("GET", "/api/quizzes")
+        return await self._ok_list("GET", "/api/quizzes")
 
     async def quiz(self, quiz_id: str) -> dict[str, Any]:
-        return await self._ok("GET", f"/api/quizzes/{quiz_id}")
+        return await self._ok_object("GET", f"/api/quizzes/{quiz_id}")
 
     async def results(self, quiz_id: str) -> dict[str, Any]:
-        return await self._ok("GET", f"/api/quizzes/{quiz_id}/results")
+        return await self._ok_object("GET", f"/api/quizzes/{quiz_id}/results")
 
     async def end(self, quiz_id: str) -> dict[str, Any]:
-        return await self._ok("POST", f"/api/quizzes/{quiz_id}/end")
+        return await self._ok_object("POST", f"/api/quizzes/{quiz_id}/end")
 
 
 class QuizConnection:
@@ -114,7 +128,7 @@ class QuizConnection:
     async def recv(self, timeout: float = 10.0) -> dict[str, Any]:
         with trio.fail_after(timeout):
             message = await self.ws.get_message()
-        decoded = json.loads(message)
+        decoded: dict[str, Any] = json.loads(message)  # the server sends JSON objects only
         self.received.append(decoded)
         return decoded
 
@@ -127,7 +141,9 @@ class QuizConnection:
                 if message["type"] in wanted:
                     return message
 
-    async def request(self, msg_type: str, payload: dict[str, Any] | None = None, timeout: float = 10.0) -> dict[str, Any]:
+    async def request(
+        self, msg_type: str, payload: dict[str, Any] | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
         """Send and wait for the direct reply (the message whose ``re`` matches)."""
         msg_id = await self.send(msg_type, payload)
         with trio.fail_after(timeout):

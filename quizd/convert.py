@@ -92,8 +92,8 @@ def error_paths(exc: BaseException) -> list[tuple[str, str]]:
             out.extend(error_paths(inner))
         return out
     if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            out.extend(error_paths(inner))
+        for member in exc.exceptions:
+            out.extend(error_paths(member))
         return out
     if isinstance(exc, KeyError):
         return [("", "is required")]

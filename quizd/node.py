@@ -11,16 +11,21 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import hypercorn.config
 import hypercorn.trio
 import trio
 
-from quizd.config import Config
-from quizd.config import ConfigError, load_config
-from quizd.config import DefinitionSet, load_definitions
+from quizd.catalog import DefinitionCatalog
+from quizd.cluster.coordination import DuplicateNodeId
+from quizd.cluster.placement import ClusterPlacement
+from quizd.config import Config, ConfigError, DefinitionSet, load_config, load_definitions
+from quizd.game.names import NamePolicy
+from quizd.game.phase import Phase
 from quizd.gateway.server import Gateway
 from quizd.http.app import ControlPlane
 from quizd.http.bounds import bound_connections
@@ -28,16 +33,14 @@ from quizd.http.web import WebPages
 from quizd.ops import gc_tuning, metrics
 from quizd.ops.logging import set_level
 from quizd.ops.sdnotify import Notifier, status_loop, watchdog_loop
-from quizd.cluster.coordination import DuplicateNodeId
-from quizd.cluster.placement import ClusterPlacement
-from quizd.game.phase import Phase
-from quizd.game.names import NamePolicy
 from quizd.placement import LocalPlacement, Placement, name_policy
-from quizd.catalog import DefinitionCatalog
 from quizd.service import QuizService
 from quizd.store.runtime import Store, StoreNotReady, open_store
 from quizd.webhooks.outbox import Outbox
 from quizd.webhooks.sender import WebhookSender
+
+if TYPE_CHECKING:
+    from hypercorn.typing import ASGIFramework
 
 log = logging.getLogger("quizd.node")
 
@@ -153,7 +156,10 @@ class Node:
                 await nursery.start(self.supervisor.run)
                 ws_host, ws_port = await nursery.start(self.gateway.serve)
                 binds = await nursery.start(
-                    partial(hypercorn.trio.serve, self.control_plane, self._hypercorn_config(),
+                    # ControlPlane is an ASGI 3 app typed with our own Scope/Receive/Send (plain
+                    # dicts); hypercorn's union of TypedDicts is narrower only on paper.
+                    partial(hypercorn.trio.serve, cast("ASGIFramework", self.control_plane),
+                            self._hypercorn_config(),
                             shutdown_trigger=shutdown.wait)
                 )
                 http = binds[0].split("://", 1)[1]
@@ -226,8 +232,8 @@ class Node:
         bound_connections(hc)
         return hc
 
-    async def _signals(self, signals: trio.abc.ReceiveChannel[int] | object) -> int:
-        async for signum in signals:  # type: ignore[attr-defined]
+    async def _signals(self, signals: AsyncIterator[int]) -> int:
+        async for signum in signals:
             if signum == signal.SIGHUP:
                 await self.reload()
                 continue
@@ -252,12 +258,12 @@ class Node:
         except ConfigError as err:
             config_ok = False
             log.error("config reload: keeping the running settings: %s", err)
-        except Exception:  # noqa: BLE001 - defence in depth, see the docstring
+        except Exception:  # defence in depth, see the docstring
             config_ok = False
             log.exception("config reload failed unexpectedly: keeping the running settings")
         try:
             definitions = await self.load_definitions()
-        except Exception:  # noqa: BLE001 - defence in depth, see the docstring
+        except Exception:  # defence in depth, see the docstring
             definitions_ok = False
             log.exception("definitions reload failed unexpectedly: keeping the loaded definitions")
         else:
@@ -271,7 +277,7 @@ class Node:
             metrics.CONFIG_LAST_RELOAD_SUCCESS.set_to_current_time()
         self.notifier.ready(self.describe())
 
-    async def drain(self, signals: object) -> int:
+    async def drain(self, signals: AsyncIterator[int]) -> int:
         """SIGTERM/SIGINT: stop taking new work, let live quizzes finish, then end them.
 
         A second SIGTERM/SIGINT exits 130 at once.
@@ -287,7 +293,7 @@ class Node:
 
             async def second_signal() -> None:
                 nonlocal interrupted
-                async for signum in signals:  # type: ignore[attr-defined]
+                async for signum in signals:
                     if signum in (signal.SIGTERM, signal.SIGINT):
                         interrupted = True
                         nursery.cancel_scope.cancel()

@@ -264,7 +264,7 @@ class LocalPlacement:
         if stored is None and self.store is not None:
             try:
                 stored = await self.store.results(quiz_id)
-            except Exception as exc:  # noqa: BLE001 - the database away: say so, do not crash the request
+            except Exception as exc:  # the database away: say so, do not crash the request
                 log.warning("results: the database is unavailable: %s", type(exc).__name__,
                             extra={"quizId": quiz_id})
                 raise ServiceError(503, "server_busy", "the database is unavailable; retry") from None

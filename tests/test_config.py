@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from quizd.config import Config
-from quizd.config import ConfigError, Problem, load_config
+from quizd.config import Config, ConfigError, Problem, load_config
 from quizd.game.names import NamesMode
 
 SAMPLE = Path(__file__).resolve().parent.parent / "config" / "quizd.toml"

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from quizd.config import ConfigError, Problem
-from quizd.config import DefinitionSet, load_definitions, parse_definition
+from quizd.config import ConfigError, DefinitionSet, Problem, load_definitions, parse_definition
 from quizd.game.definitions import Kind, Question, QuizDefinition
 
 SAMPLES = Path(__file__).resolve().parent.parent / "config" / "quizzes"

@@ -17,6 +17,7 @@ from quizd.loadgen.answers import (
     pick_answer,
 )
 from quizd.loadgen.cli import run_load
+from quizd.loadgen.players import Reaction
 from quizd.loadgen.run import LoadError, check_loopback
 from quizd.loadgen.stats import (
     client_saturation,
@@ -27,7 +28,6 @@ from quizd.loadgen.stats import (
     render_text,
     summarize_ns,
 )
-from quizd.loadgen.players import Reaction
 from tests.nodekit import quiz_toml
 
 MS = 1_000_000
@@ -289,6 +289,6 @@ def test_countdown_and_text_report(node_factory: Any, capsys: Any) -> None:
     assert code == 0
     assert "joined 10 of 10" in out and "errors      none" in out
     assert "answer->answer_result p50" in out
-    q0 = [line for line in out.splitlines() if line.strip().startswith("q0:")][0]
+    q0 = next(line for line in out.splitlines() if line.strip().startswith("q0:"))
     trigger_to_last_ms = float(q0.split("trigger->last ")[1].split(" ms")[0])
     assert trigger_to_last_ms < 400  # measured from the end of the countdown, not from `start`

@@ -9,7 +9,7 @@ gateway's table of local connections; in a cluster it is the relay.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from quizd.game.handoffs import HandoffLog
 from quizd.store.events import StoreEvent
@@ -52,7 +52,7 @@ class Delivery(Protocol):
 
 
 class ResultsSink(Protocol):
-    async def write(self, quiz_id: str, results: dict[str, Any]) -> None:
+    async def write(self, quiz_id: str, results: dict[str, object]) -> None:
         """Persist an ended quiz's results (e.g. ``results_dir/<quizId>.json``)."""
 
 

@@ -33,7 +33,6 @@ from quizd.store.events import (
 )
 
 
-
 class QuizRecorder:
     """Turns one node's quiz effects into store events for ``port``."""
 

@@ -19,7 +19,7 @@ import hashlib
 import logging
 import secrets
 import time
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from uhashring import HashRing
@@ -122,7 +122,8 @@ class Membership:
         """The ring's choice for ``quiz_id`` among the members this node sees."""
         if self.ring is None:
             return None
-        return self.ring.get_node(quiz_id)
+        owner: str | None = self.ring.get_node(quiz_id)  # uhashring ships no types
+        return owner
 
     def is_live(self, node_id: str) -> bool:
         return node_id in self.members
@@ -185,7 +186,9 @@ class Leases:
         raw = await self.port.call(self.port.client.get, lease_key(quiz_id))
         if raw is None:
             return None
-        return parse_lease(raw)
+        # Safe: quizd's Redis clients never set decode_responses, so replies are bytes
+        # (redis-py's types say bytes | str for every client).
+        return parse_lease(cast(bytes, raw))
 
 
 def parse_lease(raw: bytes) -> tuple[str, int]:

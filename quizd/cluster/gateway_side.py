@@ -81,18 +81,20 @@ class RemoteQuizHandle:
                 raise _relay_busy()
             gateway.pending_joins[session.conn_id] = (item, self)
         elif isinstance(item, Command):
+            session = cast("Session", item.endpoint)  # as for a join: this gateway's own session
             # A hand-off still waiting for its batch goes first: an answer must never
             # reach the owner before the hand-off its window starts from.
             gateway.report_handoffs(self.quiz_id)
             if not gateway.transport.post(self.owner, RemoteCommand(
-                self.quiz_id, item.participant_id, node_id, item.endpoint.conn_id,
+                self.quiz_id, item.participant_id, node_id, session.conn_id,
                 to_wall(item.received_at), item.message,
             )):
                 raise _relay_busy()
         elif isinstance(item, ConnectionLost):
-            gateway.forget_session(item.endpoint)
+            session = cast("Session", item.endpoint)  # as for a join: this gateway's own session
+            gateway.forget_session(session)
             gateway.transport.post(self.owner, RemoteLost(
-                self.quiz_id, item.participant_id, node_id, item.endpoint.conn_id,
+                self.quiz_id, item.participant_id, node_id, session.conn_id,
             ))
         else:  # pragma: no cover - only the gateway's items travel this way
             raise TypeError(f"cannot relay {item!r}")
@@ -170,7 +172,8 @@ class GatewaySide:
             return
         frame = text_frame(m.body.encode())
         handoffs = self._question_handoffs(m) if m.question_id else None
-        recipients = [(session.participant_id, session) for session in sessions.values()]
+        # Only joined sessions are in remote_sessions, so each has its participant id.
+        recipients = [(pid, session) for session in sessions.values() if (pid := session.participant_id) is not None]
         delivered = fan_out(recipients, frame, replaceable=m.replaceable, handoff=handoffs)
         count_delivered(m.msg_type, frame, delivered)
         if handoffs is not None:

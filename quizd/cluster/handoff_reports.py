@@ -30,8 +30,9 @@ REPORT_INTERVAL_S = 0.05
 class RelayPort(Protocol):
     """What ``RemoteHandoffs`` needs of the relay (``RelayTransport``)."""
 
-    def post(self, node_id: str, message: RelayMessage) -> None:
-        """Queue ``message`` for ``node_id`` (the transport batches the writes)."""
+    def post(self, node_id: str, message: RelayMessage) -> bool:
+        """Queue ``message`` for ``node_id`` (the transport batches the writes); False when
+        the relay's backlog is full."""
 
     def start_soon(self, task: Callable[[], Awaitable[None]]) -> None:
         """Run ``task`` beside the relay."""

@@ -32,6 +32,7 @@ from quizd.cluster.redis_watch import RedisWatch
 from quizd.cluster.gateway_side import RemoteQuizHandle
 from quizd.cluster.messages import CloseOne, RpcOp
 from quizd.cluster.owner import RpcHandler
+from quizd.cluster.redis_port import RedisPort
 from quizd.cluster.relay import Relay
 from quizd.cluster.store import Fenced, ReplicaWait, SnapshotStore
 from quizd.config import Config

@@ -29,9 +29,9 @@ from quizd.placement import (
     JsonObject,
     LocalPlacement,
     game_settings,
+    name_policy,
     quiz_cap_details,
     recorder_for,
-    name_policy,
     results_directory,
 )
 from quizd.protocol import errors as E

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import orjson
@@ -127,7 +127,10 @@ class SnapshotStore:
     async def load(
         self, quiz_id: str
     ) -> tuple[QuizDefinition, dict[str, Any], dict[str, dict[str, Any]]] | None:
-        raw: dict[bytes, bytes] = await self.port.call(self.port.client.hgetall, snapshot_key(quiz_id))
+        reply = await self.port.call(self.port.client.hgetall, snapshot_key(quiz_id))
+        # Safe: quizd's Redis clients never set decode_responses, so replies are bytes
+        # (redis-py's types say bytes | str for every client).
+        raw = cast(dict[bytes, bytes], reply)
         if not raw or b"def" not in raw or b"meta" not in raw:
             return None
         definition = definition_from_record(orjson.loads(raw[b"def"]))
@@ -156,5 +159,8 @@ class SnapshotStore:
         await self.port.call(self.port.client.hdel, REGISTRY, quiz_id)
 
     async def registered(self) -> dict[str, str]:
-        raw = await self.port.call(self.port.client.hgetall, REGISTRY)
+        reply = await self.port.call(self.port.client.hgetall, REGISTRY)
+        # Safe: quizd's Redis clients never set decode_responses, so replies are bytes
+        # (redis-py's types say bytes | str for every client).
+        raw = cast(dict[bytes, bytes], reply)
         return {k.decode(): v.decode() for k, v in raw.items()}

@@ -16,17 +16,18 @@ from urllib.parse import SplitResult, urlsplit
 
 from quizd.config.redis_address import is_sentinel_url, parse_sentinel_url
 from quizd.config.model import Config
+from quizd.config.definitions import DefinitionSet, load_definitions
 from quizd.config.loader import (
     ConfigError,
     Problem,
     config_location,
+    file_problems,
     load_config,
     read_toml,
     resolve_config_path,
     resolve_path,
-    file_problems,
 )
-from quizd.config.definitions import DefinitionSet, load_definitions
+from quizd.config.model import Config
 
 EXIT_OK = 0
 EXIT_BAD_CONFIG = 2
@@ -152,7 +153,8 @@ def _storage_mode(config: Config) -> str:
         return f"PostgreSQL at {where}  ({migrate}, answers every {storage.answer_flush_ms} ms)"
     from quizd.store.engine import database_url
 
-    return f"SQLite {database_url(storage, config.source).database}  ({migrate}, answers every {storage.answer_flush_ms} ms)"
+    database = database_url(storage, config.source).database
+    return f"SQLite {database}  ({migrate}, answers every {storage.answer_flush_ms} ms)"
 
 
 def _port(parts: SplitResult) -> int | None:

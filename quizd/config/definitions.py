@@ -12,7 +12,7 @@ from a worker thread (at start and on SIGHUP).
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -186,14 +186,20 @@ KIND_KEYS: dict[Kind, dict[str, _Key]] = {
 _ALL_KIND_KEYS = tuple({key for keys in KIND_KEYS.values() for key in keys})
 
 
+def _read_only(definitions: Mapping[str, QuizDefinition]) -> Mapping[str, QuizDefinition]:
+    return types.MappingProxyType(dict(definitions))
+
+
+def _problem_tuple(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    return tuple(problems)
+
+
 @attrs.frozen
 class DefinitionSet:
     """The quizzes that loaded, by id, and the problems of those that did not."""
 
-    definitions: Mapping[str, QuizDefinition] = attrs.field(
-        converter=lambda d: types.MappingProxyType(dict(d))
-    )
-    problems: tuple[Problem, ...] = attrs.field(default=(), converter=tuple)
+    definitions: Mapping[str, QuizDefinition] = attrs.field(converter=_read_only)
+    problems: tuple[Problem, ...] = attrs.field(default=(), converter=_problem_tuple)
 
 
 def parse_definition(doc: Mapping[str, Any], source: str) -> QuizDefinition:
@@ -306,7 +312,9 @@ def _parse_table(
     missing-and-required or failed its type check is left out of the result, so
     callers test ``key in result`` before cross-key checks.
     """
-    locate: Callable[[str], str] = lambda key: f"{prefix}{key}"
+    def locate(key: str) -> str:
+        return f"{prefix}{key}"
+
     problems.extend(unknown_key_problems(raw, [*spec, *extra_known], source, locate))
     out: dict[str, Any] = {}
     for key, rule in spec.items():

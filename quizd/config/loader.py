@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
+import functools
 import os
 import re
 import ssl
@@ -430,7 +431,7 @@ def _structure_sections(
             else:
                 section[key] = structured
         problems.extend(
-            unknown_key_problems(raw, types, file, lambda k, name=name: config_location(name, k))
+            unknown_key_problems(raw, types, file, functools.partial(config_location, name))
         )
         values[name] = section
     return values, bad
@@ -480,16 +481,16 @@ def _cross_key_problems(
         )
 
     cluster = values["cluster"]
-    if not {("cluster", "heartbeat_ms"), ("cluster", "node_timeout_ms")} & bad:
-        if cluster["node_timeout_ms"] <= cluster["heartbeat_ms"]:
-            problems.append(
-                Problem(
-                    file,
-                    config_location("cluster", "node_timeout_ms"),
-                    f"must be greater than heartbeat_ms ({cluster['heartbeat_ms']}), "
-                    f"got {cluster['node_timeout_ms']}",
-                )
+    if (not {("cluster", "heartbeat_ms"), ("cluster", "node_timeout_ms")} & bad
+            and cluster["node_timeout_ms"] <= cluster["heartbeat_ms"]):
+        problems.append(
+            Problem(
+                file,
+                config_location("cluster", "node_timeout_ms"),
+                f"must be greater than heartbeat_ms ({cluster['heartbeat_ms']}), "
+                f"got {cluster['node_timeout_ms']}",
             )
+        )
     return problems
 
 

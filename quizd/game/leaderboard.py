@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import islice
 
-from sortedcontainers import SortedList  # type: ignore[import-untyped]  # no stubs published
+from sortedcontainers import SortedList  # no stubs published: see [tool.mypy] ignore_missing_imports
 
 
 class Leaderboard:

@@ -340,7 +340,9 @@ class QuizGame:
             raise ProtocolError(E.WRONG_PHASE, f"the quiz is in phase {self.phase.value!r}, not 'lobby'")
         return self._host_answered(self._start(now, None), reply_to)
 
-    def next(self, pid: str, now: float, question_index: int | None = None, reply_to: ReplyTo = None) -> list[fx.Effect]:
+    def next(
+        self, pid: str, now: float, question_index: int | None = None, reply_to: ReplyTo = None
+    ) -> list[fx.Effect]:
         """Host ``next``: close the open question, or end the reveal; ``question_index``
         guards against a double click acting twice."""
         self._require_host(pid, "next")
@@ -533,7 +535,8 @@ class QuizGame:
         self._track_changes()
         if self.handoffs is not None and self.handoffs.fresh:
             self.dirty.update(pid for pid in self.handoffs.fresh if pid in self.participants)
-        changed = {pid: self._participant_record(self.participants[pid]) for pid in self.dirty if pid in self.participants}
+        changed = {pid: self._participant_record(self.participants[pid])
+                   for pid in self.dirty if pid in self.participants}
         removed = list(self.removed)
         self._forget_changes()
         return self._meta_record(now), changed, removed

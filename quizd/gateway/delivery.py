@@ -8,10 +8,11 @@ stamping answer arrival times, get to run during a 10,000-player fan-out).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
+from quizd.actors.ports import Endpoint
 from quizd.game.handoffs import HandoffLog, HandoffSink
 from quizd.gateway.framing import text_frame
 from quizd.ops import metrics
@@ -48,10 +49,13 @@ class LocalDelivery:
         self.quiz_id = quiz_id
         self.sessions: dict[str, Session] = {}
 
-    def bind(self, participant_id: str, endpoint: Session) -> None:
+    def bind(self, participant_id: str, endpoint: Endpoint) -> None:
+        # Safe: only this node's gateway binds here, and its endpoints are Sessions; a
+        # cluster's remote endpoints are ClusterDelivery's, which keeps them apart.
+        session = cast("Session", endpoint)
         old = self.sessions.get(participant_id)
-        self.sessions[participant_id] = endpoint
-        if old is not None and old is not endpoint:
+        self.sessions[participant_id] = session
+        if old is not None and old is not session:
             old.close_soon(E.CLOSE_REPLACED, "replaced by a newer connection")
 
     def _registry(self, endpoint: object) -> dict[str, Any]:

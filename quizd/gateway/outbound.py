@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -55,7 +55,7 @@ class OutboundStream(trio.abc.Stream):
         transport: trio.abc.Stream,
         *,
         max_queue_bytes: int,
-        spawn: Callable[[Callable[[], object]], None],
+        spawn: Callable[[Callable[[], Awaitable[object]]], None],
         on_slow_consumer: Callable[[], None] = lambda: None,
     ) -> None:
         self.transport = transport

@@ -4,7 +4,7 @@ the bounded read of a request body (size and time), shared by the v1 routes in
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
@@ -33,7 +33,7 @@ def json_reply(status: int, value: Any) -> Reply:
     return Reply(status, orjson.dumps(value), "application/json")
 
 
-def error_reply(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Reply:
+def error_reply(status: int, code: str, message: str, details: Mapping[str, object] | None = None) -> Reply:
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         error["details"] = details

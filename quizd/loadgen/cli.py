@@ -27,7 +27,7 @@ import os
 import sys
 from typing import Any
 
-from quizd.loadgen.run import MAX_PLAYERS, LoadError, Run
+from quizd.loadgen.run import LoadError, Run
 from quizd.loadgen.stats import render_text
 
 

@@ -43,6 +43,7 @@ class Reaction:
         if kind not in self.KINDS or not args:
             raise ValueError(f"bad reaction spec {spec!r}: use one of " + ", ".join(f"{k}:..." for k in self.KINDS))
         self.kind = kind
+        self.params: tuple[float, ...]
         try:
             if kind in ("uniform", "even"):
                 a, b = (float(x) for x in args.split("-", 1))

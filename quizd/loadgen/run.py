@@ -62,7 +62,7 @@ def check_loopback(urls: list[str], allow_remote: bool) -> None:
         except socket.gaierror as exc:
             raise LoadError(f"cannot resolve {host!r} in {url}: {exc}") from None
         for info in infos:
-            addr = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+            addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
             if not addr.is_loopback:
                 raise LoadError(
                     f"{url} resolves to {addr}, which is not a loopback address; "
@@ -151,7 +151,7 @@ class Host:
     def close(self) -> None:
         try:
             self.conn.send(self.conn.ws.send(CloseConnection(code=1000)))
-        except Exception:  # noqa: BLE001 - best effort
+        except Exception:  # best effort
             pass
         self.conn.close()
 
@@ -183,7 +183,8 @@ class Run:
         if a.definition:
             matches = [d for d in definitions if d["id"] == a.definition]
             if not matches:
-                raise LoadError(f"no definition {a.definition!r}; the node has " + ", ".join(d["id"] for d in definitions))
+                raise LoadError(f"no definition {a.definition!r}; the node has "
+                                + ", ".join(d["id"] for d in definitions))
             chosen = matches[0]
         status, body = control.request_sync("POST", "/api/quizzes", {"definitionId": chosen["id"]})
         if status != 201:
@@ -199,6 +200,7 @@ class Run:
             slices[i % a.workers].append((i, f"{prefix}{i}", self.urls[i % len(self.urls)]))
         ctx = multiprocessing.get_context("spawn")
         self.pipes: list[Any] = []
+        self.host_closed_noted = False
         self.procs: list[Any] = []
         answers = self.answer_key()
         for wid, players in enumerate(slices):
@@ -354,7 +356,7 @@ class Run:
         self.dead_pipes = 0
         self.host_closed_noted = False
         self.spawn_workers(quiz_id)
-        self.pipe_by_fd = {p.fileno(): p for p in self.pipes}
+        self.pipe_by_fd: dict[int, Any] = {p.fileno(): p for p in self.pipes}
         for fd in self.pipe_by_fd:
             self.ep.register(fd, select.EPOLLIN)
         played = 0
@@ -386,24 +388,23 @@ class Run:
         a = self.args
         played = 0
         for q in range(questions):
-            if q == 0:
-                if 0 not in self.host_question:
-                    t0 = self.host.send({"type": "start", "payload": {}, "id": "start"})
-                    self.trigger_sent[0] = t0
-                    self._broadcast(("trigger", 0, t0))
-            if not self._wait(lambda: q in self.host_question, 30.0, f"question {q}"):
+            if q == 0 and 0 not in self.host_question:
+                t0 = self.host.send({"type": "start", "payload": {}, "id": "start"})
+                self.trigger_sent[0] = t0
+                self._broadcast(("trigger", 0, t0))
+            if not self._wait(lambda q=q: q in self.host_question, 30.0, f"question {q}"):
                 self.warnings.append(f"question {q} never arrived at the host")
                 break
             played += 1
             limit = (self.time_limit_ms.get(q) or 20000) / 1000
             if a.advance == "answered":
-                done = self._wait(lambda: len(self.qdone.get(q, ())) == a.workers, limit + QUESTION_GRACE_S,
+                done = self._wait(lambda q=q: len(self.qdone.get(q, ())) == a.workers, limit + QUESTION_GRACE_S,
                                   f"answers to question {q}")
                 if not done:
                     self.warnings.append(f"question {q}: not every answer had its reply within the time limit")
                 if self.closed_count <= q:
                     self.host.send({"type": "next", "payload": {"questionIndex": q}, "id": f"close-{q}"})
-            if not self._wait(lambda: self.closed_count > q, limit + CLOSE_WAIT_S, f"question {q} to close"):
+            if not self._wait(lambda q=q: self.closed_count > q, limit + CLOSE_WAIT_S, f"question {q} to close"):
                 self.warnings.append(f"question {q} did not close")
                 break
             if a.reveal_wait:
@@ -425,7 +426,7 @@ class Run:
         if len(results) < a.workers:
             self.warnings.append(f"only {len(results)} of {a.workers} workers reported")
 
-        def cat(key: str) -> array:
+        def cat(key: str) -> array[int]:
             out = array("q")
             for r in results:
                 out.frombytes(r[key])

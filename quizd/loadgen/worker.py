@@ -33,7 +33,6 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from wsproto import WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, RejectConnection, RejectData
 from wsproto.utilities import LocalProtocolError
 
@@ -110,7 +109,7 @@ class Worker:
         self.ended_sent = False
         # what is reported
         self.join_latency = array("q")
-        self.receipts: dict[int, array] = {}
+        self.receipts: dict[int, array[int]] = {}
         self.answer_latency = array("q")
         self.send_lag = array("q")
         self.sent = 0
@@ -177,7 +176,8 @@ class Worker:
         if self.next_connect >= len(self.players):
             return
         if self.connect_rate:
-            self.tokens = min(self.tokens + (now - self.t_tokens) / 1e9 * self.connect_rate, max(1.0, self.connect_rate / 20))
+            self.tokens = min(self.tokens + (now - self.t_tokens) / 1e9 * self.connect_rate,
+                              max(1.0, self.connect_rate / 20))
             self.t_tokens = now
         while self.next_connect < len(self.players) and self.inflight < self.window:
             if self.connect_rate:
@@ -282,11 +282,10 @@ class Worker:
                     self.late += 1
                 self._settle(conn, conn.pending_q)
                 conn.pending_q = -1
-        elif mtype == "quiz_ended":
-            if not conn.ended:
-                conn.ended = True
-                self.ended_count += 1
-                self.dirty = True
+        elif mtype == "quiz_ended" and not conn.ended:
+            conn.ended = True
+            self.ended_count += 1
+            self.dirty = True
 
     def _on_question(self, conn: Conn, payload: dict[str, Any], t: int) -> None:
         index = payload["index"]
@@ -436,10 +435,7 @@ class Worker:
                 self.errors["client: run deadline reached"] += 1
                 break
             self._start_connects(now)
-            if self.timers:
-                timeout = max(0.0, (self.timers[0][0] - now) / 1e9)
-            else:
-                timeout = 0.05
+            timeout = max(0.0, (self.timers[0][0] - now) / 1e9) if self.timers else 0.05
             if self.connect_rate and self.next_connect < len(self.players):
                 timeout = min(timeout, 0.005)
             events = self.ep.poll(min(timeout, 0.25))
@@ -568,7 +564,7 @@ def worker_main(cfg: dict[str, Any], pipe: Any) -> None:
     worker = Worker(cfg, pipe)
     try:
         result = worker.run()
-    except Exception as exc:  # noqa: BLE001 - the parent must hear about it
+    except Exception as exc:  # the parent must hear about it
         import traceback
 
         pipe.send(("crashed", cfg["wid"], "".join(traceback.format_exception(exc))))

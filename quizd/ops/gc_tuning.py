@@ -34,7 +34,11 @@ def tune() -> None:
 
 
 async def collect_when_quiet(
-    busy: Callable[[], bool], *, check_every_s: float = 10.0, min_interval_s: float = 60.0, max_interval_s: float = 600.0
+    busy: Callable[[], bool],
+    *,
+    check_every_s: float = 10.0,
+    min_interval_s: float = 60.0,
+    max_interval_s: float = 600.0,
 ) -> None:
     """Run a full collection when nothing is timing-critical, or when overdue."""
     last = trio.current_time()

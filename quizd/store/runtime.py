@@ -53,7 +53,7 @@ class Store:
                 await self.database.run(upgrade, engine)
                 return
             current = await self.database.run(is_current, engine)
-        except Exception as exc:  # noqa: BLE001 - any driver error: say why and refuse to start
+        except Exception as exc:  # any driver error: say why and refuse to start
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise StoreNotReady(f"[storage] the database cannot be used: {type(exc).__name__}: {reason}",
                                 EXIT_FAILED) from None

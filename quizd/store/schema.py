@@ -23,7 +23,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
 # Named constraints so that migrations (and SQLite batch operations) can refer to them.

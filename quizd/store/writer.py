@@ -149,7 +149,7 @@ class BatchWriter:
                 await self._database.run(self._write, batch)
             except TRANSIENT:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the database refused what the batch holds
+            except Exception as exc:  # the database refused what the batch holds
                 log.warning("store: a batch of %d was refused (%s); writing its events one by one",
                             n, exc.__class__.__name__)
                 self._reject(await self._database.run(self._write_each, batch))
@@ -186,7 +186,7 @@ class BatchWriter:
                 self._write([event])
             except TRANSIENT:
                 raise
-            except Exception as exc:  # noqa: BLE001 - one refused event must not block the rest
+            except Exception as exc:  # one refused event must not block the rest
                 rejected.append((event, exc))
         return rejected
 

@@ -108,7 +108,7 @@ class WebhookSender:
 
         try:
             result = await self._database.run(call)
-        except Exception as exc:  # noqa: BLE001 - a database outage must not end the sender
+        except Exception as exc:  # a database outage must not end the sender
             if not self._database_failing:
                 log.warning("webhooks: the database is unavailable (%s); deliveries wait", exc.__class__.__name__)
             self._database_failing = True
@@ -143,7 +143,7 @@ class WebhookSender:
             try:
                 response = await client.post(row.url, content=row.payload, headers=headers)
             # httpx.HTTPError and kin: a failed attempt, never the end of the sender (and the node).
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 return exc.__class__.__name__
             return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
         return f"no answer within {TIMEOUT_S:g} s"

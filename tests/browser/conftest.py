@@ -8,33 +8,13 @@ a missing browser fails the tests instead of skipping them.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-
-# Without the background-networking flags Chromium keeps dialling Google's hosts, which
-# this machine's closed network refuses; --no-sandbox because CI runs as root.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"),  # in CI a missing browser is a failure
-    reason="chromium is not installed (Debian package chromium; scripts/test installs it "
-    "via scripts/lib/test-tools.sh)",
-)
+from tests.browser.browserkit import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from quizd.client import ControlClient
 from quizd.game.namegen import shipped_words
-from tests.browser.conftest import needs_chromium
+from tests.browser.browserkit import needs_chromium
 from tests.nodekit import quiz_toml
 
 pytestmark = [pytest.mark.e2e, needs_chromium]

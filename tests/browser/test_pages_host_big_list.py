@@ -10,9 +10,8 @@ import pytest
 import trio
 
 from quizd.client import ControlClient
-from tests.browser.conftest import needs_chromium
-from tests.browser.test_pages_play_a_quiz import BIG_SCREEN, WAIT_MS, Browser, on_screen
-from tests.e2e.test_big_quiz_host import join_and_drop
+from tests.browser.browserkit import BIG_SCREEN, WAIT_MS, Browser, needs_chromium, on_screen
+from tests.e2e.clientkit import join_and_drop
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import pytest
 
 from quizd.client import ControlClient
-from tests.browser.conftest import needs_chromium
-from tests.browser.test_pages_play_a_quiz import BIG_SCREEN, PHONE, WAIT_MS, Browser, on_screen, text_of
+from tests.browser.browserkit import BIG_SCREEN, PHONE, WAIT_MS, Browser, needs_chromium, on_screen, text_of
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
 

@@ -18,9 +18,17 @@ from typing import Any
 import attrs
 import pytest
 
-from tests.browser.conftest import needs_chromium
-from tests.browser.test_pages_play_a_quiz import (
-    BIG_SCREEN, DEFINITION, WAIT_MS, Browser, Screens, answer, create_quiz_on_host_screen, join_as, on_screen,
+from tests.browser.browserkit import (
+    BIG_SCREEN,
+    DEFINITION,
+    WAIT_MS,
+    Browser,
+    Screens,
+    answer,
+    create_quiz_on_host_screen,
+    join_as,
+    needs_chromium,
+    on_screen,
     text_of,
 )
 from tests.tcp_proxy import ProxyThread

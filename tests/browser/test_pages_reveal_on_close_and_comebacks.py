@@ -14,9 +14,17 @@ import re
 
 import pytest
 
-from tests.browser.conftest import needs_chromium
-from tests.browser.test_pages_play_a_quiz import (
-    BIG_SCREEN, WAIT_MS, Browser, Screens, answer, create_quiz_on_host_screen, join_as, on_screen, text_of,
+from tests.browser.browserkit import (
+    BIG_SCREEN,
+    WAIT_MS,
+    Browser,
+    Screens,
+    answer,
+    create_quiz_on_host_screen,
+    join_as,
+    needs_chromium,
+    on_screen,
+    text_of,
 )
 
 pytestmark = [pytest.mark.e2e, needs_chromium]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import orjson
 import redis
 import trio
+from trio_websocket import ConnectionClosed
 from uhashring import HashRing
 
-from quizd.client import ControlClient
+from quizd.client import ControlClient, QuizConnection, connect
+from quizd.testing.procs import RedisServer
+from tests.cluster.players import Participant
 
 
 def ring_owner(quiz_id: str, node_ids: list[str]) -> str:
@@ -127,3 +132,72 @@ def log_lines(node: Any) -> list[dict[str, Any]]:
 def log_has(node: Any, *needles: str) -> bool:
     text = (node.tmp / "stderr.log").read_text()
     return any(needle in text for needle in needles)
+
+
+def cluster_tables(redis_url: str) -> dict:
+    return {"cluster": {"redis_url": redis_url, "heartbeat_ms": 200, "node_timeout_ms": 1000}}
+
+
+async def wait_members(control: ControlClient, count: int) -> None:
+    with trio.fail_after(15):
+        while True:
+            _status, body = await control.request("GET", "/metrics", raw=True)
+            for line in body.decode().splitlines():
+                if line.startswith("quizd_cluster_members ") and float(line.split()[1]) >= count:
+                    return
+            await trio.sleep(0.1)
+
+
+async def play_to_the_end(host: Participant, players: list[Participant], first: int, total: int) -> None:
+    """From question ``first`` (open) to the end: everybody answers, the host moves on."""
+    for index in range(first, total):
+        pending = [p for p in players if f"q{index}" not in p.acks]
+        await all_of(*[lambda p=p, i=index: p.answer(f"q{i}", i % 4) for p in pending])
+        await host.host_next(index, "reveal")
+        await host.host_next(index, "question" if index + 1 < total else "ended")
+
+
+async def resume(stack: AsyncExitStack, urls: list[str], quiz_id: str, token: str, key: str = "resumeToken"):
+    """Join again with the token on any live node, honouring server_busy."""
+    # A plain deadline, not a cancel scope: connections entered here outlive this call.
+    deadline = trio.current_time() + 20
+    while trio.current_time() < deadline:
+            for url in urls:
+                try:
+                    conn: QuizConnection = await stack.enter_async_context(connect(url))
+                except OSError:
+                    continue
+                msg_id = await conn.send("join", {"quizId": quiz_id, key: token})
+                with trio.fail_after(10):
+                    while True:
+                        reply = await conn.recv()
+                        if reply.get("re") == msg_id:
+                            break
+                if reply["type"] == "joined":
+                    return conn, reply
+                assert reply["payload"]["code"] == "server_busy", reply
+                await conn.close()
+                await trio.sleep(reply["payload"].get("details", {}).get("retryAfterMs", 200) / 1000)
+    raise AssertionError(f"could not resume within 20 s on {urls}")
+
+
+async def wait_closed(conn: QuizConnection) -> int:
+    with trio.fail_after(15):
+        try:
+            while True:
+                await conn.recv(15)
+        except ConnectionClosed as closed:
+            return closed.reason.code
+
+
+class PersistentRedis(RedisServer):
+    """A redis-server with an fsync'ed append-only file, restarted on the same port."""
+
+    persistence = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, no shutdown work (what was fsync'ed is all that survives)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None

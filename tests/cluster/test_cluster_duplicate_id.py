@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 
 from quizd.client import ControlClient
-from tests.cluster.clusterkit import lease
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
+from tests.cluster.clusterkit import cluster_tables, lease, wait_members
 from tests.nodekit import RunningNode, quiz_toml, write_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2)}

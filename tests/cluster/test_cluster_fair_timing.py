@@ -17,10 +17,9 @@ import trio
 from quizd.client import ControlClient, connect
 from quizd.game.handoffs import HANDOFF_SLACK_S
 from quizd.game.scoring import time_points
-from tests.cluster.clusterkit import node_ids, pick_quiz_id, ring_owner
-from tests.cluster.test_cluster_play import wait_members
+from tests.cluster.clusterkit import node_ids, pick_quiz_id, ring_owner, wait_members
+from tests.e2e.clientkit import BacklogClient
 from tests.nodekit import quiz_toml
-from tests.e2e.test_fair_timing_cap import BacklogClient
 
 LIMIT_MS = 5000
 READ_AFTER_S = 0.6

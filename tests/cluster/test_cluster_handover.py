@@ -17,29 +17,22 @@ from quizd.client import ControlClient, connect
 from tests.cluster.clusterkit import (
     Stopwatch,
     all_of,
+    cluster_tables,
     lease,
     node_ids,
     pick_quiz_id,
+    play_to_the_end,
     ring_owner,
     start_node,
     wait_exit,
     wait_lease,
+    wait_members,
 )
 from tests.cluster.players import Participant
-from tests.tcp_proxy import TcpProxy
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml
+from tests.tcp_proxy import TcpProxy
 
 QUIZ = {"q": quiz_toml("q", questions=3, reveal_ms=60000, time_limit_ms=60000)}
-
-
-async def play_to_the_end(host: Participant, players: list[Participant], first: int, total: int) -> None:
-    """From question ``first`` (open) to the end: everybody answers, the host moves on."""
-    for index in range(first, total):
-        pending = [p for p in players if f"q{index}" not in p.acks]
-        await all_of(*[lambda p=p, i=index: p.answer(f"q{i}", i % 4) for p in pending])
-        await host.host_next(index, "reveal")
-        await host.host_next(index, "question" if index + 1 < total else "ended")
 
 
 async def test_a_node_joining_mid_quiz_takes_over_its_quiz(redis_server, node_factory):
@@ -166,7 +159,8 @@ async def test_a_draining_owner_keeps_running_its_quiz_for_drain_timeout_s(redis
     async with trio.open_nursery() as nursery:
         host = Participant(nursery, quiz_id, "host", lambda: urls)
         await host.join(other.ws_url, hostToken=created["hostToken"])
-        ann, bob = Participant(nursery, quiz_id, "Ann", lambda: urls), Participant(nursery, quiz_id, "Bob", lambda: urls)
+        ann = Participant(nursery, quiz_id, "Ann", lambda: urls)
+        bob = Participant(nursery, quiz_id, "Bob", lambda: urls)
         await ann.join(owner.ws_url, name="Ann")
         await bob.join(other.ws_url, name="Bob")
         await host.call("start")
@@ -178,7 +172,7 @@ async def test_a_draining_owner_keeps_running_its_quiz_for_drain_timeout_s(redis
         try:
             ack = await ann.call("answer", {"questionId": "q0", "choice": 0})
             bob_ack = await bob.call("answer", {"questionId": "q0", "choice": 1})
-        except Exception as exc:  # noqa: BLE001 - the assertion below says what happened
+        except Exception as exc:  # the assertion below says what happened
             ack = bob_ack = exc
         print(f"\n1 s into a 3 s drain: lease {holder}, Ann's answer -> {ack}, Bob's -> {bob_ack}")
         assert holder == (owner.node_id, 1), holder

@@ -10,9 +10,8 @@ from __future__ import annotations
 import trio
 
 from quizd.client import ControlClient, HttpError
-from tests.cluster.clusterkit import lease, node_ids, pick_quiz_id, ring_owner
+from tests.cluster.clusterkit import cluster_tables, lease, node_ids, pick_quiz_id, ring_owner, wait_members
 from tests.cluster.players import Participant
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=60000, time_limit_ms=60000)}

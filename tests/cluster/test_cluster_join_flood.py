@@ -16,8 +16,7 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError
 
 from quizd.client import ControlClient, connect
-from tests.cluster.clusterkit import node_ids, pick_quiz_id, ring_owner
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
+from tests.cluster.clusterkit import cluster_tables, node_ids, pick_quiz_id, ring_owner, wait_members
 from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2)}

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from quizd.client import ControlClient, connect
 from quizd.game.namegen import shipped_words
-from tests.cluster.clusterkit import node_ids, pick_quiz_id, ring_owner
-from tests.cluster.test_cluster_play import wait_members
+from tests.cluster.clusterkit import node_ids, pick_quiz_id, ring_owner, wait_members
 from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2)}

@@ -20,6 +20,7 @@ import trio
 from quizd.client import ControlClient
 from tests.cluster.clusterkit import (
     Stopwatch,
+    cluster_tables,
     lease,
     log_has,
     metric,
@@ -31,11 +32,11 @@ from tests.cluster.clusterkit import (
     start_node,
     wait_exit,
     wait_lease,
+    wait_members,
 )
 from tests.cluster.players import Closed, Participant
-from tests.tcp_proxy import TcpProxy
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml
+from tests.tcp_proxy import TcpProxy
 
 QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=60000, time_limit_ms=60000)}
 FENCED = ("quizd_cluster_snapshot_writes_total", 'result="fenced"')
@@ -175,7 +176,7 @@ async def test_idle_players_of_a_partitioned_owner_are_sent_away_without_waiting
     """A cut-off node must stop a quiz whose lease it cannot have any more even if the quiz
     has nothing to write: its local players would otherwise sit on a frozen copy."""
     async with trio.open_nursery() as nursery:
-        proxy, old, new, quiz_id, urls, host, ann, bob, cat = await partitioned_setup(
+        proxy, _old, new, quiz_id, _urls, _host, _ann, _bob, cat = await partitioned_setup(
             redis_server, node_factory, nursery, "zombie")
         await trio.sleep(QUIET_S)
         clock = Stopwatch()
@@ -205,7 +206,7 @@ async def test_sigterm_of_an_owner_cut_off_from_redis_still_drains_promptly(redi
     that never comes (at 27b59b7 it waited the full 10 s)."""
     async with trio.open_nursery() as nursery:
         # drain_timeout_s = 0: the hand-over starts at once, while the lease is still valid.
-        proxy, old, new, quiz_id, urls, host, ann, bob, cat = await partitioned_setup(
+        proxy, old, _new, _quiz_id, _urls, _host, _ann, _bob, cat = await partitioned_setup(
             redis_server, node_factory, nursery, "cutdrain", node={"drain_timeout_s": 0})
         await trio.sleep(QUIET_S)
         clock = Stopwatch()

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import trio
-
 from quizd.client import ControlClient, connect
+from tests.cluster.clusterkit import cluster_tables, wait_members
 from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=200)}
-
-
-def cluster_tables(redis_url: str) -> dict:
-    return {"cluster": {"redis_url": redis_url, "heartbeat_ms": 200, "node_timeout_ms": 1000}}
-
-
-async def wait_members(control: ControlClient, count: int) -> None:
-    with trio.fail_after(15):
-        while True:
-            status, body = await control.request("GET", "/metrics", raw=True)
-            for line in body.decode().splitlines():
-                if line.startswith("quizd_cluster_members ") and float(line.split()[1]) >= count:
-                    return
-            await trio.sleep(0.1)
 
 
 async def test_one_quiz_played_across_three_nodes(redis_server, node_factory):

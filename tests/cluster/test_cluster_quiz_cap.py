@@ -8,8 +8,7 @@ the other node still takes the quizzes the ring gives it.
 from __future__ import annotations
 
 from quizd.client import ControlClient
-from tests.cluster.clusterkit import metric, node_ids, pick_quiz_id, ring_owner
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
+from tests.cluster.clusterkit import cluster_tables, metric, node_ids, pick_quiz_id, ring_owner, wait_members
 from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=60000, time_limit_ms=60000)}

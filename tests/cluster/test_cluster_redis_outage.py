@@ -14,57 +14,28 @@ Either way no acknowledged answer is lost.
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import trio
 
 from quizd.client import ControlClient
 from tests.cluster.clusterkit import (
+    PersistentRedis,
     Stopwatch,
     all_of,
+    cluster_tables,
     lease,
     node_ids,
     pick_quiz_id,
     ring_owner,
     snapshot_participants,
+    wait_members,
 )
-from quizd.testing.procs import REDIS_SERVER, RedisServer
 from tests.cluster.players import Participant
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=60000, time_limit_ms=60000)}
 BLIP_S = 0.5
 BLIP_LEASE_MS = 2000
 OUTAGE_S = 2.0  # with the default lease of these tests, 1 s
-
-
-class PersistentRedis(RedisServer):
-    """A redis-server with an fsync'ed append-only file, restarted on the same port."""
-
-    persistence = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
-
-    def kill(self) -> None:
-        """A crash: SIGKILL, no shutdown work (what was fsync'ed is all that survives)."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.process = None
-
-
-@pytest.fixture
-def persistent_redis(tmp_path: Path) -> Iterator[PersistentRedis]:
-    if REDIS_SERVER is None:
-        pytest.fail("redis-server is not installed")
-    directory = tmp_path / "redis"
-    directory.mkdir()
-    server = PersistentRedis(directory)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def start_quiz(redis_srv: PersistentRedis, node_factory, nursery: trio.Nursery, prefix: str,
@@ -94,7 +65,8 @@ async def finish(nodes, quiz_id: str, host: Participant, players: dict[str, Part
     """Everybody answers what they have not, the quiz ends, the results keep every ack."""
     for index in range(2):
         qid = f"q{index}"
-        await all_of(*[lambda p=p: p.answer(qid, index % 4) for p in players.values() if qid not in p.acks])
+        await all_of(*[lambda p=p, qid=qid, index=index: p.answer(qid, index % 4)
+                       for p in players.values() if qid not in p.acks])
         await host.host_next(index, "reveal")
         await host.host_next(index, "question" if index == 0 else "ended")
     for p in players.values():
@@ -175,7 +147,7 @@ async def test_a_redis_outage_longer_than_the_lease_moves_everyone_without_losin
 
         # Dan answers during the outage: it cannot be made durable, so it is not acknowledged
         # before Redis is back; Dan is sent to resume and answers again there.
-        codes, dan_ack, _ = await all_of(everyone_closed, lambda: dan.answer("q0", 0, timeout=30), restart)
+        codes, _dan_ack, _ = await all_of(everyone_closed, lambda: dan.answer("q0", 0, timeout=30), restart)
         assert all(int(code) == 1012 for code in codes), codes
         dan_at = dan.ack_log[-1][0] - clock.start
         assert dan_at >= back - 0.05, (dan_at, back)
@@ -189,7 +161,7 @@ async def test_a_redis_outage_longer_than_the_lease_moves_everyone_without_losin
               f"all resumed at {resumed:.2f} s; lease now {now_lease}; resume attempts {attempts}")
         assert now_lease is not None and now_lease[1] > 1
         for p in [host, *players.values()]:
-            for _url, at, joined in p.resumes:
+            for _url, at, _joined in p.resumes:
                 assert at - clock.start >= back - 0.05, (p.name, "resumed while Redis was down?")
             if p.name in acked:
                 assert p.resumes[0][2]["score"] == acked[p.name], (p.name, p.resumes[0][2], acked)

@@ -14,8 +14,7 @@ import signal
 import trio
 
 from quizd.client import ControlClient
-from tests.cluster.clusterkit import Stopwatch, lease, node_ids, pick_quiz_id, ring_owner
-from tests.cluster.test_cluster_play import wait_members
+from tests.cluster.clusterkit import Stopwatch, lease, node_ids, pick_quiz_id, ring_owner, wait_members
 from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2)}
@@ -38,7 +37,7 @@ async def test_the_first_message_to_a_node_between_two_reads_is_not_lost(redis_s
     async def create_through_node_1() -> None:
         try:
             outcome.append(await controls[1].create_quiz("q", quiz_id=quiz_id))
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:  # reported below
             outcome.append(exc)
 
     clock = Stopwatch()

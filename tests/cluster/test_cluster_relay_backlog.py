@@ -17,9 +17,7 @@ from trio_websocket import ConnectionClosed
 
 from quizd.client import ControlClient, connect
 from quizd.cluster.transport import BACKLOG_MAX_BYTES, BACKLOG_MAX_MESSAGES
-from tests.cluster.clusterkit import metric, node_ids, pick_quiz_id, ring_owner
-from tests.cluster.test_cluster_play import wait_members
-from tests.cluster.test_cluster_redis_outage import PersistentRedis, persistent_redis  # noqa: F401 - fixture
+from tests.cluster.clusterkit import PersistentRedis, metric, node_ids, pick_quiz_id, ring_owner, wait_members
 from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=60000, time_limit_ms=60000)}
@@ -50,7 +48,8 @@ async def test_players_get_server_busy_at_the_bound_and_play_on(persistent_redis
     async def player(n: int, nursery: trio.Nursery) -> None:
         async with connect(nodes[1].ws_url) as conn:  # closes its socket however it ends
             ws = conn.ws
-            await ws.send_message(json.dumps({"type": "join", "id": 0, "payload": {"quizId": quiz_id, "name": f"P{n}"}}))
+            join = {"type": "join", "id": 0, "payload": {"quizId": quiz_id, "name": f"P{n}"}}
+            await ws.send_message(json.dumps(join))
             assert json.loads(await ws.get_message())["type"] == "joined"
             ready.append(n)
 

@@ -13,9 +13,8 @@ import signal
 import trio
 
 from quizd.client import ControlClient
-from tests.cluster.clusterkit import Stopwatch, all_of, lease, start_node, wait_exit
+from tests.cluster.clusterkit import Stopwatch, all_of, cluster_tables, lease, start_node, wait_exit, wait_members
 from tests.cluster.players import Participant
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
 from tests.nodekit import quiz_toml
 
 QUESTIONS = 4
@@ -46,7 +45,7 @@ async def test_rolling_restart_of_every_node_keeps_every_ack(redis_server, node_
         for step in range(3):
             qid = f"q{step}"
             early, late = players[:2], players[2:]
-            await all_of(*[lambda p=p: p.answer(qid, step % 4) for p in early])
+            await all_of(*[lambda p=p, qid=qid, step=step: p.answer(qid, step % 4) for p in early])
             # The owner goes first whenever it is one of the nodes still to restart.
             owner_before = lease(redis_server.client(), "rolling")
             victim = next((n for n in originals if owner_before and n.node_id == owner_before[0]), originals[0])
@@ -56,7 +55,7 @@ async def test_rolling_restart_of_every_node_keeps_every_ack(redis_server, node_
             victim.signal(signal.SIGTERM)
             # Answers during the drain: acknowledged by the draining owner or, after the
             # move, by the next one; either way they must survive.
-            await all_of(*[lambda p=p: p.answer(qid, (step + 1) % 4) for p in late])
+            await all_of(*[lambda p=p, qid=qid, step=step: p.answer(qid, (step + 1) % 4) for p in late])
             code = await wait_exit(victim)
             assert code == 0, f"{victim.node_id} exited {code}"
             drained = clock()

@@ -12,12 +12,10 @@ from __future__ import annotations
 import trio
 
 from quizd.client import ControlClient
-from tests.cluster.clusterkit import node_ids, pick_quiz_id, ring_owner
+from tests.cluster.clusterkit import cluster_tables, node_ids, pick_quiz_id, play_to_the_end, ring_owner, wait_members
 from tests.cluster.players import Participant
-from tests.cluster.test_cluster_handover import play_to_the_end
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
+from tests.e2e.storagekit import play, rows, wait_results
 from tests.nodekit import quiz_toml
-from tests.e2e.test_storage import play, rows, wait_results
 
 QUIZ = {"q": quiz_toml("q", questions=3, reveal_ms=200, time_limit_ms=60000)}
 

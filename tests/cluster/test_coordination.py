@@ -11,7 +11,6 @@ from quizd.cluster.coordination import DuplicateNodeId, Leases, Membership
 from quizd.cluster.redis_port import RedisPort
 from quizd.cluster.store import Fenced, SnapshotStore
 from quizd.game.quiz import GameSettings, QuizGame
-
 from tests.unit.quizkit import make_game
 
 

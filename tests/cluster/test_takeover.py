@@ -7,47 +7,11 @@ import signal
 import time
 from contextlib import AsyncExitStack
 
-import trio
-from trio_websocket import ConnectionClosed
-
-from quizd.client import ControlClient, QuizConnection, connect
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
+from quizd.client import ControlClient, connect
+from tests.cluster.clusterkit import cluster_tables, resume, wait_closed, wait_members
 from tests.nodekit import quiz_toml
 
 QUIZ = {"q": quiz_toml("q", questions=3, reveal_ms=200, time_limit_ms=60000)}
-
-
-async def resume(stack: AsyncExitStack, urls: list[str], quiz_id: str, token: str, key: str = "resumeToken"):
-    """Join again with the token on any live node, honouring server_busy."""
-    # A plain deadline, not a cancel scope: connections entered here outlive this call.
-    deadline = trio.current_time() + 20
-    while trio.current_time() < deadline:
-            for url in urls:
-                try:
-                    conn: QuizConnection = await stack.enter_async_context(connect(url))
-                except OSError:
-                    continue
-                msg_id = await conn.send("join", {"quizId": quiz_id, key: token})
-                with trio.fail_after(10):
-                    while True:
-                        reply = await conn.recv()
-                        if reply.get("re") == msg_id:
-                            break
-                if reply["type"] == "joined":
-                    return conn, reply
-                assert reply["payload"]["code"] == "server_busy", reply
-                await conn.close()
-                await trio.sleep(reply["payload"].get("details", {}).get("retryAfterMs", 200) / 1000)
-    raise AssertionError(f"could not resume within 20 s on {urls}")
-
-
-async def wait_closed(conn: QuizConnection) -> int:
-    with trio.fail_after(15):
-        try:
-            while True:
-                await conn.recv(15)
-        except ConnectionClosed as closed:
-            return closed.reason.code
 
 
 async def test_kill_9_of_the_owner_loses_no_acknowledged_answer(redis_server, node_factory):
@@ -82,7 +46,7 @@ async def test_kill_9_of_the_owner_loses_no_acknowledged_answer(redis_server, no
         owner.process.wait()
         urls = [n.ws_url for n in survivors]
         resumed = {}
-        for name, (conn, token, node) in players.items():
+        for name, (conn, token, _node) in players.items():
             code = await wait_closed(conn)
             assert code in (1012, 1006), code
             new_conn, joined = await resume(stack, urls, "takeover", token)

@@ -10,8 +10,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from quizd.client import ControlClient, QuizConnection, connect
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
-from tests.cluster.test_takeover import resume, wait_closed
+from tests.cluster.clusterkit import cluster_tables, resume, wait_closed, wait_members
 from tests.nodekit import RunningNode
 
 QUIZ = {"kinds": """

@@ -9,10 +9,9 @@ import trio
 
 from quizd.catalog import CACHE_S
 from quizd.client import ControlClient, connect
-from tests.cluster.clusterkit import node_ids, pick_quiz_id, ring_owner
-from tests.cluster.test_cluster_play import cluster_tables, wait_members
-from tests.nodekit import quiz_toml
+from tests.cluster.clusterkit import cluster_tables, node_ids, pick_quiz_id, ring_owner, wait_members
 from tests.dataapi.datakit import api
+from tests.nodekit import quiz_toml
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from quizd.client import ControlClient, connect
-from tests.nodekit import quiz_toml
 from tests.dataapi.datakit import api
+from tests.nodekit import quiz_toml
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.nodekit import RunningNode, launch_node
 from tests.e2e.protocolkit import DEFINITIONS, FAST_TABLES
+from tests.nodekit import RunningNode, launch_node
 
 
 @pytest.fixture(scope="module")

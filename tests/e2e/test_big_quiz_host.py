@@ -10,16 +10,14 @@ in the quiz, disconnected, so 10,000 of them need no 10,000 open sockets.
 
 from __future__ import annotations
 
-import json
 import resource
 from typing import Any
 
 import pytest
 import trio
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, Request, TextMessage
 
 from quizd.client import ControlClient, connect
+from tests.e2e.clientkit import join_and_drop
 from tests.nodekit import quiz_toml
 
 pytestmark = pytest.mark.e2e
@@ -27,36 +25,6 @@ pytestmark = pytest.mark.e2e
 PLAYERS = 10_000
 PARALLEL = 100
 FRAME_BOUND = 64 * 1024
-
-
-async def join_and_drop(address: str, quiz_id: str, name: str) -> None:
-    """Join as a new player over a bare wsproto socket, then drop the connection."""
-    host, port = address.rsplit(":", 1)
-    stream = await trio.open_tcp_stream(host, int(port))
-    try:
-        ws = WSConnection(ConnectionType.CLIENT)
-        await stream.send_all(ws.send(Request(host=address, target="/ws")))
-        frame = json.dumps({"type": "join", "id": 1, "payload": {"quizId": quiz_id, "name": name}})
-        text = ""
-        sent = False
-        while True:
-            data = await stream.receive_some(65536)
-            assert data, "the node closed before answering the join"
-            ws.receive_data(data)
-            for event in ws.events():
-                if isinstance(event, AcceptConnection) and not sent:
-                    await stream.send_all(ws.send(TextMessage(frame)))
-                    sent = True
-                elif isinstance(event, TextMessage):
-                    text += event.data
-                    if event.message_finished:
-                        message = json.loads(text)
-                        text = ""
-                        if message.get("re") == 1:
-                            assert message["type"] == "joined", message
-                            return
-    finally:
-        await stream.aclose()
 
 
 def raise_nofile(want: int) -> None:

@@ -8,10 +8,8 @@ answers at once.  Its points are at best those of an answer timed from the openi
 
 from __future__ import annotations
 
-import json
 import time
 from contextlib import AsyncExitStack
-from typing import Any
 
 import pytest
 import trio
@@ -19,10 +17,8 @@ import trio
 from quizd.client import ControlClient, connect
 from quizd.game.handoffs import HANDOFF_SLACK_S
 from quizd.game.scoring import time_points
+from tests.e2e.clientkit import BacklogClient
 from tests.nodekit import quiz_toml
-from wsproto.events import TextMessage
-
-from tests.e2e.test_limits import RawClient
 
 pytestmark = pytest.mark.e2e
 
@@ -30,31 +26,6 @@ LIMIT_MS = 5000
 READ_LATE_S = 3.0
 SLACK_MS = int(HANDOFF_SLACK_S * 1000)
 DEFS = {"q": quiz_toml("q", questions=1, reveal_ms=200, time_limit_ms=LIMIT_MS)}
-
-
-class BacklogClient(RawClient):
-    """A ``RawClient`` that reads big backlogs: messages may arrive in fragments."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self._partial: list[str] = []
-
-    async def recv_whole(self) -> dict[str, Any]:
-        """The next complete text message."""
-        while True:
-            for i, event in enumerate(self.events):
-                if isinstance(event, TextMessage):
-                    del self.events[i]
-                    self._partial.append(event.data)
-                    if event.message_finished:
-                        data, self._partial = "".join(self._partial), []
-                        return json.loads(data)
-                    break
-            else:
-                data_in = await self.stream.receive_some(65536)
-                assert data_in, "server closed the connection"
-                self.ws.receive_data(data_in)
-                self.events.extend(self.ws.events())
 
 
 async def test_a_reader_that_stalls_before_the_question_cannot_stretch_its_window(node_factory):

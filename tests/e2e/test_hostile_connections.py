@@ -22,9 +22,9 @@ import pytest
 import trio
 
 from quizd.client import ControlClient, connect
-from tests.nodekit import quiz_toml
 from tests.e2e.httpkit import metric
 from tests.e2e.protocolkit import close_code
+from tests.nodekit import quiz_toml
 
 pytestmark = pytest.mark.e2e
 

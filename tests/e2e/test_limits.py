@@ -5,17 +5,16 @@ keepalive and slow consumers (operator contract, [websocket] and [limits]).
 from __future__ import annotations
 
 import json
-import socket
 from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
 import trio
 from trio_websocket import ConnectionClosed
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, Ping, RejectConnection, Request, TextMessage
+from wsproto.events import Ping
 
 from quizd.client import ControlClient, connect
+from tests.e2e.clientkit import RawClient
 from tests.e2e.httpkit import metric
 from tests.e2e.protocolkit import close_code, refused_handshake, still_open
 from tests.nodekit import quiz_toml
@@ -45,76 +44,6 @@ async def wait_metric(node: Any, name: str, check: Any, timeout: float = 5.0) ->
             if check(value):
                 return value
             await trio.sleep(0.05)
-
-
-class RawClient:
-    """A WebSocket client on a plain socket: wsproto makes the bytes, we decide when to read."""
-
-    def __init__(self, stream: trio.SocketStream, ws: WSConnection) -> None:
-        self.stream = stream
-        self.ws = ws
-        self.events: list[Any] = []
-
-    @classmethod
-    async def connect(cls, address: str, *, rcvbuf: int | None = None, mss: int | None = None,
-                      path: str = "/ws") -> RawClient:
-        host, port = address.rsplit(":", 1)
-        sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf is not None:  # before connect, so the window is small from the start
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        if mss is not None:  # small segments also keep the server's send buffer small
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
-        await sock.connect((host, int(port)))
-        client = cls(trio.SocketStream(sock), WSConnection(ConnectionType.CLIENT))
-        await client.stream.send_all(client.ws.send(Request(host=address, target=path)))
-        with trio.fail_after(5):
-            while True:
-                data = await client.stream.receive_some(65536)
-                assert data, "server closed during the handshake"
-                client.ws.receive_data(data)
-                for event in client.ws.events():
-                    if isinstance(event, AcceptConnection):
-                        client.events.extend(client.ws.events())
-                        return client
-                    assert not isinstance(event, RejectConnection), event
-
-    async def send_json(self, msg_type: str, payload: dict[str, Any] | None = None, msg_id: Any = None) -> None:
-        await self.stream.send_all(self.encode(msg_type, payload, msg_id))
-
-    def encode(self, msg_type: str, payload: dict[str, Any] | None = None, msg_id: Any = None) -> bytes:
-        envelope: dict[str, Any] = {"type": msg_type, "payload": payload or {}}
-        if msg_id is not None:
-            envelope["id"] = msg_id
-        return self.ws.send(TextMessage(data=json.dumps(envelope)))
-
-    async def recv_json(self, timeout: float = 5.0) -> dict[str, Any]:
-        """The next text message (pings are noted, never answered)."""
-        with trio.fail_after(timeout):
-            while True:
-                for i, event in enumerate(self.events):
-                    if isinstance(event, TextMessage):
-                        del self.events[i]  # other events (pings) stay on record
-                        return json.loads(event.data)
-                data = await self.stream.receive_some(65536)
-                assert data, "server closed the connection"
-                self.ws.receive_data(data)
-                self.events.extend(self.ws.events())
-
-    async def wait_server_close(self, timeout: float) -> None:
-        """Read (never write) until the server closes the TCP connection."""
-        with trio.fail_after(timeout):
-            while True:
-                try:
-                    data = await self.stream.receive_some(65536)
-                except trio.BrokenResourceError:  # reset: the server aborted with data unread
-                    return
-                if not data:
-                    return
-                self.ws.receive_data(data)
-                self.events.extend(self.ws.events())
-
-    async def aclose(self) -> None:
-        await trio.aclose_forcefully(self.stream)
 
 
 async def new_quiz(node: Any) -> tuple[str, str]:

@@ -180,7 +180,9 @@ async def test_a_live_quiz_keeps_the_definition_it_started_with(node_factory):
         return (await control.definitions())[0]["title"] == "Changed"
 
     await wait_for(reloaded)
-    assert await control.definitions() == [{"id": "a", "title": "Changed", "questionCount": 1, "version": 1, "source": "file"}]
+    assert await control.definitions() == [
+        {"id": "a", "title": "Changed", "questionCount": 1, "version": 1, "source": "file"}
+    ]
     new = await control.create_quiz("a")
 
     async with connect(node.ws_url) as host, connect(node.ws_url) as ann, connect(node.ws_url) as bob:

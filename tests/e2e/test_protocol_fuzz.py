@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from trio_websocket import ConnectionClosed
 
 from quizd.client import ControlClient, QuizConnection, connect
-from tests.nodekit import RunningNode, launch_node, quiz_toml
 from tests.e2e.httpkit import metric_value
+from tests.nodekit import RunningNode, launch_node, quiz_toml
 
 pytestmark = pytest.mark.e2e
 

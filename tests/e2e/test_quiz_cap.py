@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from quizd.client import ControlClient
-from tests.nodekit import quiz_toml
 from tests.e2e.httpkit import metric
+from tests.nodekit import quiz_toml
 
 pytestmark = pytest.mark.e2e
 

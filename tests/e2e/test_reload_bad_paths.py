@@ -14,8 +14,8 @@ import pytest
 import trio
 
 from quizd.client import ControlClient, connect
-from tests.nodekit import quiz_toml
 from tests.e2e.httpkit import metric
+from tests.nodekit import quiz_toml
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from quizd.cli import main
-from quizd.config.model import StorageSection
 from quizd.config import load_config
+from quizd.config.model import StorageSection
 from quizd.store.engine import database_url
 from quizd.store.migrate import is_current, upgrade
 from quizd.store.schema import metadata

@@ -3,12 +3,12 @@ PostgreSQL stopped mid-stream and started again, the bound, and ``drain``."""
 
 from __future__ import annotations
 
-import trio
 import pytest
+import trio
 from sqlalchemy import Engine, func, select
 
-from quizd.store import schema
 from quizd.config.model import StorageSection
+from quizd.store import schema
 from quizd.store.engine import Database, engine_from_settings, make_engine
 from quizd.store.events import AnswerRecorded, PlayerResult, QuestionClosed, QuizCreated, QuizEnded, QuizStarted
 from quizd.store.migrate import upgrade

@@ -8,8 +8,7 @@ import orjson
 import trio
 import trio.testing
 
-from quizd.config import Config
-from quizd.config import DefinitionSet
+from quizd.config import Config, DefinitionSet
 from quizd.http.app import BODY_TIMEOUT_S, ControlPlane
 from quizd.placement import LocalPlacement
 from quizd.service import DefinitionCatalog, QuizService

@@ -259,7 +259,8 @@ class TestJoin:
         assert "question" not in p
         # The question_closed payload, plus the question so that a reloaded page can draw it.
         assert p["reveal"] == {"questionId": "q0", "correctChoice": 0, "distribution": [1, 0, 0, 0],
-                               "index": 0, "total": 3, "text": "Question 0", "choices": ["a", "b", "c", "d"], "kind": "single"}
+                               "index": 0, "total": 3, "text": "Question 0", "choices": ["a", "b", "c", "d"],
+                               "kind": "single"}
 
     def test_joined_during_reveal_has_the_players_own_result_with_the_rank_of_now(self):
         game = playing()
@@ -420,7 +421,8 @@ class TestAnswer:
         q = broadcast(game.tick(Q0), "question")
         assert q.question_id == "q0"
         assert set(q.payload) == {
-            "questionId", "index", "total", "text", "choices", "timeLimitMs", "startedAt", "endsAt", "serverTime", "kind",
+            "questionId", "index", "total", "text", "choices", "timeLimitMs", "startedAt", "endsAt", "serverTime",
+            "kind",
         }
         assert q.payload["choices"] == ["a", "b", "c", "d"]
         assert (q.payload["index"], q.payload["total"]) == (0, 3)
@@ -701,7 +703,9 @@ class TestHostCommands:
         game = lobby()
         r = reply(start(game, START, reply_to="s1"), "host", "host_state")
         assert r.reply_to == "s1"
-        assert r.payload == {"phase": "starting", "questionIndex": None, "participants": 2, "connected": 2, "answered": 0}
+        assert r.payload == {
+            "phase": "starting", "questionIndex": None, "participants": 2, "connected": 2, "answered": 0,
+        }
 
     def test_start_twice_is_wrong_phase(self):
         game = lobby()

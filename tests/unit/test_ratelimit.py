@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 from quizd.gateway.ratelimit import RateLimiter, Verdict
@@ -46,7 +47,7 @@ def test_tells_at_most_once_per_second():
         t += 0.01
     tells = [t for t, v in verdicts if v == T]
     assert len(tells) >= 3
-    assert all(b - a >= 1.0 - 1e-9 for a, b in zip(tells, tells[1:]))
+    assert all(b - a >= 1.0 - 1e-9 for a, b in itertools.pairwise(tells))
 
 
 def test_refills_at_20_per_second():

@@ -43,7 +43,9 @@ STRATEGIES: dict[type[m.RelayMessage], st.SearchStrategy[Any]] = {
     m.RpcCall: st.builds(m.RpcCall, conn, text, st.sampled_from(m.RpcOp), text, st.none() | text,
                          st.none() | st.builds(AutoStart, ints, st.none() | ints)),
     m.JoinAccepted: st.builds(m.JoinAccepted, conn, text, text),
-    m.JoinRefused: st.builds(m.JoinRefused, conn, text, text, st.none() | st.dictionaries(text, json_value, max_size=3)),
+    m.JoinRefused: st.builds(
+        m.JoinRefused, conn, text, text, st.none() | st.dictionaries(text, json_value, max_size=3)
+    ),
     m.SendOne: st.builds(m.SendOne, conn, text, text),
     m.BroadcastAll: st.builds(m.BroadcastAll, text, text, text, st.booleans(), st.none() | text),
     m.CloseOne: st.builds(m.CloseOne, conn, ints, text),

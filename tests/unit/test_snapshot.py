@@ -31,7 +31,9 @@ def restore(game, now: float, wall_offset_ms: int = 0, at: float | None = None):
     meta, participants = game.to_snapshot(game_now := (at if at is not None else now))
     definition = definition_from_record(roundtrip(definition_record(game.definition)))
     del game_now
-    return QuizGame.from_snapshot(definition, GameSettings(), roundtrip(meta), roundtrip(participants), now, wall_offset_ms)
+    return QuizGame.from_snapshot(
+        definition, GameSettings(), roundtrip(meta), roundtrip(participants), now, wall_offset_ms
+    )
 
 
 def test_definition_round_trips():
@@ -54,7 +56,7 @@ def test_scores_tokens_names_and_ranks_survive():
 
 
 def test_clock_is_frozen_while_nobody_ran_the_quiz():
-    game, ann, bob = in_question()
+    game, _ann, bob = in_question()
     saved_at = 4.0
     # Restored 3 s of outage later on a node whose wall clock offset differs.
     restored = restore(game, now=7.0 + 100.0, wall_offset_ms=-100_000, at=saved_at)
@@ -66,7 +68,7 @@ def test_clock_is_frozen_while_nobody_ran_the_quiz():
 
 
 def test_the_restored_quiz_plays_to_the_end():
-    game, ann, bob = in_question(reveal="on_close")
+    game, ann, _bob = in_question(reveal="on_close")
     game.answer(ann, "q0", 0, 2.0)
     restored = restore(game, now=5.0, at=5.0)
     out = restored.tick(20.0)

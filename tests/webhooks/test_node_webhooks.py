@@ -20,14 +20,14 @@ import pytest
 import trio
 from sqlalchemy import Engine
 
-from quizd.config.model import WebhookEndpoint, WebhookEvent
 from quizd.config import StorageSection
+from quizd.config.model import WebhookEndpoint, WebhookEvent
 from quizd.store.engine import engine_from_settings
 from quizd.store.migrate import upgrade
 from quizd.webhooks.outbox import event_id
 from tests.webhooks.quizkit import a_quiz, outbox_rows
 from tests.webhooks.receiver import SECRET, STALL, Receiver, serve
-from tests.webhooks.test_outbox import write
+from tests.webhooks.webhookkit import write
 
 pytestmark = pytest.mark.e2e
 

@@ -7,29 +7,14 @@ import orjson
 import trio
 from sqlalchemy import Engine, func, select
 
-from quizd.config.model import WebhookEndpoint, WebhookEvent
+from quizd.config.model import WebhookEvent
 from quizd.store import queries, schema
 from quizd.store.engine import Database
-from quizd.store.events import StoreEvent
 from quizd.store.writer import BatchWriter
 from quizd.webhooks.outbox import Outbox, event_id
 from quizd.webhooks.payloads import report_data
 from tests.webhooks.quizkit import T0, a_quiz, outbox_rows
-from tests.webhooks.receiver import OTHER_SECRET, SECRET
-
-ALL = WebhookEndpoint(url="https://all.example/h", secret=SECRET)
-ENDED = WebhookEndpoint(url="https://ended.example/h", secret=OTHER_SECRET, events=(WebhookEvent.QUIZ_ENDED,))
-
-
-async def write(engine: Engine, events: list[StoreEvent], endpoints: tuple[WebhookEndpoint, ...] = (ALL, ENDED),
-                batch_size: int = 1000) -> None:
-    writer = BatchWriter(Database(engine), flush_interval_s=0.02, batch_size=batch_size, outbox=Outbox(endpoints))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(writer.run)
-        for event in events:
-            writer.record(event)
-        assert await writer.drain(10)
-        nursery.cancel_scope.cancel()
+from tests.webhooks.webhookkit import ALL, ENDED, write
 
 
 async def test_each_quiz_event_is_a_row_per_subscribed_endpoint(engine: Engine) -> None:

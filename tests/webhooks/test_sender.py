@@ -11,17 +11,17 @@ import time
 import trio
 from sqlalchemy import Engine, update
 
+from quizd.config import StorageSection
 from quizd.config.model import WebhookEndpoint, WebhookEvent
 from quizd.ops import metrics
 from quizd.store import schema
-from quizd.config import StorageSection
 from quizd.store.engine import Database, engine_from_settings
 from quizd.webhooks.outbox import event_id
 from quizd.webhooks.schedule import RetrySchedule
 from quizd.webhooks.sender import WebhookSender
 from tests.webhooks.quizkit import a_quiz, outbox_rows
 from tests.webhooks.receiver import SECRET, Receiver, serve
-from tests.webhooks.test_outbox import write
+from tests.webhooks.webhookkit import write
 
 # Over a second apart, so that each attempt's webhook-timestamp (Unix seconds) differs.
 SHORT = RetrySchedule(delays_s=(1.1,), repeat_s=1.1, give_up_after_s=3600)
