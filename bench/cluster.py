@@ -37,8 +37,10 @@ class ClusterNode(QuizdServer):
     def __init__(self, work: Path, settings: argparse.Namespace, node_id: str, redis_url: str) -> None:
         super().__init__(work, settings)
         self.node_id = node_id
-        self.cluster_toml = (f'[cluster]\nredis_url = "{redis_url}"\nheartbeat_ms = {CLUSTER_HEARTBEAT_MS}\n'
-                             f"node_timeout_ms = {CLUSTER_NODE_TIMEOUT_MS}\n")
+        self.cluster_toml = (
+            f'[cluster]\nredis_url = "{redis_url}"\nheartbeat_ms = {CLUSTER_HEARTBEAT_MS}\n'
+            f"node_timeout_ms = {CLUSTER_NODE_TIMEOUT_MS}\n"
+        )
 
     def metrics(self) -> dict[str, float]:
         _status, text = ControlClient(self.http_url, TOKEN, timeout=20).request_sync("GET", "/metrics", raw=True)
@@ -61,13 +63,15 @@ class ClusterNode(QuizdServer):
         try:
             m = self.metrics()
             count = m.get("quizd_event_loop_lag_seconds_count", 0)
-            out.update({
-                "takeovers": m.get("quizd_cluster_takeovers_total"),
-                "handovers": m.get("quizd_cluster_handovers_total"),
-                "lag_samples": count,
-                "lag_over_0_5s": count - m.get('quizd_event_loop_lag_seconds_bucket{le="0.5"}', count),
-                "lag_over_1s": count - m.get('quizd_event_loop_lag_seconds_bucket{le="1.0"}', count),
-            })
+            out.update(
+                {
+                    "takeovers": m.get("quizd_cluster_takeovers_total"),
+                    "handovers": m.get("quizd_cluster_handovers_total"),
+                    "lag_samples": count,
+                    "lag_over_0_5s": count - m.get('quizd_event_loop_lag_seconds_bucket{le="0.5"}', count),
+                    "lag_over_1s": count - m.get('quizd_event_loop_lag_seconds_bucket{le="1.0"}', count),
+                }
+            )
         except OSError as exc:
             out["metrics_error"] = str(exc)
         warnings: Counter[str] = Counter()
@@ -93,8 +97,12 @@ class Cluster:
         self.work = work
         self.settings = settings
         redis_dir = work / "redis"
-        self.redis = RedisServer(redis_dir, extra_args=("--maxclients", "1000"), log_path=redis_dir / "redis.log",
-                                 wrap=partial(pinned, SERVER_CPU))
+        self.redis = RedisServer(
+            redis_dir,
+            extra_args=("--maxclients", "1000"),
+            log_path=redis_dir / "redis.log",
+            wrap=partial(pinned, SERVER_CPU),
+        )
         self.nodes: list[ClusterNode] = []
 
     @property
@@ -245,8 +253,11 @@ def scenario_takeover(cluster: Cluster, players: int) -> dict[str, Any]:
             rec["error"] = "not resumed within 30 s"
 
         async def player(nursery: trio.Nursery, i: int, url: str, answer: bool, probe: bool = False) -> None:
-            rec: dict[str, Any] = {"i": i, "gateway": cluster.nodes[i % CLUSTER_NODES].node_id if not probe
-                                   else owner_id, "probe": probe}
+            rec: dict[str, Any] = {
+                "i": i,
+                "gateway": cluster.nodes[i % CLUSTER_NODES].node_id if not probe else owner_id,
+                "probe": probe,
+            }
             recs.append(rec)
             async with connect_limit:
                 cm = connect(url)
@@ -262,7 +273,8 @@ def scenario_takeover(cluster: Cluster, players: int) -> dict[str, Any]:
                 question = await conn.expect("question", 60)
                 if answer:
                     result = await conn.request(
-                        "answer", {"questionId": question["payload"]["questionId"], "choice": 0}, 60)
+                        "answer", {"questionId": question["payload"]["questionId"], "choice": 0}, 60
+                    )
                     rec["acked"] = result["type"] == "answer_result"
                     rec["score_before"] = result["payload"].get("score")
                 state["ready"] += 1
@@ -296,8 +308,9 @@ def scenario_takeover(cluster: Cluster, players: int) -> dict[str, Any]:
                     nursery.start_soon(player, nursery, -1, owner.ws_url, False, True)
                     for i in range(players):
                         # Round-robin over the nodes; two players in three answer before the kill.
-                        nursery.start_soon(player, nursery, i, cluster.nodes[i % CLUSTER_NODES].ws_url,
-                                           (i // 3) % 3 != 2)
+                        nursery.start_soon(
+                            player, nursery, i, cluster.nodes[i % CLUSTER_NODES].ws_url, (i // 3) % 3 != 2
+                        )
                     await all_joined.wait()  # start once everyone is in the quiz
                     out["join_s"] = round(trio.current_time() - t_join, 2)
                     await host.request("start", {}, 30)
@@ -332,23 +345,26 @@ def scenario_takeover(cluster: Cluster, players: int) -> dict[str, Any]:
         by_gateway_closed[gw] = median(times)
     acked = [r for r in ps if r.get("acked")]
     busy = sum(r.get("refusals", {}).get("server_busy", 0) for r in ps)
-    out.update({
-        "first_resume_s": probe.get("resumed_s"),
-        "probe_attempts": probe.get("attempts"),
-        "probe_refusals": dict(probe.get("refusals", {})),
-        "all_resumed_s": resumed[-1] if len(resumed) == players else None,
-        "resumed": len(resumed),
-        "first_player_resumed_s": resumed[0] if resumed else None,
-        "median_player_resumed_s": median(resumed),
-        "close_codes": dict(closes),
-        "median_closed_s_by_gateway": by_gateway_closed,
-        "server_busy_replies": busy,
-        "acked_before_kill": len(acked),
-        "acks_kept": sum(1 for r in acked
-                         if r.get("answered_after") is True and r.get("score_after") == r.get("score_before")),
-        "phase_after": dict(Counter(str(r.get("phase")) for r in ps if "resumed_s" in r)),
-        "errors": [f"t{r['i']}: {r['error']}" for r in recs if "error" in r][:10],
-    })
+    out.update(
+        {
+            "first_resume_s": probe.get("resumed_s"),
+            "probe_attempts": probe.get("attempts"),
+            "probe_refusals": dict(probe.get("refusals", {})),
+            "all_resumed_s": resumed[-1] if len(resumed) == players else None,
+            "resumed": len(resumed),
+            "first_player_resumed_s": resumed[0] if resumed else None,
+            "median_player_resumed_s": median(resumed),
+            "close_codes": dict(closes),
+            "median_closed_s_by_gateway": by_gateway_closed,
+            "server_busy_replies": busy,
+            "acked_before_kill": len(acked),
+            "acks_kept": sum(
+                1 for r in acked if r.get("answered_after") is True and r.get("score_after") == r.get("score_before")
+            ),
+            "phase_after": dict(Counter(str(r.get("phase")) for r in ps if "resumed_s" in r)),
+            "errors": [f"t{r['i']}: {r['error']}" for r in recs if "error" in r][:10],
+        }
+    )
     return out
 
 
@@ -364,13 +380,19 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
         return {"skipped": "redis-server is not installed (apt-get install redis-server)"}
     t0 = time.monotonic()
     out: dict[str, Any] = {
-        "nodes": CLUSTER_NODES, "ns": s.cluster_ns,
-        "config": {"heartbeat_ms": CLUSTER_HEARTBEAT_MS, "node_timeout_ms": CLUSTER_NODE_TIMEOUT_MS,
-                   "drain_timeout_s": 0, "redis": "--save '' --appendonly no"},
+        "nodes": CLUSTER_NODES,
+        "ns": s.cluster_ns,
+        "config": {
+            "heartbeat_ms": CLUSTER_HEARTBEAT_MS,
+            "node_timeout_ms": CLUSTER_NODE_TIMEOUT_MS,
+            "drain_timeout_s": 0,
+            "redis": "--save '' --appendonly no",
+        },
         "pinning": f"3 nodes and redis-server: taskset -c {SERVER_CPU}; quizd-load and the takeover driver: "
-                   f"taskset -c {CLIENT_CPU}",
+        f"taskset -c {CLIENT_CPU}",
         "redis_version": subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True).stdout.strip(),
-        "runs": {}, "takeover": {"players": s.takeover_players, "trials": []},
+        "runs": {},
+        "takeover": {"players": s.takeover_players, "trials": []},
     }
     key = [q["answer"] for q in s.questions_burst]
     for n in s.cluster_ns:
@@ -378,8 +400,9 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
         out["runs"][str(n)] = block
         cluster = Cluster(tmp / f"cluster-{n}", s)
 
-        def attempt(name: str, what: str, fn: Any,
-                    n: int = n, block: dict[str, Any] = block, cluster: Cluster = cluster) -> None:
+        def attempt(
+            name: str, what: str, fn: Any, n: int = n, block: dict[str, Any] = block, cluster: Cluster = cluster
+        ) -> None:
             # Once more after a failure: with node_timeout_ms 1000 and three nodes on one core,
             # a stalled node can lose a lease under load and the quiz moves mid-run (quizd-load
             # does not survive its host being moved).  The failure stays in the results.
@@ -400,14 +423,22 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
             cluster.start()
             block["start_s"] = cluster.start_s
             cores0, cpu0, w0 = core_times(), total_cpu_s(cluster.pids), time.monotonic()
-            attempt("burst_1s", "burst, answers within 1 s (players spread over 3 nodes)",
-                    lambda cluster=cluster, n=n:
-                    scenario_load(cluster, n, "bench-burst", "uniform:0-1000", s.burst_questions, key))
+            attempt(
+                "burst_1s",
+                "burst, answers within 1 s (players spread over 3 nodes)",
+                lambda cluster=cluster, n=n: scenario_load(
+                    cluster, n, "bench-burst", "uniform:0-1000", s.burst_questions, key
+                ),
+            )
             fan_ms = (block.get("burst_1s") or {}).get("fanout_median_trigger_to_last_ms") or 100
             sync_ms = int(max(300, 3 * fan_ms))
-            attempt("burst_once", f"burst, all answers at once ({sync_ms} ms after the question is sent)",
-                    lambda cluster=cluster, n=n, sync_ms=sync_ms:
-                    scenario_load(cluster, n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key))
+            attempt(
+                "burst_once",
+                f"burst, all answers at once ({sync_ms} ms after the question is sent)",
+                lambda cluster=cluster, n=n, sync_ms=sync_ms: scenario_load(
+                    cluster, n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key
+                ),
+            )
             block["sync_ms"] = sync_ms
             for sc in ("burst_1s", "burst_once"):
                 if sc in block and block[sc].get("quiz_id"):
@@ -424,11 +455,13 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
             cluster.stop()
         single = results["runs"].get(str(n), {}).get("quizd", {})
         try:
-            log(f"cluster N={n}: within 1 s p50/p99 {block['burst_1s']['p50_ms']}/{block['burst_1s']['p99_ms']} ms "
+            log(
+                f"cluster N={n}: within 1 s p50/p99 {block['burst_1s']['p50_ms']}/{block['burst_1s']['p99_ms']} ms "
                 f"(single node {single.get('burst_1s', {}).get('p50_ms')}/{single.get('burst_1s', {}).get('p99_ms')}), "
                 f"at once {block['burst_once']['p50_ms']}/{block['burst_once']['p99_ms']} ms "
                 f"(single node {single.get('burst_once', {}).get('p50_ms')}/"
-                f"{single.get('burst_once', {}).get('p99_ms')})")
+                f"{single.get('burst_once', {}).get('p99_ms')})"
+            )
         except KeyError:
             pass
     for trial in range(s.takeover_trials):
@@ -437,8 +470,10 @@ def run_cluster_scenarios(settings: argparse.Namespace, results: dict[str, Any],
         try:
             cluster.start()
             res = scenario_takeover(cluster, s.takeover_players)
-            log(f"cluster takeover {trial + 1}: first resume {res['first_resume_s']} s, all {res['resumed']} "
-                f"resumed {res['all_resumed_s']} s, acks kept {res['acks_kept']}/{res['acked_before_kill']}")
+            log(
+                f"cluster takeover {trial + 1}: first resume {res['first_resume_s']} s, all {res['resumed']} "
+                f"resumed {res['all_resumed_s']} s, acks kept {res['acks_kept']}/{res['acked_before_kill']}"
+            )
         except Exception as exc:
             log(f"cluster takeover {trial + 1}: failed: {exc!r}")
             res = {"error": repr(exc)[-2000:]}

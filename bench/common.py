@@ -72,8 +72,9 @@ def core_times() -> dict[str, tuple[int, int]]:
 
 
 def core_busy(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> dict[str, float]:
-    return {k: round((after[k][0] - before[k][0]) / max(1, after[k][1] - before[k][1]), 3)
-            for k in after if k in before}
+    return {
+        k: round((after[k][0] - before[k][0]) / max(1, after[k][1] - before[k][1]), 3) for k in after if k in before
+    }
 
 
 def rss_kb(pid: int) -> int:

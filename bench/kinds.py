@@ -31,8 +31,14 @@ TARGET_RATIO = 1.1
 def run_kinds(s: argparse.Namespace, work: Path) -> dict[str, Any]:
     """The kinds block: ``s.kinds_n`` players, one node, both quizzes ``REPEATS`` times."""
     n = s.kinds_n
-    block: dict[str, Any] = {"players": n, "questions": len(KINDS), "reaction": REACTION,
-                             "single": [], "mixed": [], "errors": {}}
+    block: dict[str, Any] = {
+        "players": n,
+        "questions": len(KINDS),
+        "reaction": REACTION,
+        "single": [],
+        "mixed": [],
+        "errors": {},
+    }
     work.mkdir(parents=True, exist_ok=True)
     server = QuizdServer(work, s)
     server.start()
@@ -43,8 +49,16 @@ def run_kinds(s: argparse.Namespace, work: Path) -> dict[str, Any]:
                 definition = f"bench-{quiz}"
                 log(f"kinds N={n}: {definition}, answers within 1 s (run {attempt + 1} of {REPEATS})")
                 try:
-                    block[quiz].append(scenario_load(server, n, definition, REACTION, len(KINDS),
-                                                     answers=s.defs_dir / f"{definition}.answers.json"))
+                    block[quiz].append(
+                        scenario_load(
+                            server,
+                            n,
+                            definition,
+                            REACTION,
+                            len(KINDS),
+                            answers=s.defs_dir / f"{definition}.answers.json",
+                        )
+                    )
                 except Exception as exc:
                     log(f"kinds N={n}: {definition} failed: {exc}")
                     block["errors"][f"{quiz}-{attempt + 1}"] = str(exc)[-2000:]

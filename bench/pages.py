@@ -49,8 +49,8 @@ def main() -> None:
 
 def measure(browser: object, url: str, screen: str, loads: int) -> None:
     times: list[float] = []
-    wire: list[int] = []      # body bytes as sent (gzipped where the node gzips)
-    decoded: list[int] = []   # the same bodies decoded
+    wire: list[int] = []  # body bytes as sent (gzipped where the node gzips)
+    decoded: list[int] = []  # the same bodies decoded
     for _ in range(loads):
         context = browser.new_context()  # type: ignore[attr-defined]
         page = context.new_page()
@@ -64,9 +64,11 @@ def measure(browser: object, url: str, screen: str, loads: int) -> None:
         wire = [r.request.sizes()["responseBodySize"] for r in responses]  # type: ignore[attr-defined]
         decoded = [len(r.body()) for r in responses]  # type: ignore[attr-defined]
         context.close()
-    print(f"{url.rsplit('/', 1)[1]:>5}: {len(wire)} requests, {sum(wire) / 1024:.1f} KiB on the wire "
-          f"({sum(decoded) / 1024:.1f} KiB decoded); to first screen median {statistics.median(times):.0f} ms, "
-          f"max {max(times):.0f} ms ({loads} cold loads)")
+    print(
+        f"{url.rsplit('/', 1)[1]:>5}: {len(wire)} requests, {sum(wire) / 1024:.1f} KiB on the wire "
+        f"({sum(decoded) / 1024:.1f} KiB decoded); to first screen median {statistics.median(times):.0f} ms, "
+        f"max {max(times):.0f} ms ({loads} cold loads)"
+    )
 
 
 if __name__ == "__main__":

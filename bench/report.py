@@ -26,8 +26,7 @@ METRICS = [
     ("burst_once_p50", "burst all at once, p50", "ms", False, lambda b: b["burst_once"]["p50_ms"]),
     ("burst_once_p99", "burst all at once, p99", "ms", False, lambda b: b["burst_once"]["p99_ms"]),
     ("steady_p99", "steady answers, p99", "ms", False, lambda b: b["steady"]["p99_ms"]),
-    ("kb_per_idle_conn", "RSS per idle connection", "KB", False,
-     lambda b: b["connect_fanout"]["kb_per_idle_conn"]),
+    ("kb_per_idle_conn", "RSS per idle connection", "KB", False, lambda b: b["connect_fanout"]["kb_per_idle_conn"]),
     ("connect_s", "time to connect N", "s", False, lambda b: b["connect_fanout"]["connect_s"]),
 ]
 
@@ -118,21 +117,27 @@ def cluster_markdown(results: dict[str, Any]) -> str:
     if "runs" not in cl:
         return f"Cluster: skipped ({cl.get('skipped', 'not run')})."
     cfg = cl["config"]
-    lines = [f"Cluster: {cl['nodes']} quizd nodes + redis-server ({cl.get('redis_version', '').split(' sha')[0]}, "
-             f"no persistence), heartbeat_ms {cfg['heartbeat_ms']}, node_timeout_ms {cfg['node_timeout_ms']}; "
-             f"nodes and Redis share core {SERVER_CPU}, clients on core {CLIENT_CPU}; players spread round-robin "
-             "over the three nodes. Reported, no target.", "",
-             "| N | figure | quizd, 1 node | quizd cluster, 3 nodes + Redis | cluster ÷ 1 node |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"Cluster: {cl['nodes']} quizd nodes + redis-server ({cl.get('redis_version', '').split(' sha')[0]}, "
+        f"no persistence), heartbeat_ms {cfg['heartbeat_ms']}, node_timeout_ms {cfg['node_timeout_ms']}; "
+        f"nodes and Redis share core {SERVER_CPU}, clients on core {CLIENT_CPU}; players spread round-robin "
+        "over the three nodes. Reported, no target.",
+        "",
+        "| N | figure | quizd, 1 node | quizd cluster, 3 nodes + Redis | cluster ÷ 1 node |",
+        "|---|---|---|---|---|",
+    ]
     for n, metrics in cluster_figures(results).items():
         for key, label, unit, _ in CLUSTER_METRICS:
             v = metrics[key]
             r = ratio(v.get("cluster"), v.get("quizd"))
-            lines.append(f"| {int(n):,} | cluster: {label} ({unit}, ↓ better) | {fmt(v.get('quizd'))} | "
-                         f"{fmt(v.get('cluster'))} | {'–' if r is None else f'{r:.2f}×'} |")
+            lines.append(
+                f"| {int(n):,} | cluster: {label} ({unit}, ↓ better) | {fmt(v.get('quizd'))} | "
+                f"{fmt(v.get('cluster'))} | {'–' if r is None else f'{r:.2f}×'} |"
+            )
     tk = cl.get("takeover") or {}
     trials = tk.get("trials") or []
     if trials:
+
         def sec(v: Any) -> str:
             return "–" if v is None else f"{v:.2f}"
 
@@ -140,26 +145,46 @@ def cluster_markdown(results: dict[str, Any]) -> str:
             by_gw = t.get("median_closed_s_by_gateway") or {}
             return median([v for gw, v in by_gw.items() if gw != t.get("owner")])
 
-        head = [f"takeover after `kill -9` of the owner ({tk['players']} players + a probe)",
-                *(f"trial {i + 1}" for i in range(len(trials))), "median"]
+        head = [
+            f"takeover after `kill -9` of the owner ({tk['players']} players + a probe)",
+            *(f"trial {i + 1}" for i in range(len(trials))),
+            "median",
+        ]
         lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         rows: list[tuple[str, Any, bool]] = [
-            ("cluster: kill → first resume `joined` on a survivor (probe retrying every 50 ms), s",
-             lambda t: t.get("first_resume_s"), True),
+            (
+                "cluster: kill → first resume `joined` on a survivor (probe retrying every 50 ms), s",
+                lambda t: t.get("first_resume_s"),
+                True,
+            ),
             ("cluster: kill → survivors close their players with 1012 (median), s", closed_1012, True),
-            ("cluster: kill → every player resumed (each honouring `retryAfterMs`), s",
-             lambda t: t.get("all_resumed_s"), True),
+            (
+                "cluster: kill → every player resumed (each honouring `retryAfterMs`), s",
+                lambda t: t.get("all_resumed_s"),
+                True,
+            ),
             ("cluster: kill → median player resumed, s", lambda t: t.get("median_player_resumed_s"), True),
         ]
         for label, get, med in rows:
             vals = [get(t) if "error" not in t else None for t in trials]
-            lines.append(f"| {label} | " + " | ".join(sec(v) for v in vals)
-                         + f" | {sec(median(vals)) if med else ''} |")
-        lines.append("| players resumed; acknowledged answers kept | " + " | ".join(
-            f"{t.get('resumed', '–')}/{tk['players']}; {t.get('acks_kept', '–')}/{t.get('acked_before_kill', '–')}"
-            if "error" not in t else "failed" for t in trials) + " | |")
-        lines.append("| `server_busy` replies to the players' resumes | " + " | ".join(
-            str(t.get("server_busy_replies", "–")) for t in trials) + " | |")
+            lines.append(
+                f"| {label} | " + " | ".join(sec(v) for v in vals) + f" | {sec(median(vals)) if med else ''} |"
+            )
+        lines.append(
+            "| players resumed; acknowledged answers kept | "
+            + " | ".join(
+                f"{t.get('resumed', '–')}/{tk['players']}; {t.get('acks_kept', '–')}/{t.get('acked_before_kill', '–')}"
+                if "error" not in t
+                else "failed"
+                for t in trials
+            )
+            + " | |"
+        )
+        lines.append(
+            "| `server_busy` replies to the players' resumes | "
+            + " | ".join(str(t.get("server_busy_replies", "–")) for t in trials)
+            + " | |"
+        )
     return "\n".join(lines)
 
 
@@ -172,9 +197,11 @@ def health_summary(health: dict[str, Any]) -> str:
         for msg, c in (h.get("log") or {}).items():
             if msg.startswith(("lease was gone", "quiz lost here", "lease lost", "member gone")):
                 tot[msg.split(";")[0]] += c
-    parts = [f"{tot['takeovers']} takeovers, {tot['handovers']} hand-overs",
-             f"{tot['lag_over_1s']} event-loop lag samples > 1 s"]
-    parts += [f"{c}× \"{k}\"" for k, c in tot.items() if k not in ("takeovers", "handovers", "lag_over_1s")]
+    parts = [
+        f"{tot['takeovers']} takeovers, {tot['handovers']} hand-overs",
+        f"{tot['lag_over_1s']} event-loop lag samples > 1 s",
+    ]
+    parts += [f'{c}× "{k}"' for k, c in tot.items() if k not in ("takeovers", "handovers", "lag_over_1s")]
     return ", ".join(parts)
 
 
@@ -190,12 +217,15 @@ def cluster_notes(results: dict[str, Any]) -> list[str]:
         notes.append(
             f"N={int(n):,} quizd cluster: core 0 busy {cores.get('cpu0', 0):.0%} (the 3 nodes + Redis "
             f"{b.get('server_core_share', 0):.0%}), core 1 busy {cores.get('cpu1', 0):.0%}; quiz owners "
-            f"{', '.join(sorted(owners)) or '?'}; quizd-load CPU / answer send lag p99: " + ", ".join(
+            f"{', '.join(sorted(owners)) or '?'}; quizd-load CPU / answer send lag p99: "
+            + ", ".join(
                 f"{sc} {b[sc]['client_cpu_util']:.0%} / {b[sc]['client_send_lag_p99_ms']:.0f} ms"
-                for sc in ("burst_1s", "burst_once"))
+                for sc in ("burst_1s", "burst_once")
+            )
             + f"; all-at-once answers {b.get('sync_ms')} ms after the question; over the block: "
             + health_summary(b["burst_once"].get("cluster_health", {}))
-            + ("; failed first and were run again: " + ", ".join(b["errors"]) if b.get("errors") else ""))
+            + ("; failed first and were run again: " + ", ".join(b["errors"]) if b.get("errors") else "")
+        )
     return notes
 
 
@@ -210,12 +240,22 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         if str(n) in figs:
             q, a = get(n, "fanout_question", "quizd"), get(n, "fanout_question", "asyncio")
             r = ratio(q, a)
-            targets.append({"target": f"fan-out at {n:,} ≥ 1.2× asyncio websockets",
-                            "value": None if r is None else f"{r:.3f}×", "met": r is not None and r >= 1.2})
+            targets.append(
+                {
+                    "target": f"fan-out at {n:,} ≥ 1.2× asyncio websockets",
+                    "value": None if r is None else f"{r:.3f}×",
+                    "met": r is not None and r >= 1.2,
+                }
+            )
     if "5000" in figs:
         q, nd = get(5000, "burst_once_p99", "quizd"), get(5000, "burst_once_p99", "node")
-        targets.append({"target": "answer-to-result p99, 5,000 answering at once ≤ Node ws",
-                        "value": f"{fmt(q)} vs {fmt(nd)} ms", "met": q is not None and nd is not None and q <= nd})
+        targets.append(
+            {
+                "target": "answer-to-result p99, 5,000 answering at once ≤ Node ws",
+                "value": f"{fmt(q)} vs {fmt(nd)} ms",
+                "met": q is not None and nd is not None and q <= nd,
+            }
+        )
     for n in figs:
         q = get(int(n), "steady_p99", "quizd")
         targets.append({"target": f"steady p99 < 5 ms at {int(n):,}", "value": q, "met": q is not None and q < 5})
@@ -231,14 +271,23 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 codes[code] = codes.get(code, 0) + count
             joined_all = joined_all and b[sc]["joined"] == 10000 and b[sc]["replies"] == b[sc]["answers_sent"]
         slow = b.get("slow_consumer_disconnects")
-        targets.append({"target": "10,000 players play a whole quiz, no slow-consumer disconnect",
-                        "value": f"slow-consumer disconnects {slow}, close codes {codes or 'none'}",
-                        "met": joined_all and not slow and not codes})
+        targets.append(
+            {
+                "target": "10,000 players play a whole quiz, no slow-consumer disconnect",
+                "value": f"slow-consumer disconnects {slow}, close codes {codes or 'none'}",
+                "met": joined_all and not slow and not codes,
+            }
+        )
     for n in figs:
         q, a = get(int(n), "kb_per_idle_conn", "quizd"), get(int(n), "kb_per_idle_conn", "asyncio")
         r = ratio(q, a)
-        targets.append({"target": f"RSS per idle connection at {int(n):,} ≤ 0.8× asyncio websockets",
-                        "value": None if r is None else f"{r:.3f}×", "met": r is not None and r <= 0.8})
+        targets.append(
+            {
+                "target": f"RSS per idle connection at {int(n):,} ≤ 0.8× asyncio websockets",
+                "value": None if r is None else f"{r:.3f}×",
+                "met": r is not None and r <= 0.8,
+            }
+        )
     return targets
 
 
@@ -259,32 +308,55 @@ def rows_markdown(results: dict[str, Any]) -> str:
         n = kinds["players"]
         for p in ("p50", "p99"):
             mixed, single = kinds.get(f"mixed_{p}_ms"), kinds.get(f"single_{p}_ms")
-            row(n, f"kinds: mixed quiz (every kind), answers within 1 s, {p} (ms, ↓ better)", mixed,
-                f"all-`single` quiz {fmt(single)} ms", ratio(mixed, single))
+            row(
+                n,
+                f"kinds: mixed quiz (every kind), answers within 1 s, {p} (ms, ↓ better)",
+                mixed,
+                f"all-`single` quiz {fmt(single)} ms",
+                ratio(mixed, single),
+            )
     if "players" in storage:
         n = storage["players"]
         backends = storage.get("backends") or {}
         base = (backends.get("none") or {}).get("burst_1s", {}).get("p99_ms")
         for name, b in backends.items():
             p99 = (b.get("burst_1s") or {}).get("p99_ms")
-            row(n, f"storage {DB_LABELS[name]}: burst within 1 s, p99 (ms, ↓ better)", p99,
-                f"storage none {fmt(base)} ms", ratio(p99, base) if name != "none" else None)
+            row(
+                n,
+                f"storage {DB_LABELS[name]}: burst within 1 s, p99 (ms, ↓ better)",
+                p99,
+                f"storage none {fmt(base)} ms",
+                ratio(p99, base) if name != "none" else None,
+            )
         for name, b in backends.items():
             if "writer" in b:
                 w = b["writer"]
-                row(w["answers"], f"storage {DB_LABELS[name]}: batch writer, answers written/s (↑ better; "
-                    f"a timed drain of {w['answers']:,})", w["answers_per_s"], "–", None)
+                row(
+                    w["answers"],
+                    f"storage {DB_LABELS[name]}: batch writer, answers written/s (↑ better; "
+                    f"a timed drain of {w['answers']:,})",
+                    w["answers_per_s"],
+                    "–",
+                    None,
+                )
         for name, b in backends.items():
             if "end_write" in b:
                 e = b["end_write"]
-                row(e["players"], f"storage {DB_LABELS[name]}: end-of-quiz write, host's `end` → results in the "
-                    f"database (ms, ↓ better; {e['player_rows']:,} player rows)", e["end_to_written_ms"],
-                    f"`quiz_ended` at the host {fmt(e['end_to_quiz_ended_ms'])} ms", None)
+                row(
+                    e["players"],
+                    f"storage {DB_LABELS[name]}: end-of-quiz write, host's `end` → results in the "
+                    f"database (ms, ↓ better; {e['player_rows']:,} player rows)",
+                    e["end_to_written_ms"],
+                    f"`quiz_ended` at the host {fmt(e['end_to_quiz_ended_ms'])} ms",
+                    None,
+                )
     if len(lines) == 2:
         reasons = [x.get("skipped", "failed") for x in (kinds, storage) if x]
         return "Kinds and storage rows: not run" + (f" ({'; '.join(reasons)})" if reasons else "") + "."
-    errors = {**{f"kinds {k}": v for k, v in (kinds.get("errors") or {}).items()},
-              **{f"storage {k}": v for k, v in (storage.get("errors") or {}).items()}}
+    errors = {
+        **{f"kinds {k}": v for k, v in (kinds.get("errors") or {}).items()},
+        **{f"storage {k}": v for k, v in (storage.get("errors") or {}).items()},
+    }
     if errors:
         lines += ["", "Failed: " + ", ".join(errors) + " (the errors are in the results JSON)."]
     return "\n".join(lines)
@@ -296,14 +368,23 @@ def rows_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     kinds, storage = results.get("kinds") or {}, results.get("storage") or {}
     if "players" in kinds:
         r = kinds.get("p99_ratio")
-        targets.append({"target": f"mixed quiz p99 at {kinds['players']:,} ≤ {KINDS_TARGET}× all-single",
-                        "value": None if r is None else f"{r:.3f}×", "met": r is not None and r <= KINDS_TARGET})
+        targets.append(
+            {
+                "target": f"mixed quiz p99 at {kinds['players']:,} ≤ {KINDS_TARGET}× all-single",
+                "value": None if r is None else f"{r:.3f}×",
+                "met": r is not None and r <= KINDS_TARGET,
+            }
+        )
     if "players" in storage:
         for name, r in (storage.get("p99_ratio") or {}).items():
-            targets.append({"target": f"storage {DB_LABELS[name]}: burst p99 at {storage['players']:,} "
-                                      f"≤ {STORAGE_TARGET}× storage none",
-                            "value": None if r is None else f"{r:.3f}×",
-                            "met": r is not None and r <= STORAGE_TARGET})
+            targets.append(
+                {
+                    "target": f"storage {DB_LABELS[name]}: burst p99 at {storage['players']:,} "
+                    f"≤ {STORAGE_TARGET}× storage none",
+                    "value": None if r is None else f"{r:.3f}×",
+                    "met": r is not None and r <= STORAGE_TARGET,
+                }
+            )
     return targets
 
 
@@ -315,23 +396,34 @@ def saturation_notes(results: dict[str, Any]) -> list[str]:
                 notes.append(f"N={int(n):,} {LABELS[kind]}: scenarios failed: {', '.join(b.get('errors', {})) or '?'}")
                 continue
             cf = b["connect_fanout"]
-            busy_all = [r["receiver_busy"] for k in ("fanout_question", "fanout_leaderboard")
-                        for r in cf[k]["rounds"] if r["receiver_busy"] is not None]
+            busy_all = [
+                r["receiver_busy"]
+                for k in ("fanout_question", "fanout_leaderboard")
+                for r in cf[k]["rounds"]
+                if r["receiver_busy"] is not None
+            ]
             busy = median(busy_all) or 0
             busy_max = max(busy_all, default=0)
             cores = b.get("core_busy", {})
-            notes.append(f"N={int(n):,} {LABELS[kind]}: core 0 busy {cores.get('cpu0', 0):.0%} "
-                         f"(the server's own share {b.get('server_core_share', 0):.0%}), core 1 busy "
-                         f"{cores.get('cpu1', 0):.0%}; C receiver busy {busy:.0%} of its core in the median round "
-                         f"({busy_max:.0%} in the busiest; rounds of a few ms are coarse); "
-                         f"server CPU {cf['server_cpu_during_rounds_s']:.2f} s "
-                         f"over {cf['rounds_wall_s']:.2f} s of rounds; "
-                         "quizd-load CPU / answer send lag p99: " + ", ".join(
-                             f"{sc} {b[sc]['client_cpu_util']:.0%} / {b[sc]['client_send_lag_p99_ms']:.0f} ms"
-                             for sc in ("burst_1s", "burst_once", "steady"))
-                         + ("; quizd-load SATURATED in " + ", ".join(
-                             sc for sc in ("burst_1s", "burst_once", "steady") if b[sc]["client_saturated"])
-                            if any(b[sc]["client_saturated"] for sc in ("burst_1s", "burst_once", "steady")) else ""))
+            notes.append(
+                f"N={int(n):,} {LABELS[kind]}: core 0 busy {cores.get('cpu0', 0):.0%} "
+                f"(the server's own share {b.get('server_core_share', 0):.0%}), core 1 busy "
+                f"{cores.get('cpu1', 0):.0%}; C receiver busy {busy:.0%} of its core in the median round "
+                f"({busy_max:.0%} in the busiest; rounds of a few ms are coarse); "
+                f"server CPU {cf['server_cpu_during_rounds_s']:.2f} s "
+                f"over {cf['rounds_wall_s']:.2f} s of rounds; "
+                "quizd-load CPU / answer send lag p99: "
+                + ", ".join(
+                    f"{sc} {b[sc]['client_cpu_util']:.0%} / {b[sc]['client_send_lag_p99_ms']:.0f} ms"
+                    for sc in ("burst_1s", "burst_once", "steady")
+                )
+                + (
+                    "; quizd-load SATURATED in "
+                    + ", ".join(sc for sc in ("burst_1s", "burst_once", "steady") if b[sc]["client_saturated"])
+                    if any(b[sc]["client_saturated"] for sc in ("burst_1s", "burst_once", "steady"))
+                    else ""
+                )
+            )
     return notes + rows_notes(results) + cluster_notes(results)
 
 
@@ -340,17 +432,21 @@ def rows_notes(results: dict[str, Any]) -> list[str]:
     kinds = results.get("kinds") or {}
     if "players" in kinds:
         runs = [*kinds.get("single", []), *kinds.get("mixed", [])]
-        notes.append(f"kinds N={kinds['players']:,}: {len(runs)} quizd-load runs alternating single/mixed, "
-                     "p50/p99 the median of each quiz's runs; quizd-load CPU / answer send lag p99: " + ", ".join(
-                         f"{r['client_cpu_util']:.0%} / {r['client_send_lag_p99_ms']:.0f} ms" for r in runs)
-                     + ("; quizd-load SATURATED in some runs" if any(r["client_saturated"] for r in runs) else ""))
+        notes.append(
+            f"kinds N={kinds['players']:,}: {len(runs)} quizd-load runs alternating single/mixed, "
+            "p50/p99 the median of each quiz's runs; quizd-load CPU / answer send lag p99: "
+            + ", ".join(f"{r['client_cpu_util']:.0%} / {r['client_send_lag_p99_ms']:.0f} ms" for r in runs)
+            + ("; quizd-load SATURATED in some runs" if any(r["client_saturated"] for r in runs) else "")
+        )
     storage = results.get("storage") or {}
     for name, b in (storage.get("backends") or {}).items():
         burst = b.get("burst_1s")
         if burst:
-            notes.append(f"storage {DB_LABELS[name]} N={storage['players']:,}: quizd-load CPU / answer send lag "
-                         f"p99 {burst['client_cpu_util']:.0%} / {burst['client_send_lag_p99_ms']:.0f} ms"
-                         + ("; quizd-load SATURATED" if burst["client_saturated"] else ""))
+            notes.append(
+                f"storage {DB_LABELS[name]} N={storage['players']:,}: quizd-load CPU / answer send lag "
+                f"p99 {burst['client_cpu_util']:.0%} / {burst['client_send_lag_p99_ms']:.0f} ms"
+                + ("; quizd-load SATURATED" if burst["client_saturated"] else "")
+            )
     return notes
 
 
@@ -388,8 +484,13 @@ def plot(results: dict[str, Any], out: Path) -> None:
         ax.set_title(title)
     ax = axes[2]
     for kind in kinds:
-        ax.plot(ns, [figs[str(n)]["steady_p99"].get(kind) for n in ns], "o-", color=colors[kind],
-                label=f"{LABELS[kind]} steady p99")
+        ax.plot(
+            ns,
+            [figs[str(n)]["steady_p99"].get(kind) for n in ns],
+            "o-",
+            color=colors[kind],
+            label=f"{LABELS[kind]} steady p99",
+        )
     ax.axhline(5, color="grey", ls=":", lw=1, label="target 5 ms")
     ax.set_yscale("log")
     ax.set_xscale("log")
@@ -401,26 +502,32 @@ def plot(results: dict[str, Any], out: Path) -> None:
     handles, labels = axes[0].get_legend_handles_labels()
     if labels:
         fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 8), fontsize=8, frameon=False)
-    fig.suptitle(f"quizd benchmark {results['date']} ({'quick' if results['quick'] else 'full'}; "
-                 "server on core 0, client on core 1)")
+    fig.suptitle(
+        f"quizd benchmark {results['date']} ({'quick' if results['quick'] else 'full'}; "
+        "server on core 0, client on core 1)"
+    )
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(out, dpi=110)
     plt.close(fig)
 
 
-def update_docs(results: dict[str, Any], table: str, png: Path, targets_md: str, cluster_md: str,
-                rows_md: str = "") -> None:
+def update_docs(
+    results: dict[str, Any], table: str, png: Path, targets_md: str, cluster_md: str, rows_md: str = ""
+) -> None:
     start, end = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
     text = DOCS.read_text()
     if start not in text or end not in text:
         log("docs/benchmarks.md has no bench:latest markers; not updated")
         return
     rel = os.path.relpath(png, DOCS.parent)
-    body = (f"{start}\nRun: {results['date']}, `scripts/bench{' --quick' if results['quick'] else ''}` "
-            f"({results['duration_s']:.0f} s), {results['machine']}.\n\n{table}\n\n{rows_md}\n\n{targets_md}\n\n"
-            f"{cluster_md}\n\n"
-            f"![latency plot]({rel})\n\nSaturation notes:\n\n"
-            + "\n".join(f"- {x}" for x in results.get("saturation", [])) + f"\n{end}")
+    body = (
+        f"{start}\nRun: {results['date']}, `scripts/bench{' --quick' if results['quick'] else ''}` "
+        f"({results['duration_s']:.0f} s), {results['machine']}.\n\n{table}\n\n{rows_md}\n\n{targets_md}\n\n"
+        f"{cluster_md}\n\n"
+        f"![latency plot]({rel})\n\nSaturation notes:\n\n"
+        + "\n".join(f"- {x}" for x in results.get("saturation", []))
+        + f"\n{end}"
+    )
     before, rest = text.split(start, 1)
     after = rest.split(end, 1)[1]
     DOCS.write_text(before + body + after)
@@ -446,9 +553,10 @@ def write_outputs(results: dict[str, Any], stem: Path, docs: bool) -> None:
     cluster_md = cluster_markdown(results)
     json_path, md_path, png_path = (stem.with_suffix(".json"), stem.with_suffix(".md"), stem.with_suffix(".png"))
     json_path.write_text(json.dumps(results, indent=1))
-    md_path.write_text(f"# Benchmark {results['date']}{' (quick)' if results['quick'] else ''}\n\n{table}\n\n"
-                       f"{rows_md}\n\n{targets_md}\n\n{cluster_md}\n\n"
-                       + "\n".join(f"- {x}" for x in results["saturation"]) + "\n")
+    md_path.write_text(
+        f"# Benchmark {results['date']}{' (quick)' if results['quick'] else ''}\n\n{table}\n\n"
+        f"{rows_md}\n\n{targets_md}\n\n{cluster_md}\n\n" + "\n".join(f"- {x}" for x in results["saturation"]) + "\n"
+    )
     if results["runs"]:
         try:
             plot(results, png_path)

@@ -58,8 +58,8 @@ sys.path.insert(0, str(ROOT))
 from bench import common  # noqa: E402
 from bench.cluster import CLUSTER_MAX_N, run_cluster_scenarios  # noqa: E402
 from bench.common import CLIENT_CPU, RESULTS, SERVER_CPU, SERVERS, log, nice_available  # noqa: E402
-from bench.report import replot, write_outputs  # noqa: E402
 from bench.kinds import run_kinds  # noqa: E402
+from bench.report import replot, write_outputs  # noqa: E402
 from bench.scenarios import run_server_block  # noqa: E402
 from bench.servers import make_questions, write_definitions  # noqa: E402
 from bench.soak import run_soak  # noqa: E402
@@ -74,38 +74,56 @@ def main() -> int:
     p.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of quizd,asyncio,node")
     p.add_argument("--rounds", type=int, help="fan-out rounds of each kind (default 10; quick: 5)")
     p.add_argument("--profile", action="store_true", help="record a py-spy flame graph of quizd per N")
-    p.add_argument("--cluster", action="store_true",
-                   help="run the cluster scenarios (3 nodes + Redis) even with --n or --servers; a plain "
-                        "full or --quick run includes them")
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="run the cluster scenarios (3 nodes + Redis) even with --n or --servers; a plain "
+        "full or --quick run includes them",
+    )
     p.add_argument("--no-cluster", action="store_true", help="skip the cluster scenarios")
-    p.add_argument("--cluster-n", help="comma-separated player counts for the cluster bursts "
-                   f"(default 1000,5000; quick: 1000; with --n: its values up to {CLUSTER_MAX_N:,})")
-    p.add_argument("--kinds", action="store_true",
-                   help="run the question kinds rows (a mixed quiz vs an all-single one); given alone with "
-                        "--storage or by itself, only the chosen rows run. A plain full or --quick run includes them")
+    p.add_argument(
+        "--cluster-n",
+        help="comma-separated player counts for the cluster bursts "
+        f"(default 1000,5000; quick: 1000; with --n: its values up to {CLUSTER_MAX_N:,})",
+    )
+    p.add_argument(
+        "--kinds",
+        action="store_true",
+        help="run the question kinds rows (a mixed quiz vs an all-single one); given alone with "
+        "--storage or by itself, only the chosen rows run. A plain full or --quick run includes them",
+    )
     p.add_argument("--kinds-n", type=int, help="players in the kinds rows (default 5,000; quick 1,000)")
-    p.add_argument("--storage", action="store_true",
-                   help="run the storage rows (none vs SQLite vs PostgreSQL); as --kinds")
+    p.add_argument(
+        "--storage", action="store_true", help="run the storage rows (none vs SQLite vs PostgreSQL); as --kinds"
+    )
     p.add_argument("--storage-n", type=int, help="players in the storage burst (default 5,000; quick 1,000)")
-    p.add_argument("--storage-end-n", type=int,
-                   help="players in the end-of-quiz write (default 10,000; quick 1,000)")
-    p.add_argument("--storage-drain", type=int,
-                   help="answers in the batch writer's timed drain (default 20,000; quick 5,000)")
+    p.add_argument("--storage-end-n", type=int, help="players in the end-of-quiz write (default 10,000; quick 1,000)")
+    p.add_argument(
+        "--storage-drain", type=int, help="answers in the batch writer's timed drain (default 20,000; quick 5,000)"
+    )
     p.add_argument("--no-kinds", action="store_true", help="skip the question kinds rows")
     p.add_argument("--no-storage", action="store_true", help="skip the storage rows")
     p.add_argument("--takeover-players", type=int, default=300, help="players in the takeover scenario (default 300)")
-    p.add_argument("--takeover-trials", type=int,
-                   help="kill -9 takeovers, each on a fresh cluster (default 3; quick: 1)")
+    p.add_argument(
+        "--takeover-trials", type=int, help="kill -9 takeovers, each on a fresh cluster (default 3; quick: 1)"
+    )
     p.add_argument("--update-docs", action="store_true", help="put the table and plot into docs/benchmarks.md")
     p.add_argument("--out", help="result file stem (default bench/results/<date>[-quick])")
-    p.add_argument("--soak", action="store_true",
-                   help="run only the soak: one node under a mixed load of quizzes starting and ending, RSS "
-                        "and descriptors sampled from /proc (writes bench/results/<date>-soak.json and .md)")
-    p.add_argument("--soak-minutes", type=float, metavar="N", help="soak duration in minutes (default 10; "
-                   "implies --soak)")
+    p.add_argument(
+        "--soak",
+        action="store_true",
+        help="run only the soak: one node under a mixed load of quizzes starting and ending, RSS "
+        "and descriptors sampled from /proc (writes bench/results/<date>-soak.json and .md)",
+    )
+    p.add_argument(
+        "--soak-minutes", type=float, metavar="N", help="soak duration in minutes (default 10; implies --soak)"
+    )
     p.add_argument("--replot", metavar="JSON", help="only redo the table, plot (and --update-docs) of a results file")
-    p.add_argument("--no-nice", action="store_true",
-                   help=f"do not raise the priority of the server and clients (nice -n {common.NICE:d})")
+    p.add_argument(
+        "--no-nice",
+        action="store_true",
+        help=f"do not raise the priority of the server and clients (nice -n {common.NICE:d})",
+    )
     s = p.parse_args()
     if s.no_nice or not nice_available():
         if not s.no_nice:
@@ -169,13 +187,22 @@ def main() -> int:
     stem.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     results: dict[str, Any] = {
-        "date": date, "quick": s.quick, "ns": s.ns, "servers": servers, "rounds": s.rounds,
-        "burst_questions": s.burst_questions, "steady_ms": s.steady_ms,
-        "kinds_n": s.kinds_n if s.run_kinds else None, "storage_n": s.storage_n if s.run_storage else None,
+        "date": date,
+        "quick": s.quick,
+        "ns": s.ns,
+        "servers": servers,
+        "rounds": s.rounds,
+        "burst_questions": s.burst_questions,
+        "steady_ms": s.steady_ms,
+        "kinds_n": s.kinds_n if s.run_kinds else None,
+        "storage_n": s.storage_n if s.run_storage else None,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-                   f"node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}",
-        "pinning": {"server": f"taskset -c {SERVER_CPU}", "client": f"taskset -c {CLIENT_CPU}",
-                    "priority": f"nice -n {common.NICE}" if common.NICE is not None else None},
+        f"node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}",
+        "pinning": {
+            "server": f"taskset -c {SERVER_CPU}",
+            "client": f"taskset -c {CLIENT_CPU}",
+            "priority": f"nice -n {common.NICE}" if common.NICE is not None else None,
+        },
         "runs": {},
     }
     with tempfile.TemporaryDirectory(prefix="quizd-bench-") as tmp:
@@ -186,21 +213,31 @@ def main() -> int:
             for kind in servers:
                 work = Path(tmp) / f"{kind}-{n}"
                 work.mkdir()
-                results["runs"][str(n)][kind] = run_server_block(
-                    kind, n, s, work, stem.parent if s.profile else None)
+                results["runs"][str(n)][kind] = run_server_block(kind, n, s, work, stem.parent if s.profile else None)
                 f = results["runs"][str(n)][kind]
                 try:
-                    log(f"{kind} N={n}: fan-out {f['connect_fanout']['fanout_question']['median_msgs_per_s']} "
+                    log(
+                        f"{kind} N={n}: fan-out {f['connect_fanout']['fanout_question']['median_msgs_per_s']} "
                         f"msgs/s, at-once p50/p99 {f['burst_once']['p50_ms']}/{f['burst_once']['p99_ms']} ms, "
-                        f"steady p99 {f['steady']['p99_ms']} ms, {f['connect_fanout']['kb_per_idle_conn']} KB/conn")
+                        f"steady p99 {f['steady']['p99_ms']} ms, {f['connect_fanout']['kb_per_idle_conn']} KB/conn"
+                    )
                 except KeyError:
                     log(f"{kind} N={n}: some scenarios failed: {', '.join(f['errors'])}")
-        results["kinds"] = (run_kinds(s, Path(tmp) / "kinds") if s.run_kinds
-                            else {"skipped": "not requested (--n/--servers/--storage without --kinds, or --no-kinds)"})
-        results["storage"] = (run_storage(s, Path(tmp) / "storage") if s.run_storage
-                              else {"skipped": "not requested (--n/--servers/--kinds without --storage, or --no-storage)"})
-        results["cluster"] = (run_cluster_scenarios(s, results, Path(tmp)) if s.run_cluster
-                              else {"skipped": "not requested (--n/--servers without --cluster, or --no-cluster)"})
+        results["kinds"] = (
+            run_kinds(s, Path(tmp) / "kinds")
+            if s.run_kinds
+            else {"skipped": "not requested (--n/--servers/--storage without --kinds, or --no-kinds)"}
+        )
+        results["storage"] = (
+            run_storage(s, Path(tmp) / "storage")
+            if s.run_storage
+            else {"skipped": "not requested (--n/--servers/--kinds without --storage, or --no-storage)"}
+        )
+        results["cluster"] = (
+            run_cluster_scenarios(s, results, Path(tmp))
+            if s.run_cluster
+            else {"skipped": "not requested (--n/--servers without --cluster, or --no-cluster)"}
+        )
     results["duration_s"] = round(time.monotonic() - t0, 1)
     write_outputs(results, stem, s.update_docs)
     return 0

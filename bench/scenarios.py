@@ -31,15 +31,40 @@ def scenario_connect_fanout(server: Server, n: int, rounds: int) -> dict[str, An
             lines.append(f'{{"type":"next","payload":{{"questionIndex":{k}}}}}\t"type":"question"')
     script.write_text("\n".join(lines) + "\n")
     join = json.dumps({"type": "join", "payload": {"quizId": quiz_id, "name": "r{i}"}}, separators=(",", ":"))
-    host_join = json.dumps({"type": "join", "payload": {"quizId": quiz_id, "hostToken": host_token}},
-                           separators=(",", ":"))
+    host_join = json.dumps(
+        {"type": "join", "payload": {"quizId": quiz_id, "hostToken": host_token}}, separators=(",", ":")
+    )
     time.sleep(0.5)
     rss_before = rss_kb(server.pid)
     proc = subprocess.Popen(
-        pinned(CLIENT_CPU, [str(RECEIVER), "--port", str(server.port), "-n", str(n), "--join", join,
-                            "--host-join", host_join, "--script", str(script), "--wait-stdin",
-                            "--window", "256", "--round-timeout-ms", "30000", "--gap-ms", "150"]),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        pinned(
+            CLIENT_CPU,
+            [
+                str(RECEIVER),
+                "--port",
+                str(server.port),
+                "-n",
+                str(n),
+                "--join",
+                join,
+                "--host-join",
+                host_join,
+                "--script",
+                str(script),
+                "--wait-stdin",
+                "--window",
+                "256",
+                "--round-timeout-ms",
+                "30000",
+                "--gap-ms",
+                "150",
+            ],
+        ),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         connected = json.loads(read_line(proc, '{"event":"connected"', 180))
         time.sleep(1.0)
@@ -63,15 +88,17 @@ def scenario_connect_fanout(server: Server, n: int, rounds: int) -> dict[str, An
         window = (r["t_last"] - r["t_trigger"]) / 1e9 if r["receivers"] else None
         # A close round delivers two frames per player: question_closed, then leaderboard.
         per_player = 1 if kind == "question" else 2
-        fan[kind].append({
-            "receivers": r["receivers"],
-            "msgs_per_s": round(per_player * r["receivers"] / window, 1) if window else None,
-            "trigger_to_last_ms": round(window * 1e3, 3) if window else None,
-            "skew_ms": round((r["t_last"] - r["t_first"]) / 1e6, 3) if r["receivers"] else None,
-            "frame_bytes": round(r["bytes"] / r["frames"], 1) if r["frames"] else None,
-            "receiver_busy": round(r["cpu_ms"] / r["wall_ms"], 3) if r["wall_ms"] else None,
-            "timed_out": r["timed_out"],
-        })
+        fan[kind].append(
+            {
+                "receivers": r["receivers"],
+                "msgs_per_s": round(per_player * r["receivers"] / window, 1) if window else None,
+                "trigger_to_last_ms": round(window * 1e3, 3) if window else None,
+                "skew_ms": round((r["t_last"] - r["t_first"]) / 1e6, 3) if r["receivers"] else None,
+                "frame_bytes": round(r["bytes"] / r["frames"], 1) if r["frames"] else None,
+                "receiver_busy": round(r["cpu_ms"] / r["wall_ms"], 3) if r["wall_ms"] else None,
+                "timed_out": r["timed_out"],
+            }
+        )
     result: dict[str, Any] = {
         "players": n,
         "open": connected["open"],
@@ -83,8 +110,20 @@ def scenario_connect_fanout(server: Server, n: int, rounds: int) -> dict[str, An
         "kb_per_idle_conn": round((rss_after - rss_before) / max(1, connected["open"]), 2),
         "server_cpu_during_rounds_s": round(cpu1 - cpu0, 3),
         "rounds_wall_s": round(done["rounds_wall_ms"] / 1e3, 3),
-        "receiver": {k: done[k] for k in ("cpu_ms", "wall_ms", "rounds_cpu_ms", "rounds_wall_ms", "pings",
-                                           "frames_total", "bytes_total", "closed_after_join", "resets")},
+        "receiver": {
+            k: done[k]
+            for k in (
+                "cpu_ms",
+                "wall_ms",
+                "rounds_cpu_ms",
+                "rounds_wall_ms",
+                "pings",
+                "frames_total",
+                "bytes_total",
+                "closed_after_join",
+                "resets",
+            )
+        },
         "close_codes": done["close_codes"],
     }
     for kind, rs in fan.items():
@@ -100,17 +139,46 @@ def scenario_connect_fanout(server: Server, n: int, rounds: int) -> dict[str, An
     return result
 
 
-def scenario_load(server: Server, n: int, definition: str, reaction: str, questions: int,
-                  answer_key: list[int] | None = None, answers: Path | None = None) -> dict[str, Any]:
+def scenario_load(
+    server: Server,
+    n: int,
+    definition: str,
+    reaction: str,
+    questions: int,
+    answer_key: list[int] | None = None,
+    answers: Path | None = None,
+) -> dict[str, Any]:
     """One quizd-load run; the right answers are ``answer_key`` (single choices) or the
     ``answers`` file of a generated quiz (every kind, ``bench.servers.write_quiz``)."""
     urls = getattr(server, "ws_urls", None) or [server.ws_url]
-    key = (["--answers", str(answers)] if answers is not None
-           else ["--answer-key", ",".join(map(str, (answer_key or [])[:questions]))])
-    argv = [PY, "-m", "quizd.loadgen", *(a for url in urls for a in ("--ws", url)), *server.load_args(definition),
-            "-n", str(n),
-            "-w", "1", "--reaction", reaction, "--questions", str(questions), "--correct-share", "0.7",
-            *key, "--timeout", "300", "--json", "--name-prefix", "b"]
+    key = (
+        ["--answers", str(answers)]
+        if answers is not None
+        else ["--answer-key", ",".join(map(str, (answer_key or [])[:questions]))]
+    )
+    argv = [
+        PY,
+        "-m",
+        "quizd.loadgen",
+        *(a for url in urls for a in ("--ws", url)),
+        *server.load_args(definition),
+        "-n",
+        str(n),
+        "-w",
+        "1",
+        "--reaction",
+        reaction,
+        "--questions",
+        str(questions),
+        "--correct-share",
+        "0.7",
+        *key,
+        "--timeout",
+        "300",
+        "--json",
+        "--name-prefix",
+        "b",
+    ]
     out = subprocess.run(pinned(CLIENT_CPU, argv), capture_output=True, text=True, timeout=400, cwd=ROOT)
     if out.returncode not in (0, 1) or not out.stdout.strip():
         raise RuntimeError(f"quizd-load failed ({out.returncode}): {out.stderr[-3000:]}")
@@ -123,11 +191,15 @@ def scenario_load(server: Server, n: int, definition: str, reaction: str, questi
         "answers_sent": report["answers"]["sent"],
         "replies": report["answers"]["replies"],
         "late": report["answers"]["late"],
-        "p50_ms": lat["p50_ms"], "p95_ms": lat["p95_ms"], "p99_ms": lat["p99_ms"], "max_ms": lat["max_ms"],
+        "p50_ms": lat["p50_ms"],
+        "p95_ms": lat["p95_ms"],
+        "p99_ms": lat["p99_ms"],
+        "max_ms": lat["max_ms"],
         "connect_s": report["connect"]["duration_s"],
         "fanout_median_msgs_per_s": report["fanout"]["median_msgs_per_s"],
         "fanout_median_trigger_to_last_ms": median(
-            [q["trigger_to_last_ms"] for q in report["fanout"]["questions"] if q.get("trigger_to_last_ms")]),
+            [q["trigger_to_last_ms"] for q in report["fanout"]["questions"] if q.get("trigger_to_last_ms")]
+        ),
         "quiz_id": report.get("quiz_id"),
         "leaderboard_frames": report["leaderboard_frames"],
         "errors": report["errors"],
@@ -145,8 +217,11 @@ def scenario_load(server: Server, n: int, definition: str, reaction: str, questi
 def run_server_block(kind: str, n: int, s: argparse.Namespace, work: Path, profile_dir: Path | None) -> dict[str, Any]:
     server: Server = QuizdServer(work, s) if kind == "quizd" else PeerServer(kind, work, s)
     server.start()
-    block: dict[str, Any] = {"server": kind, "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
-                             "errors": {}}
+    block: dict[str, Any] = {
+        "server": kind,
+        "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+        "errors": {},
+    }
     cores0, cpu_server0, t0 = core_times(), cpu_s(server.pid), time.monotonic()
 
     def attempt(name: str, what: str, fn: Any) -> None:
@@ -161,23 +236,36 @@ def run_server_block(kind: str, n: int, s: argparse.Namespace, work: Path, profi
         block["rss_start_kb"] = rss_kb(server.pid)
         if profile_dir is not None and kind == "quizd":
             server.start_profiler(profile_dir / f"profile-quizd-{n}.svg")
-        attempt("connect_fanout", f"connect + fan-out ({s.rounds} rounds)",
-                lambda: scenario_connect_fanout(server, n, s.rounds))
+        attempt(
+            "connect_fanout",
+            f"connect + fan-out ({s.rounds} rounds)",
+            lambda: scenario_connect_fanout(server, n, s.rounds),
+        )
         time.sleep(0.5)
         key = [q["answer"] for q in s.questions_burst]
-        attempt("burst_1s", "burst, answers within 1 s",
-                lambda: scenario_load(server, n, "bench-burst", "uniform:0-1000", s.burst_questions, key))
+        attempt(
+            "burst_1s",
+            "burst, answers within 1 s",
+            lambda: scenario_load(server, n, "bench-burst", "uniform:0-1000", s.burst_questions, key),
+        )
         try:
             fan_ms = block["connect_fanout"]["fanout_question"]["median_trigger_to_last_ms"] or 100
         except KeyError:
             fan_ms = 100
         sync_ms = int(max(300, 3 * fan_ms))
-        attempt("burst_once", f"burst, all answers at once ({sync_ms} ms after the question is sent)",
-                lambda: scenario_load(server, n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key))
+        attempt(
+            "burst_once",
+            f"burst, all answers at once ({sync_ms} ms after the question is sent)",
+            lambda: scenario_load(server, n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key),
+        )
         lo, hi = int(s.steady_ms * 0.05), int(s.steady_ms * 0.95)
-        attempt("steady", f"steady answers over {s.steady_ms / 1000:g} s",
-                lambda: scenario_load(server, n, "bench-steady", f"even:{lo}-{hi}", 1,
-                                      [q["answer"] for q in s.questions_steady]))
+        attempt(
+            "steady",
+            f"steady answers over {s.steady_ms / 1000:g} s",
+            lambda: scenario_load(
+                server, n, "bench-steady", f"even:{lo}-{hi}", 1, [q["answer"] for q in s.questions_steady]
+            ),
+        )
         if isinstance(server, QuizdServer):
             # Right after N players left at once; how long /metrics takes is telling too.
             block["slow_consumer_disconnects"] = server.slow_consumer_disconnects()

@@ -24,9 +24,11 @@ from quizd.testing.procs import NodeProcess, read_line, stop_process
 
 # ---------------------------------------------------------------------- questions
 def question_text(i: int, length: int) -> str:
-    words = ("Which word is closest in meaning to the one in capitals: the committee's decision was "
-             "CAPRICIOUS, changing from one week to the next without any reason that the members could "
-             "explain to the staff, the press or the public who had followed the debate for months? ")
+    words = (
+        "Which word is closest in meaning to the one in capitals: the committee's decision was "
+        "CAPRICIOUS, changing from one week to the next without any reason that the members could "
+        "explain to the staff, the press or the public who had followed the debate for months? "
+    )
     text = f"Q{i}. "
     while len(text) < length:
         text += words
@@ -34,8 +36,15 @@ def question_text(i: int, length: int) -> str:
 
 
 def make_questions(count: int, time_limit_ms: int, text_len: int) -> list[dict[str, Any]]:
-    return [{"text": question_text(i, text_len), "choices": ["whimsical", "careful", "generous", "steady"],
-             "answer": i % 4, "timeLimitMs": time_limit_ms} for i in range(count)]
+    return [
+        {
+            "text": question_text(i, text_len),
+            "choices": ["whimsical", "careful", "generous", "steady"],
+            "answer": i % 4,
+            "timeLimitMs": time_limit_ms,
+        }
+        for i in range(count)
+    ]
 
 
 #: The kinds of a mixed quiz, in the order its questions cycle through them.
@@ -82,8 +91,14 @@ def answer_echo(q: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def definition_toml(quiz_id: str, questions: list[dict[str, Any]], time_limit_ms: int) -> str:
-    lines = [f'id = "{quiz_id}"', f'title = "Bench {quiz_id}"', 'reveal = "on_answer"',
-             f"time_limit_ms = {time_limit_ms}", "reveal_ms = 600000", "countdown_ms = 0"]
+    lines = [
+        f'id = "{quiz_id}"',
+        f'title = "Bench {quiz_id}"',
+        'reveal = "on_answer"',
+        f"time_limit_ms = {time_limit_ms}",
+        "reveal_ms = 600000",
+        "countdown_ms = 0",
+    ]
     for q in questions:
         lines += ["", "[[questions]]"]
         for key, value in q.items():
@@ -110,7 +125,8 @@ def write_definitions(settings: argparse.Namespace, defs: Path) -> None:
     write_quiz(defs, "bench-single", make_questions(len(KINDS), 20_000, 400), 20_000)
     # The takeover quiz: one long question, so that it is still open after the kill.
     (defs / "bench-takeover.toml").write_text(
-        definition_toml("bench-takeover", make_questions(2, 120_000, 400), 120_000))
+        definition_toml("bench-takeover", make_questions(2, 120_000, 400), 120_000)
+    )
 
 
 # ---------------------------------------------------------------------- servers
@@ -146,9 +162,12 @@ class Server:
     def start_profiler(self, out: Path) -> None:
         py_spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
         self.profiler = subprocess.Popen(
-            pinned(CLIENT_CPU, [py_spy, "record", "--pid", str(self.pid), "--nonblocking", "-r", "100",
-                                "-o", str(out)]),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            pinned(
+                CLIENT_CPU, [py_spy, "record", "--pid", str(self.pid), "--nonblocking", "-r", "100", "-o", str(out)]
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def stop(self) -> None:
         if self.profiler is not None:
@@ -195,8 +214,9 @@ max_players = 20000
 {self.quizzes_toml}[logging]
 level = "warning"
 {self.cluster_toml}{self.storage_toml()}""")
-        self.node = NodeProcess(config, self.work / "quizd.stderr.log", python=PY,
-                                wrap=partial(pinned, SERVER_CPU), cwd=ROOT)
+        self.node = NodeProcess(
+            config, self.work / "quizd.stderr.log", python=PY, wrap=partial(pinned, SERVER_CPU), cwd=ROOT
+        )
         self.node.launch()
         self.proc = self.node.process
 
@@ -243,10 +263,17 @@ class PeerServer(Server):
         if self.kind == "asyncio":
             argv = [PY, str(ROOT / "bench" / "peers" / "asyncio_peer.py"), "--port", "0", "--questions", str(qfile)]
         else:
-            argv = ["node", str(ROOT / "bench" / "peers" / "node" / "peer.js"), "--port", "0",
-                    "--questions", str(qfile)]
+            argv = [
+                "node",
+                str(ROOT / "bench" / "peers" / "node" / "peer.js"),
+                "--port",
+                "0",
+                "--questions",
+                str(qfile),
+            ]
         self.stderr = open(self.work / f"{self.kind}.stderr.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(pinned(SERVER_CPU, argv), stdout=subprocess.PIPE, stderr=self.stderr,
-                                     text=True, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            pinned(SERVER_CPU, argv), stdout=subprocess.PIPE, stderr=self.stderr, text=True, cwd=ROOT
+        )
         line = read_line(self.proc, "peer ready ", 30)
         self.port = int(line.split("port=")[1])

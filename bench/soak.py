@@ -65,7 +65,8 @@ def run_soak(minutes: float, out_stem: Path | None = None) -> dict[str, Any]:
         settings.defs_dir.mkdir()
         questions = make_questions(SOAK_QUESTIONS, 4000, 200)
         (settings.defs_dir / "soak.toml").write_text(
-            definition_toml("soak", questions, 4000).replace("reveal_ms = 600000", "reveal_ms = 1000"))
+            definition_toml("soak", questions, 4000).replace("reveal_ms = 600000", "reveal_ms = 1000")
+        )
         answer_key = ",".join(str(q["answer"]) for q in questions)
         server = SoakServer(work, settings)
         server.start()
@@ -111,13 +112,36 @@ def run_soak(minutes: float, out_stem: Path | None = None) -> dict[str, Any]:
 def _start_load(server: QuizdServer, rng: random.Random, answer_key: str) -> subprocess.Popen[str]:
     """One quiz: create it, join N players, play it to the end, leave."""
     players = rng.choice(PLAYERS)
-    argv = [PY, "-m", "quizd.loadgen", "--ws", server.ws_url, *server.load_args("soak"),
-            "-n", str(players), "--reaction", "uniform:200-2500", "--answer-key", answer_key,
-            "--answer-fraction", str(rng.choice((0.6, 0.9, 1.0))), "--reveal-wait", "0.5",
-            "--connect-window", "32", "--timeout", "300", "--json", "--seed", str(rng.randrange(1 << 30)),
-            "--name-prefix", f"s{rng.randrange(1 << 20)}-"]
-    return subprocess.Popen(pinned(CLIENT_CPU, argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=ROOT)
+    argv = [
+        PY,
+        "-m",
+        "quizd.loadgen",
+        "--ws",
+        server.ws_url,
+        *server.load_args("soak"),
+        "-n",
+        str(players),
+        "--reaction",
+        "uniform:200-2500",
+        "--answer-key",
+        answer_key,
+        "--answer-fraction",
+        str(rng.choice((0.6, 0.9, 1.0))),
+        "--reveal-wait",
+        "0.5",
+        "--connect-window",
+        "32",
+        "--timeout",
+        "300",
+        "--json",
+        "--seed",
+        str(rng.randrange(1 << 30)),
+        "--name-prefix",
+        f"s{rng.randrange(1 << 20)}-",
+    ]
+    return subprocess.Popen(
+        pinned(CLIENT_CPU, argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
 
 
 def _load_result(proc: subprocess.Popen[str]) -> dict[str, Any]:
@@ -153,12 +177,17 @@ def slope_per_minute(points: list[tuple[float, float]]) -> float | None:
     return 60 * sum((t - mean_t) * (v - mean_v) for t, v in points) / var
 
 
-def summarize(samples: list[dict[str, float]], runs: list[dict[str, Any]], duration_s: float,
-              idle_before: dict[str, float], idle_after: dict[str, float]) -> dict[str, Any]:
+def summarize(
+    samples: list[dict[str, float]],
+    runs: list[dict[str, Any]],
+    duration_s: float,
+    idle_before: dict[str, float],
+    idle_after: dict[str, float],
+) -> dict[str, Any]:
     """Slopes, maxima and the verdict per series, and what the load did."""
     warmup = min(WARMUP_S, duration_s / 2)
     after = [s for s in samples if s["t_s"] >= warmup]
-    late = after[len(after) // 2:]
+    late = after[len(after) // 2 :]
     late_min = (late[-1]["t_s"] - late[0]["t_s"]) / 60 if len(late) > 1 else 0.0
     series: dict[str, Any] = {}
     for key in ("rss_kb", "fds"):
@@ -188,12 +217,20 @@ def summarize(samples: list[dict[str, float]], runs: list[dict[str, Any]], durat
             errors[code] = errors.get(code, 0) + count
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "duration_s": round(duration_s), "warmup_s": round(warmup), "sample_s": SAMPLE_S,
-        "concurrent_runs": CONCURRENT_RUNS, "linger_s": SOAK_LINGER_S,
-        "quizzes_played": len(ok), "load_runs_failed": len(runs) - len(ok),
-        "players_joined": sum(r["joined"] for r in ok), "players_failed": sum(r["failed"] for r in ok),
-        "answers": sum(r["answers"] for r in ok), "replies": sum(r["replies"] for r in ok),
-        "errors": errors, "series": series, "samples": samples,
+        "duration_s": round(duration_s),
+        "warmup_s": round(warmup),
+        "sample_s": SAMPLE_S,
+        "concurrent_runs": CONCURRENT_RUNS,
+        "linger_s": SOAK_LINGER_S,
+        "quizzes_played": len(ok),
+        "load_runs_failed": len(runs) - len(ok),
+        "players_joined": sum(r["joined"] for r in ok),
+        "players_failed": sum(r["failed"] for r in ok),
+        "answers": sum(r["answers"] for r in ok),
+        "replies": sum(r["replies"] for r in ok),
+        "errors": errors,
+        "series": series,
+        "samples": samples,
     }
 
 
@@ -203,21 +240,25 @@ def render(r: dict[str, Any]) -> str:
     def verdict(s: dict[str, Any]) -> str:
         return "flat" if s["flat"] else "NOT flat"
 
-    return "\n".join([
-        f"## Soak ({r['duration_s'] / 60:g} min, {r['date']})",
-        "",
-        f"{r['quizzes_played']} quizzes played ({r['load_runs_failed']} load runs failed), "
-        f"{r['players_joined']:,} players joined ({r['players_failed']} failed), {r['answers']:,} answers, "
-        f"{r['replies']:,} replies; errors: {r['errors'] or 'none'}.  {r['concurrent_runs']} quizzes at a time, "
-        f"ended quizzes linger {r['linger_s']} s; sampled every {r['sample_s']:g} s, "
-        f"warm-up {r['warmup_s']} s.",
-        "",
-        "| series | idle before | under load after warm-up: first | last | max | slope per minute "
-        "| its second half | overall max | idle after | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-        *(f"| {label} | {s['idle_before']} | {s['first_after_warmup']} | {s['last']} | {s['max_after_warmup']} | "
-          f"{s['slope_per_min']} | {s['slope_per_min_second_half']} | {s['max']} | {s['idle_after']} | "
-          f"{verdict(s)} |"
-          for label, s in (("RSS (KiB)", rss), ("descriptors", fds))),
-        "",
-    ])
+    return "\n".join(
+        [
+            f"## Soak ({r['duration_s'] / 60:g} min, {r['date']})",
+            "",
+            f"{r['quizzes_played']} quizzes played ({r['load_runs_failed']} load runs failed), "
+            f"{r['players_joined']:,} players joined ({r['players_failed']} failed), {r['answers']:,} answers, "
+            f"{r['replies']:,} replies; errors: {r['errors'] or 'none'}.  {r['concurrent_runs']} quizzes at a time, "
+            f"ended quizzes linger {r['linger_s']} s; sampled every {r['sample_s']:g} s, "
+            f"warm-up {r['warmup_s']} s.",
+            "",
+            "| series | idle before | under load after warm-up: first | last | max | slope per minute "
+            "| its second half | overall max | idle after | verdict |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+            *(
+                f"| {label} | {s['idle_before']} | {s['first_after_warmup']} | {s['last']} | {s['max_after_warmup']} | "
+                f"{s['slope_per_min']} | {s['slope_per_min_second_half']} | {s['max']} | {s['idle_after']} | "
+                f"{verdict(s)} |"
+                for label, s in (("RSS (KiB)", rss), ("descriptors", fds))
+            ),
+            "",
+        ]
+    )

@@ -99,10 +99,15 @@ def scenario_end_write(server: QuizdServer, url: str, n: int, answers: Path) -> 
     end_ns = (run.get("end") or {}).get("end_sent_ns")
     seen_ns = watch.seen.get(run["quiz_id"])
     return {
-        "players": n, "joined": run["joined"], "answer_p99_ms": run["p99_ms"],
+        "players": n,
+        "joined": run["joined"],
+        "answer_p99_ms": run["p99_ms"],
         "end_to_written_ms": round((seen_ns - end_ns) / 1e6, 1) if seen_ns and end_ns else None,
-        "end_to_quiz_ended_ms": (round((run["end"]["quiz_ended_ns"] - end_ns) / 1e6, 1)
-                                 if end_ns and run["end"].get("quiz_ended_ns") else None),
+        "end_to_quiz_ended_ms": (
+            round((run["end"]["quiz_ended_ns"] - end_ns) / 1e6, 1)
+            if end_ns and run["end"].get("quiz_ended_ns")
+            else None
+        ),
         "player_rows": watch.player_rows(run["quiz_id"]) if seen_ns else 0,
         "poll_errors": watch.errors,
     }
@@ -119,9 +124,16 @@ def scenario_writer(url: str, answers: int) -> dict[str, Any]:
 def run_storage(s: argparse.Namespace, work: Path) -> dict[str, Any]:
     """The storage block: three nodes, the bursts alternating, then each database's writes."""
     n = s.storage_n
-    block: dict[str, Any] = {"players": n, "end_players": s.storage_end_n, "drain_answers": s.storage_drain,
-                             "reaction": REACTION, "questions": s.burst_questions, "rounds": REPEATS,
-                             "backends": {}, "errors": {}}
+    block: dict[str, Any] = {
+        "players": n,
+        "end_players": s.storage_end_n,
+        "drain_answers": s.storage_drain,
+        "reaction": REACTION,
+        "questions": s.burst_questions,
+        "rounds": REPEATS,
+        "backends": {},
+        "errors": {},
+    }
     errors: dict[str, str] = block["errors"]
     work.mkdir(parents=True, exist_ok=True)
     key_file = s.defs_dir / "bench-burst.answers.json"
@@ -163,17 +175,24 @@ def run_storage(s: argparse.Namespace, work: Path) -> dict[str, Any]:
                 block["backends"][name] = {"url": name, "bursts": []}
         for round_ in range(REPEATS):
             for name, server in servers.items():
-                run = attempt(name, f"burst_1s-{round_ + 1}",
-                              f"burst, answers within 1 s, N={n} (round {round_ + 1} of {REPEATS})",
-                              lambda server=server: scenario_load(server, n, "bench-burst", REACTION,
-                                                                  s.burst_questions, answers=key_file))
+                run = attempt(
+                    name,
+                    f"burst_1s-{round_ + 1}",
+                    f"burst, answers within 1 s, N={n} (round {round_ + 1} of {REPEATS})",
+                    lambda server=server: scenario_load(
+                        server, n, "bench-burst", REACTION, s.burst_questions, answers=key_file
+                    ),
+                )
                 if run is not None:
                     block["backends"][name]["bursts"].append(run)
         for name, server in servers.items():
             if name != "none":
-                end = attempt(name, "end_write", f"end-of-quiz write, N={s.storage_end_n}",
-                              lambda name=name, server=server: scenario_end_write(
-                                  server, urls[name], s.storage_end_n, key_file))
+                end = attempt(
+                    name,
+                    "end_write",
+                    f"end-of-quiz write, N={s.storage_end_n}",
+                    lambda name=name, server=server: scenario_end_write(server, urls[name], s.storage_end_n, key_file),
+                )
                 if end is not None:
                     block["backends"][name]["end_write"] = end
     finally:
@@ -184,8 +203,12 @@ def run_storage(s: argparse.Namespace, work: Path) -> dict[str, Any]:
             if name != "none":
                 # After the nodes stopped: the drain has the server core to itself.
                 drain_url = urls.get(f"{name}-drain") or f"sqlite:///{work / name / 'drain.db'}"
-                writer = attempt(name, "writer", f"batch writer drain of {s.storage_drain} answers",
-                                 lambda url=drain_url: scenario_writer(url, s.storage_drain))
+                writer = attempt(
+                    name,
+                    "writer",
+                    f"batch writer drain of {s.storage_drain} answers",
+                    lambda url=drain_url: scenario_writer(url, s.storage_drain),
+                )
                 if writer is not None:
                     block["backends"][name]["writer"] = writer
     finally:
@@ -195,16 +218,22 @@ def run_storage(s: argparse.Namespace, work: Path) -> dict[str, Any]:
     for b in block["backends"].values():
         bursts = b["bursts"]
         if bursts:
-            b["burst_1s"] = {"p50_ms": round(median([r["p50_ms"] for r in bursts]) or 0, 3),
-                             "p99_ms": round(median([r["p99_ms"] for r in bursts]) or 0, 3),
-                             "client_cpu_util": max(r["client_cpu_util"] for r in bursts),
-                             "client_send_lag_p99_ms": max(r["client_send_lag_p99_ms"] for r in bursts),
-                             "client_saturated": any(r["client_saturated"] for r in bursts)}
+            b["burst_1s"] = {
+                "p50_ms": round(median([r["p50_ms"] for r in bursts]) or 0, 3),
+                "p99_ms": round(median([r["p99_ms"] for r in bursts]) or 0, 3),
+                "client_cpu_util": max(r["client_cpu_util"] for r in bursts),
+                "client_send_lag_p99_ms": max(r["client_send_lag_p99_ms"] for r in bursts),
+                "client_saturated": any(r["client_saturated"] for r in bursts),
+            }
     base = (block["backends"].get("none") or {}).get("burst_1s", {}).get("p99_ms")
     block["p99_ratio"] = {
         name: round(b["burst_1s"]["p99_ms"] / base, 3) if base and b.get("burst_1s", {}).get("p99_ms") else None
-        for name, b in block["backends"].items() if name != "none"}
-    log(f"storage N={n}: p99 " + ", ".join(
-        f"{name} {b.get('burst_1s', {}).get('p99_ms')} ms" for name, b in block["backends"].items())
-        + f"; ratios {block['p99_ratio']}")
+        for name, b in block["backends"].items()
+        if name != "none"
+    }
+    log(
+        f"storage N={n}: p99 "
+        + ", ".join(f"{name} {b.get('burst_1s', {}).get('p99_ms')} ms" for name, b in block["backends"].items())
+        + f"; ratios {block['p99_ratio']}"
+    )
     return block

@@ -32,7 +32,9 @@ PLAYERS = 50
 
 def quiz(quiz_id: str) -> QuizGame:
     definition = QuizDefinition(
-        id="bench", title="Bench", questions=(Question("Q", ("a", "b", "c", "d"), 0, 20000, 1000),),
+        id="bench",
+        title="Bench",
+        questions=(Question("Q", ("a", "b", "c", "d"), 0, 20000, 1000),),
     )
     game = QuizGame(quiz_id, definition, GameSettings(), trio.current_time(), host_token="h")
     for n in range(PLAYERS):
@@ -77,8 +79,7 @@ def synced(replica: RedisServer) -> None:
 def summary(label: str, took: list[float]) -> str:
     ms = sorted(t * 1000 for t in took)
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
-    return (f"{label:<26} p50 {statistics.median(ms):6.3f} ms   p99 {p99:6.3f} ms   "
-            f"max {ms[-1]:7.3f} ms   (n={len(ms)})")
+    return f"{label:<26} p50 {statistics.median(ms):6.3f} ms   p99 {p99:6.3f} ms   max {ms[-1]:7.3f} ms   (n={len(ms)})"
 
 
 async def main(commits: int, changed: int) -> None:
@@ -94,8 +95,10 @@ async def main(commits: int, changed: int) -> None:
         finally:
             replica.stop()
             primary.stop()
-    print(f"group commit of {changed} changed participants (+ meta), {PLAYERS}-player quiz, "
-          f"primary + 1 replica on loopback:")
+    print(
+        f"group commit of {changed} changed participants (+ meta), {PLAYERS}-player quiz, "
+        f"primary + 1 replica on loopback:"
+    )
     print(summary("wait_replicas = 0", without))
     print(summary("wait_replicas = 1 (100 ms)", with_wait))
     print(f"WAIT timeouts: {metrics.REDIS_WAIT_TIMEOUTS._value.get():.0f}")

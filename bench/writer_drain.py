@@ -42,8 +42,10 @@ async def drain(url: str, answers: int) -> dict[str, float | int]:
         await nursery.start(writer.run)
         writer.record(QuizCreated(quiz_id, "bench-drain", 1, "Writer drain", "bench", 1, now_ms))
         await writer.drain(DRAIN_TIMEOUT_S)
-        events = [AnswerRecorded(quiz_id, f"p{i}", "q0", 0, {"choice": i % 4}, i % 4 == 0, 500, 700, now_ms)
-                  for i in range(answers)]
+        events = [
+            AnswerRecorded(quiz_id, f"p{i}", "q0", 0, {"choice": i % 4}, i % 4 == 0, 500, 700, now_ms)
+            for i in range(answers)
+        ]
         t0 = time.perf_counter()
         for event in events:
             writer.record(event)
@@ -53,8 +55,12 @@ async def drain(url: str, answers: int) -> dict[str, float | int]:
     database.dispose()
     if not done:
         raise SystemExit(f"the writer did not drain {answers} answers in {DRAIN_TIMEOUT_S:.0f} s")
-    return {"answers": answers, "seconds": round(seconds, 3), "answers_per_s": round(answers / seconds, 1),
-            "batches": -(-answers // 1000)}
+    return {
+        "answers": answers,
+        "seconds": round(seconds, 3),
+        "answers_per_s": round(answers / seconds, 1),
+        "batches": -(-answers // 1000),
+    }
 
 
 def main() -> int:

@@ -56,13 +56,17 @@ class CatalogEntry:
     def summary(self) -> dict[str, object]:
         """An item of ``GET /api/definitions`` (the v1 keys plus version and source)."""
         d = self.definition
-        return {"id": d.id, "title": d.title, "questionCount": d.question_count,
-                "version": d.version, "source": self.source.value}
+        return {
+            "id": d.id,
+            "title": d.title,
+            "questionCount": d.question_count,
+            "version": d.version,
+            "source": self.source.value,
+        }
 
     def document(self) -> dict[str, object]:
         """``GET /api/definitions/{id}``: the whole definition with version and source."""
-        return {**definition_document(self.definition), "version": self.definition.version,
-                "source": self.source.value}
+        return {**definition_document(self.definition), "version": self.definition.version, "source": self.source.value}
 
 
 def _now_ms() -> int:
@@ -76,8 +80,9 @@ class DefinitionCatalog:
     the API refuses changes.  ``clock`` is Trio's, for the cache.
     """
 
-    def __init__(self, current: DefinitionSet, database: Database | None = None,
-                 clock: Callable[[], float] = trio.current_time) -> None:
+    def __init__(
+        self, current: DefinitionSet, database: Database | None = None, clock: Callable[[], float] = trio.current_time
+    ) -> None:
         self.current = current
         self.database = database
         self._clock = clock
@@ -118,8 +123,9 @@ class DefinitionCatalog:
                 live = await self.database.run(read, self.database.engine, rows.live)
             except SQLAlchemyError as exc:
                 # The v1 list keeps working on files while the database is away.
-                log.warning("definitions: database unavailable; listing files only",
-                            extra={"error": exc.__class__.__name__})
+                log.warning(
+                    "definitions: database unavailable; listing files only", extra={"error": exc.__class__.__name__}
+                )
                 live = ()
             for stored in live:
                 definition = self._remember(stored.id, stored)
@@ -162,15 +168,17 @@ class DefinitionCatalog:
         database = self._writable()
         body = definition_document(definition)
         try:
-            version = await database.run(rows.write, database.engine, rows.add_version, definition.id,
-                                         definition.title, body, _now_ms(), new)
+            version = await database.run(
+                rows.write, database.engine, rows.add_version, definition.id, definition.title, body, _now_ms(), new
+            )
         except rows.DefinitionRefused as exc:
             if exc.refusal is rows.Refusal.EXISTS:
                 raise ServiceError(409, "definition_exists", f"definition {definition.id!r} already exists") from None
             if exc.refusal is rows.Refusal.MISSING:
                 raise ServiceError(404, "definition_not_found", f"no quiz definition {definition.id!r}") from None
-            raise ServiceError(409, "definition_changed",
-                               f"definition {definition.id!r} was changed meanwhile; send it again") from None
+            raise ServiceError(
+                409, "definition_changed", f"definition {definition.id!r} was changed meanwhile; send it again"
+            ) from None
         except SQLAlchemyError as exc:
             raise _unavailable(exc) from None
         versioned = attrs.evolve(definition, version=version)
@@ -179,8 +187,9 @@ class DefinitionCatalog:
 
     def _refuse_file(self, definition_id: str) -> None:
         if definition_id in self.current.definitions:
-            raise ServiceError(409, "definition_read_only",
-                               f"definition {definition_id!r} is loaded from a file; change the file")
+            raise ServiceError(
+                409, "definition_read_only", f"definition {definition_id!r} is loaded from a file; change the file"
+            )
 
     def _writable(self) -> Database:
         if self.database is None:

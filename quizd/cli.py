@@ -22,8 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("version", help="print the version")
     db = commands.add_parser("db", help="the database schema (quizd.store.migrate)")
     actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    for name, text in (("upgrade", "bring the schema up to date (exit 0, or 1 with the reason)"),
-                       ("check", "exit 0 when the schema is current, 2 when not")):
+    for name, text in (
+        ("upgrade", "bring the schema up to date (exit 0, or 1 with the reason)"),
+        ("check", "exit 0 when the schema is current, 2 when not"),
+    ):
         action = actions.add_parser(name, help=text)
         action.add_argument("--config", help="node config (default: $QUIZD_CONFIG, then /etc/quizd/quizd.toml)")
     return parser

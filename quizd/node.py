@@ -62,11 +62,11 @@ class Node:
     def __init__(self, config: Config, notifier: Notifier | None = None) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
-                # [storage]: the database and its batch writer (None for url = "none"); nothing connects yet.
-        self.store = open_store(config.storage, config.source,
-                                Outbox(config.webhooks) if config.webhooks else None)
-        catalog = DefinitionCatalog(DefinitionSet(definitions={}, problems=()),
-                                    self.store.database if self.store else None)
+        # [storage]: the database and its batch writer (None for url = "none"); nothing connects yet.
+        self.store = open_store(config.storage, config.source, Outbox(config.webhooks) if config.webhooks else None)
+        catalog = DefinitionCatalog(
+            DefinitionSet(definitions={}, problems=()), self.store.database if self.store else None
+        )
         # Shared by every quiz: a SIGHUP swaps its deny-list for all of them at once.
         self.names = name_policy(config)
         # The one choice between a single node and a cluster: everything else gets the placement.
@@ -90,8 +90,11 @@ class Node:
         if not config.cluster.redis_url:
             return LocalPlacement(config, store=store, names=names)
         if config.storage.kind != "postgresql":
-            log.warning("[storage] a cluster should share one PostgreSQL database (quizd check-config refuses "
-                        "%s): the results this node keeps are reported by this node only", config.storage.kind)
+            log.warning(
+                "[storage] a cluster should share one PostgreSQL database (quizd check-config refuses "
+                "%s): the results this node keeps are reported by this node only",
+                config.storage.kind,
+            )
         return ClusterPlacement(config, catalog.resolve, store, names)
 
     def ws_url(self) -> str:
@@ -109,8 +112,12 @@ class Node:
         host name it was itself loaded from (a bound 0.0.0.0 means nothing to a browser)."""
         ws = self.config.websocket
         port = self.gateway.address[1] if self.gateway.address else ws.port
-        return {"wsUrl": ws.public_url or None, "wsPort": port, "wsTls": self.gateway.scheme == "wss",
-                "names": str(self.names.mode)}
+        return {
+            "wsUrl": ws.public_url or None,
+            "wsPort": port,
+            "wsTls": self.gateway.scheme == "wss",
+            "names": str(self.names.mode),
+        }
 
     async def load_definitions(self) -> DefinitionSet:
         directory = Path(self.config.quizzes.definitions_dir)
@@ -158,9 +165,12 @@ class Node:
                 binds = await nursery.start(
                     # ControlPlane is an ASGI 3 app typed with our own Scope/Receive/Send (plain
                     # dicts); hypercorn's union of TypedDicts is narrower only on paper.
-                    partial(hypercorn.trio.serve, cast("ASGIFramework", self.control_plane),
-                            self._hypercorn_config(),
-                            shutdown_trigger=shutdown.wait)
+                    partial(
+                        hypercorn.trio.serve,
+                        cast("ASGIFramework", self.control_plane),
+                        self._hypercorn_config(),
+                        shutdown_trigger=shutdown.wait,
+                    )
                 )
                 http = binds[0].split("://", 1)[1]
                 host, _, port = http.rpartition(":")
@@ -192,7 +202,7 @@ class Node:
         if not self.config.webhooks:
             return
         if self.store is None:
-            log.warning("webhooks: [storage] url = \"none\" keeps no outbox, so no webhook is sent")
+            log.warning('webhooks: [storage] url = "none" keeps no outbox, so no webhook is sent')
             return
         sender = WebhookSender(self.store.database, self.config.webhooks, self.config.node.id)
         nursery.start_soon(sender.run)
@@ -269,8 +279,10 @@ class Node:
         else:
             definitions_ok = not definitions.problems
             self.service.replace_definitions(merge_reloaded(self.service.definitions, definitions))
-            log.info("definitions reloaded", extra={"definitions": len(self.service.definitions.definitions),
-                                                     "problems": len(definitions.problems)})
+            log.info(
+                "definitions reloaded",
+                extra={"definitions": len(self.service.definitions.definitions), "problems": len(definitions.problems)},
+            )
         result = "success" if config_ok and definitions_ok else "failure"
         metrics.CONFIG_RELOADS.labels(result).inc()
         if result == "success":
@@ -326,8 +338,7 @@ class Node:
         if self.store is None:
             return
         if not await self.store.writer.drain(timeout):
-            log.error("drain: %d store events could not be written in time; they are lost",
-                      self.store.writer.pending)
+            log.error("drain: %d store events could not be written in time; they are lost", self.store.writer.pending)
 
 
 async def run_node(config: Config) -> int:

@@ -167,8 +167,13 @@ class LocalPlacement:
     end) once the cluster has decided the quiz is here.
     """
 
-    def __init__(self, config: Config, supervisor: Supervisor | None = None, store: Store | None = None,
-                 names: NamePolicy | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        supervisor: Supervisor | None = None,
+        store: Store | None = None,
+        names: NamePolicy | None = None,
+    ) -> None:
         self.node_id = config.node.id
         self.max_quizzes = config.quizzes.max_quizzes
         self.settings = game_settings(config, names)
@@ -265,8 +270,7 @@ class LocalPlacement:
             try:
                 stored = await self.store.results(quiz_id)
             except Exception as exc:  # the database away: say so, do not crash the request
-                log.warning("results: the database is unavailable: %s", type(exc).__name__,
-                            extra={"quizId": quiz_id})
+                log.warning("results: the database is unavailable: %s", type(exc).__name__, extra={"quizId": quiz_id})
                 raise ServiceError(503, "server_busy", "the database is unavailable; retry") from None
         return stored
 

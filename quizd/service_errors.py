@@ -14,9 +14,7 @@ from collections.abc import Mapping
 class ServiceError(Exception):
     """A refused control-plane request: HTTP status, error code, message and details."""
 
-    def __init__(
-        self, status: int, code: str, message: str, details: Mapping[str, object] | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, details: Mapping[str, object] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code

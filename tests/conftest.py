@@ -52,9 +52,12 @@ def sqlite_url(tmp_path: Path) -> str:
 def node_factory(tmp_path: Path) -> Iterator[Any]:
     nodes: list[RunningNode] = []
 
-    def start(definitions: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
-              command: Sequence[str] | None = None,
-              **tables: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> RunningNode:
+    def start(
+        definitions: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        command: Sequence[str] | None = None,
+        **tables: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    ) -> RunningNode:
         index = len(nodes)
         node = launch_node(tmp_path / f"node{index}", f"test-node-{index}", definitions, env, command, **tables)
         nodes.append(node)

@@ -97,8 +97,9 @@ READY_TIMEOUT_S = 20.0
 class RunningNode(NodeProcess):
     """A test node: the harness's ``NodeProcess`` plus its temp dir and admin token."""
 
-    def __init__(self, config_path: Path, tmp: Path, env: Mapping[str, str] | None = None,
-                 command: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, config_path: Path, tmp: Path, env: Mapping[str, str] | None = None, command: Sequence[str] | None = None
+    ) -> None:
         # ``command`` replaces ``python -m quizd`` (e.g. under prlimit, or with patched constants).
         wrap = (lambda argv: [*command, *argv[3:]]) if command else (lambda argv: argv)
         super().__init__(config_path, tmp / "stderr.log", env=env, wrap=wrap)

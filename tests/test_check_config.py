@@ -81,8 +81,11 @@ def test_summary(tmp_path: Path) -> None:
 
 def test_cluster_mode_hides_redis_password(tmp_path: Path) -> None:
     # A cluster needs PostgreSQL (operator contract v2): its password is never shown either.
-    path = setup(tmp_path, '[cluster]\nredis_url = "redis://:hunter2@redis.internal:6379/0"\n'
-                           '[storage]\nurl = "postgresql://quizd:pg-secret@db.internal:5432/quizd"\n')
+    path = setup(
+        tmp_path,
+        '[cluster]\nredis_url = "redis://:hunter2@redis.internal:6379/0"\n'
+        '[storage]\nurl = "postgresql://quizd:pg-secret@db.internal:5432/quizd"\n',
+    )
     code, out, _ = check(path)
     assert code == 0
     assert "redis.internal:6379" in out
@@ -225,17 +228,14 @@ def test_problems_are_one_per_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("config", "location", "message"),
     [
-        ('[auth]\nadmin_token_file = "~nosuchuser/token"', "[auth] admin_token_file",
-         "unknown user 'nosuchuser'"),
+        ('[auth]\nadmin_token_file = "~nosuchuser/token"', "[auth] admin_token_file", "unknown user 'nosuchuser'"),
         ('[auth]\nadmin_token_file = "tok\\u0000en"', "[auth] admin_token_file", "NUL character"),
         ('[auth]\nadmin_token_file = "quizzes"', "[auth] admin_token_file", "is a directory"),
-        ('[quizzes]\ndefinitions_dir = "~nosuchuser/q"', "[quizzes] definitions_dir",
-         "unknown user 'nosuchuser'"),
+        ('[quizzes]\ndefinitions_dir = "~nosuchuser/q"', "[quizzes] definitions_dir", "unknown user 'nosuchuser'"),
         ('[quizzes]\ndefinitions_dir = "q\\u0000"', "[quizzes] definitions_dir", "NUL character"),
         ('[quizzes]\nresults_dir = "~nosuchuser/r"', "[quizzes] results_dir", "unknown user"),
         ('[http]\ntls_cert = "~nosuchuser/c"\ntls_key = "k\\u0000"', "[http] tls_cert", "unknown user"),
-        ('[websocket]\ntls_cert = "quizzes"\ntls_key = "quizzes"', "[websocket] tls_key",
-         "is a directory"),
+        ('[websocket]\ntls_cert = "quizzes"\ntls_key = "quizzes"', "[websocket] tls_key", "is a directory"),
     ],
 )
 def test_a_path_that_cannot_be_used_is_a_problem_not_a_traceback(
@@ -310,6 +310,8 @@ def test_a_results_dir_that_is_a_file_is_a_problem(tmp_path: Path) -> None:
 def test_a_listen_host_with_a_nul_is_a_problem(tmp_path: Path) -> None:
     code, _, err = check(setup(tmp_path, '[http]\nhost = "127.0.0.1\\u0000"\n'))
     assert code == 2 and "[http] host: must be a host name or address" in err
+
+
 def test_bad_denylist_path_exits_2_naming_key_and_file(tmp_path: Path) -> None:
     path = setup(tmp_path, '[quizzes]\nnames = "both"\nname_denylist = "lists/deny.txt"\n')
     code, out, err = check(path)

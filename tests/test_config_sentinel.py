@@ -31,15 +31,18 @@ def test_a_sentinel_url_names_the_sentinels_the_service_and_the_data_nodes_passw
     assert "hunter2" not in repr(address) and "hunter2" not in address.describe()
 
 
-@pytest.mark.parametrize("url", [
-    "redis+sentinel://s1:26379",             # no service
-    "redis+sentinel://s1:26379/",            # empty service
-    "redis+sentinel://s1:99999/mymaster",    # port out of range
-    "redis+sentinel://s1:x/mymaster",        # port not a number
-    "redis+sentinel:///mymaster",            # no Sentinel
-    "redis+sentinel://s1/mymaster?db=x",     # db not a number
-    "redis+sentinel://s1/mymaster?role=x",   # unknown parameter
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+sentinel://s1:26379",  # no service
+        "redis+sentinel://s1:26379/",  # empty service
+        "redis+sentinel://s1:99999/mymaster",  # port out of range
+        "redis+sentinel://s1:x/mymaster",  # port not a number
+        "redis+sentinel:///mymaster",  # no Sentinel
+        "redis+sentinel://s1/mymaster?db=x",  # db not a number
+        "redis+sentinel://s1/mymaster?role=x",  # unknown parameter
+    ],
+)
 def test_a_bad_sentinel_url_is_refused(url: str) -> None:
     with pytest.raises(RedisAddressError):
         parse_sentinel_url(url)
@@ -62,14 +65,21 @@ def test_wait_replicas_defaults_to_one_with_sentinel_and_zero_without(tmp_path: 
     assert plain.cluster.wait_replicas == 0
     chosen = load_config(write(tmp_path, f'[cluster]\nredis_url = "{SENTINEL_URL}"\nwait_replicas = 0\n'), {})
     assert chosen.cluster.wait_replicas == 0
-    two = load_config(write(tmp_path, '[cluster]\nredis_url = "redis://r"\nwait_replicas = 2\n'
-                                      'wait_timeout_ms = 250\n'), {})
+    two = load_config(
+        write(tmp_path, '[cluster]\nredis_url = "redis://r"\nwait_replicas = 2\nwait_timeout_ms = 250\n'), {}
+    )
     assert (two.cluster.wait_replicas, two.cluster.wait_timeout_ms) == (2, 250)
 
 
-@pytest.mark.parametrize(("key", "bad"), [
-    ("wait_replicas", "-1"), ("wait_replicas", "17"), ("wait_timeout_ms", "0"), ("wait_timeout_ms", "1001"),
-])
+@pytest.mark.parametrize(
+    ("key", "bad"),
+    [
+        ("wait_replicas", "-1"),
+        ("wait_replicas", "17"),
+        ("wait_timeout_ms", "0"),
+        ("wait_timeout_ms", "1001"),
+    ],
+)
 def test_the_wait_keys_are_bounded(tmp_path: Path, key: str, bad: str) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(write(tmp_path, f"[cluster]\n{key} = {bad}\n"), {})
@@ -80,8 +90,9 @@ def test_the_wait_keys_are_bounded(tmp_path: Path, key: str, bad: str) -> None:
 
 def test_check_config_shows_the_sentinels_and_the_wait_but_not_the_password(tmp_path: Path) -> None:
     # A cluster keeps its results in one shared PostgreSQL (check-config refuses SQLite).
-    path = write(tmp_path, f'[cluster]\nredis_url = "{SENTINEL_URL}"\n'
-                 '[storage]\nurl = "postgresql://quizd@db.internal/quizd"\n')
+    path = write(
+        tmp_path, f'[cluster]\nredis_url = "{SENTINEL_URL}"\n[storage]\nurl = "postgresql://quizd@db.internal/quizd"\n'
+    )
     out, err = io.StringIO(), io.StringIO()
     code = run_check(str(path), out=out, err=err, environ={})
     text = out.getvalue()

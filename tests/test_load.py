@@ -57,8 +57,15 @@ def test_percentile_matches_a_sorted_sample() -> None:
 
 def test_summarize_ns_reports_milliseconds() -> None:
     summary = summarize_ns([5 * MS, 1 * MS, 3 * MS, 2 * MS, 4 * MS])
-    assert summary == {"count": 5, "min_ms": 1.0, "mean_ms": 3.0, "p50_ms": 3.0, "p95_ms": 5.0,
-                       "p99_ms": 5.0, "max_ms": 5.0}
+    assert summary == {
+        "count": 5,
+        "min_ms": 1.0,
+        "mean_ms": 3.0,
+        "p50_ms": 3.0,
+        "p95_ms": 5.0,
+        "p99_ms": 5.0,
+        "max_ms": 5.0,
+    }
     empty = summarize_ns([])
     assert empty["count"] == 0 and empty["p99_ms"] is None and empty["max_ms"] is None
 
@@ -108,24 +115,49 @@ def test_non_loopback_targets_are_refused() -> None:
 
 def test_render_text_mentions_every_section() -> None:
     report: dict[str, Any] = {
-        "quiz_id": "q1", "targets": ["ws://127.0.0.1:1/ws"],
+        "quiz_id": "q1",
+        "targets": ["ws://127.0.0.1:1/ws"],
         "players": {"requested": 2, "joined": 2, "failed": 0},
         "connect": {"duration_s": 0.1, "rate_per_s": 20.0, "join_latency": summarize_ns([MS, 2 * MS])},
-        "fanout": {"questions": [dict(fanout_figures(0, [MS, 2 * MS]), index=0)], "median_msgs_per_s": 1000.0,
-                   "max_skew_ms": 1.0},
-        "answers": {"sent": 2, "replies": 2, "reply_type": "answer_result", "correct": 1, "late": 0,
-                    "latency": summarize_ns([MS, 3 * MS]),
-                    "by_kind": merge_kind_counts([{"slider": {"sent": 2, "correct": 1, "wrong": 1}}]),
-                    "latency_by_kind": {"slider": summarize_ns([MS, 3 * MS])}},
-        "leaderboard_frames": 4, "received": {"question": 2}, "errors": {}, "close_codes": {"1000": 1},
-        "client": {"workers": 1, "cores": 2, "cpu_s": 0.1, "wall_s": 1.0, "cpu_util": 0.1,
-                   "send_lag": summarize_ns([0])},
+        "fanout": {
+            "questions": [dict(fanout_figures(0, [MS, 2 * MS]), index=0)],
+            "median_msgs_per_s": 1000.0,
+            "max_skew_ms": 1.0,
+        },
+        "answers": {
+            "sent": 2,
+            "replies": 2,
+            "reply_type": "answer_result",
+            "correct": 1,
+            "late": 0,
+            "latency": summarize_ns([MS, 3 * MS]),
+            "by_kind": merge_kind_counts([{"slider": {"sent": 2, "correct": 1, "wrong": 1}}]),
+            "latency_by_kind": {"slider": summarize_ns([MS, 3 * MS])},
+        },
+        "leaderboard_frames": 4,
+        "received": {"question": 2},
+        "errors": {},
+        "close_codes": {"1000": 1},
+        "client": {
+            "workers": 1,
+            "cores": 2,
+            "cpu_s": 0.1,
+            "wall_s": 1.0,
+            "cpu_util": 0.1,
+            "send_lag": summarize_ns([0]),
+        },
         "warnings": ["something"],
     }
     text = render_text(report)
-    for word in ("joined 2 of 2", "fan-out", "p99", "leaderboard 4", "close codes 1000x1", "WARNING",
-                 "slider        sent 2, guessed 0, replies 0, correct 1, wrong 1, unscored 0, refused 0; "
-                 "p50/p99 1.00/3.00 ms"):
+    for word in (
+        "joined 2 of 2",
+        "fan-out",
+        "p99",
+        "leaderboard 4",
+        "close codes 1000x1",
+        "WARNING",
+        "slider        sent 2, guessed 0, replies 0, correct 1, wrong 1, unscored 0, refused 0; p50/p99 1.00/3.00 ms",
+    ):
         assert word in text
 
 
@@ -172,7 +204,8 @@ def test_single_draws_as_quizd_load_always_did() -> None:
     # No key: a random choice, one draw.
     rng, old = random.Random(3), random.Random(3)
     assert [pick_answer(frame(None), None, 0.7, rng).fields["choice"] for _ in range(20)] == [
-        old.randrange(4) for _ in range(20)]
+        old.randrange(4) for _ in range(20)
+    ]
 
 
 def test_correct_share_is_kept() -> None:
@@ -229,8 +262,16 @@ def test_answers_file_shapes(tmp_path: Any) -> None:
     assert parse_answers(doc) == dict(enumerate(doc))
     assert parse_answers({"3": {"value": 1969}}) == {3: {"value": 1969}}
     assert key_from_choices([2, 0]) == {0: {"choice": 2}, 1: {"choice": 0}}
-    for bad in ([{"choice": True}], [{"choice": 1, "text": "x"}], [{"choices": []}], [{"text": " "}],
-                [{"value": "1"}], [3], {"x": None}, "nope"):
+    for bad in (
+        [{"choice": True}],
+        [{"choice": 1, "text": "x"}],
+        [{"choices": []}],
+        [{"text": " "}],
+        [{"value": "1"}],
+        [3],
+        {"x": None},
+        "nope",
+    ):
         with pytest.raises(AnswersError):
             parse_answers(bad)
     path = tmp_path / "answers.json"
@@ -244,19 +285,46 @@ def test_answers_file_shapes(tmp_path: Any) -> None:
 def test_kind_counts_merge_with_every_count() -> None:
     merged = merge_kind_counts([{"single": {"sent": 2, "correct": 1}}, {"single": {"sent": 1}, "poll": {"sent": 1}}])
     assert list(merged) == ["poll", "single"]
-    assert merged["single"] == {"sent": 3, "guessed": 0, "replies": 0, "correct": 1, "wrong": 0, "unscored": 0,
-                                "refused": 0}
+    assert merged["single"] == {
+        "sent": 3,
+        "guessed": 0,
+        "replies": 0,
+        "correct": 1,
+        "wrong": 0,
+        "unscored": 0,
+        "refused": 0,
+    }
 
 
 # ---------------------------------------------------------------------- e2e
 @pytest.mark.e2e
 def test_fifty_players_play_a_quiz(node_factory: Any) -> None:
     node = node_factory(definitions={"load": quiz_toml("load", questions=2, time_limit_ms=10000)})
-    report = run_load([
-        "--ws", node.ws_url, "--http", node.http_url, "--token", node.token, "--definition", "load",
-        "--players", "50", "--workers", "2", "--reaction", "uniform:0-200", "--answer-key", "0,1",
-        "--correct", "1", "--timeout", "60", "--json",
-    ])
+    report = run_load(
+        [
+            "--ws",
+            node.ws_url,
+            "--http",
+            node.http_url,
+            "--token",
+            node.token,
+            "--definition",
+            "load",
+            "--players",
+            "50",
+            "--workers",
+            "2",
+            "--reaction",
+            "uniform:0-200",
+            "--answer-key",
+            "0,1",
+            "--correct",
+            "1",
+            "--timeout",
+            "60",
+            "--json",
+        ]
+    )
     assert report["players"] == {"requested": 50, "joined": 50, "failed": 0}
     assert report["errors"] == {}
     assert report["answers"]["sent"] == 100
@@ -281,10 +349,22 @@ def test_countdown_and_text_report(node_factory: Any, capsys: Any) -> None:
     from quizd.loadgen.cli import main
 
     node = node_factory(definitions={"cd": quiz_toml("cd", questions=1, countdown_ms=500)})
-    code = main([
-        "--ws", node.ws_url, "--http", node.http_url, "--token", node.token, "--players", "10",
-        "--reaction", "sync:100", "--timeout", "30",
-    ])
+    code = main(
+        [
+            "--ws",
+            node.ws_url,
+            "--http",
+            node.http_url,
+            "--token",
+            node.token,
+            "--players",
+            "10",
+            "--reaction",
+            "sync:100",
+            "--timeout",
+            "30",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "joined 10 of 10" in out and "errors      none" in out

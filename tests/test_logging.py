@@ -67,7 +67,15 @@ def test_json_line_has_core_and_context_fields() -> None:
     assert doc["remote"] == "127.0.0.1:5555"
     assert doc["players"] == 3
     assert list(doc)[:9] == [
-        "ts", "level", "logger", "msg", "quizId", "participantId", "node", "code", "remote",
+        "ts",
+        "level",
+        "logger",
+        "msg",
+        "quizId",
+        "participantId",
+        "node",
+        "code",
+        "remote",
     ]
     assert "exc" not in doc
 

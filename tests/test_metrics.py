@@ -200,7 +200,5 @@ def test_event_loop_lag_rejects_non_positive_interval() -> None:
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 def test_promtool_check_metrics() -> None:
     body, _ = m.render()
-    result = subprocess.run(
-        ["promtool", "check", "metrics"], input=body, capture_output=True, timeout=30
-    )
+    result = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=30)
     assert result.returncode == 0, (result.stdout + result.stderr).decode()

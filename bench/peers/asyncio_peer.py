@@ -64,10 +64,25 @@ class Quiz:
         q = self.questions[index % len(self.questions)]
         now = int(time.time() * 1000)
         self.index, self.open = index, True
-        broadcast(self.conns, dumps({"type": "question", "payload": {
-            "questionId": f"q{index}", "index": index, "total": len(self.questions), "text": q["text"],
-            "choices": q["choices"], "timeLimitMs": q["timeLimitMs"], "startedAt": now,
-            "endsAt": now + q["timeLimitMs"], "serverTime": now}}))
+        broadcast(
+            self.conns,
+            dumps(
+                {
+                    "type": "question",
+                    "payload": {
+                        "questionId": f"q{index}",
+                        "index": index,
+                        "total": len(self.questions),
+                        "text": q["text"],
+                        "choices": q["choices"],
+                        "timeLimitMs": q["timeLimitMs"],
+                        "startedAt": now,
+                        "endsAt": now + q["timeLimitMs"],
+                        "serverTime": now,
+                    },
+                }
+            ),
+        )
 
     def close_question(self):
         q = self.questions[self.index % len(self.questions)]
@@ -76,8 +91,15 @@ class Quiz:
         for p in self.players.values():
             if p["answers"].get(self.index) is not None:
                 dist[p["answers"][self.index]] += 1
-        broadcast(self.conns, dumps({"type": "question_closed", "payload": {
-            "questionId": f"q{self.index}", "correctChoice": q["answer"], "distribution": dist}}))
+        broadcast(
+            self.conns,
+            dumps(
+                {
+                    "type": "question_closed",
+                    "payload": {"questionId": f"q{self.index}", "correctChoice": q["answer"], "distribution": dist},
+                }
+            ),
+        )
         self.broadcast_leaderboard()
 
 
@@ -92,23 +114,56 @@ async def handler(ws, quiz):
                 if role == "host":
                     quiz.index, quiz.open = -1, False  # a new run: the quiz starts over
                 else:
-                    player = {"id": f"p{quiz.next_id}", "name": payload.get("name"), "score": 0, "streak": 0,
-                              "at": quiz.next_id, "answers": {}}
+                    player = {
+                        "id": f"p{quiz.next_id}",
+                        "name": payload.get("name"),
+                        "score": 0,
+                        "streak": 0,
+                        "at": quiz.next_id,
+                        "answers": {},
+                    }
                     quiz.next_id += 1
                     quiz.players[ws] = player
                     quiz.score_counts[0] += 1
                 quiz.conns.add(ws)
-                await ws.send(dumps({"type": "joined", "re": mid, "payload": {
-                    "quizId": payload.get("quizId"), "participantId": player["id"] if player else "host",
-                    "resumeToken": "x", "role": role, "name": player["name"] if player else None,
-                    "quiz": {"title": "Bench", "questionCount": len(quiz.questions), "phase": "lobby",
-                             "questionIndex": quiz.index},
-                    "score": 0, "streak": 0, "rank": 1, "participants": len(quiz.players), "leaderboard": []}}))
+                await ws.send(
+                    dumps(
+                        {
+                            "type": "joined",
+                            "re": mid,
+                            "payload": {
+                                "quizId": payload.get("quizId"),
+                                "participantId": player["id"] if player else "host",
+                                "resumeToken": "x",
+                                "role": role,
+                                "name": player["name"] if player else None,
+                                "quiz": {
+                                    "title": "Bench",
+                                    "questionCount": len(quiz.questions),
+                                    "phase": "lobby",
+                                    "questionIndex": quiz.index,
+                                },
+                                "score": 0,
+                                "streak": 0,
+                                "rank": 1,
+                                "participants": len(quiz.players),
+                                "leaderboard": [],
+                            },
+                        }
+                    )
+                )
             elif mtype == "answer" and player is not None:
                 index = quiz.index
                 if not quiz.open or payload.get("questionId") != f"q{index}" or index in player["answers"]:
-                    await ws.send(dumps({"type": "error", "re": mid, "payload": {
-                        "code": "question_closed", "message": "no such open question"}}))
+                    await ws.send(
+                        dumps(
+                            {
+                                "type": "error",
+                                "re": mid,
+                                "payload": {"code": "question_closed", "message": "no such open question"},
+                            }
+                        )
+                    )
                     continue
                 choice = payload.get("choice")
                 player["answers"][index] = choice
@@ -122,9 +177,23 @@ async def handler(ws, quiz):
                     quiz.lb_dirty = True
                     if quiz.lb_task is None:
                         quiz.lb_task = asyncio.create_task(quiz.leaderboard_loop())
-                await ws.send(dumps({"type": "answer_result", "re": mid, "payload": {
-                    "questionId": payload["questionId"], "choice": choice, "correct": correct, "points": points,
-                    "score": player["score"], "streak": player["streak"], "rank": quiz.rank(player["score"])}}))
+                await ws.send(
+                    dumps(
+                        {
+                            "type": "answer_result",
+                            "re": mid,
+                            "payload": {
+                                "questionId": payload["questionId"],
+                                "choice": choice,
+                                "correct": correct,
+                                "points": points,
+                                "score": player["score"],
+                                "streak": player["streak"],
+                                "rank": quiz.rank(player["score"]),
+                            },
+                        }
+                    )
+                )
             elif mtype in ("start", "next"):
                 if quiz.open:
                     quiz.close_question()
@@ -149,8 +218,9 @@ async def main():
     args = parser.parse_args()
     with open(args.questions) as f:
         quiz = Quiz(json.load(f))
-    async with serve(lambda ws: handler(ws, quiz), args.host, args.port, compression=None, backlog=4096,
-                     max_size=4096) as server:
+    async with serve(
+        lambda ws: handler(ws, quiz), args.host, args.port, compression=None, backlog=4096, max_size=4096
+    ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         print(f"peer ready port={port}", flush=True)
         await asyncio.get_running_loop().create_future()

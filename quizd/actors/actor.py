@@ -254,8 +254,9 @@ class QuizActor:
         """Errors queued after the loop stopped go out directly (no state changed)."""
         for effect in self._pending:
             if isinstance(effect, fx.Reply):
-                self.delivery.send(effect.participant_id, effect.type,
-                                   encode(effect.type, effect.payload, effect.reply_to))
+                self.delivery.send(
+                    effect.participant_id, effect.type, encode(effect.type, effect.payload, effect.reply_to)
+                )
         self._pending.clear()
 
     def _refuse(self, item: InboxItem, err: ProtocolError) -> None:
@@ -357,8 +358,9 @@ class QuizActor:
                 # fans out in the background, and a newer one cancels an unfinished one.
                 if self._replaceable_scope is not None:
                     self._replaceable_scope.cancel()
-                self._nursery.start_soon(self._broadcast_in_background, effect.type,
-                                         encode(effect.type, effect.payload))
+                self._nursery.start_soon(
+                    self._broadcast_in_background, effect.type, encode(effect.type, effect.payload)
+                )
             elif isinstance(effect, fx.Broadcast):
                 start = trio.current_time()
                 await delivery.broadcast(

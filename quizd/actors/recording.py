@@ -135,8 +135,15 @@ class QuizRecorder:
             correct = 0
             if participant is not None:
                 correct = sum(1 for a in participant.answers.values() if a.result is not None and a.result["correct"])
-            players.append(PlayerResult(participant_id=pid, name=str(entry["name"]), score=_int(entry["score"]),
-                                        rank=_int(entry["rank"]), correct_count=correct))
+            players.append(
+                PlayerResult(
+                    participant_id=pid,
+                    name=str(entry["name"]),
+                    score=_int(entry["score"]),
+                    rank=_int(entry["rank"]),
+                    correct_count=correct,
+                )
+            )
         # The end is when the linger began: the same on every node that replays it.
         ended_at = now_ms if game.deadline is None else game.wall_ms(game.deadline - game.settings.linger_s)
         return QuizEnded(quiz_id=game.quiz_id, ended_at=ended_at, players=tuple(players))

@@ -82,8 +82,9 @@ class Supervisor:
                 except Exception as exc:
                     lost = _find(exc, QuizLost)
                     if lost is not None:
-                        log.warning("quiz lost here; players resume elsewhere: %s", lost,
-                                    extra={"quizId": actor.quiz_id})
+                        log.warning(
+                            "quiz lost here; players resume elsewhere: %s", lost, extra={"quizId": actor.quiz_id}
+                        )
                         actor.handed_over = True
                         for pid in list(actor.game.participants):
                             actor.delivery.close(pid, E.CLOSE_RESTARTING, "quiz moved; resume")

@@ -50,8 +50,7 @@ class DuplicateNodeId(Exception):
 
     def __init__(self, node_id: str) -> None:
         super().__init__(
-            f"another live process already runs as node id {node_id!r}: "
-            "every node of a cluster needs its own [node] id"
+            f"another live process already runs as node id {node_id!r}: every node of a cluster needs its own [node] id"
         )
         self.node_id = node_id
 
@@ -77,8 +76,9 @@ def ring_hash(members: list[str]) -> int:
 class Membership:
     """This node's view of the live members and the ring built from it."""
 
-    def __init__(self, port: RedisPort, node_id: str, info: dict[str, Any], node_timeout_ms: int,
-                 *, nonce: str | None = None) -> None:
+    def __init__(
+        self, port: RedisPort, node_id: str, info: dict[str, Any], node_timeout_ms: int, *, nonce: str | None = None
+    ) -> None:
         self.port = port
         self.node_id = node_id
         self.nonce = nonce or new_nonce()
@@ -98,8 +98,10 @@ class Membership:
         Raises ``DuplicateNodeId`` when another live process holds this node's id.
         """
         accepted, raw = await self.port.call(
-            self._heartbeat, keys=[MEMBERS, NODES, claim_key(self.node_id)],
-            args=[self.node_id, self.info, self.node_timeout_ms, self.nonce], control=True,
+            self._heartbeat,
+            keys=[MEMBERS, NODES, claim_key(self.node_id)],
+            args=[self.node_id, self.info, self.node_timeout_ms, self.nonce],
+            control=True,
         )
         if not accepted:
             metrics.DUPLICATE_NODE_ID.inc()
@@ -115,8 +117,9 @@ class Membership:
         return True
 
     async def leave(self) -> None:
-        await self.port.call(self._leave, keys=[MEMBERS, NODES, claim_key(self.node_id)],
-                             args=[self.node_id, self.nonce], control=True)
+        await self.port.call(
+            self._leave, keys=[MEMBERS, NODES, claim_key(self.node_id)], args=[self.node_id, self.nonce], control=True
+        )
 
     def owner(self, quiz_id: str) -> str | None:
         """The ring's choice for ``quiz_id`` among the members this node sees."""
@@ -132,8 +135,15 @@ class Membership:
 class Leases:
     """Acquire, renew and release quiz leases; tokens are ``"<node>|<nonce>|<epoch>"``."""
 
-    def __init__(self, port: RedisPort, node_id: str, lease_ms: int, snapshot_ttl_ms: int = 3_600_000,
-                 *, nonce: str | None = None) -> None:
+    def __init__(
+        self,
+        port: RedisPort,
+        node_id: str,
+        lease_ms: int,
+        snapshot_ttl_ms: int = 3_600_000,
+        *,
+        nonce: str | None = None,
+    ) -> None:
         self.port = port
         self.node_id = node_id
         self.holder_name = f"{node_id}|{nonce or new_nonce()}"
@@ -150,7 +160,9 @@ class Leases:
         """A new epoch if the quiz had no lease and this process holds it now, else None
         (someone holds it: another node, another process, or this one under an older epoch)."""
         epoch = await self.port.call(
-            self._acquire, keys=[lease_key(quiz_id), epoch_key(quiz_id)], args=[self.holder_name, self.lease_ms],
+            self._acquire,
+            keys=[lease_key(quiz_id), epoch_key(quiz_id)],
+            args=[self.holder_name, self.lease_ms],
             control=True,
         )
         if not epoch:
@@ -179,8 +191,9 @@ class Leases:
         return {quiz_id: bool(ok) for (quiz_id, _), ok in zip(items, results, strict=True)}
 
     async def release(self, quiz_id: str, epoch: int) -> bool:
-        return bool(await self.port.call(self._release, keys=[lease_key(quiz_id)], args=[self.token(epoch)],
-                                         control=True))
+        return bool(
+            await self.port.call(self._release, keys=[lease_key(quiz_id)], args=[self.token(epoch)], control=True)
+        )
 
     async def holder(self, quiz_id: str) -> tuple[str, int] | None:
         raw = await self.port.call(self.port.client.get, lease_key(quiz_id))

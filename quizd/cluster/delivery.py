@@ -61,12 +61,17 @@ class ClusterDelivery(LocalDelivery):
         gateways = {endpoint.node for endpoint in self.remote.values()}
         text = body.decode()
         for node in gateways:
-            self.relay.post(node, BroadcastAll(
-                self.quiz_id, msg_type, text, replaceable, handoff.question_id if handoff is not None else None,
-            ))
-        await super().broadcast(
-            msg_type, body, replaceable=replaceable, handoff=handoff
-        )
+            self.relay.post(
+                node,
+                BroadcastAll(
+                    self.quiz_id,
+                    msg_type,
+                    text,
+                    replaceable,
+                    handoff.question_id if handoff is not None else None,
+                ),
+            )
+        await super().broadcast(msg_type, body, replaceable=replaceable, handoff=handoff)
 
     def close(self, participant_id: str, code: int, reason: str) -> None:
         endpoint = self.remote.pop(participant_id, None)

@@ -75,9 +75,18 @@ class RemoteQuizHandle:
                 # answer is still to come: this one gets a fresh relay id, so that late
                 # answer is never taken for this join's (it is undone instead).
                 session.conn_id = session.gateway.new_conn_id()
-            if not gateway.transport.post(self.owner, RemoteJoin(
-                self.quiz_id, item.kind, item.value, item.reply_to, node_id, session.conn_id, wall_ms(),
-            )):
+            if not gateway.transport.post(
+                self.owner,
+                RemoteJoin(
+                    self.quiz_id,
+                    item.kind,
+                    item.value,
+                    item.reply_to,
+                    node_id,
+                    session.conn_id,
+                    wall_ms(),
+                ),
+            ):
                 raise _relay_busy()
             gateway.pending_joins[session.conn_id] = (item, self)
         elif isinstance(item, Command):
@@ -85,17 +94,30 @@ class RemoteQuizHandle:
             # A hand-off still waiting for its batch goes first: an answer must never
             # reach the owner before the hand-off its window starts from.
             gateway.report_handoffs(self.quiz_id)
-            if not gateway.transport.post(self.owner, RemoteCommand(
-                self.quiz_id, item.participant_id, node_id, session.conn_id,
-                to_wall(item.received_at), item.message,
-            )):
+            if not gateway.transport.post(
+                self.owner,
+                RemoteCommand(
+                    self.quiz_id,
+                    item.participant_id,
+                    node_id,
+                    session.conn_id,
+                    to_wall(item.received_at),
+                    item.message,
+                ),
+            ):
                 raise _relay_busy()
         elif isinstance(item, ConnectionLost):
             session = cast("Session", item.endpoint)  # as for a join: this gateway's own session
             gateway.forget_session(session)
-            gateway.transport.post(self.owner, RemoteLost(
-                self.quiz_id, item.participant_id, node_id, session.conn_id,
-            ))
+            gateway.transport.post(
+                self.owner,
+                RemoteLost(
+                    self.quiz_id,
+                    item.participant_id,
+                    node_id,
+                    session.conn_id,
+                ),
+            )
         else:  # pragma: no cover - only the gateway's items travel this way
             raise TypeError(f"cannot relay {item!r}")
 

@@ -27,12 +27,11 @@ from quizd.actors.recording import QuizRecorder
 from quizd.actors.supervisor import AlreadyRunning, Supervisor
 from quizd.cluster.coordination import REGISTRY, DuplicateNodeId, Leases, Membership, lease_key, new_nonce, parse_lease
 from quizd.cluster.delivery import ClusterDelivery
-from quizd.cluster.redis_port import RedisPort
-from quizd.cluster.redis_watch import RedisWatch
 from quizd.cluster.gateway_side import RemoteQuizHandle
 from quizd.cluster.messages import CloseOne, RpcOp
 from quizd.cluster.owner import RpcHandler
 from quizd.cluster.redis_port import RedisPort
+from quizd.cluster.redis_watch import RedisWatch
 from quizd.cluster.relay import Relay
 from quizd.cluster.store import Fenced, ReplicaWait, SnapshotStore
 from quizd.config import Config
@@ -120,8 +119,15 @@ class ClusterRouter:
 
 
 class ClusterManager:
-    def __init__(self, config: Config, settings: GameSettings, results: ResultsSink | None,
-                 on_rpc: RpcHandler, *, recorder: QuizRecorder | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        settings: GameSettings,
+        results: ResultsSink | None,
+        on_rpc: RpcHandler,
+        *,
+        recorder: QuizRecorder | None = None,
+    ) -> None:
         cluster = config.cluster
         self.config = config
         self.node_id = config.node.id
@@ -133,8 +139,9 @@ class ClusterManager:
         self.lease_ms = cluster.node_timeout_ms
         self.port = RedisPort(cluster.redis_url, timeout_s=max(0.2, min(1.0, cluster.heartbeat_ms / 1000)))
         self.nonce = new_nonce()
-        self.membership = Membership(self.port, self.node_id, {"node": self.node_id}, cluster.node_timeout_ms,
-                                     nonce=self.nonce)
+        self.membership = Membership(
+            self.port, self.node_id, {"node": self.node_id}, cluster.node_timeout_ms, nonce=self.nonce
+        )
         ttl_ms = int(max(config.quizzes.lobby_timeout_s, config.quizzes.linger_s) * 1000) + self.lease_ms
         self.leases = Leases(self.port, self.node_id, self.lease_ms, ttl_ms, nonce=self.nonce)
         self.store = SnapshotStore(self.port, ttl_ms, ReplicaWait(cluster.wait_replicas, cluster.wait_timeout_ms))
@@ -192,8 +199,10 @@ class ClusterManager:
                     now = trio.current_time()
                     if refused_since is None:
                         refused_since = now
-                        log.warning("node id claimed by another process; waiting for the claim to lapse",
-                                    extra={"node": self.node_id})
+                        log.warning(
+                            "node id claimed by another process; waiting for the claim to lapse",
+                            extra={"node": self.node_id},
+                        )
                     if now - refused_since >= 2 * self.lease_ms / 1000:
                         log.error("refusing to join the cluster: %s", err, extra={"node": self.node_id})
                         raise
@@ -211,8 +220,11 @@ class ClusterManager:
         except DuplicateNodeId as err:
             # Our claim lapsed (a pause longer than node_timeout_ms) and another process
             # took the id: it is the member now; we stop running quizzes under it.
-            log.error("this node's id was taken by another process; stopping its quizzes here: %s", err,
-                      extra={"node": self.node_id})
+            log.error(
+                "this node's id was taken by another process; stopping its quizzes here: %s",
+                err,
+                extra={"node": self.node_id},
+            )
             for quiz_id in list(self.owned):
                 self._stop_lost(quiz_id)
             return
@@ -258,8 +270,9 @@ class ClusterManager:
                     pass
                 # If that node was only late, not dead, its players must not be left
                 # connected to nothing: they resume (a dead node never reads this).
-                self.relay.post(node_id, CloseOne(endpoint.conn, E.CLOSE_RESTARTING,
-                                                  "connection lost by the quiz owner; resume"))
+                self.relay.post(
+                    node_id, CloseOne(endpoint.conn, E.CLOSE_RESTARTING, "connection lost by the quiz owner; resume")
+                )
 
     async def _lease_missing(self, quiz_id: str) -> None:
         """Our lease is gone: Redis forgot it (restart) or another node took the quiz."""
@@ -338,8 +351,9 @@ class ClusterManager:
         (the lease is released again and the caller sees ``AlreadyRunning``)."""
         quiz_id = game.quiz_id
         store = LeasedStore(self.store, self.leases.token(epoch), self.lease_ms / 1000)
-        actor = QuizActor(game, ClusterDelivery(quiz_id, self.relay.transport), self.results, store=store,
-                           recorder=self.recorder)
+        actor = QuizActor(
+            game, ClusterDelivery(quiz_id, self.relay.transport), self.results, store=store, recorder=self.recorder
+        )
         if quiz_id in self.supervisor.actors:
             log.error("a copy of the quiz still runs here; not starting another", extra={"quizId": quiz_id})
             await self.leases.release(quiz_id, epoch)
@@ -411,9 +425,7 @@ class ClusterManager:
         self.relay.gateway.close_all(E.CLOSE_RESTARTING, "node draining; resume")
 
     # ------------------------------------------------------------------ creating quizzes
-    async def create(
-        self, definition: QuizDefinition, quiz_id: str, auto_start: AutoStart | None
-    ) -> tuple[str, str]:
+    async def create(self, definition: QuizDefinition, quiz_id: str, auto_start: AutoStart | None) -> tuple[str, str]:
         owner = self.membership.owner(quiz_id) or self.node_id
         if owner != self.node_id:
             value = await self.relay.gateway.rpc(
@@ -428,8 +440,15 @@ class ClusterManager:
         if epoch is None or quiz_id in self.owned:
             raise ServiceError(409, "quiz_exists", f"quiz {quiz_id!r} already exists")
         now = trio.current_time()
-        game = QuizGame(quiz_id, definition, self.settings, now, wall_offset_ms=wall_offset_ms(now),
-                        auto_start=auto_start, host_token=secrets.token_urlsafe(18))
+        game = QuizGame(
+            quiz_id,
+            definition,
+            self.settings,
+            now,
+            wall_offset_ms=wall_offset_ms(now),
+            auto_start=auto_start,
+            host_token=secrets.token_urlsafe(18),
+        )
         await self.store.create(game, self.leases.token(epoch), now)
         await self._start_actor(game, epoch)
         return quiz_id, game.host_token

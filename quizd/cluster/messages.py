@@ -230,10 +230,21 @@ class RpcResult(ToGateway):
 
 
 OWNER_MESSAGES: tuple[type[ToOwner], ...] = (
-    RemoteJoin, RemoteCommand, RemoteLost, HandoffTimes, RpcCall, JoinUndone,
+    RemoteJoin,
+    RemoteCommand,
+    RemoteLost,
+    HandoffTimes,
+    RpcCall,
+    JoinUndone,
 )
 GATEWAY_MESSAGES: tuple[type[ToGateway], ...] = (
-    JoinAccepted, JoinRefused, SendOne, BroadcastAll, CloseOne, QuizMoved, RpcResult,
+    JoinAccepted,
+    JoinRefused,
+    SendOne,
+    BroadcastAll,
+    CloseOne,
+    QuizMoved,
+    RpcResult,
 )
 MESSAGE_TYPES: dict[str, type[RelayMessage]] = {cls.TAG: cls for cls in (*OWNER_MESSAGES, *GATEWAY_MESSAGES)}
 
@@ -281,9 +292,7 @@ def _build_converter() -> cattrs.Converter:
         attrs.resolve_types(cls)
         renames: dict[str, Any] = {f.name: override(rename=f.metadata["key"]) for f in attrs.fields(cls)}
         conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, **renames))
-        conv.register_structure_hook(
-            cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **renames)
-        )
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **renames))
     return conv
 
 

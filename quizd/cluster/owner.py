@@ -116,8 +116,14 @@ class OwnerSide:
             retry = ProtocolError(E.SERVER_BUSY, "the quiz is moving; retry", {"retryAfterMs": 500})
             self.transport.post(m.gateway, JoinRefused.of(m.conn, retry))
             return
-        request = JoinRequest(m.kind, m.value, m.reply_to, endpoint, to_monotonic(m.received_at_ms),
-                              reply=RemoteJoinReply(self.transport, endpoint))
+        request = JoinRequest(
+            m.kind,
+            m.value,
+            m.reply_to,
+            endpoint,
+            to_monotonic(m.received_at_ms),
+            reply=RemoteJoinReply(self.transport, endpoint),
+        )
         try:
             actor.post(request)
         except ProtocolError as err:

@@ -50,14 +50,24 @@ def store_unavailable_is_busy() -> Iterator[None]:
 
 
 class ClusterPlacement:
-    def __init__(self, config: Config, definitions: Callable[[str], Awaitable[QuizDefinition | None]],
-                 store: Store | None = None, names: NamePolicy | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        definitions: Callable[[str], Awaitable[QuizDefinition | None]],
+        store: Store | None = None,
+        names: NamePolicy | None = None,
+    ) -> None:
         self._definitions = definitions
         self.node_id = config.node.id
         names = names if names is not None else name_policy(config)
         # The quiz's owner records what happened (a takeover replays it: writes are idempotent).
-        self.manager = ClusterManager(config, game_settings(config, names), results_directory(config),
-                                      self._serve_rpc, recorder=recorder_for(store, config))
+        self.manager = ClusterManager(
+            config,
+            game_settings(config, names),
+            results_directory(config),
+            self._serve_rpc,
+            recorder=recorder_for(store, config),
+        )
         self.supervisor: Supervisor = self.manager.supervisor
         self.local = LocalPlacement(config, self.supervisor, store, names)
         self.router: Router = ClusterRouter(self.manager)

@@ -94,8 +94,9 @@ class RedisPort:
         host, port = self.sentinel.discover_master(self.sentinel_address.service)
         return str(host), int(port)
 
-    async def call(self, fn: Callable[..., T], *args: Any, blocking: bool = False, control: bool = False,
-                   **kwargs: Any) -> T:
+    async def call(
+        self, fn: Callable[..., T], *args: Any, blocking: bool = False, control: bool = False, **kwargs: Any
+    ) -> T:
         """Run ``fn`` in a worker thread of its lane.
 
         A ``control`` call of a registered script runs on the control client's pool

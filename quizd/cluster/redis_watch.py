@@ -70,9 +70,10 @@ class RedisWatch:
         if primary is not None:
             if self.primary is not None and primary != self.primary:
                 metrics.REDIS_PRIMARY_CHANGES.inc()
-                log.warning("Redis primary changed (Sentinel failover)",
-                            extra={"from": f"{self.primary[0]}:{self.primary[1]}",
-                                   "to": f"{primary[0]}:{primary[1]}"})
+                log.warning(
+                    "Redis primary changed (Sentinel failover)",
+                    extra={"from": f"{self.primary[0]}:{self.primary[1]}", "to": f"{primary[0]}:{primary[1]}"},
+                )
             self.primary = primary
         info: dict[str, Any] = await self.port.call(self.port.control_client.info, "replication", control=True)
         replication = Replication.from_info(info)

@@ -94,7 +94,13 @@ class SnapshotStore:
         definition: bytes = b"",
     ) -> Any:
         args: list[Any] = [
-            token, self.ttl_ms, game.quiz_id, game.definition.id, orjson.dumps(meta), len(removed), definition,
+            token,
+            self.ttl_ms,
+            game.quiz_id,
+            game.definition.id,
+            orjson.dumps(meta),
+            len(removed),
+            definition,
         ]
         args.extend(removed)
         for pid, record in changed.items():
@@ -121,12 +127,15 @@ class SnapshotStore:
         now = time.monotonic()
         if now - self._wait_logged_at >= WAIT_LOG_INTERVAL_S:
             self._wait_logged_at = now
-            log.warning("a group commit reached %d of %d replicas within %d ms; its acks went out anyway",
-                        replicas, self.wait.replicas, self.wait.timeout_ms, extra={"quizId": quiz_id})
+            log.warning(
+                "a group commit reached %d of %d replicas within %d ms; its acks went out anyway",
+                replicas,
+                self.wait.replicas,
+                self.wait.timeout_ms,
+                extra={"quizId": quiz_id},
+            )
 
-    async def load(
-        self, quiz_id: str
-    ) -> tuple[QuizDefinition, dict[str, Any], dict[str, dict[str, Any]]] | None:
+    async def load(self, quiz_id: str) -> tuple[QuizDefinition, dict[str, Any], dict[str, dict[str, Any]]] | None:
         reply = await self.port.call(self.port.client.hgetall, snapshot_key(quiz_id))
         # Safe: quizd's Redis clients never set decode_responses, so replies are bytes
         # (redis-py's types say bytes | str for every client).
@@ -137,9 +146,7 @@ class SnapshotStore:
         meta = orjson.loads(raw[b"meta"])
         if b"alive" in raw:  # the owner's last sign of life, if later than its last write
             meta["savedAt"] = max(meta["savedAt"], int(raw[b"alive"]))
-        participants = {
-            key[2:].decode(): orjson.loads(value) for key, value in raw.items() if key.startswith(b"p:")
-        }
+        participants = {key[2:].decode(): orjson.loads(value) for key, value in raw.items() if key.startswith(b"p:")}
         return definition, meta, participants
 
     async def meta(self, quiz_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -128,8 +128,10 @@ class RelayTransport:
             metrics.RELAY_REFUSED.labels("gateway" if to_owner else "owner").inc()
             if not self._full:
                 self._full = True
-                log.error("relay backlog full; refusing relay messages until Redis takes them",
-                          extra={"backlogBytes": self.backlog_bytes, "backlogMessages": self.backlog_messages})
+                log.error(
+                    "relay backlog full; refusing relay messages until Redis takes them",
+                    extra={"backlogBytes": self.backlog_bytes, "backlogMessages": self.backlog_messages},
+                )
             return False
         self._outgoing.append((stream, entry))
         self._account(1, len(entry))
@@ -196,8 +198,11 @@ class RelayTransport:
                 backoff = await self._write(batch, backoff)
                 self._account(-len(batch), -sum(len(entry) for _stream, entry in batch))
                 del batch  # the written entries go now, not at the next batch
-                if self._full and self.backlog_messages <= self.max_messages // 2 \
-                        and self.backlog_bytes <= self.max_bytes // 2:
+                if (
+                    self._full
+                    and self.backlog_messages <= self.max_messages // 2
+                    and self.backlog_bytes <= self.max_bytes // 2
+                ):
                     self._full = False
                     log.warning("relay backlog drained; relay messages accepted again")
 
@@ -229,8 +234,11 @@ class RelayTransport:
             last: list[Any] = await self.port.call(self.port.client.xrevrange, stream, count=1)  # type: ignore[arg-type]
             top = last[0][0] if last else b"0-0"
             if _stream_id(top) < _stream_id(position):
-                log.warning("relay stream is behind this node's read position (a promotion lost entries); "
-                            "reading on from its end", extra={"stream": stream, "position": position, "end": top})
+                log.warning(
+                    "relay stream is behind this node's read position (a promotion lost entries); "
+                    "reading on from its end",
+                    extra={"stream": stream, "position": position, "end": top},
+                )
                 self._last_ids[stream] = top
 
     async def _reader(self) -> None:
@@ -242,7 +250,10 @@ class RelayTransport:
                     await self._recheck_positions()
                     recheck = False
                 response: Any = await self.port.call(
-                    self.port.client.xread, dict(self._last_ids), count=READ_COUNT, block=READ_BLOCK_MS,
+                    self.port.client.xread,
+                    dict(self._last_ids),
+                    count=READ_COUNT,
+                    block=READ_BLOCK_MS,
                     blocking=True,
                 )
                 backoff = 0.05

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import SplitResult, urlsplit
 
-from quizd.config.redis_address import is_sentinel_url, parse_sentinel_url
-from quizd.config.model import Config
 from quizd.config.definitions import DefinitionSet, load_definitions
 from quizd.config.loader import (
     ConfigError,
@@ -28,6 +26,7 @@ from quizd.config.loader import (
     resolve_path,
 )
 from quizd.config.model import Config
+from quizd.config.redis_address import is_sentinel_url, parse_sentinel_url
 
 EXIT_OK = 0
 EXIT_BAD_CONFIG = 2
@@ -83,9 +82,14 @@ def _storage_problems(config: Config) -> list[Problem]:
     would then stay on that node's disk, which is what the contract forbids.
     """
     if config.cluster.redis_url and config.storage.kind != "postgresql":
-        return [Problem(str(config.source), config_location("storage", "url"),
-                        "a cluster ([cluster] redis_url) requires PostgreSQL (postgresql://...): "
-                        f"every node must share one database, not {config.storage.kind!r}")]
+        return [
+            Problem(
+                str(config.source),
+                config_location("storage", "url"),
+                "a cluster ([cluster] redis_url) requires PostgreSQL (postgresql://...): "
+                f"every node must share one database, not {config.storage.kind!r}",
+            )
+        ]
     return []
 
 
@@ -125,17 +129,17 @@ def _print_summary(config: Config, definitions: DefinitionSet, out: TextIO) -> N
         f"([quizzes] max_quizzes), {config.quizzes.max_players} players each",
         f"definitions dir:  {config.quizzes.definitions_dir}",
         f"player names:     {config.quizzes.names}; deny-list "
-        + (f"{config.quizzes.name_denylist} ({len(config.name_denylist.words)} words)"
-           if config.quizzes.name_denylist else "(none)"),
+        + (
+            f"{config.quizzes.name_denylist} ({len(config.name_denylist.words)} words)"
+            if config.quizzes.name_denylist
+            else "(none)"
+        ),
     ]
     if definitions.definitions:
         width = max(len(quiz_id) for quiz_id in definitions.definitions)
         for quiz_id, quiz in sorted(definitions.definitions.items()):
             count = quiz.question_count
-            lines.append(
-                f"  {quiz_id:<{width}}  {quiz.title}  "
-                f"({count} question{'' if count == 1 else 's'})"
-            )
+            lines.append(f"  {quiz_id:<{width}}  {quiz.title}  ({count} question{'' if count == 1 else 's'})")
     else:
         lines.append("  (no quiz definitions)")
     print("\n".join(lines), file=out)
@@ -176,8 +180,10 @@ def _wait_line(config: Config) -> list[str]:
         return []
     if not cluster.wait_replicas:
         return ["replica wait:     off ([cluster] wait_replicas = 0)"]
-    return [f"replica wait:     each group commit waits for {cluster.wait_replicas} replica(s), "
-            f"at most {cluster.wait_timeout_ms} ms ([cluster] wait_replicas, wait_timeout_ms)"]
+    return [
+        f"replica wait:     each group commit waits for {cluster.wait_replicas} replica(s), "
+        f"at most {cluster.wait_timeout_ms} ms ([cluster] wait_replicas, wait_timeout_ms)"
+    ]
 
 
 def _cluster_mode(redis_url: str) -> str:

@@ -289,8 +289,13 @@ def _question_document(q: Question) -> dict[str, Any]:
         doc["accepted"] = list(q.accepted)
         doc["typo_tolerance"] = q.typo_tolerance
     elif q.kind == Kind.SLIDER and q.slider is not None:
-        numbers = {"min": q.slider.min, "max": q.slider.max, "step": q.slider.step,
-                   "answer": q.slider.answer, "tolerance": q.slider.tolerance}
+        numbers = {
+            "min": q.slider.min,
+            "max": q.slider.max,
+            "step": q.slider.step,
+            "answer": q.slider.answer,
+            "tolerance": q.slider.tolerance,
+        }
         doc.update({key: plain(exact(value)) for key, value in numbers.items()})
     doc.update({"time_limit_ms": q.time_limit_ms, "points": q.points})
     if q.explanation is not None:
@@ -312,6 +317,7 @@ def _parse_table(
     missing-and-required or failed its type check is left out of the result, so
     callers test ``key in result`` before cross-key checks.
     """
+
     def locate(key: str) -> str:
         return f"{prefix}{key}"
 
@@ -336,22 +342,16 @@ def _parse_table(
     return out
 
 
-def _parse_questions(
-    raw: Any, quiz: Mapping[str, Any], source: str, problems: list[Problem]
-) -> tuple[Question, ...]:
+def _parse_questions(raw: Any, quiz: Mapping[str, Any], source: str, problems: list[Problem]) -> tuple[Question, ...]:
     """Check the ``[[questions]]`` array as a whole, then each question."""
     if raw is None or raw == []:
         problems.append(Problem(source, "questions", "at least one [[questions]] table is required"))
         return ()
     if not isinstance(raw, list):
-        problems.append(
-            Problem(source, "questions", f"expected an array of tables, got {describe(raw)}")
-        )
+        problems.append(Problem(source, "questions", f"expected an array of tables, got {describe(raw)}"))
         return ()
     if len(raw) > MAX_QUESTIONS:
-        problems.append(
-            Problem(source, "questions", f"at most {MAX_QUESTIONS} questions, got {len(raw)}")
-        )
+        problems.append(Problem(source, "questions", f"at most {MAX_QUESTIONS} questions, got {len(raw)}"))
     questions = []
     for index, item in enumerate(raw):
         question = _parse_question(item, f"questions[{index}]", quiz, source, problems)

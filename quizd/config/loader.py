@@ -43,10 +43,10 @@ from quizd.config.model import (
     WebhookEvent,
     WebSocketSection,
 )
+from quizd.config.redis_address import RedisAddressError, is_sentinel_url, parse_sentinel_url
 from quizd.convert import converter, describe, error_paths
 from quizd.game.denylist import DenyList, parse_denylist
 from quizd.game.names import NamesMode
-from quizd.config.redis_address import RedisAddressError, is_sentinel_url, parse_sentinel_url
 
 DEFAULT_CONFIG_PATH = Path("/etc/quizd/quizd.toml")
 CONFIG_ENV = "QUIZD_CONFIG"
@@ -130,9 +130,7 @@ def _syntax_problem(file: str, message: str, text: str) -> Problem:
         return Problem(file, f"line {m.group(1)}", f"TOML syntax error: {message[: m.start()]}")
     if m := _AT_END.search(message):
         last_line = text.count("\n") + 1
-        return Problem(
-            file, f"line {last_line}", f"TOML syntax error: {message[: m.start()]} (at end of file)"
-        )
+        return Problem(file, f"line {last_line}", f"TOML syntax error: {message[: m.start()]} (at end of file)")
     return Problem(file, "", f"TOML syntax error: {message}")
 
 
@@ -150,11 +148,7 @@ def unknown_key_problems(
 ) -> list[Problem]:
     """One problem per key of ``raw`` that is not in ``known``."""
     known = list(known)
-    return [
-        Problem(file, locate(key), "unknown key" + did_you_mean(key, known))
-        for key in raw
-        if key not in known
-    ]
+    return [Problem(file, locate(key), "unknown key" + did_you_mean(key, known)) for key in raw if key not in known]
 
 
 def structure_value(value: Any, type_: Any) -> tuple[Any, list[tuple[str, str]]]:
@@ -240,13 +234,15 @@ def _redis_url(value: str) -> str | None:
 
 
 def _storage_url(value: str) -> str | None:
-    """"", "none", an SQLite or a PostgreSQL URL; never echo it: it may hold a password."""
+    """ "", "none", an SQLite or a PostgreSQL URL; never echo it: it may hold a password."""
     raw = value.strip().lower()
     if raw in ("", "none") or raw.startswith(
         ("postgresql://", "postgres://", "postgresql+psycopg://", "sqlite://", "sqlite+pysqlite://")
     ):
         return None
     return 'must be "" (SQLite), "none", or start with postgresql:// or sqlite://'
+
+
 def _names_mode(value: str) -> str | None:
     """One of the ``NamesMode`` values, with the closest one suggested."""
     modes = [m.value for m in NamesMode]
@@ -382,13 +378,9 @@ def _top_level_problems(doc: Mapping[str, Any], file: str) -> list[Problem]:
             continue  # an array of tables: ``load_webhooks`` judges it
         if name in SECTIONS:
             if not isinstance(value, dict):
-                problems.append(
-                    Problem(file, config_location(name), f"expected a table, got {describe(value)}")
-                )
+                problems.append(Problem(file, config_location(name), f"expected a table, got {describe(value)}"))
         elif isinstance(value, dict):
-            problems.append(
-                Problem(file, config_location(name), "unknown table" + did_you_mean(name, SECTIONS))
-            )
+            problems.append(Problem(file, config_location(name), "unknown table" + did_you_mean(name, SECTIONS)))
         else:
             problems.append(Problem(file, name, _stray_key_message(name)))
     return problems
@@ -425,21 +417,15 @@ def _structure_sections(
             structured, errors = structure_value(value, types[key])
             if errors:
                 bad.add((name, key))
-                problems.extend(
-                    Problem(file, config_location(name, key + sub), msg) for sub, msg in errors
-                )
+                problems.extend(Problem(file, config_location(name, key + sub), msg) for sub, msg in errors)
             else:
                 section[key] = structured
-        problems.extend(
-            unknown_key_problems(raw, types, file, functools.partial(config_location, name))
-        )
+        problems.extend(unknown_key_problems(raw, types, file, functools.partial(config_location, name)))
         values[name] = section
     return values, bad
 
 
-def _rule_problems(
-    values: Mapping[str, Mapping[str, Any]], bad: set[tuple[str, str]], file: str
-) -> list[Problem]:
+def _rule_problems(values: Mapping[str, Mapping[str, Any]], bad: set[tuple[str, str]], file: str) -> list[Problem]:
     problems = []
     for (table, key), check in RULES.items():
         if (table, key) in bad:
@@ -450,9 +436,7 @@ def _rule_problems(
     return problems
 
 
-def _cross_key_problems(
-    values: Mapping[str, Mapping[str, Any]], bad: set[tuple[str, str]], file: str
-) -> list[Problem]:
+def _cross_key_problems(values: Mapping[str, Mapping[str, Any]], bad: set[tuple[str, str]], file: str) -> list[Problem]:
     """Rules that involve two keys; skipped when either key already failed."""
     problems = []
 
@@ -481,14 +465,15 @@ def _cross_key_problems(
         )
 
     cluster = values["cluster"]
-    if (not {("cluster", "heartbeat_ms"), ("cluster", "node_timeout_ms")} & bad
-            and cluster["node_timeout_ms"] <= cluster["heartbeat_ms"]):
+    if (
+        not {("cluster", "heartbeat_ms"), ("cluster", "node_timeout_ms")} & bad
+        and cluster["node_timeout_ms"] <= cluster["heartbeat_ms"]
+    ):
         problems.append(
             Problem(
                 file,
                 config_location("cluster", "node_timeout_ms"),
-                f"must be greater than heartbeat_ms ({cluster['heartbeat_ms']}), "
-                f"got {cluster['node_timeout_ms']}",
+                f"must be greater than heartbeat_ms ({cluster['heartbeat_ms']}), got {cluster['node_timeout_ms']}",
             )
         )
     return problems
@@ -545,9 +530,7 @@ def file_problems(config: Config) -> list[Problem]:
     problems = []
     results_dir = config.quizzes.results_dir
     if results_dir and os.path.exists(results_dir) and not os.path.isdir(results_dir):
-        problems.append(
-            Problem(file, config_location("quizzes", "results_dir"), f"{results_dir}: is not a directory")
-        )
+        problems.append(Problem(file, config_location("quizzes", "results_dir"), f"{results_dir}: is not a directory"))
     for table, section in (("websocket", config.websocket), ("http", config.http)):
         found = []
         for key in ("tls_cert", "tls_key"):
@@ -557,14 +540,15 @@ def file_problems(config: Config) -> list[Problem]:
                 found.append(Problem(file, config_location(table, key), f"{value}: {reason}"))
         if not found and section.tls_cert and section.tls_key:
             try:
-                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
-                    section.tls_cert, section.tls_key
-                )
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(section.tls_cert, section.tls_key)
             except (ssl.SSLError, OSError, ValueError) as exc:
                 reason = getattr(exc, "reason", None) or str(exc)
                 found.append(
-                    Problem(file, config_location(table, "tls_cert"),
-                            f"the certificate and key do not load as a PEM pair: {reason}")
+                    Problem(
+                        file,
+                        config_location(table, "tls_cert"),
+                        f"the certificate and key do not load as a PEM pair: {reason}",
+                    )
                 )
         problems.extend(found)
     return problems
@@ -658,8 +642,13 @@ def load_webhooks(raw: Any, file: str, base: Path, problems: list[Problem]) -> t
         endpoint = _webhook_endpoint(table, file, base, f"{WEBHOOKS}[{index}]", problems)
         url = table.get("url")
         if isinstance(url, str) and url in seen:  # the outbox keeps one row per event and url
-            problems.append(Problem(file, f"{WEBHOOKS}[{index}].url",
-                                    f"the same url as {WEBHOOKS}[{seen[url]}]: list each endpoint once"))
+            problems.append(
+                Problem(
+                    file,
+                    f"{WEBHOOKS}[{index}].url",
+                    f"the same url as {WEBHOOKS}[{seen[url]}]: list each endpoint once",
+                )
+            )
         elif isinstance(url, str):
             seen[url] = index
         if endpoint is not None and len(problems) == before:
@@ -667,8 +656,9 @@ def load_webhooks(raw: Any, file: str, base: Path, problems: list[Problem]) -> t
     return tuple(endpoints)
 
 
-def _webhook_endpoint(table: Mapping[str, Any], file: str, base: Path, where: str,
-                      problems: list[Problem]) -> WebhookEndpoint | None:
+def _webhook_endpoint(
+    table: Mapping[str, Any], file: str, base: Path, where: str, problems: list[Problem]
+) -> WebhookEndpoint | None:
     def locate(key: str) -> str:
         return f"{where}.{key}"
 
@@ -678,8 +668,12 @@ def _webhook_endpoint(table: Mapping[str, Any], file: str, base: Path, where: st
     problems.extend(unknown_key_problems(table, WEBHOOK_KEYS, file, locate))
     url = table.get("url")
     if not isinstance(url, str):
-        problem("url", "required: the http:// or https:// URL to POST to" if url is None
-                else f"expected a string, got {describe(url)}")
+        problem(
+            "url",
+            "required: the http:// or https:// URL to POST to"
+            if url is None
+            else f"expected a string, got {describe(url)}",
+        )
     elif (message := _webhook_url_problem(url)) is not None:
         problem("url", message)
     events = _webhook_events(table.get("events"), problem)
@@ -709,8 +703,9 @@ def _webhook_endpoint(table: Mapping[str, Any], file: str, base: Path, where: st
         return None
     if not isinstance(url, str) or events is None:
         return None
-    return WebhookEndpoint(url=url, secret=secret, events=events,
-                           secret_file=str(path) if secret_file is not None else "")
+    return WebhookEndpoint(
+        url=url, secret=secret, events=events, secret_file=str(path) if secret_file is not None else ""
+    )
 
 
 def _webhook_url_problem(url: str) -> str | None:
@@ -736,8 +731,11 @@ def _webhook_events(raw: Any, problem: Callable[[str, str], None]) -> tuple[Webh
     for i, name in enumerate(raw):
         if not isinstance(name, str) or name not in known:
             ok = False
-            problem(f"events[{i}]", f"unknown event {name!r}; known: {', '.join(known)}"
-                    + (did_you_mean(name, known) if isinstance(name, str) else ""))
+            problem(
+                f"events[{i}]",
+                f"unknown event {name!r}; known: {', '.join(known)}"
+                + (did_you_mean(name, known) if isinstance(name, str) else ""),
+            )
         elif WebhookEvent(name) not in events:
             events.append(WebhookEvent(name))
     return tuple(events) if ok else None
@@ -747,7 +745,7 @@ def webhook_secret_problem(secret: str) -> str | None:
     """What is wrong with a ``whsec_<base64>`` signing secret (never the secret itself)."""
     if not secret.startswith(WEBHOOK_SECRET_PREFIX):
         return f"must start with {WEBHOOK_SECRET_PREFIX} (the Standard Webhooks form {WEBHOOK_SECRET_PREFIX}<base64>)"
-    body = secret[len(WEBHOOK_SECRET_PREFIX):]
+    body = secret[len(WEBHOOK_SECRET_PREFIX) :]
     try:
         key = base64.b64decode(body, validate=True)
     except binascii.Error:
@@ -755,6 +753,8 @@ def webhook_secret_problem(secret: str) -> str | None:
     if len(key) < 16:
         return f"the key after {WEBHOOK_SECRET_PREFIX} must be at least 16 bytes, got {len(key)}"
     return None
+
+
 def read_denylist(path: Path, problems: list[Problem], file: str) -> DenyList:
     """Read ``[quizzes] name_denylist`` (``quizd.game.denylist.parse_denylist``); a file
     that cannot be read is a problem naming the key and the file."""

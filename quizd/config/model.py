@@ -122,6 +122,7 @@ class StorageSection:
             return "none"
         return "postgresql" if raw.startswith(("postgresql:", "postgres:", "postgresql+")) else "sqlite"
 
+
 class WebhookEvent(enum.StrEnum):
     """The events a ``[[webhooks]]`` endpoint can subscribe to (protocol section 5)."""
 

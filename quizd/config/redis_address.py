@@ -50,7 +50,7 @@ def parse_sentinel_url(url: str) -> SentinelAddress:
     """``redis+sentinel://[user:pass@]h1:p1,h2:p2/service[?db=N]`` as a ``SentinelAddress``."""
     if not is_sentinel_url(url):
         raise RedisAddressError(f"must start with {SENTINEL_SCHEME}://")
-    rest = url[len(SENTINEL_SCHEME) + 3:]
+    rest = url[len(SENTINEL_SCHEME) + 3 :]
     netloc, _, path_query = rest.partition("/")
     userinfo, at, hostlist = netloc.rpartition("@")
     if not at:

@@ -123,8 +123,18 @@ class Roster:
     every player who ever left.
     """
 
-    __slots__ = ("participants", "tokens", "name_keys", "players", "connected", "answered_connected",
-                 "next_pid", "dirty", "removed", "track_removals")
+    __slots__ = (
+        "participants",
+        "tokens",
+        "name_keys",
+        "players",
+        "connected",
+        "answered_connected",
+        "next_pid",
+        "dirty",
+        "removed",
+        "track_removals",
+    )
 
     def __init__(self) -> None:
         self.participants: dict[str, Participant] = {}

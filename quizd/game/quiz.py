@@ -115,8 +115,10 @@ class QuizGame:
         return self.roster.connected
 
     def _answered_current(self, p: Participant) -> bool:
-        return self.phase == Phase.QUESTION and self.question_index is not None and (
-            self.question_id(self.question_index) in p.answers
+        return (
+            self.phase == Phase.QUESTION
+            and self.question_index is not None
+            and (self.question_id(self.question_index) in p.answers)
         )
 
     def _set_connected(self, p: Participant, connected: bool) -> None:
@@ -535,8 +537,9 @@ class QuizGame:
         self._track_changes()
         if self.handoffs is not None and self.handoffs.fresh:
             self.dirty.update(pid for pid in self.handoffs.fresh if pid in self.participants)
-        changed = {pid: self._participant_record(self.participants[pid])
-                   for pid in self.dirty if pid in self.participants}
+        changed = {
+            pid: self._participant_record(self.participants[pid]) for pid in self.dirty if pid in self.participants
+        }
         removed = list(self.removed)
         self._forget_changes()
         return self._meta_record(now), changed, removed

@@ -120,8 +120,14 @@ def raise_descriptor_limit() -> DescriptorLimit:
     limit = DescriptorLimit(soft=soft, hard=hard, in_use=_open_descriptors())
     log.info(
         "descriptor limit",
-        extra={"soft_before": before, "soft": limit.soft, "hard": hard, "in_use": limit.in_use,
-               "reserve": limit.reserve, "websocket_budget": limit.websocket_budget},
+        extra={
+            "soft_before": before,
+            "soft": limit.soft,
+            "hard": hard,
+            "in_use": limit.in_use,
+            "reserve": limit.reserve,
+            "websocket_budget": limit.websocket_budget,
+        },
     )
     return limit
 

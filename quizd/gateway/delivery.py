@@ -92,8 +92,9 @@ class LocalDelivery:
         for start in range(0, len(recipients), FANOUT_CHUNK):
             if start:
                 await trio.lowlevel.checkpoint()
-            delivered += fan_out(recipients[start : start + FANOUT_CHUNK], frame, replaceable=replaceable,
-                                 handoff=handoff)
+            delivered += fan_out(
+                recipients[start : start + FANOUT_CHUNK], frame, replaceable=replaceable, handoff=handoff
+            )
         count_delivered(msg_type, frame, delivered)
 
     def close(self, participant_id: str, code: int, reason: str) -> None:

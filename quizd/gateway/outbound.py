@@ -46,8 +46,17 @@ class _Chunk:
 
 class OutboundStream(trio.abc.Stream):
     __slots__ = (
-        "transport", "max_queue_bytes", "_spawn", "_on_slow_consumer", "_fd", "_queue",
-        "_queued_bytes", "_draining", "_closed", "last_received_at", "bytes_written",
+        "transport",
+        "max_queue_bytes",
+        "_spawn",
+        "_on_slow_consumer",
+        "_fd",
+        "_queue",
+        "_queued_bytes",
+        "_draining",
+        "_closed",
+        "last_received_at",
+        "bytes_written",
     )
 
     def __init__(

@@ -129,7 +129,9 @@ class Gateway:
             ws = None
             with trio.move_on_after(REFUSAL_HANDSHAKE_TIMEOUT_S if refused else HANDSHAKE_TIMEOUT_S):
                 request = await wrap_server_stream(
-                    nursery, out, message_queue_size=MESSAGE_QUEUE,
+                    nursery,
+                    out,
+                    message_queue_size=MESSAGE_QUEUE,
                     max_message_size=self.config.websocket.max_message_bytes,
                 )
                 refusal = self._refusal(request.path, dict(request.headers))

@@ -42,8 +42,20 @@ CLOSE_TIMEOUT_S = 5.0
 class Session:
     # Slots: one of these per connection, 10,000 per quiz; a __dict__ each adds up.
     __slots__ = (
-        "gateway", "ws", "out", "_spawn", "remote", "limiter", "quiz", "quiz_id",
-        "participant_id", "is_host", "last_ping_at", "_closing", "conn_id", "__weakref__",
+        "gateway",
+        "ws",
+        "out",
+        "_spawn",
+        "remote",
+        "limiter",
+        "quiz",
+        "quiz_id",
+        "participant_id",
+        "is_host",
+        "last_ping_at",
+        "_closing",
+        "conn_id",
+        "__weakref__",
     )
 
     def __init__(
@@ -177,8 +189,9 @@ class Session:
         payload = msg.payload
         assert isinstance(payload, JoinPayload)  # parse_message gives a join its JoinPayload
         given: list[tuple[str, str | None]] = [
-            (k, v) for k, v in (("player", payload.name), ("resume", payload.resumeToken),
-                                ("host", payload.hostToken)) if v is not None
+            (k, v)
+            for k, v in (("player", payload.name), ("resume", payload.resumeToken), ("host", payload.hostToken))
+            if v is not None
         ]
         mode = self.gateway.config.quizzes.names
         if not given and mode is not NamesMode.GIVEN:

@@ -97,11 +97,13 @@ class ControlPlane:
         except Exception:
             log.exception("control plane request failed", extra={"path": scope.get("path")})
             reply = _error(500, "internal", "internal error")
-        await send({
-            "type": "http.response.start",
-            "status": reply.status,
-            "headers": [(b"content-type", reply.content_type.encode()), *reply.headers],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [(b"content-type", reply.content_type.encode()), *reply.headers],
+            }
+        )
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else reply.body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -185,8 +187,12 @@ class ControlPlane:
             return refused
         request = dict(scope["headers"])
         variant = asset.pick(request.get(b"accept-encoding", b""))
-        headers = ((b"etag", variant.etag), (b"cache-control", b"no-cache"), (b"vary", b"accept-encoding"),
-                   *SECURITY_HEADERS)
+        headers = (
+            (b"etag", variant.etag),
+            (b"cache-control", b"no-cache"),
+            (b"vary", b"accept-encoding"),
+            *SECURITY_HEADERS,
+        )
         if variant.encoding is not None:
             headers += ((b"content-encoding", variant.encoding),)
         if b"if-none-match" in request and variant.named_in(request[b"if-none-match"]):
@@ -227,8 +233,12 @@ class ControlPlane:
 def _too_many(message: str, retry_after_s: float) -> Reply:
     retry_ms = max(1, math.ceil(retry_after_s * 1000))
     body = {"error": {"code": "rate_limited", "message": message, "details": {"retryAfterMs": retry_ms}}}
-    return Reply(429, orjson.dumps(body), "application/json",
-                 ((b"cache-control", b"no-store"), (b"retry-after", str(math.ceil(retry_ms / 1000)).encode())))
+    return Reply(
+        429,
+        orjson.dumps(body),
+        "application/json",
+        ((b"cache-control", b"no-store"), (b"retry-after", str(math.ceil(retry_ms / 1000)).encode())),
+    )
 
 
 def _client_address(scope: Scope) -> str:

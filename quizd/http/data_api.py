@@ -100,8 +100,9 @@ class DataApi:
                 return error_reply(422, "invalid_query", f"limit must be an integer from 1 to {HISTORY_LIMIT_MAX}")
             limit = int(raw_limit)
         try:
-            page = await store.database.run(queries.read, store.database.engine, queries.history_page,
-                                            definition_id, limit, cursor)
+            page = await store.database.run(
+                queries.read, store.database.engine, queries.history_page, definition_id, limit, cursor
+            )
         except queries.BadCursor:
             return error_reply(422, "invalid_query", "cursor is not one this server handed out")
         except SQLAlchemyError:
@@ -123,8 +124,12 @@ class DataApi:
             return error_reply(404, "results_not_ready", f"quiz {quiz_id!r} has closed no question yet")
         if csv:
             disposition = f'attachment; filename="quiz-{quiz_id}-report.csv"'.encode()
-            return Reply(200, report_csv(report), CSV_TYPE,
-                         ((b"cache-control", b"no-store"), (b"content-disposition", disposition)))
+            return Reply(
+                200,
+                report_csv(report),
+                CSV_TYPE,
+                ((b"cache-control", b"no-store"), (b"content-disposition", disposition)),
+            )
         return json_reply(200, report_json(report))
 
 
@@ -147,8 +152,12 @@ async def _definition_body(scope: Scope, receive: Receive) -> QuizDefinition | R
 
 def _invalid(problems: list[tuple[str, str]]) -> Reply:
     count = len(problems)
-    return error_reply(422, "invalid_definition", f"the definition has {count} problem{'s' * (count != 1)}",
-                       {"problems": [{"path": path, "problem": problem} for path, problem in problems]})
+    return error_reply(
+        422,
+        "invalid_definition",
+        f"the definition has {count} problem{'s' * (count != 1)}",
+        {"problems": [{"path": path, "problem": problem} for path, problem in problems]},
+    )
 
 
 def _storage_disabled() -> Reply:
@@ -165,6 +174,14 @@ def _single(query: dict[str, list[str]], key: str) -> str | None:
 
 
 def _history_item(quiz: queries.QuizRow) -> dict[str, object]:
-    return {"quizId": quiz.quiz_id, "definitionId": quiz.definition_id, "definitionVersion": quiz.definition_version,
-            "title": quiz.title, "createdAt": quiz.created_at, "startedAt": quiz.started_at,
-            "endedAt": quiz.ended_at, "players": quiz.players, "questions": quiz.questions}
+    return {
+        "quizId": quiz.quiz_id,
+        "definitionId": quiz.definition_id,
+        "definitionVersion": quiz.definition_version,
+        "title": quiz.title,
+        "createdAt": quiz.created_at,
+        "startedAt": quiz.started_at,
+        "endedAt": quiz.ended_at,
+        "players": quiz.players,
+        "questions": quiz.questions,
+    }

@@ -31,22 +31,39 @@ def report_json(report: Report) -> dict[str, object]:
         "startedAt": quiz.started_at,
         "endedAt": quiz.ended_at,
         "questions": [
-            {**q.closed, "questionId": q.question_id, "kind": q.kind, "text": q.text,
-             "answered": q.answered, "correctCount": q.correct_count, "avgElapsedMs": q.avg_elapsed_ms}
+            {
+                **q.closed,
+                "questionId": q.question_id,
+                "kind": q.kind,
+                "text": q.text,
+                "answered": q.answered,
+                "correctCount": q.correct_count,
+                "avgElapsedMs": q.avg_elapsed_ms,
+            }
             for q in report.questions
         ],
         "players": [
-            {"participantId": p.participant_id, "name": p.name, "rank": p.rank, "score": p.score,
-             "correctCount": p.correct_count,
-             "answers": [_answer_json(a) for a in report.answers.get(p.participant_id, ())]}
+            {
+                "participantId": p.participant_id,
+                "name": p.name,
+                "rank": p.rank,
+                "score": p.score,
+                "correctCount": p.correct_count,
+                "answers": [_answer_json(a) for a in report.answers.get(p.participant_id, ())],
+            }
             for p in report.players
         ],
     }
 
 
 def _answer_json(answer: AnswerRow) -> dict[str, object]:
-    return {"questionId": answer.question_id, "answer": dict(answer.answer), "correct": answer.correct,
-            "points": answer.points, "elapsedMs": answer.elapsed_ms}
+    return {
+        "questionId": answer.question_id,
+        "answer": dict(answer.answer),
+        "correct": answer.correct,
+        "points": answer.points,
+        "elapsedMs": answer.elapsed_ms,
+    }
 
 
 def report_csv(report: Report) -> bytes:

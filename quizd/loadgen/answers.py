@@ -48,8 +48,12 @@ class Kind(StrEnum):
 
 #: The answer field each kind takes.
 FIELD: dict[Kind, str] = {
-    Kind.SINGLE: "choice", Kind.TRUE_FALSE: "choice", Kind.POLL: "choice",
-    Kind.MULTIPLE: "choices", Kind.TYPE_ANSWER: "text", Kind.SLIDER: "value",
+    Kind.SINGLE: "choice",
+    Kind.TRUE_FALSE: "choice",
+    Kind.POLL: "choice",
+    Kind.MULTIPLE: "choices",
+    Kind.TYPE_ANSWER: "text",
+    Kind.SLIDER: "value",
 }
 #: A question frame without ``kind`` is a v1 (single-choice) question.
 DEFAULT_KIND = Kind.SINGLE
@@ -81,10 +85,11 @@ def _check_echo(where: str, echo: object) -> Echo | None:
         return None
     if not isinstance(echo, dict) or len(echo) != 1:
         raise AnswersError(f"{where}: an answer echo is an object with one of choice, choices, text, value")
-    (field, value), = echo.items()
+    ((field, value),) = echo.items()
     ok = {
         "choice": isinstance(value, int) and not isinstance(value, bool) and value >= 0,
-        "choices": isinstance(value, list) and bool(value)
+        "choices": isinstance(value, list)
+        and bool(value)
         and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in value),
         "text": isinstance(value, str) and bool(value.strip()),
         "value": isinstance(value, (int, float)) and not isinstance(value, bool),
@@ -153,8 +158,7 @@ def pick_answer(question: Mapping[str, object], right: Echo | None, share: float
     return Picked(kind, {field: _wrong(kind, question, answer, rng)}, False)
 
 
-def _pick_choice(kind: Kind, question: Mapping[str, object], answer: object, share: float,
-                 rng: Random) -> Picked:
+def _pick_choice(kind: Kind, question: Mapping[str, object], answer: object, share: float, rng: Random) -> Picked:
     """A single or true/false choice; draws from ``rng`` exactly as quizd-load always has
     (one draw for right or wrong, one for the wrong choice), so a seed plays as before."""
     n = len(_list(question, "choices"))

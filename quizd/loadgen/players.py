@@ -96,9 +96,26 @@ class Conn:
     """A WebSocket client connection on a non-blocking socket, driven by an epoll loop."""
 
     __slots__ = (
-        "idx", "name", "sock", "fd", "ws", "state", "out", "partial", "t_start", "host_header",
-        "target", "addr", "settled", "pending_q", "pending_id", "t_sent", "close_code", "ended",
-        "scheduled_q", "got_reply",
+        "idx",
+        "name",
+        "sock",
+        "fd",
+        "ws",
+        "state",
+        "out",
+        "partial",
+        "t_start",
+        "host_header",
+        "target",
+        "addr",
+        "settled",
+        "pending_q",
+        "pending_id",
+        "t_sent",
+        "close_code",
+        "ended",
+        "scheduled_q",
+        "got_reply",
     )
 
     def __init__(self, idx: int, name: str, addr: tuple[str, int], host_header: str, target: str) -> None:
@@ -114,8 +131,8 @@ class Conn:
         self.out = b""
         self.partial: list[str] | None = None
         self.t_start = 0
-        self.settled = -1      # highest question index this player is done with
-        self.pending_q = -1    # question of the answer awaiting its reply
+        self.settled = -1  # highest question index this player is done with
+        self.pending_q = -1  # question of the answer awaiting its reply
         self.pending_id: Any = None
         self.t_sent = 0
         self.close_code: int | None = None

@@ -21,8 +21,8 @@ import string
 import sys
 import time
 from array import array
-from pathlib import Path
 from collections import Counter
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -158,6 +158,10 @@ class Host:
 
 # ---------------------------------------------------------------------- the run
 class Run:
+    # Set when the host's quiz_ended arrives (None until then); declared here because the
+    # host's reader assigns it before __init__'s own block reads it back.
+    quiz_ended_ns: int | None
+
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.urls = args.ws or ["ws://127.0.0.1:8765/ws"]
@@ -183,8 +187,9 @@ class Run:
         if a.definition:
             matches = [d for d in definitions if d["id"] == a.definition]
             if not matches:
-                raise LoadError(f"no definition {a.definition!r}; the node has "
-                                + ", ".join(d["id"] for d in definitions))
+                raise LoadError(
+                    f"no definition {a.definition!r}; the node has " + ", ".join(d["id"] for d in definitions)
+                )
             chosen = matches[0]
         status, body = control.request_sync("POST", "/api/quizzes", {"definitionId": chosen["id"]})
         if status != 201:
@@ -193,8 +198,11 @@ class Run:
 
     def spawn_workers(self, quiz_id: str) -> None:
         a = self.args
-        prefix = a.name_prefix if a.name_prefix is not None else (
-            "L" + "".join(random.choice(string.ascii_lowercase) for _ in range(3)) + "-")
+        prefix = (
+            a.name_prefix
+            if a.name_prefix is not None
+            else ("L" + "".join(random.choice(string.ascii_lowercase) for _ in range(3)) + "-")
+        )
         slices: list[list[tuple[int, str, str]]] = [[] for _ in range(a.workers)]
         for i in range(a.players):
             slices[i % a.workers].append((i, f"{prefix}{i}", self.urls[i % len(self.urls)]))
@@ -348,7 +356,7 @@ class Run:
         self.closed_count = 0
         self.quiz_ended = False
         self.end_sent_ns: int | None = None
-        self.quiz_ended_ns: int | None = None
+        self.quiz_ended_ns = None
         self.ready: dict[int, tuple[int, int]] = {}
         self.qdone: dict[int, set[int]] = {}
         self.ended: set[int] = set()
@@ -370,8 +378,9 @@ class Run:
         finally:
             self._broadcast(("finish",))
             try:
-                self._wait(lambda: len(self.results) == a.workers or self.dead_pipes >= a.workers,
-                           60.0, "worker results")
+                self._wait(
+                    lambda: len(self.results) == a.workers or self.dead_pipes >= a.workers, 60.0, "worker results"
+                )
             except TimeoutError:
                 pass
             self.host.close()
@@ -398,8 +407,11 @@ class Run:
             played += 1
             limit = (self.time_limit_ms.get(q) or 20000) / 1000
             if a.advance == "answered":
-                done = self._wait(lambda q=q: len(self.qdone.get(q, ())) == a.workers, limit + QUESTION_GRACE_S,
-                                  f"answers to question {q}")
+                done = self._wait(
+                    lambda q=q: len(self.qdone.get(q, ())) == a.workers,
+                    limit + QUESTION_GRACE_S,
+                    f"answers to question {q}",
+                )
                 if not done:
                     self.warnings.append(f"question {q}: not every answer had its reply within the time limit")
                 if self.closed_count <= q:
@@ -452,8 +464,9 @@ class Run:
         cpu_workers = sum(r["cpu_s"] for r in results)
         cores = len(os.sched_getaffinity(0))
         usable = min(cores, a.workers)
-        util, sat_warnings = client_saturation(cpu_workers, max((r["wall_s"] for r in results), default=wall),
-                                               usable, send_lag["p99_ms"])
+        util, sat_warnings = client_saturation(
+            cpu_workers, max((r["wall_s"] for r in results), default=wall), usable, send_lag["p99_ms"]
+        )
         per_worker = [round(r["cpu_s"] / r["wall_s"], 3) if r["wall_s"] else None for r in results]
         for r in results:
             if r["wall_s"] and r["cpu_s"] / r["wall_s"] >= 0.85 and not sat_warnings:
@@ -468,10 +481,18 @@ class Run:
             "quiz_id": getattr(self, "quiz_id", None),
             "targets": self.urls,
             "config": {
-                "players": a.players, "workers": a.workers, "reaction": a.reaction, "correct": a.correct,
-                "answer_key": a.answer_key, "answer_fraction": a.answer_fraction, "advance": a.advance,
-                "questions": questions, "connect_window": a.connect_window, "connect_rate": a.connect_rate,
-                "seed": a.seed, "answers": a.answers,
+                "players": a.players,
+                "workers": a.workers,
+                "reaction": a.reaction,
+                "correct": a.correct,
+                "answer_key": a.answer_key,
+                "answer_fraction": a.answer_fraction,
+                "advance": a.advance,
+                "questions": questions,
+                "connect_window": a.connect_window,
+                "connect_rate": a.connect_rate,
+                "seed": a.seed,
+                "answers": a.answers,
             },
             "players": {"requested": a.players, "joined": joined, "failed": failed},
             "connect": {
@@ -487,8 +508,9 @@ class Run:
             "answers": {
                 "sent": sum(r["sent"] for r in results),
                 "replies": sum(r["replies"] for r in results),
-                "reply_type": "answer_result" if reply_types.get("answer_result", 0) >= reply_types.get(
-                    "answer_accepted", 0) else "answer_accepted",
+                "reply_type": "answer_result"
+                if reply_types.get("answer_result", 0) >= reply_types.get("answer_accepted", 0)
+                else "answer_accepted",
                 "reply_types": reply_types,
                 "by_kind": merge_kind_counts(r.get("by_kind", {}) for r in results),
                 "correct": sum(r["correct"] for r in results),
@@ -502,8 +524,10 @@ class Run:
             "host_received": dict(sorted(self.host_received.items())),
             # CLOCK_MONOTONIC, system-wide on Linux: another process on this machine (the
             # bench, timing the end-of-quiz write) can compare its own clock with these.
-            "end": {"end_sent_ns": getattr(self, "end_sent_ns", None),
-                    "quiz_ended_ns": getattr(self, "quiz_ended_ns", None)},
+            "end": {
+                "end_sent_ns": getattr(self, "end_sent_ns", None),
+                "quiz_ended_ns": getattr(self, "quiz_ended_ns", None),
+            },
             "errors": errors,
             "close_codes": merge_counters(r["close_codes"] for r in results),
             "close_codes_after_end": merge_counters(r["close_codes_after_end"] for r in results),
@@ -522,11 +546,10 @@ class Run:
             "warnings": warnings,
         }
 
-
     @staticmethod
     def latency_by_kind(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Answer-to-reply latency of each question kind, over every worker."""
-        merged: dict[str, array] = {}
+        merged: dict[str, array[int]] = {}
         for r in results:
             for kind, raw in (r.get("latency_by_kind") or {}).items():
                 merged.setdefault(kind, array("q")).frombytes(raw)

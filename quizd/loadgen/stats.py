@@ -62,8 +62,14 @@ def fanout_figures(trigger_ns: int | None, receipts_ns: Sequence[int]) -> dict[s
     receipt, which makes the rate an upper bound (said by ``window_from``).
     """
     if not receipts_ns:
-        return {"receivers": 0, "skew_ms": None, "trigger_to_first_ms": None,
-                "trigger_to_last_ms": None, "msgs_per_s": None, "window_from": None}
+        return {
+            "receivers": 0,
+            "skew_ms": None,
+            "trigger_to_first_ms": None,
+            "trigger_to_last_ms": None,
+            "msgs_per_s": None,
+            "window_from": None,
+        }
     first, last = min(receipts_ns), max(receipts_ns)
     start = trigger_ns if trigger_ns is not None and trigger_ns <= first else first
     window = last - start
@@ -111,8 +117,12 @@ def median(values: Sequence[float]) -> float | None:
 
 
 def client_saturation(
-    cpu_s: float, wall_s: float, cores: int, send_lag_p99_ms: float | None,
-    cpu_threshold: float = 0.85, lag_threshold_ms: float = 10.0,
+    cpu_s: float,
+    wall_s: float,
+    cores: int,
+    send_lag_p99_ms: float | None,
+    cpu_threshold: float = 0.85,
+    lag_threshold_ms: float = 10.0,
 ) -> tuple[float, list[str]]:
     """The client's CPU share of what it may use, and warnings when it was the bottleneck."""
     usable = max(1, cores) * max(wall_s, 1e-9)
@@ -177,15 +187,21 @@ def render_text(report: Mapping[str, Any]) -> str:
     kind_latency = ans.get("latency_by_kind") or {}
     for kind, counts in (ans.get("by_kind") or {}).items():
         lat_k = kind_latency.get(kind) or {}
-        lines.append(f"  {kind:<13} " + ", ".join(f"{name} {counts.get(name, 0):,}" for name in KIND_COUNTS)
-                     + (f"; p50/p99 {_fmt(lat_k.get('p50_ms'))}/{_fmt(lat_k.get('p99_ms'))} ms" if lat_k else ""))
+        lines.append(
+            f"  {kind:<13} "
+            + ", ".join(f"{name} {counts.get(name, 0):,}" for name in KIND_COUNTS)
+            + (f"; p50/p99 {_fmt(lat_k.get('p50_ms'))}/{_fmt(lat_k.get('p99_ms'))} ms" if lat_k else "")
+        )
     lines.append(f"leaderboard {report['leaderboard_frames']:,} frames received")
     recv = report["received"]
     lines.append("received    " + (", ".join(f"{k} {v:,}" for k, v in recv.items()) or "-"))
     lines.append("errors      " + (", ".join(f"{k} {v:,}" for k, v in report["errors"].items()) or "none"))
     after_end = report.get("close_codes_after_end") or {}
-    lines.append("close codes " + (", ".join(f"{k}x{v:,}" for k, v in report["close_codes"].items()) or "none")
-                 + ("; after quiz_ended " + ", ".join(f"{k}x{v:,}" for k, v in after_end.items()) if after_end else ""))
+    lines.append(
+        "close codes "
+        + (", ".join(f"{k}x{v:,}" for k, v in report["close_codes"].items()) or "none")
+        + ("; after quiz_ended " + ", ".join(f"{k}x{v:,}" for k, v in after_end.items()) if after_end else "")
+    )
     client = report["client"]
     lines.append(
         f"client      {client['workers']} worker(s) on {client['cores']} core(s): cpu {_fmt(client['cpu_s'], ' s')}"

@@ -55,8 +55,18 @@ RECV_BYTES = 65536
 FIRE_CHUNK = 128  # due answers sent between two non-blocking read passes
 
 # Server messages a player only counts (no JSON decoding needed).
-COUNT_ONLY = frozenset({"leaderboard", "participants", "question_closed", "quiz_starting", "pong",
-                        "player_joined", "player_left", "host_state"})
+COUNT_ONLY = frozenset(
+    {
+        "leaderboard",
+        "participants",
+        "question_closed",
+        "quiz_starting",
+        "pong",
+        "player_joined",
+        "player_left",
+        "host_state",
+    }
+)
 
 
 # ---------------------------------------------------------------------- the worker
@@ -81,8 +91,15 @@ class Worker:
         for idx, name, url in cfg["players"]:
             host, port, target = parse_ws_url(url)
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            self.players.append(Conn(idx, name, (host, port), f"{host}:{port}" if family == socket.AF_INET
-                                     else f"[{host}]:{port}", target))
+            self.players.append(
+                Conn(
+                    idx,
+                    name,
+                    (host, port),
+                    f"{host}:{port}" if family == socket.AF_INET else f"[{host}]:{port}",
+                    target,
+                )
+            )
         self.family = {p.idx: (socket.AF_INET6 if ":" in p.addr[0] else socket.AF_INET) for p in self.players}
         self.by_fd: dict[int, Conn] = {}
         self.ep = select.epoll()
@@ -121,7 +138,7 @@ class Worker:
         self.kind_of: dict[int, Kind] = {}
         self.kind_by_qid: dict[str, Kind] = {}
         self.by_kind: dict[str, Counter[str]] = {}
-        self.latency_by_kind: dict[str, array] = {}
+        self.latency_by_kind: dict[str, array[int]] = {}
         self.leaderboard = 0
         self.received: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
@@ -176,8 +193,9 @@ class Worker:
         if self.next_connect >= len(self.players):
             return
         if self.connect_rate:
-            self.tokens = min(self.tokens + (now - self.t_tokens) / 1e9 * self.connect_rate,
-                              max(1.0, self.connect_rate / 20))
+            self.tokens = min(
+                self.tokens + (now - self.t_tokens) / 1e9 * self.connect_rate, max(1.0, self.connect_rate / 20)
+            )
             self.t_tokens = now
         while self.next_connect < len(self.players) and self.inflight < self.window:
             if self.connect_rate:
@@ -238,7 +256,7 @@ class Worker:
         # Broadcasts that are only counted skip JSON decoding: quizd (orjson) and the
         # baselines put "type" first, so it can be read off the start of the frame.
         if text.startswith('{"type":"'):
-            mtype = text[9:text.find('"', 9)]
+            mtype = text[9 : text.find('"', 9)]
             if mtype in COUNT_ONLY:
                 self.received[mtype] += 1
                 if mtype == "leaderboard":
@@ -335,7 +353,7 @@ class Worker:
         payload = msg.get("payload") or {}
         if mtype == "answer_result":
             # Judged: at once (reveal on_answer), or at the close after an answer_accepted.
-            kind = self.kind_by_qid.get(payload.get("questionId"), "unknown")
+            kind = self.kind_by_qid.get(str(payload.get("questionId")), "unknown")
             correct = payload.get("correct")
             self._tally(kind, "unscored" if correct is None else ("correct" if correct else "wrong"))
         if conn.pending_q < 0:
@@ -486,8 +504,9 @@ class Worker:
             "wall_s": wall,
         }
 
-    def _read_ready(self, events: list[tuple[int, int]], by_fd: dict[int, Conn],
-                    batch: list[tuple[Conn, bytes, int]], pipe_fd: int) -> None:
+    def _read_ready(
+        self, events: list[tuple[int, int]], by_fd: dict[int, Conn], batch: list[tuple[Conn, bytes, int]], pipe_fd: int
+    ) -> None:
         """Pass 1: read every ready socket and stamp the bytes with their arrival time."""
         for fd, ev in events:
             if fd == pipe_fd:
@@ -511,8 +530,9 @@ class Worker:
                     data = b""
                 batch.append((conn, data, time.monotonic_ns()))
 
-    def _io(self, events: list[tuple[int, int]], by_fd: dict[int, Conn], batch: list[tuple[Conn, bytes, int]],
-            pipe_fd: int) -> None:
+    def _io(
+        self, events: list[tuple[int, int]], by_fd: dict[int, Conn], batch: list[tuple[Conn, bytes, int]], pipe_fd: int
+    ) -> None:
         self._read_ready(events, by_fd, batch, pipe_fd)
         if not batch:
             return

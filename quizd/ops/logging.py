@@ -61,18 +61,18 @@ _FORMATS: Final[tuple[str, ...]] = ("json", "text")
 _NOISY_LOGGERS: Final[tuple[str, ...]] = ("hypercorn.access", "trio-websocket")
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
-_STANDARD_ATTRS: Final[frozenset[str]] = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__
-) | {"message", "asctime", "taskName"}
+_STANDARD_ATTRS: Final[frozenset[str]] = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 def _parse_level(level: str) -> int:
     try:
         return _LEVELS[level.strip().lower()]
     except (KeyError, AttributeError):
-        raise ValueError(
-            f"unknown log level {level!r}; expected one of {', '.join(_LEVELS)}"
-        ) from None
+        raise ValueError(f"unknown log level {level!r}; expected one of {', '.join(_LEVELS)}") from None
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -129,8 +129,7 @@ def _redacted(value: Any, depth: int = 0) -> Any:
     if attrs.has(type(value)):
         # A field may declare itself secret where its name cannot: metadata={"secret": True}.
         value = {
-            a.name: REDACTED if a.metadata.get("secret") else getattr(value, a.name)
-            for a in attrs.fields(type(value))
+            a.name: REDACTED if a.metadata.get("secret") else getattr(value, a.name) for a in attrs.fields(type(value))
         }
     if isinstance(value, dict):
         return {k: REDACTED if _is_secret_name(k) else _redacted(v, depth + 1) for k, v in value.items()}
@@ -185,9 +184,7 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             doc["stack"] = self.formatStack(record.stack_info)
         try:
-            return orjson.dumps(
-                doc, default=_json_default, option=orjson.OPT_NON_STR_KEYS
-            ).decode()
+            return orjson.dumps(doc, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
         except (TypeError, orjson.JSONEncodeError):
             # e.g. an int wider than 64 bits: the stdlib encoder copes.
             return json.dumps(doc, default=_json_default, ensure_ascii=False)

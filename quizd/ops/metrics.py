@@ -170,16 +170,52 @@ CONTENT_TYPE: str = CONTENT_TYPE_LATEST
 
 # 0.5 ms .. 2.5 s, with 0.1 s on a boundary for the "p95 under 100 ms" alert.
 _ANSWER_BUCKETS: tuple[float, ...] = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
 )
 # 0.1 ms .. 5 s: one broadcast to up to max_players local connections.
 _FANOUT_BUCKETS: tuple[float, ...] = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
 )
 # 1 ms .. 5 s, with 0.05 s on a boundary for the "p99 under 50 ms" alert.
 _LAG_BUCKETS: tuple[float, ...] = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
 )
 
 # --------------------------------------------------------------------------- connections
@@ -319,37 +355,44 @@ RING_HASH: Gauge = Gauge(
     "A 48-bit hash of the member set this node sees; members disagree when nodes differ.",
     registry=REGISTRY,
 )
-QUIZZES_OWNED: Gauge = Gauge(
-    "quizd_cluster_quizzes_owned", "Quizzes whose lease this node holds.", registry=REGISTRY
-)
+QUIZZES_OWNED: Gauge = Gauge("quizd_cluster_quizzes_owned", "Quizzes whose lease this node holds.", registry=REGISTRY)
 TAKEOVERS: Counter = Counter(
-    "quizd_cluster_takeovers", "Quizzes this node restored from a snapshot (failover or handover).",
+    "quizd_cluster_takeovers",
+    "Quizzes this node restored from a snapshot (failover or handover).",
     registry=REGISTRY,
 )
 HANDOVERS: Counter = Counter(
-    "quizd_cluster_handovers", "Quizzes this node handed to another owner (rebalance or drain).",
+    "quizd_cluster_handovers",
+    "Quizzes this node handed to another owner (rebalance or drain).",
     registry=REGISTRY,
 )
 RELAY_MESSAGES: Counter = Counter(
-    "quizd_cluster_relay_messages", "Relay messages through Redis streams, by direction.",
-    ["direction"], registry=REGISTRY,
+    "quizd_cluster_relay_messages",
+    "Relay messages through Redis streams, by direction.",
+    ["direction"],
+    registry=REGISTRY,
 )
 RELAY_LAG: Histogram = Histogram(
-    "quizd_cluster_relay_lag_seconds", "From a relay message's creation to its processing on the other node.",
+    "quizd_cluster_relay_lag_seconds",
+    "From a relay message's creation to its processing on the other node.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     registry=REGISTRY,
 )
 SNAPSHOT_WRITES: Counter = Counter(
-    "quizd_cluster_snapshot_writes", "Fenced snapshot writes, by result (ok, fenced, error).",
-    ["result"], registry=REGISTRY,
+    "quizd_cluster_snapshot_writes",
+    "Fenced snapshot writes, by result (ok, fenced, error).",
+    ["result"],
+    registry=REGISTRY,
 )
 SNAPSHOT_SECONDS: Histogram = Histogram(
-    "quizd_cluster_snapshot_write_seconds", "Duration of one fenced snapshot write (one group commit).",
+    "quizd_cluster_snapshot_write_seconds",
+    "Duration of one fenced snapshot write (one group commit).",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
     registry=REGISTRY,
 )
 GROUP_COMMIT_SIZE: Histogram = Histogram(
-    "quizd_cluster_group_commit_events", "Events made durable by one snapshot write.",
+    "quizd_cluster_group_commit_events",
+    "Events made durable by one snapshot write.",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
     registry=REGISTRY,
 )
@@ -357,7 +400,8 @@ REDIS_ERRORS: Counter = Counter(
     "quizd_redis_errors", "Redis calls that failed (connection, timeout, server error).", registry=REGISTRY
 )
 LEASE_CONFLICTS: Counter = Counter(
-    "quizd_cluster_lease_conflicts", "Lease acquisitions refused because another node holds the lease.",
+    "quizd_cluster_lease_conflicts",
+    "Lease acquisitions refused because another node holds the lease.",
     registry=REGISTRY,
 )
 DUPLICATE_NODE_ID: Counter = Counter(
@@ -366,18 +410,21 @@ DUPLICATE_NODE_ID: Counter = Counter(
     registry=REGISTRY,
 )
 RELAY_BACKLOG_BYTES: Gauge = Gauge(
-    "quizd_cluster_relay_backlog_bytes", "Encoded relay messages waiting to be written to Redis.",
+    "quizd_cluster_relay_backlog_bytes",
+    "Encoded relay messages waiting to be written to Redis.",
     registry=REGISTRY,
 )
 RELAY_BACKLOG_MESSAGES: Gauge = Gauge(
-    "quizd_cluster_relay_backlog_messages", "Relay messages waiting to be written to Redis.",
+    "quizd_cluster_relay_backlog_messages",
+    "Relay messages waiting to be written to Redis.",
     registry=REGISTRY,
 )
 RELAY_REFUSED: Counter = Counter(
     "quizd_cluster_relay_refused",
     "Relay messages refused because the backlog to Redis was full, by side (gateway: a player's "
     "message answered server_busy; owner: a message to a remote gateway dropped).",
-    ["side"], registry=REGISTRY,
+    ["side"],
+    registry=REGISTRY,
 )
 ACKS_NOT_DURABLE: Counter = Counter(
     "quizd_acks_not_durable",
@@ -387,12 +434,14 @@ ACKS_NOT_DURABLE: Counter = Counter(
 REDIS_WAIT_TIMEOUTS: Counter = Counter(
     "quizd_redis_wait_timeouts",
     "Group commits whose WAIT ended before [cluster] wait_replicas replicas had them; "
-    "their acks went out anyway (docs/cluster.md, \"Replica wait\").",
+    'their acks went out anyway (docs/cluster.md, "Replica wait").',
     registry=REGISTRY,
 )
 REDIS_WAIT_REPLICAS: Histogram = Histogram(
-    "quizd_redis_wait_replicas", "Replicas that had a group commit when its WAIT returned.",
-    buckets=(0, 1, 2, 3, 5), registry=REGISTRY,
+    "quizd_redis_wait_replicas",
+    "Replicas that had a group commit when its WAIT returned.",
+    buckets=(0, 1, 2, 3, 5),
+    registry=REGISTRY,
 )
 REDIS_PRIMARY_CHANGES: Counter = Counter(
     "quizd_redis_primary_changes",
@@ -401,8 +450,7 @@ REDIS_PRIMARY_CHANGES: Counter = Counter(
 )
 REDIS_REPLICAS: Gauge = Gauge(
     "quizd_redis_connected_replicas",
-    "Replicas connected to the Redis primary (INFO replication, read every few heartbeats; "
-    "-1 until read).",
+    "Replicas connected to the Redis primary (INFO replication, read every few heartbeats; -1 until read).",
     registry=REGISTRY,
 )
 REDIS_REPLICATION_LAG_BYTES: Gauge = Gauge(

@@ -61,15 +61,14 @@ def write(engine: Engine, change: Callable[..., T], *args: object) -> T:
 
 
 def _stored(row: Row[Any]) -> StoredDefinition:
-    return StoredDefinition(id=row.id, version=row.version, title=row.title,
-                            body=orjson.loads(row.body), created_at=row.created_at)
+    return StoredDefinition(
+        id=row.id, version=row.version, title=row.title, body=orjson.loads(row.body), created_at=row.created_at
+    )
 
 
 def _latest_row(connection: Connection, definition_id: str) -> Row[Any] | None:
     d = schema.definitions
-    return connection.execute(
-        select(d).where(d.c.id == definition_id).order_by(d.c.version.desc()).limit(1)
-    ).first()
+    return connection.execute(select(d).where(d.c.id == definition_id).order_by(d.c.version.desc()).limit(1)).first()
 
 
 def latest(connection: Connection, definition_id: str) -> StoredDefinition | None:
@@ -85,14 +84,17 @@ def live(connection: Connection) -> tuple[StoredDefinition, ...]:
     d = schema.definitions
     newest = select(d.c.id, func.max(d.c.version).label("version")).group_by(d.c.id).subquery()
     rows = connection.execute(
-        select(d).join(newest, (d.c.id == newest.c.id) & (d.c.version == newest.c.version))
-        .where(d.c.deleted_at.is_(None)).order_by(d.c.id)
+        select(d)
+        .join(newest, (d.c.id == newest.c.id) & (d.c.version == newest.c.version))
+        .where(d.c.deleted_at.is_(None))
+        .order_by(d.c.id)
     )
     return tuple(_stored(row) for row in rows)
 
 
-def add_version(connection: Connection, definition_id: str, title: str, body: Mapping[str, object],
-                now_ms: int, new: bool) -> int:
+def add_version(
+    connection: Connection, definition_id: str, title: str, body: Mapping[str, object], now_ms: int, new: bool
+) -> int:
     """Add the next version of ``definition_id`` and return its number.
 
     ``new`` (a POST) refuses an id that is live (``EXISTS``); otherwise (a PUT) the id
@@ -107,9 +109,17 @@ def add_version(connection: Connection, definition_id: str, title: str, body: Ma
     version = (row.version if row is not None else 0) + 1
     try:
         with connection.begin_nested():
-            connection.execute(insert(schema.definitions).values(
-                id=definition_id, version=version, source=API_SOURCE, title=title,
-                body=orjson.dumps(body).decode(), created_at=now_ms, deleted_at=None))
+            connection.execute(
+                insert(schema.definitions).values(
+                    id=definition_id,
+                    version=version,
+                    source=API_SOURCE,
+                    title=title,
+                    body=orjson.dumps(body).decode(),
+                    created_at=now_ms,
+                    deleted_at=None,
+                )
+            )
     except IntegrityError:
         raise DefinitionRefused(Refusal.EXISTS if new else Refusal.RACED) from None
     return version
@@ -121,5 +131,6 @@ def mark_deleted(connection: Connection, definition_id: str, now_ms: int) -> Non
     if row is None or row.deleted_at is not None:
         raise DefinitionRefused(Refusal.MISSING)
     d = schema.definitions
-    connection.execute(update(d).where((d.c.id == definition_id) & (d.c.version == row.version))
-                       .values(deleted_at=now_ms))
+    connection.execute(
+        update(d).where((d.c.id == definition_id) & (d.c.version == row.version)).values(deleted_at=now_ms)
+    )

@@ -35,8 +35,7 @@ PG_CONNECT_TIMEOUT_S = 5
 PG_STATEMENT_TIMEOUT_MS = 30_000
 
 
-def database_url(settings: StorageSection, config_path: Path | None,
-                 environ: Mapping[str, str] = os.environ) -> URL:
+def database_url(settings: StorageSection, config_path: Path | None, environ: Mapping[str, str] = os.environ) -> URL:
     """The SQLAlchemy URL ``settings`` mean; ``ValueError`` for ``none`` or an unknown scheme."""
     raw = settings.url.strip()
     if not settings.enabled:
@@ -55,7 +54,7 @@ def database_url(settings: StorageSection, config_path: Path | None,
         return url.set(drivername="postgresql+psycopg")
     if url.drivername in ("sqlite", "sqlite+pysqlite"):
         return url.set(drivername="sqlite+pysqlite")
-    raise ValueError(f"[storage] url: unknown database {url.drivername!r} (\"\", postgresql://... or none)")
+    raise ValueError(f'[storage] url: unknown database {url.drivername!r} ("", postgresql://... or none)')
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -89,13 +88,16 @@ def make_engine(url: URL | str) -> Engine:
         pool_size=4,
         max_overflow=4,
         pool_timeout=PG_CONNECT_TIMEOUT_S,
-        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S,
-                      "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}"},
+        connect_args={
+            "connect_timeout": PG_CONNECT_TIMEOUT_S,
+            "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}",
+        },
     )
 
 
-def engine_from_settings(settings: StorageSection, config_path: Path | None,
-                         environ: Mapping[str, str] = os.environ) -> Engine:
+def engine_from_settings(
+    settings: StorageSection, config_path: Path | None, environ: Mapping[str, str] = os.environ
+) -> Engine:
     """The Engine ``[storage]`` names (``ValueError`` for ``none`` or an unknown URL)."""
     return make_engine(database_url(settings, config_path, environ))
 
@@ -109,8 +111,9 @@ class Database:
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` in a worker thread; never on the event loop."""
-        return await trio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=self._limiter,
-                                             abandon_on_cancel=True)
+        return await trio.to_thread.run_sync(
+            partial(fn, *args, **kwargs), limiter=self._limiter, abandon_on_cancel=True
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()

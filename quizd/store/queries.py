@@ -103,8 +103,7 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
         value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
         raise BadCursor(cursor) from None
-    if (not isinstance(value, list) or len(value) != 2 or type(value[0]) is not int
-            or not isinstance(value[1], str)):
+    if not isinstance(value, list) or len(value) != 2 or type(value[0]) is not int or not isinstance(value[1], str):
         raise BadCursor(cursor)
     return value[0], value[1]
 
@@ -139,8 +138,12 @@ def final_results(connection: Connection, quiz_id: str) -> tuple[PlayerRow, ...]
     """The final standings of an ended quiz, by rank (empty before its end)."""
     p = schema.players
     rows = connection.execute(select(p).where(p.c.quiz_id == quiz_id).order_by(p.c.rank, p.c.participant_id))
-    return tuple(PlayerRow(participant_id=r.participant_id, name=r.name, score=r.score, rank=r.rank,
-                           correct_count=r.correct_count) for r in rows)
+    return tuple(
+        PlayerRow(
+            participant_id=r.participant_id, name=r.name, score=r.score, rank=r.rank, correct_count=r.correct_count
+        )
+        for r in rows
+    )
 
 
 def report(connection: Connection, quiz_id: str) -> Report | None:
@@ -152,24 +155,49 @@ def report(connection: Connection, quiz_id: str) -> Report | None:
     stats = {
         row.question_id: row
         for row in connection.execute(
-            select(a.c.question_id, func.count().label("answered"),
-                   func.count().filter(a.c.correct.is_(True)).label("correct"),
-                   func.avg(a.c.elapsed_ms).label("avg_ms"))
-            .where(a.c.quiz_id == quiz_id).group_by(a.c.question_id))
+            select(
+                a.c.question_id,
+                func.count().label("answered"),
+                func.count().filter(a.c.correct.is_(True)).label("correct"),
+                func.avg(a.c.elapsed_ms).label("avg_ms"),
+            )
+            .where(a.c.quiz_id == quiz_id)
+            .group_by(a.c.question_id)
+        )
     }
     questions = []
     for row in connection.execute(select(qr).where(qr.c.quiz_id == quiz_id).order_by(qr.c.question_index)):
         stat = stats.get(row.question_id)
-        questions.append(QuestionRow(
-            question_id=row.question_id, question_index=row.question_index, kind=row.kind, text=row.text,
-            closed=orjson.loads(row.closed), answered=stat.answered if stat else 0,
-            correct_count=stat.correct if stat else 0,
-            avg_elapsed_ms=round(stat.avg_ms) if stat and stat.avg_ms is not None else None))
+        questions.append(
+            QuestionRow(
+                question_id=row.question_id,
+                question_index=row.question_index,
+                kind=row.kind,
+                text=row.text,
+                closed=orjson.loads(row.closed),
+                answered=stat.answered if stat else 0,
+                correct_count=stat.correct if stat else 0,
+                avg_elapsed_ms=round(stat.avg_ms) if stat and stat.avg_ms is not None else None,
+            )
+        )
     by_player: dict[str, list[AnswerRow]] = defaultdict(list)
-    for row in connection.execute(select(a).where(a.c.quiz_id == quiz_id)
-                                  .order_by(a.c.participant_id, a.c.question_index)):
-        by_player[row.participant_id].append(AnswerRow(
-            participant_id=row.participant_id, question_id=row.question_id, question_index=row.question_index,
-            answer=orjson.loads(row.answer), correct=row.correct, points=row.points, elapsed_ms=row.elapsed_ms))
-    return Report(quiz=found, questions=tuple(questions), players=final_results(connection, quiz_id),
-                  answers={pid: tuple(rows) for pid, rows in by_player.items()})
+    for row in connection.execute(
+        select(a).where(a.c.quiz_id == quiz_id).order_by(a.c.participant_id, a.c.question_index)
+    ):
+        by_player[row.participant_id].append(
+            AnswerRow(
+                participant_id=row.participant_id,
+                question_id=row.question_id,
+                question_index=row.question_index,
+                answer=orjson.loads(row.answer),
+                correct=row.correct,
+                points=row.points,
+                elapsed_ms=row.elapsed_ms,
+            )
+        )
+    return Report(
+        quiz=found,
+        questions=tuple(questions),
+        players=final_results(connection, quiz_id),
+        answers={pid: tuple(rows) for pid, rows in by_player.items()},
+    )

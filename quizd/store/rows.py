@@ -44,26 +44,45 @@ def write_batch(connection: Connection, events: Iterable[StoreEvent]) -> None:
     ended: list[QuizEnded] = []
     for event in events:
         if isinstance(event, AnswerRecorded):
-            answers.append({
-                "quiz_id": event.quiz_id, "participant_id": event.participant_id,
-                "question_id": event.question_id, "question_index": event.question_index,
-                "answer": _json(event.answer), "correct": event.correct, "points": event.points,
-                "elapsed_ms": event.elapsed_ms, "arrived_at": event.arrived_at,
-            })
+            answers.append(
+                {
+                    "quiz_id": event.quiz_id,
+                    "participant_id": event.participant_id,
+                    "question_id": event.question_id,
+                    "question_index": event.question_index,
+                    "answer": _json(event.answer),
+                    "correct": event.correct,
+                    "points": event.points,
+                    "elapsed_ms": event.elapsed_ms,
+                    "arrived_at": event.arrived_at,
+                }
+            )
         elif isinstance(event, QuizCreated):
-            created.append({
-                "quiz_id": event.quiz_id, "definition_id": event.definition_id,
-                "definition_version": event.definition_version, "title": event.title, "node": event.node,
-                "created_at": event.created_at, "players": 0, "questions": event.questions,
-            })
+            created.append(
+                {
+                    "quiz_id": event.quiz_id,
+                    "definition_id": event.definition_id,
+                    "definition_version": event.definition_version,
+                    "title": event.title,
+                    "node": event.node,
+                    "created_at": event.created_at,
+                    "players": 0,
+                    "questions": event.questions,
+                }
+            )
         elif isinstance(event, QuizStarted):
             started.append(event)
         elif isinstance(event, QuestionClosed):
-            closed.append({
-                "quiz_id": event.quiz_id, "question_id": event.question_id,
-                "question_index": event.question_index, "kind": event.kind, "text": event.text,
-                "closed": _json(event.payload),
-            })
+            closed.append(
+                {
+                    "quiz_id": event.quiz_id,
+                    "question_id": event.question_id,
+                    "question_index": event.question_index,
+                    "kind": event.kind,
+                    "text": event.text,
+                    "closed": _json(event.payload),
+                }
+            )
         else:
             ended.append(event)
     insert_ignore(connection, schema.quizzes, created)
@@ -73,10 +92,21 @@ def write_batch(connection: Connection, events: Iterable[StoreEvent]) -> None:
     insert_ignore(connection, schema.answers, answers)
     insert_ignore(connection, schema.question_results, closed)
     for e in ended:
-        connection.execute(update(quizzes).where(quizzes.c.quiz_id == e.quiz_id)
-                           .values(ended_at=e.ended_at, players=len(e.players)))
-        insert_ignore(connection, schema.players, [
-            {"quiz_id": e.quiz_id, "participant_id": p.participant_id, "name": p.name, "score": p.score,
-             "rank": p.rank, "correct_count": p.correct_count}
-            for p in e.players
-        ])
+        connection.execute(
+            update(quizzes).where(quizzes.c.quiz_id == e.quiz_id).values(ended_at=e.ended_at, players=len(e.players))
+        )
+        insert_ignore(
+            connection,
+            schema.players,
+            [
+                {
+                    "quiz_id": e.quiz_id,
+                    "participant_id": p.participant_id,
+                    "name": p.name,
+                    "score": p.score,
+                    "rank": p.rank,
+                    "correct_count": p.correct_count,
+                }
+                for p in e.players
+            ],
+        )

@@ -55,11 +55,14 @@ class Store:
             current = await self.database.run(is_current, engine)
         except Exception as exc:  # any driver error: say why and refuse to start
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise StoreNotReady(f"[storage] the database cannot be used: {type(exc).__name__}: {reason}",
-                                EXIT_FAILED) from None
+            raise StoreNotReady(
+                f"[storage] the database cannot be used: {type(exc).__name__}: {reason}", EXIT_FAILED
+            ) from None
         if not current:
-            raise StoreNotReady("[storage] the database schema is not current and auto_migrate is off: "
-                                "run quizd db upgrade", EXIT_NOT_CURRENT)
+            raise StoreNotReady(
+                "[storage] the database schema is not current and auto_migrate is off: run quizd db upgrade",
+                EXIT_NOT_CURRENT,
+            )
 
     async def results(self, quiz_id: str) -> JsonObject | None:
         """An ended quiz's results as the live quiz served them; None when it never ended here."""
@@ -82,12 +85,19 @@ def stored_results(connection: Connection, quiz_id: str) -> JsonObject | None:
     quiz = queries.quiz(connection, quiz_id)
     if quiz is None or quiz.ended_at is None:
         return None
-    leaderboard = [{"rank": p.rank, "participantId": p.participant_id, "name": p.name, "score": p.score}
-                   for p in queries.final_results(connection, quiz_id)]
+    leaderboard = [
+        {"rank": p.rank, "participantId": p.participant_id, "name": p.name, "score": p.score}
+        for p in queries.final_results(connection, quiz_id)
+    ]
     qr = schema.question_results
     questions: list[JsonObject] = []
     for row in connection.execute(select(qr).where(qr.c.quiz_id == quiz_id).order_by(qr.c.question_index)):
         closed = orjson.loads(row.closed)
         questions.append({"questionId": row.question_id, "text": row.text, **closed})
-    return {"quizId": quiz.quiz_id, "definitionId": quiz.definition_id, "phase": "ended",
-            "leaderboard": leaderboard, "questions": questions}
+    return {
+        "quizId": quiz.quiz_id,
+        "definitionId": quiz.definition_id,
+        "phase": "ended",
+        "leaderboard": leaderboard,
+        "questions": questions,
+    }

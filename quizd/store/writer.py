@@ -150,8 +150,9 @@ class BatchWriter:
             except TRANSIENT:
                 raise
             except Exception as exc:  # the database refused what the batch holds
-                log.warning("store: a batch of %d was refused (%s); writing its events one by one",
-                            n, exc.__class__.__name__)
+                log.warning(
+                    "store: a batch of %d was refused (%s); writing its events one by one", n, exc.__class__.__name__
+                )
                 self._reject(await self._database.run(self._write_each, batch))
             ok = True
         except TRANSIENT as exc:
@@ -193,8 +194,12 @@ class BatchWriter:
     def _reject(self, rejected: list[tuple[StoreEvent, Exception]]) -> None:
         for event, exc in rejected:
             metrics.STORE_REJECTED.inc()
-            log.error("store: the database refused %s of quiz %s for good: %s",
-                      type(event).__name__, event.quiz_id, str(exc).splitlines()[0] if str(exc) else exc)
+            log.error(
+                "store: the database refused %s of quiz %s for good: %s",
+                type(event).__name__,
+                event.quiz_id,
+                str(exc).splitlines()[0] if str(exc) else exc,
+            )
 
     # ------------------------------------------------------------------ drain
     async def drain(self, timeout: float) -> bool:

@@ -332,8 +332,19 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start: {tail}")
 
     def _try_start(self, executable: str) -> bool:
-        argv = [executable, "--port", str(self.port), "--bind", "127.0.0.1", *self.persistence,
-                "--dir", str(self.directory), "--protected-mode", "yes", *self.extra_args]
+        argv = [
+            executable,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            *self.persistence,
+            "--dir",
+            str(self.directory),
+            "--protected-mode",
+            "yes",
+            *self.extra_args,
+        ]
         out: IO[bytes] | int = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.process = subprocess.Popen(self.wrap(argv), stdout=out, stderr=subprocess.STDOUT)
@@ -366,8 +377,16 @@ class SentinelProcess:
 
     START_TIMEOUT_S = 10.0
 
-    def __init__(self, directory: Path, service: str, primary_port: int, *, quorum: int,
-                 down_after_ms: int, failover_timeout_ms: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        service: str,
+        primary_port: int,
+        *,
+        quorum: int,
+        down_after_ms: int,
+        failover_timeout_ms: int,
+    ) -> None:
         self.directory = directory
         self.port = free_port()
         self.service = service
@@ -386,18 +405,22 @@ class SentinelProcess:
             raise RuntimeError("redis-sentinel is not installed (Debian package redis-sentinel)")
         self.directory.mkdir(parents=True, exist_ok=True)
         conf = self.directory / "sentinel.conf"
-        conf.write_text("\n".join([
-            f"port {self.port}",
-            "bind 127.0.0.1",
-            "protected-mode no",
-            f"dir {self.directory}",
-            "sentinel announce-ip 127.0.0.1",
-            f"sentinel monitor {self.service} 127.0.0.1 {self.primary_port} {self.quorum}",
-            f"sentinel down-after-milliseconds {self.service} {self.down_after_ms}",
-            f"sentinel failover-timeout {self.service} {self.failover_timeout_ms}",
-            f"sentinel parallel-syncs {self.service} 1",
-            "",
-        ]))
+        conf.write_text(
+            "\n".join(
+                [
+                    f"port {self.port}",
+                    "bind 127.0.0.1",
+                    "protected-mode no",
+                    f"dir {self.directory}",
+                    "sentinel announce-ip 127.0.0.1",
+                    f"sentinel monitor {self.service} 127.0.0.1 {self.primary_port} {self.quorum}",
+                    f"sentinel down-after-milliseconds {self.service} {self.down_after_ms}",
+                    f"sentinel failover-timeout {self.service} {self.failover_timeout_ms}",
+                    f"sentinel parallel-syncs {self.service} 1",
+                    "",
+                ]
+            )
+        )
         with open(self.directory / "sentinel.log", "ab") as out:
             self.process = subprocess.Popen([REDIS_SENTINEL, str(conf)], stdout=out, stderr=subprocess.STDOUT)
         end = time.monotonic() + self.START_TIMEOUT_S
@@ -428,17 +451,33 @@ class SentinelGroup:
     ``primary_port`` (the Sentinels' answer) rather than remembering it.
     """
 
-    def __init__(self, directory: Path, *, service: str = "mymaster", down_after_ms: int = 1000,
-                 failover_timeout_ms: int = 3000, timeout_s: float = 20.0) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        service: str = "mymaster",
+        down_after_ms: int = 1000,
+        failover_timeout_ms: int = 3000,
+        timeout_s: float = 20.0,
+    ) -> None:
         self.directory = directory
         self.service = service
         self.timeout_s = timeout_s
         self.primary = RedisServer(directory / "primary", log_path=directory / "primary.log")
-        self.replica = RedisServer(directory / "replica", log_path=directory / "replica.log",
-                                   extra_args=("--replicaof", "127.0.0.1", str(self.primary.port)))
+        self.replica = RedisServer(
+            directory / "replica",
+            log_path=directory / "replica.log",
+            extra_args=("--replicaof", "127.0.0.1", str(self.primary.port)),
+        )
         self.sentinels = [
-            SentinelProcess(directory / f"sentinel{i}", service, self.primary.port, quorum=2,
-                            down_after_ms=down_after_ms, failover_timeout_ms=failover_timeout_ms)
+            SentinelProcess(
+                directory / f"sentinel{i}",
+                service,
+                self.primary.port,
+                quorum=2,
+                down_after_ms=down_after_ms,
+                failover_timeout_ms=failover_timeout_ms,
+            )
             for i in range(3)
         ]
 
@@ -512,21 +551,26 @@ class SentinelGroup:
 
     def wait_promoted(self, old_port: int, timeout: float | None = None) -> int:
         """Until every Sentinel names a primary other than ``old_port`` that says it is one."""
+
         def promoted() -> bool:
             named = self._named_primaries()
             if len(named) < len(self.sentinels) or old_port in named:
                 return False
-            return self._replication(self.primary_port())["role"] == "master"
+            return bool(self._replication(self.primary_port())["role"] == "master")
 
         self._until(promoted, "a replica to be promoted", timeout)
         return self.primary_port()
 
     def wait_replica_of(self, port: int, primary_port: int, timeout: float | None = None) -> None:
         """Until the server on ``port`` replicates ``primary_port`` and is in sync."""
+
         def synced() -> bool:
             info = self._replication(port)
-            return (info.get("role") == "slave" and int(info.get("master_port", 0)) == primary_port
-                    and info.get("master_link_status") == "up")
+            return (
+                info.get("role") == "slave"
+                and int(info.get("master_port", 0)) == primary_port
+                and info.get("master_link_status") == "up"
+            )
 
         self._until(synced, f"the server on {port} to replicate {primary_port}", timeout)
 
@@ -596,10 +640,25 @@ class PostgresServer:
     def _initdb(self) -> None:
         user, group, extra_groups, env = self._as_user()
         subprocess.run(
-            [str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", self.SUPERUSER, "--auth=trust",
-             "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.directory,
-            user=user, group=group, extra_groups=extra_groups, env=env,
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                self.SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=self.directory,
+            user=user,
+            group=group,
+            extra_groups=extra_groups,
+            env=env,
         )
         self._initialised = True
 
@@ -616,15 +675,39 @@ class PostgresServer:
     def start(self) -> None:
         if not self._initialised:
             self._initdb()
-        argv = [str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                "-h", "127.0.0.1", "-k", str(self.directory), "-c", "fsync=off",
-                "-c", "full_page_writes=off", "-c", "synchronous_commit=off", "-c", "max_connections=100"]
+        argv = [
+            str(self.bin_dir / "postgres"),
+            "-D",
+            str(self.data),
+            "-p",
+            str(self.port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(self.directory),
+            "-c",
+            "fsync=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "max_connections=100",
+        ]
         with open(self.log_path, "ab") as out:
             if self._user is not None:
                 os.chown(self.log_path, self._user.pw_uid, self._user.pw_gid)
             user, group, extra_groups, env = self._as_user()
-            self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.directory,
-                                            user=user, group=group, extra_groups=extra_groups, env=env)
+            self.process = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.directory,
+                user=user,
+                group=group,
+                extra_groups=extra_groups,
+                env=env,
+            )
         end = time.monotonic() + self.START_TIMEOUT_S
         while time.monotonic() < end and self.process.poll() is None:
             if self.ping():
@@ -647,9 +730,16 @@ class PostgresServer:
         """``pg_ctl stop -m fast``: clients are disconnected, the server shuts down cleanly."""
         if self.process is not None and self.process.poll() is None:
             user, group, extra_groups, env = self._as_user()
-            subprocess.run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "stop", "-m", "fast", "-w"],
-                           check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           user=user, group=group, extra_groups=extra_groups, env=env)
+            subprocess.run(
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "stop", "-m", "fast", "-w"],
+                check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                user=user,
+                group=group,
+                extra_groups=extra_groups,
+                env=env,
+            )
             stop_process(self.process, 10)
         self.process = None
 

@@ -65,8 +65,18 @@ class Outbox:
                 continue
             kind, quiz_id, at, body = found
             msg_id = event_id(kind, quiz_id)
-            rows += [{"id": msg_id, "url": url, "event_type": kind.value, "payload": body.decode(),
-                      "attempts": 0, "next_attempt_at": at, "created_at": at} for url in self._urls[kind]]
+            rows += [
+                {
+                    "id": msg_id,
+                    "url": url,
+                    "event_type": kind.value,
+                    "payload": body.decode(),
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                    "created_at": at,
+                }
+                for url in self._urls[kind]
+            ]
         insert_ignore(connection, outbox, rows)
 
     def _body(self, connection: Connection, event: StoreEvent) -> tuple[WebhookEvent, str, int, bytes] | None:
@@ -129,12 +139,16 @@ class Backlog:
 
 
 def _due(now: int) -> Any:
-    return and_(outbox.c.delivered_at.is_(None), outbox.c.next_attempt_at <= now,
-                or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now))
+    return and_(
+        outbox.c.delivered_at.is_(None),
+        outbox.c.next_attempt_at <= now,
+        or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
+    )
 
 
-def claim_due(connection: Connection, node: str, urls: Sequence[str], expired_before: int, now: int,
-              lease_ms: int, limit: int) -> list[OutboxRow]:
+def claim_due(
+    connection: Connection, node: str, urls: Sequence[str], expired_before: int, now: int, lease_ms: int, limit: int
+) -> list[OutboxRow]:
     """Claim up to ``limit`` due rows for ``node`` until ``now + lease_ms`` (commits).
 
     Only rows for ``urls`` (the endpoints this node knows, so that nodes whose configs
@@ -144,19 +158,38 @@ def claim_due(connection: Connection, node: str, urls: Sequence[str], expired_be
     with connection.begin():
         mine = or_(outbox.c.url.in_(list(urls)), outbox.c.created_at < expired_before)
         keys = connection.execute(
-            select(outbox.c.id, outbox.c.url).where(_due(now), mine).order_by(outbox.c.next_attempt_at)
-            .limit(limit).with_for_update(skip_locked=True)).all()
+            select(outbox.c.id, outbox.c.url)
+            .where(_due(now), mine)
+            .order_by(outbox.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
         claimed: list[OutboxRow] = []
         for key in keys:
             row = connection.execute(
-                update(outbox).where(outbox.c.id == key.id, outbox.c.url == key.url, _due(now))
+                update(outbox)
+                .where(outbox.c.id == key.id, outbox.c.url == key.url, _due(now))
                 .values(claimed_by=node, claimed_until=now + lease_ms)
-                .returning(outbox.c.id, outbox.c.url, outbox.c.event_type, outbox.c.payload,
-                           outbox.c.attempts, outbox.c.created_at)).first()
+                .returning(
+                    outbox.c.id,
+                    outbox.c.url,
+                    outbox.c.event_type,
+                    outbox.c.payload,
+                    outbox.c.attempts,
+                    outbox.c.created_at,
+                )
+            ).first()
             if row is not None:
-                claimed.append(OutboxRow(id=row.id, url=row.url, event_type=row.event_type,
-                                         payload=row.payload.encode(), attempts=row.attempts,
-                                         created_at=row.created_at))
+                claimed.append(
+                    OutboxRow(
+                        id=row.id,
+                        url=row.url,
+                        event_type=row.event_type,
+                        payload=row.payload.encode(),
+                        attempts=row.attempts,
+                        created_at=row.created_at,
+                    )
+                )
     return claimed
 
 
@@ -167,8 +200,12 @@ def settle(connection: Connection, row: OutboxRow, node: str, settlement: Settle
         if settlement.outcome is Outcome.GAVE_UP:
             connection.execute(delete(outbox).where(mine))
             return
-        values: dict[str, Any] = {"attempts": row.attempts + 1, "claimed_by": None, "claimed_until": None,
-                                  "last_error": settlement.error}
+        values: dict[str, Any] = {
+            "attempts": row.attempts + 1,
+            "claimed_by": None,
+            "claimed_until": None,
+            "last_error": settlement.error,
+        }
         if settlement.outcome is Outcome.DELIVERED:
             values["delivered_at"] = settlement.at
         else:
@@ -179,14 +216,18 @@ def settle(connection: Connection, row: OutboxRow, node: str, settlement: Settle
 def release_claims(connection: Connection, node: str) -> int:
     """Release the claims ``node`` held before a restart; how many there were."""
     with connection.begin():
-        result = connection.execute(update(outbox).where(outbox.c.claimed_by == node, outbox.c.delivered_at.is_(None))
-                                    .values(claimed_by=None, claimed_until=None))
+        result = connection.execute(
+            update(outbox)
+            .where(outbox.c.claimed_by == node, outbox.c.delivered_at.is_(None))
+            .values(claimed_by=None, claimed_until=None)
+        )
     return result.rowcount
 
 
 def backlog(connection: Connection) -> Backlog:
     """Undelivered rows and the creation time of the oldest (for the metrics)."""
     with connection.begin():
-        row = connection.execute(select(func.count(), func.min(outbox.c.created_at))
-                                 .where(outbox.c.delivered_at.is_(None))).one()
+        row = connection.execute(
+            select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.delivered_at.is_(None))
+        ).one()
     return Backlog(pending=row[0], oldest_created_at=row[1])

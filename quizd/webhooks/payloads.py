@@ -30,8 +30,12 @@ def body(event: WebhookEvent, event_at: int, data: JsonObject) -> bytes:
 
 def quiz_data(quiz: QuizRow) -> JsonObject:
     """``data`` of ``quiz.created`` and ``quiz.started``."""
-    return {"quizId": quiz.quiz_id, "definitionId": quiz.definition_id,
-            "definitionVersion": quiz.definition_version, "node": quiz.node}
+    return {
+        "quizId": quiz.quiz_id,
+        "definitionId": quiz.definition_id,
+        "definitionVersion": quiz.definition_version,
+        "node": quiz.node,
+    }
 
 
 def report_data(report: Report) -> JsonObject:
@@ -40,18 +44,44 @@ def report_data(report: Report) -> JsonObject:
     questions = []
     for q in report.questions:
         closed = {k: v for k, v in q.closed.items() if k != "type"}
-        questions.append({**closed, "questionId": q.question_id, "kind": q.kind, "text": q.text,
-                          "answered": q.answered, "correctCount": q.correct_count,
-                          "avgElapsedMs": q.avg_elapsed_ms})
+        questions.append(
+            {
+                **closed,
+                "questionId": q.question_id,
+                "kind": q.kind,
+                "text": q.text,
+                "answered": q.answered,
+                "correctCount": q.correct_count,
+                "avgElapsedMs": q.avg_elapsed_ms,
+            }
+        )
     players = [
-        {"participantId": p.participant_id, "name": p.name, "rank": p.rank, "score": p.score,
-         "correctCount": p.correct_count,
-         "answers": [{"questionId": a.question_id, "answer": a.answer, "correct": a.correct,
-                      "points": a.points, "elapsedMs": a.elapsed_ms}
-                     for a in report.answers.get(p.participant_id, ())]}
+        {
+            "participantId": p.participant_id,
+            "name": p.name,
+            "rank": p.rank,
+            "score": p.score,
+            "correctCount": p.correct_count,
+            "answers": [
+                {
+                    "questionId": a.question_id,
+                    "answer": a.answer,
+                    "correct": a.correct,
+                    "points": a.points,
+                    "elapsedMs": a.elapsed_ms,
+                }
+                for a in report.answers.get(p.participant_id, ())
+            ],
+        }
         for p in report.players
     ]
-    return {"quizId": quiz.quiz_id, "definitionId": quiz.definition_id,
-            "definitionVersion": quiz.definition_version, "title": quiz.title,
-            "startedAt": quiz.started_at, "endedAt": quiz.ended_at,
-            "questions": questions, "players": players}
+    return {
+        "quizId": quiz.quiz_id,
+        "definitionId": quiz.definition_id,
+        "definitionVersion": quiz.definition_version,
+        "title": quiz.title,
+        "startedAt": quiz.started_at,
+        "endedAt": quiz.ended_at,
+        "questions": questions,
+        "players": players,
+    }

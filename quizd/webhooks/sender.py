@@ -89,8 +89,15 @@ class WebhookSender:
                 await self._refresh_metrics()
                 now = self._now_ms()
                 expired_before = now - int(self._schedule.give_up_after_s * 1000)
-                rows = await self._db(outbox.claim_due, self._node_id, tuple(self._keys), expired_before, now,
-                                      int(LEASE_S * 1000), CLAIM_BATCH)
+                rows = await self._db(
+                    outbox.claim_due,
+                    self._node_id,
+                    tuple(self._keys),
+                    expired_before,
+                    now,
+                    int(LEASE_S * 1000),
+                    CLAIM_BATCH,
+                )
                 if rows:
                     async with trio.open_nursery() as nursery:
                         for row in rows:
@@ -103,6 +110,7 @@ class WebhookSender:
 
     async def _db(self, fn: Callable[..., T], *args: object) -> T | None:
         """``fn(connection, *args)`` in a worker thread; None (logged once) while the database is away."""
+
         def call() -> T:
             return read(self._database.engine, fn, *args)
 
@@ -128,12 +136,24 @@ class WebhookSender:
             settlement = self._settlement(row, error, now)
         metrics.count_webhook(settlement.outcome.value)
         if settlement.outcome is Outcome.GAVE_UP:
-            log.error("webhooks: gave up %s %s to %s after %d attempts: %s",
-                      row.event_type, row.id, endpoint_origin(row.url), row.attempts + 1, settlement.error)
+            log.error(
+                "webhooks: gave up %s %s to %s after %d attempts: %s",
+                row.event_type,
+                row.id,
+                endpoint_origin(row.url),
+                row.attempts + 1,
+                settlement.error,
+            )
         elif settlement.outcome is Outcome.FAILED:
-            log.info("webhooks: %s %s to %s failed (%s); attempt %d, next in %.0f s",
-                     row.event_type, row.id, endpoint_origin(row.url), settlement.error, row.attempts + 1,
-                     ((settlement.next_attempt_at or 0) - settlement.at) / 1000)
+            log.info(
+                "webhooks: %s %s to %s failed (%s); attempt %d, next in %.0f s",
+                row.event_type,
+                row.id,
+                endpoint_origin(row.url),
+                settlement.error,
+                row.attempts + 1,
+                ((settlement.next_attempt_at or 0) - settlement.at) / 1000,
+            )
         await self._db(outbox.settle, row, self._node_id, settlement)
 
     async def _post(self, client: httpx.AsyncClient, row: OutboxRow, key: bytes, timestamp: int) -> str | None:

@@ -85,17 +85,22 @@ class Screens:
 
 class Browser:
     """Opens pages and keeps every console error and uncaught exception they raise
-    (a CSP violation shows up as a console error)."""
+    (a CSP violation shows up as a console error); with ``http_errors`` also every
+    response of 400 or more."""
 
-    def __init__(self, chromium: Any) -> None:
+    def __init__(self, chromium: Any, *, wait_ms: int = WAIT_MS, http_errors: bool = False) -> None:
         self.chromium = chromium
+        self.wait_ms = wait_ms
+        self.http_errors = http_errors
         self.errors: list[str] = []
 
     def open(self, url: str, viewport: dict[str, int], label: str) -> Any:
         page = self.chromium.new_context(viewport=viewport).new_page()
-        page.set_default_timeout(WAIT_MS)
+        page.set_default_timeout(self.wait_ms)
         page.on("console", lambda m: m.type == "error" and self.errors.append(f"{label}: {m.text}"))
         page.on("pageerror", lambda e: self.errors.append(f"{label}: {e}"))
+        if self.http_errors:
+            page.on("response", lambda r: r.status >= 400 and self.errors.append(f"{label}: {r.status} {r.url}"))
         page.goto(url)
         return page
 
@@ -131,3 +136,14 @@ def join_as(browser: Browser, node: Any, quiz_id: str, name: str) -> Any:
     page.fill("#name", name)
     page.click("#join-button")
     return page
+
+
+# Every field without a label and every button without a name (should be none).
+UNNAMED = """() => [
+  ...[...document.querySelectorAll("input, select, textarea")]
+     .filter((field) => field.labels.length === 0 && !field.getAttribute("aria-label"))
+     .map((field) => `field #${field.id}`),
+  ...[...document.querySelectorAll("button")]
+     .filter((button) => !(button.getAttribute("aria-label") || button.textContent.trim()))
+     .map((button) => `button #${button.id}`),
+]"""

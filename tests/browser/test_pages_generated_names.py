@@ -12,37 +12,12 @@ import pytest
 
 from quizd.client import ControlClient
 from quizd.game.namegen import shipped_words
-from tests.browser.browserkit import needs_chromium
+from tests.browser.browserkit import WAIT_MS, Browser, needs_chromium, on_screen, text_of
 from tests.nodekit import quiz_toml
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
 
 PHONE = {"width": 360, "height": 740}
-WAIT_MS = 15000
-
-
-class Browser:
-    """Opens phone pages and keeps every console error and uncaught exception."""
-
-    def __init__(self, chromium: Any) -> None:
-        self.chromium = chromium
-        self.errors: list[str] = []
-
-    def open(self, url: str, label: str) -> Any:
-        page = self.chromium.new_context(viewport=PHONE).new_page()
-        page.set_default_timeout(WAIT_MS)
-        page.on("console", lambda m: m.type == "error" and self.errors.append(f"{label}: {m.text}"))
-        page.on("pageerror", lambda e: self.errors.append(f"{label}: {e}"))
-        page.goto(url)
-        return page
-
-
-def on_screen(page: Any, screen: str) -> None:
-    page.locator(f'body[data-screen="{screen}"]').wait_for(state="attached")
-
-
-def text_of(page: Any, selector: str) -> str:
-    return str(page.locator(selector).inner_text()).strip()
 
 
 def create_quiz(node: Any) -> str:
@@ -70,7 +45,7 @@ def test_both_an_empty_name_gets_a_generated_one(node_factory: Any, chromium: An
     quiz_id = create_quiz(node)
     browser = Browser(chromium)
 
-    page = browser.open(f"{node.http_url}/play?quiz={quiz_id}", "anonymous")
+    page = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "anonymous")
     on_screen(page, "join")
     expect(page.locator("#name-hint")).to_contain_text("Leave empty for a generated name")
     page.click("#join-button")
@@ -79,7 +54,7 @@ def test_both_an_empty_name_gets_a_generated_one(node_factory: Any, chromium: An
     assert is_generated(generated), generated
     expect(page.locator("#my-name")).to_have_text(generated)
 
-    typed = browser.open(f"{node.http_url}/play?quiz={quiz_id}", "typed")
+    typed = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "typed")
     on_screen(typed, "join")
     expect(typed.locator("#name-hint")).to_contain_text("Leave empty")
     typed.fill("#name", "Ann")
@@ -87,7 +62,7 @@ def test_both_an_empty_name_gets_a_generated_one(node_factory: Any, chromium: An
     on_screen(typed, "lobby")
     expect(typed.locator("#lobby-name")).to_have_text("Ann")
 
-    denied = browser.open(f"{node.http_url}/play?quiz={quiz_id}", "denied")
+    denied = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "denied")
     on_screen(denied, "join")
     expect(denied.locator("#name-hint")).to_contain_text("Leave empty")
     denied.fill("#name", "B.4.D")
@@ -103,7 +78,7 @@ def test_generated_asks_no_name(node_factory: Any, chromium: Any) -> None:
     node = node_factory(definitions={"a": quiz_toml("a")}, quizzes={"names": "generated"})
     quiz_id = create_quiz(node)
     browser = Browser(chromium)
-    page = browser.open(f"{node.http_url}/play?quiz={quiz_id}", "player")
+    page = browser.open(f"{node.http_url}/play?quiz={quiz_id}", PHONE, "player")
     on_screen(page, "join")
     expect(page.locator("#name")).to_be_hidden()
     expect(page.locator("#name-hint")).to_have_text("You will get a name when you join.")

@@ -31,7 +31,8 @@ def test_the_host_screen_lists_every_player_of_a_big_quiz(node_factory, chromium
     expect.set_options(timeout=WAIT_MS)
     node = node_factory()
     created = ControlClient(node.http_url, node.token).request_sync(
-        "POST", "/api/quizzes", {"definitionId": "vocab-101", "quizId": "assembly"})[1]
+        "POST", "/api/quizzes", {"definitionId": "vocab-101", "quizId": "assembly"}
+    )[1]
     trio.run(join_many, node.ws_address, "assembly", [f"Pupil {i}" for i in range(PLAYERS)])
 
     browser = Browser(chromium)

@@ -9,19 +9,11 @@ from __future__ import annotations
 import pytest
 
 from quizd.client import ControlClient
-from tests.browser.browserkit import BIG_SCREEN, PHONE, WAIT_MS, Browser, needs_chromium, on_screen, text_of
+from tests.browser.browserkit import BIG_SCREEN, PHONE, UNNAMED, WAIT_MS, Browser, needs_chromium, on_screen, text_of
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
 
 # Fields without a label and buttons without a name, as a screen reader would meet them.
-UNNAMED = """() => [
-  ...[...document.querySelectorAll("input, select, textarea")]
-     .filter((field) => field.labels.length === 0 && !field.getAttribute("aria-label"))
-     .map((field) => `field #${field.id}`),
-  ...[...document.querySelectorAll("button")]
-     .filter((button) => !(button.getAttribute("aria-label") || button.textContent.trim()))
-     .map((button) => `button #${button.id}`),
-]"""
 
 
 def test_a_wrong_admin_token_is_said_plainly(node_factory, chromium):
@@ -47,7 +39,8 @@ def test_a_quiz_is_opened_with_its_host_token(node_factory, chromium):
     expect.set_options(timeout=WAIT_MS)
     node = node_factory()
     created = ControlClient(node.http_url, node.token).request_sync(
-        "POST", "/api/quizzes", {"definitionId": "vocab-101", "quizId": "friday-class"})[1]
+        "POST", "/api/quizzes", {"definitionId": "vocab-101", "quizId": "friday-class"}
+    )[1]
     browser = Browser(chromium)
     host = browser.open(f"{node.http_url}/host", BIG_SCREEN, "host")
 

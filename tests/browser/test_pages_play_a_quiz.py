@@ -37,8 +37,9 @@ CORRECT = [1, 2, 0]
 
 
 def results(http_url: str, quiz_id: str, token: str) -> dict[str, Any]:
-    request = urllib.request.Request(f"{http_url}/api/quizzes/{quiz_id}/results",
-                                     headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        f"{http_url}/api/quizzes/{quiz_id}/results", headers={"Authorization": f"Bearer {token}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
@@ -58,8 +59,10 @@ def test_a_host_and_three_players_play_a_whole_quiz(node_factory, chromium, scre
     quiz_id = create_quiz_on_host_screen(host, node.token)
     assert quiz_id
     # The admin token was typed in: it lives in the tab's memory and nowhere a page keeps things.
-    kept = host.evaluate("() => JSON.stringify([{...sessionStorage}, {...localStorage}, location.href, "
-                         "document.cookie, document.documentElement.outerHTML])")
+    kept = host.evaluate(
+        "() => JSON.stringify([{...sessionStorage}, {...localStorage}, location.href, "
+        "document.cookie, document.documentElement.outerHTML])"
+    )
     assert node.token not in kept
     join_link = host.locator("#join-link").get_attribute("href")
     assert join_link == f"{node.http_url}/play?quiz={quiz_id}"

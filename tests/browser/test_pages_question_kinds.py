@@ -13,69 +13,27 @@ for the end: the phone shows letters and controls but no question text, and no r
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytestmark = [
-    pytest.mark.e2e,
-    # As in the other browser tests: in CI a missing browser is a failure, not a skip.
-    pytest.mark.skipif(shutil.which("chromium") is None and not os.path.exists("/usr/bin/chromium")
-                       and not os.environ.get("CI"), reason="chromium is not installed"),
-]
+from tests.browser.browserkit import BIG_SCREEN, PHONE, Browser, Screens, needs_chromium, on_screen, text_of
 
-PHONE = {"width": 390, "height": 844}
+pytestmark = [pytest.mark.e2e, needs_chromium]
+
 NARROW_PHONE = {"width": 360, "height": 740}
-BIG_SCREEN = {"width": 1280, "height": 720}
 WAIT_MS = 20000  # the machine is shared: generous waits
 # The kinds sample (config/quizzes/kinds.toml), with every question closing once both
 # phones answered and the host moving on with Next.
 KINDS = (Path(__file__).parents[2] / "config" / "quizzes" / "kinds.toml").read_text(encoding="utf-8")
-DEFINITION = KINDS.replace("reveal_ms = 4000\ncountdown_ms = 3000\n",
-                           "reveal_ms = 600000\ncountdown_ms = 1000\nclose_when_all_answered = true\n", 1)
+DEFINITION = KINDS.replace(
+    "reveal_ms = 4000\ncountdown_ms = 3000\n",
+    "reveal_ms = 600000\ncountdown_ms = 1000\nclose_when_all_answered = true\n",
+    1,
+)
 assert DEFINITION != KINDS, "the kinds sample changed: adapt the test's timing"
-
-
-class Screens:
-    """Numbered screenshots in the test's output folder, in the order of the quiz."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.count = 0
-
-    def shoot(self, page: Any, name: str) -> None:
-        self.count += 1
-        page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
-
-
-class Browser:
-    """Opens pages and keeps every console error and uncaught exception (a CSP violation
-    is a console error): the test fails on any."""
-
-    def __init__(self, chromium: Any) -> None:
-        self.chromium = chromium
-        self.errors: list[str] = []
-
-    def open(self, url: str, viewport: dict[str, int], label: str) -> Any:
-        page = self.chromium.new_context(viewport=viewport).new_page()
-        page.set_default_timeout(WAIT_MS)
-        page.on("console", lambda m: m.type == "error" and self.errors.append(f"{label}: {m.text}"))
-        page.on("pageerror", lambda e: self.errors.append(f"{label}: {e}"))
-        page.on("response", lambda r: r.status >= 400 and self.errors.append(f"{label}: {r.status} {r.url}"))
-        page.goto(url)
-        return page
-
-
-def on_screen(page: Any, screen: str) -> None:
-    page.locator(f'body[data-screen="{screen}"]').wait_for(state="attached")
-
-
-def text_of(page: Any, selector: str) -> str:
-    return page.locator(selector).inner_text().strip()
 
 
 def create_quiz(host: Any, token: str, definition_id: str) -> str:
@@ -127,7 +85,7 @@ def test_two_players_answer_every_kind_by_mouse_and_by_keyboard(node_factory, ch
 
     expect.set_options(timeout=WAIT_MS)
     node = node_factory(definitions={"kinds": DEFINITION})
-    browser = Browser(chromium)
+    browser = Browser(chromium, wait_ms=WAIT_MS, http_errors=True)
     shots = Screens(screenshots)
     host = browser.open(f"{node.http_url}/host", BIG_SCREEN, "host")
     quiz_id = create_quiz(host, node.token, "kinds")
@@ -310,7 +268,7 @@ def test_question_on_the_big_screen_only_and_ranks_at_the_end(node_factory, chro
 
     expect.set_options(timeout=WAIT_MS)
     node = node_factory(definitions={"big-only": BIG_SCREEN_ONLY})
-    browser = Browser(chromium)
+    browser = Browser(chromium, wait_ms=WAIT_MS, http_errors=True)
     shots = Screens(screenshots)
     host = browser.open(f"{node.http_url}/host", BIG_SCREEN, "host")
     quiz_id = create_quiz(host, node.token, "big-only")

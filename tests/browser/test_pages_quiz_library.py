@@ -23,9 +23,7 @@ import pytest
 import trio
 
 from quizd.client import connect
-from tests.browser.conftest import needs_chromium
-from tests.browser.test_pages_host_setup import UNNAMED
-from tests.browser.test_pages_play_a_quiz import BIG_SCREEN, WAIT_MS, Browser, Screens, on_screen
+from tests.browser.browserkit import BIG_SCREEN, UNNAMED, WAIT_MS, Browser, Screens, needs_chromium, on_screen
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
 
@@ -37,14 +35,19 @@ ANSWERS = {
     "Ann": [{"choice": 0}, {"choice": 0}, {"text": "  canberra "}, {"value": 1969}],
     "Ben": [{"choice": 1}, {"choice": 1}, {"text": "Sydney"}, {"value": 1990}],
 }
-CSV_HEADER = ("rank,name,participant_id,score,correct_count,"
-              + ",".join(f"q{n}_answer,q{n}_correct,q{n}_points,q{n}_ms" for n in range(1, 5)))
+CSV_HEADER = "rank,name,participant_id,score,correct_count," + ",".join(
+    f"q{n}_answer,q{n}_correct,q{n}_points,q{n}_ms" for n in range(1, 5)
+)
 
 
 def api(http_url: str, token: str, method: str, path: str, body: Any = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{http_url}{path}", data=data, method=method,
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{http_url}{path}",
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read() or b"null")
 
@@ -189,8 +192,7 @@ def test_a_teacher_writes_a_quiz_plays_it_and_reads_its_report(node_factory, chr
     expect(summary).to_contain_text("2 problems")
     expect(host.locator("#editor-summary-list li")).to_have_count(2)
     # Each problem sits at its field: aria-invalid, and a message the field names.
-    for field, words in ((host.locator("#ed-title"), "must not be empty"),
-                         (fourth.locator(".slider-answer"), "step")):
+    for field, words in ((host.locator("#ed-title"), "must not be empty"), (fourth.locator(".slider-answer"), "step")):
         expect(field).to_have_attribute("aria-invalid", "true")
         described = field.get_attribute("aria-describedby") or ""
         message = host.locator(f"#{described.split()[-1]}")
@@ -221,8 +223,13 @@ def test_a_teacher_writes_a_quiz_plays_it_and_reads_its_report(node_factory, chr
 
     # Back in the library it is editable; one made over the API meanwhile is deletable,
     # after an inline confirmation.
-    api(node.http_url, node.token, "POST", "/api/definitions",
-        {"id": "throwaway", "title": "Throwaway", "questions": [{"text": "Q?", "choices": ["a", "b"], "answer": 0}]})
+    api(
+        node.http_url,
+        node.token,
+        "POST",
+        "/api/definitions",
+        {"id": "throwaway", "title": "Throwaway", "questions": [{"text": "Q?", "choices": ["a", "b"], "answer": 0}]},
+    )
     host.click("#editor-cancel")
     on_screen(host, "library")
     throwaway = host.locator('#definitions-table tr[data-definition-id="throwaway"]')
@@ -254,8 +261,9 @@ def test_a_teacher_writes_a_quiz_plays_it_and_reads_its_report(node_factory, chr
     expect(host.locator("#editor-saved")).to_have_text("Saved: version 2")
 
     # Two players play it over the WebSocket.
-    created = api(node.http_url, node.token, "POST", "/api/quizzes",
-                  {"definitionId": "editor-quiz", "quizId": "editor-run"})
+    created = api(
+        node.http_url, node.token, "POST", "/api/quizzes", {"definitionId": "editor-quiz", "quizId": "editor-run"}
+    )
     play(node.ws_url, "editor-run", created["hostToken"])
     wait_for_history(node.http_url, node.token, "editor-run")
 
@@ -313,8 +321,10 @@ def test_a_teacher_writes_a_quiz_plays_it_and_reads_its_report(node_factory, chr
     shots.shoot(host, "editor-360px")
 
     # The admin token lives in the tab's memory and nowhere a page keeps things.
-    kept = host.evaluate("() => JSON.stringify([{...sessionStorage}, {...localStorage}, location.href, "
-                         "document.cookie, document.documentElement.outerHTML])")
+    kept = host.evaluate(
+        "() => JSON.stringify([{...sessionStorage}, {...localStorage}, location.href, "
+        "document.cookie, document.documentElement.outerHTML])"
+    )
     assert node.token not in kept
     # The browser itself logs the 422 it was sent; nothing else may show up.
     assert [e for e in browser.errors if "422" not in e] == []

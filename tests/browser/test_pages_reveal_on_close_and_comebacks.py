@@ -124,7 +124,7 @@ def test_reveal_on_close_late_joiners_and_reloads(node_factory, chromium, screen
     expect(ben.locator("#question-text")).to_have_text("'Give up' means...")
     expect(ben.locator('#choices .choice[data-choice="0"]')).to_contain_text("stop trying")
     expect(ben.locator("#answer-result")).to_have_attribute("data-correct", "false")
-    expect(ben.locator("#distribution li[data-choice=\"2\"]")).to_have_attribute("data-count", "1")
+    expect(ben.locator('#distribution li[data-choice="2"]')).to_have_attribute("data-count", "1")
     shots.shoot(ben, "player-reveal-after-reload")
 
     # The host ends the quiz (End asks first): final standings everywhere.

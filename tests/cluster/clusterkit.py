@@ -54,8 +54,9 @@ def lease(client: redis.Redis, quiz_id: str) -> tuple[str, int] | None:
     return node, int(rest.rpartition("|")[2])
 
 
-async def wait_lease(client: redis.Redis, quiz_id: str, want: Callable[[tuple[str, int] | None], bool],
-                     timeout: float = 15.0) -> tuple[str, int] | None:
+async def wait_lease(
+    client: redis.Redis, quiz_id: str, want: Callable[[tuple[str, int] | None], bool], timeout: float = 15.0
+) -> tuple[str, int] | None:
     with trio.fail_after(timeout):
         while True:
             try:
@@ -162,22 +163,22 @@ async def resume(stack: AsyncExitStack, urls: list[str], quiz_id: str, token: st
     # A plain deadline, not a cancel scope: connections entered here outlive this call.
     deadline = trio.current_time() + 20
     while trio.current_time() < deadline:
-            for url in urls:
-                try:
-                    conn: QuizConnection = await stack.enter_async_context(connect(url))
-                except OSError:
-                    continue
-                msg_id = await conn.send("join", {"quizId": quiz_id, key: token})
-                with trio.fail_after(10):
-                    while True:
-                        reply = await conn.recv()
-                        if reply.get("re") == msg_id:
-                            break
-                if reply["type"] == "joined":
-                    return conn, reply
-                assert reply["payload"]["code"] == "server_busy", reply
-                await conn.close()
-                await trio.sleep(reply["payload"].get("details", {}).get("retryAfterMs", 200) / 1000)
+        for url in urls:
+            try:
+                conn: QuizConnection = await stack.enter_async_context(connect(url))
+            except OSError:
+                continue
+            msg_id = await conn.send("join", {"quizId": quiz_id, key: token})
+            with trio.fail_after(10):
+                while True:
+                    reply = await conn.recv()
+                    if reply.get("re") == msg_id:
+                        break
+            if reply["type"] == "joined":
+                return conn, reply
+            assert reply["payload"]["code"] == "server_busy", reply
+            await conn.close()
+            await trio.sleep(reply["payload"].get("details", {}).get("retryAfterMs", 200) / 1000)
     raise AssertionError(f"could not resume within 20 s on {urls}")
 
 

@@ -224,8 +224,14 @@ class Participant:
                     errors.append((url, f"closed {closed.code} while joining"))
                     self.attempts.append((url, sent, trio.current_time() - sent, f"closed {closed.code}"))
                     continue
-                self.attempts.append((url, sent, trio.current_time() - sent,
-                                      reply["type"] if reply["type"] == "joined" else reply["payload"]))
+                self.attempts.append(
+                    (
+                        url,
+                        sent,
+                        trio.current_time() - sent,
+                        reply["type"] if reply["type"] == "joined" else reply["payload"],
+                    )
+                )
                 if reply["type"] == "joined":
                     self.joined = reply["payload"]
                     self.resumes.append((url, trio.current_time(), reply["payload"]))

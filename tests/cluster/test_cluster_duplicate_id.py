@@ -44,8 +44,10 @@ async def test_a_second_process_with_the_same_node_id_is_refused(redis_server, n
     log = second.log()
     assert "already runs as node id" in log
     errors = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-    assert any(e.get("level") in ("error", "ERROR") and "refusing to join" in e.get("message", e.get("msg", ""))
-               for e in errors), log
+    assert any(
+        e.get("level") in ("error", "ERROR") and "refusing to join" in e.get("message", e.get("msg", ""))
+        for e in errors
+    ), log
 
     # The first process is untouched: one member, the same lease token, still serving.
     assert client.zrange("quizd:members", 0, -1) == [first.node_id.encode()]

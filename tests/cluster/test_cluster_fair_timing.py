@@ -76,8 +76,10 @@ async def test_a_frame_queued_on_a_remote_gateway_is_timed_from_its_real_handoff
         # Points say the elapsed time to 10 ms (the 1st answer: no streak bonus).
         points = message["payload"]["points"]
         elapsed = [e for e in range(LIMIT_MS + 1) if time_points(1000, LIMIT_MS, e) == points]
-        print(f"\nread from +{read_from_ms - started_ms:.0f} ms, answered +{sent_ms - started_ms:.0f} ms, "
-              f"elapsed {elapsed[0]}..{elapsed[-1]} ms")
+        print(
+            f"\nread from +{read_from_ms - started_ms:.0f} ms, answered +{sent_ms - started_ms:.0f} ms, "
+            f"elapsed {elapsed[0]}..{elapsed[-1]} ms"
+        )
         # From its real hand-off (at read_from_ms or later), not from startedAt ...
         assert elapsed[0] <= sent_ms - read_from_ms + 250, elapsed
         # ... and never from later than startedAt + slack.

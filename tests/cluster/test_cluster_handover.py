@@ -69,8 +69,10 @@ async def test_a_node_joining_mid_quiz_takes_over_its_quiz(redis_server, node_fa
         await all_of(*[p.resume for p in [host, *players]])
         resumed = clock()
         moved = await wait_lease(redis_server.client(), quiz_id, lambda v: v is not None and v[0] == "test-node-2")
-        print(f"\nnode joined after {started:.2f} s; players closed (1012) {closed - started:.2f} s after it was"
-              f" ready, all resumed {resumed - started:.2f} s after; lease now {moved}")
+        print(
+            f"\nnode joined after {started:.2f} s; players closed (1012) {closed - started:.2f} s after it was"
+            f" ready, all resumed {resumed - started:.2f} s after; lease now {moved}"
+        )
         assert moved[1] == before[1] + 1  # a new epoch on the new owner
         for p in players:
             payload = p.joined
@@ -124,8 +126,10 @@ async def test_sigterm_drain_of_the_owner_hands_the_quiz_over(redis_server, node
         exit_code = await wait_exit(owner)
         exited = clock()
         new = lease(redis_server.client(), quiz_id)
-        print(f"\nSIGTERM -> players closed (1012) {closed:.2f} s, all resumed {resumed:.2f} s, "
-              f"owner exited {exited:.2f} s (drain_timeout_s=2); lease now {new}")
+        print(
+            f"\nSIGTERM -> players closed (1012) {closed:.2f} s, all resumed {resumed:.2f} s, "
+            f"owner exited {exited:.2f} s (drain_timeout_s=2); lease now {new}"
+        )
         assert exit_code == 0
         assert new is not None and new[0] in {n.node_id for n in survivors} and new[1] == 2
         for p in players:
@@ -203,8 +207,9 @@ async def test_a_resume_racing_a_hand_over_is_told_to_retry_not_that_the_quiz_en
         await nursery.start(proxy.run)
         slow = {"redis_url": proxy.url, "heartbeat_ms": 200, "node_timeout_ms": 3000}
         owner = await start_node(node_factory, definitions=QUIZ, cluster=slow, node={"drain_timeout_s": 0})
-        other = await start_node(node_factory, definitions=QUIZ, node={"drain_timeout_s": 0},
-                                 cluster={**slow, "redis_url": redis_server.url})
+        other = await start_node(
+            node_factory, definitions=QUIZ, node={"drain_timeout_s": 0}, cluster={**slow, "redis_url": redis_server.url}
+        )
         for node in (owner, other):
             await wait_members(ControlClient(node.http_url, node.token), 2)
         quiz_id = pick_quiz_id("race", lambda q: ring_owner(q, node_ids(2)) == owner.node_id)

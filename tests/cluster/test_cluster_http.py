@@ -26,8 +26,10 @@ async def http_error(call) -> tuple[int, str]:
 
 
 async def test_the_http_api_answers_the_same_from_every_node(redis_server, node_factory):
-    nodes = [node_factory(definitions=QUIZ, node={"drain_timeout_s": 0}, **cluster_tables(redis_server.url))
-             for _ in range(3)]
+    nodes = [
+        node_factory(definitions=QUIZ, node={"drain_timeout_s": 0}, **cluster_tables(redis_server.url))
+        for _ in range(3)
+    ]
     controls = [ControlClient(n.http_url, n.token) for n in nodes]
     for control in controls:
         await wait_members(control, 3)

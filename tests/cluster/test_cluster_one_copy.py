@@ -27,8 +27,10 @@ async def no_rpc(call: RpcCall) -> None:  # pragma: no cover - one node: no rela
 
 
 async def test_a_failed_hand_over_never_leaves_two_copies(redis_server, monkeypatch, request):
-    config = Config(node=NodeSection(id="n1"),
-                    cluster=ClusterSection(redis_url=redis_server.url, heartbeat_ms=100, node_timeout_ms=1000))
+    config = Config(
+        node=NodeSection(id="n1"),
+        cluster=ClusterSection(redis_url=redis_server.url, heartbeat_ms=100, node_timeout_ms=1000),
+    )
     manager = ClusterManager(config, GameSettings(), None, no_rpc)
     # The manager never closes its RedisPort (a node's process exit does); here the
     # test owns it, or its pooled sockets wait for the garbage collector.

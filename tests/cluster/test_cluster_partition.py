@@ -55,8 +55,9 @@ async def partitioned_setup(redis_server, node_factory, nursery: trio.Nursery, p
     # (drain_timeout_s = 0: nothing here tests the drain window, and teardown is quicker.)
     old_tables.setdefault("node", {"drain_timeout_s": 0})
     old = await start_node(node_factory, definitions=QUIZ, **cluster_tables(proxy.url), **old_tables)
-    new = await start_node(node_factory, definitions=QUIZ, node={"drain_timeout_s": 0},
-                           **cluster_tables(redis_server.url))
+    new = await start_node(
+        node_factory, definitions=QUIZ, node={"drain_timeout_s": 0}, **cluster_tables(redis_server.url)
+    )
     for node in (old, new):
         await wait_members(ControlClient(node.http_url, node.token), 2)
     quiz_id = pick_quiz_id(prefix, lambda q: ring_owner(q, node_ids(2)) == old.node_id)
@@ -75,13 +76,17 @@ async def partitioned_setup(redis_server, node_factory, nursery: trio.Nursery, p
     return proxy, old, new, quiz_id, urls, host, ann, bob, cat
 
 
-@pytest.mark.parametrize(("mode", "cat_answers"), [("reset", False), ("blackhole", False), ("blackhole", True)],
-                         ids=["reset-idle", "blackhole-idle", "blackhole-answer-during-cut"])
+@pytest.mark.parametrize(
+    ("mode", "cat_answers"),
+    [("reset", False), ("blackhole", False), ("blackhole", True)],
+    ids=["reset-idle", "blackhole-idle", "blackhole-answer-during-cut"],
+)
 async def test_a_partitioned_owner_is_replaced_and_fenced(redis_server, node_factory, mode, cat_answers):
     r = redis_server.client()
     async with trio.open_nursery() as nursery:
         proxy, old, new, quiz_id, urls, host, ann, bob, cat = await partitioned_setup(
-            redis_server, node_factory, nursery, f"cut-{mode}")
+            redis_server, node_factory, nursery, f"cut-{mode}"
+        )
         old_control = ControlClient(old.http_url, old.token)
         ann_score = (await ann.answer("q0", 0))["score"]
         assert ann_score > 0
@@ -111,8 +116,10 @@ async def test_a_partitioned_owner_is_replaced_and_fenced(redis_server, node_fac
             await p.resume()
         resumed = clock()
         taken = lease(r, quiz_id)
-        print(f"\n[{mode}] cut -> players on the other node closed (1012) {gone:.2f} s, resumed on the new "
-              f"owner {resumed:.2f} s; lease {taken}")
+        print(
+            f"\n[{mode}] cut -> players on the other node closed (1012) {gone:.2f} s, resumed on the new "
+            f"owner {resumed:.2f} s; lease {taken}"
+        )
         assert taken == (new.node_id, 2)
         assert ann.joined["score"] == ann_score and ann.joined["question"]["answered"] is True
         bob_ack = await bob.answer("q0", 1)  # acknowledged by the new owner, after the cut
@@ -177,7 +184,8 @@ async def test_idle_players_of_a_partitioned_owner_are_sent_away_without_waiting
     has nothing to write: its local players would otherwise sit on a frozen copy."""
     async with trio.open_nursery() as nursery:
         proxy, _old, new, quiz_id, _urls, _host, _ann, _bob, cat = await partitioned_setup(
-            redis_server, node_factory, nursery, "zombie")
+            redis_server, node_factory, nursery, "zombie"
+        )
         await trio.sleep(QUIET_S)
         clock = Stopwatch()
         proxy.cut("reset")
@@ -195,8 +203,10 @@ async def test_idle_players_of_a_partitioned_owner_are_sent_away_without_waiting
             await cat.wait_closed(timeout=10)
         print(f"\ncut; taken over at {taken:.2f} s; Cat closed {code} by {waited:.2f} s; healed then")
         nursery.cancel_scope.cancel()
-    assert code is not None, (f"Cat still connected to the cut-off owner {waited:.1f} s after the cut "
-                              f"(the quiz was taken over at {taken:.1f} s)")
+    assert code is not None, (
+        f"Cat still connected to the cut-off owner {waited:.1f} s after the cut "
+        f"(the quiz was taken over at {taken:.1f} s)"
+    )
     assert int(code) == 1012
 
 
@@ -207,7 +217,8 @@ async def test_sigterm_of_an_owner_cut_off_from_redis_still_drains_promptly(redi
     async with trio.open_nursery() as nursery:
         # drain_timeout_s = 0: the hand-over starts at once, while the lease is still valid.
         proxy, old, _new, _quiz_id, _urls, _host, _ann, _bob, cat = await partitioned_setup(
-            redis_server, node_factory, nursery, "cutdrain", node={"drain_timeout_s": 0})
+            redis_server, node_factory, nursery, "cutdrain", node={"drain_timeout_s": 0}
+        )
         await trio.sleep(QUIET_S)
         clock = Stopwatch()
         proxy.cut("reset")
@@ -233,7 +244,8 @@ async def test_an_owner_paused_past_its_lease_is_fenced_when_it_wakes(redis_serv
     r = redis_server.client()
     async with trio.open_nursery() as nursery:
         _proxy, old, new, quiz_id, urls, host, ann, bob, cat = await partitioned_setup(
-            redis_server, node_factory, nursery, "pause")
+            redis_server, node_factory, nursery, "pause"
+        )
         old_control = ControlClient(old.http_url, old.token)
         ann_score = (await ann.answer("q0", 0))["score"]
         await trio.sleep(QUIET_S)
@@ -265,8 +277,10 @@ async def test_an_owner_paused_past_its_lease_is_fenced_when_it_wakes(redis_serv
             while not cat_reply:
                 await trio.sleep(0.05)
         fenced = await metric(old_control, *FENCED) - fenced_before
-        print(f"\nSIGSTOP; taken over {taken} at {took:.2f} s; SIGCONT at {woke:.2f} s; Cat's answer to the "
-              f"old owner got {cat_reply}; fenced writes refused {fenced:.0f}")
+        print(
+            f"\nSIGSTOP; taken over {taken} at {took:.2f} s; SIGCONT at {woke:.2f} s; Cat's answer to the "
+            f"old owner got {cat_reply}; fenced writes refused {fenced:.0f}"
+        )
         assert cat_reply == [1012], cat_reply  # no ack from the stale owner, sent to resume
         assert fenced > 0  # the stale owner did try to write, and Redis refused
         stored = snapshot_participants(r, quiz_id)

@@ -17,8 +17,12 @@ async def test_one_quiz_played_across_three_nodes(redis_server, node_factory):
     created = await controls[1].create_quiz("q", quiz_id="spread")
     listed = await controls[2].quiz("spread")
     assert listed["node"] in {n.node_id for n in nodes}
-    async with connect(nodes[0].ws_url) as host, connect(nodes[0].ws_url) as a, \
-            connect(nodes[1].ws_url) as b, connect(nodes[2].ws_url) as c:
+    async with (
+        connect(nodes[0].ws_url) as host,
+        connect(nodes[0].ws_url) as a,
+        connect(nodes[1].ws_url) as b,
+        connect(nodes[2].ws_url) as c,
+    ):
         assert (await host.join("spread", hostToken=created["hostToken"]))["type"] == "joined"
         for conn, name in ((a, "Ann"), (b, "Bob"), (c, "Cat")):
             reply = await conn.join("spread", name=name)

@@ -15,8 +15,15 @@ QUIZ = {"q": quiz_toml("q", questions=2, reveal_ms=60000, time_limit_ms=60000)}
 
 
 async def test_the_owner_node_applies_its_cap(redis_server, node_factory):
-    nodes = [node_factory(definitions=QUIZ, node={"drain_timeout_s": 0}, quizzes={"max_quizzes": 1},
-                          **cluster_tables(redis_server.url)) for _ in range(2)]
+    nodes = [
+        node_factory(
+            definitions=QUIZ,
+            node={"drain_timeout_s": 0},
+            quizzes={"max_quizzes": 1},
+            **cluster_tables(redis_server.url),
+        )
+        for _ in range(2)
+    ]
     controls = [ControlClient(n.http_url, n.token) for n in nodes]
     for control in controls:
         await wait_members(control, 2)
@@ -29,7 +36,8 @@ async def test_the_owner_node_applies_its_cap(redis_server, node_factory):
     await controls[0].create_quiz("q", quiz_id=owned_by(ids[1], "first"))
     for via, prefix in ((0, "second"), (1, "third")):
         status, body = await controls[via].request(
-            "POST", "/api/quizzes", {"definitionId": "q", "quizId": owned_by(ids[1], prefix)})
+            "POST", "/api/quizzes", {"definitionId": "q", "quizId": owned_by(ids[1], prefix)}
+        )
         assert status == 503, body
         assert body["error"]["code"] == "server_busy"
         assert body["error"]["details"]["retryAfterMs"] > 0

@@ -38,8 +38,9 @@ BLIP_LEASE_MS = 2000
 OUTAGE_S = 2.0  # with the default lease of these tests, 1 s
 
 
-async def start_quiz(redis_srv: PersistentRedis, node_factory, nursery: trio.Nursery, prefix: str,
-                     node_timeout_ms: int = 1000):
+async def start_quiz(
+    redis_srv: PersistentRedis, node_factory, nursery: trio.Nursery, prefix: str, node_timeout_ms: int = 1000
+):
     """Two nodes, a quiz owned by test-node-0, the host and Bob/Cat on node 1, Ann/Dan on node 0."""
     tables = cluster_tables(redis_srv.url)
     tables["cluster"]["node_timeout_ms"] = node_timeout_ms
@@ -65,8 +66,9 @@ async def finish(nodes, quiz_id: str, host: Participant, players: dict[str, Part
     """Everybody answers what they have not, the quiz ends, the results keep every ack."""
     for index in range(2):
         qid = f"q{index}"
-        await all_of(*[lambda p=p, qid=qid, index=index: p.answer(qid, index % 4)
-                       for p in players.values() if qid not in p.acks])
+        await all_of(
+            *[lambda p=p, qid=qid, index=index: p.answer(qid, index % 4) for p in players.values() if qid not in p.acks]
+        )
         await host.host_next(index, "reveal")
         await host.host_next(index, "question" if index == 0 else "ended")
     for p in players.values():
@@ -76,15 +78,18 @@ async def finish(nodes, quiz_id: str, host: Participant, players: dict[str, Part
     results = await ControlClient(nodes[1].http_url, nodes[1].token).results(quiz_id)
     scores = {e["name"]: e["score"] for e in results["leaderboard"]}
     assert scores == {name: p.score for name, p in players.items()}, (
-        scores, {name: p.acks for name, p in players.items()})
+        scores,
+        {name: p.acks for name, p in players.items()},
+    )
 
 
 async def test_a_short_redis_blip_only_delays_the_acks(persistent_redis, node_factory):
     async with trio.open_nursery() as nursery:
         # A lease (node_timeout_ms) of 2 s: the 0.5 s blip is clearly shorter, whatever the
         # scheduling delays of a busy test machine.
-        nodes, quiz_id, host, players = await start_quiz(persistent_redis, node_factory, nursery, "blip",
-                                                         node_timeout_ms=BLIP_LEASE_MS)
+        nodes, quiz_id, host, players = await start_quiz(
+            persistent_redis, node_factory, nursery, "blip", node_timeout_ms=BLIP_LEASE_MS
+        )
         ann, bob, dan = players["Ann"], players["Bob"], players["Dan"]
         acked_before = (await ann.answer("q0", 0))["score"]
 
@@ -100,13 +105,15 @@ async def test_a_short_redis_blip_only_delays_the_acks(persistent_redis, node_fa
             back = clock()
 
         dan_ack, bob_ack, _ = await all_of(
-            lambda: dan.answer("q0", 0),   # a local participant of the owner
-            lambda: bob.answer("q0", 1),   # relayed from the other node
+            lambda: dan.answer("q0", 0),  # a local participant of the owner
+            lambda: bob.answer("q0", 1),  # relayed from the other node
             restart,
         )
         dan_at, bob_at = dan.ack_log[-1][0], bob.ack_log[-1][0]
-        print(f"\nRedis down {killed:.3f}..{back:.3f} s; Dan's ack at +{dan_at - clock.start:.3f} s, "
-              f"Bob's at +{bob_at - clock.start:.3f} s")
+        print(
+            f"\nRedis down {killed:.3f}..{back:.3f} s; Dan's ack at +{dan_at - clock.start:.3f} s, "
+            f"Bob's at +{bob_at - clock.start:.3f} s"
+        )
         assert dan_ack["correct"] and not bob_ack["correct"]
         # Acknowledged only once Redis was back (the answer had to be durable first) ...
         assert min(dan_at, bob_at) - clock.start >= back - 0.05
@@ -155,10 +162,16 @@ async def test_a_redis_outage_longer_than_the_lease_moves_everyone_without_losin
         await all_of(*[p.resume for p in [host, ann, bob, players["Cat"]]])
         resumed = clock()
         now_lease = lease(persistent_redis.client(), quiz_id)
-        attempts = {p.name: [(round(clock.at(t), 2), o if o == "joined" else o.get("message", o))
-                             for _u, t, _took, o in p.attempts] for p in [host, *players.values()]}
-        print(f"\nRedis down 0..{back:.2f} s; all closed with 1012; Dan acknowledged at {dan_at:.2f} s; "
-              f"all resumed at {resumed:.2f} s; lease now {now_lease}; resume attempts {attempts}")
+        attempts = {
+            p.name: [
+                (round(clock.at(t), 2), o if o == "joined" else o.get("message", o)) for _u, t, _took, o in p.attempts
+            ]
+            for p in [host, *players.values()]
+        }
+        print(
+            f"\nRedis down 0..{back:.2f} s; all closed with 1012; Dan acknowledged at {dan_at:.2f} s; "
+            f"all resumed at {resumed:.2f} s; lease now {now_lease}; resume attempts {attempts}"
+        )
         assert now_lease is not None and now_lease[1] > 1
         for p in [host, *players.values()]:
             for _url, at, _joined in p.resumes:

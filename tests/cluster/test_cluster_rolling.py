@@ -64,9 +64,11 @@ async def test_rolling_restart_of_every_node_keeps_every_ack(redis_server, node_
             started = clock()
             await host.host_next(step, "reveal")
             await host.host_next(step, "question")
-            print(f"\nstep {step}: {victim.node_id} (owner before: {owner_before}) drained and exited 0 in "
-                  f"{drained:.2f} s, {replacement.node_id} ready at {started:.2f} s, quiz at question "
-                  f"{host.question_index} on {lease(redis_server.client(), 'rolling')} at {clock():.2f} s")
+            print(
+                f"\nstep {step}: {victim.node_id} (owner before: {owner_before}) drained and exited 0 in "
+                f"{drained:.2f} s, {replacement.node_id} ready at {started:.2f} s, quiz at question "
+                f"{host.question_index} on {lease(redis_server.client(), 'rolling')} at {clock():.2f} s"
+            )
             for p in players:
                 p.check_resumes()  # a resume never shows less than what was acknowledged before it
 
@@ -80,9 +82,11 @@ async def test_rolling_restart_of_every_node_keeps_every_ack(redis_server, node_
         results = await ControlClient(live[-1].http_url, live[-1].token).results("rolling")
         scores = {e["name"]: e["score"] for e in results["leaderboard"]}
         busy = {p.name: len(p.busy_replies) for p in [host, *players] if p.busy_replies}
-        print(f"rolling restart of 3 nodes: {total():.2f} s; closes per player: "
-              f"{ {p.name: [int(c) for c in p.closes] for p in [host, *players]} }; "
-              f"commands answered server_busy during a move: {busy or 'none'}")
+        print(
+            f"rolling restart of 3 nodes: {total():.2f} s; closes per player: "
+            f"{ {p.name: [int(c) for c in p.closes] for p in [host, *players]} }; "
+            f"commands answered server_busy during a move: {busy or 'none'}"
+        )
         assert scores == {p.name: p.score for p in players}, (scores, {p.name: p.acks for p in players})
         for p in players:
             assert sorted(p.acks) == [f"q{i}" for i in range(QUESTIONS)]

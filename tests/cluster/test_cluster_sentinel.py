@@ -101,7 +101,9 @@ async def finish(control: ControlClient, quiz_id: str, host: Participant, player
     results = await control.results(quiz_id)
     scores = {e["name"]: e["score"] for e in results["leaderboard"]}
     assert scores == {name: p.score for name, p in players.items()}, (
-        scores, {name: p.acks for name, p in players.items()})
+        scores,
+        {name: p.acks for name, p in players.items()},
+    )
     for participant in [host, *players.values()]:
         await participant.close()
 
@@ -127,9 +129,11 @@ async def test_a_primary_killed_mid_question_loses_no_acknowledged_answer(sentin
         promoted_at = clock()
         assert new_port != old_port and len(during) == 3
         closes = {p.name: p.closes for p in [host, *players.values()]}
-        print(f"\nprimary killed at 0; replica {new_port} promoted by {promoted_at:.2f} s; "
-              f"play resumed (every answer sent during the failover acknowledged) at {resumed_at:.2f} s; "
-              f"closes {closes}")
+        print(
+            f"\nprimary killed at 0; replica {new_port} promoted by {promoted_at:.2f} s; "
+            f"play resumed (every answer sent during the failover acknowledged) at {resumed_at:.2f} s; "
+            f"closes {closes}"
+        )
 
         # The old primary returns empty and Sentinel makes it a replica of the new one.
         await trio.to_thread.run_sync(group.servers[old_port].start)
@@ -169,8 +173,10 @@ async def test_a_promotion_during_the_takeover_of_a_killed_owners_quiz(sentinel_
         with group.primary_client() as new_primary:
             holder = lease(new_primary, quiz_id)
             stored = snapshot_participants(new_primary, quiz_id)
-        print(f"\nowner and primary killed at 0; replica {new_port} promoted; quiz taken over by {holder}; "
-              f"every answer sent meanwhile acknowledged by {resumed_at:.2f} s")
+        print(
+            f"\nowner and primary killed at 0; replica {new_port} promoted; quiz taken over by {holder}; "
+            f"every answer sent meanwhile acknowledged by {resumed_at:.2f} s"
+        )
         assert holder is not None and holder[0] != "test-node-0"
         for name in before:
             assert stored[name]["score"] == players[name].score, (name, stored[name], players[name].acks)

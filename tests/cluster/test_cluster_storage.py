@@ -21,12 +21,14 @@ QUIZ = {"q": quiz_toml("q", questions=3, reveal_ms=200, time_limit_ms=60000)}
 
 
 def storage_tables(redis_url: str, pg_url: str, linger_s: float, flush_ms: int = 100) -> dict:
-    return {**cluster_tables(redis_url), "storage": {"url": pg_url, "answer_flush_ms": flush_ms},
-            "quizzes": {"results_dir": "", "linger_s": linger_s}}
+    return {
+        **cluster_tables(redis_url),
+        "storage": {"url": pg_url, "answer_flush_ms": flush_ms},
+        "quizzes": {"results_dir": "", "linger_s": linger_s},
+    }
 
 
-async def test_a_quiz_ended_on_one_node_is_reported_by_the_other_after_a_kill(
-        redis_server, node_factory, pg_url: str):
+async def test_a_quiz_ended_on_one_node_is_reported_by_the_other_after_a_kill(redis_server, node_factory, pg_url: str):
     nodes = [node_factory(definitions=QUIZ, **storage_tables(redis_server.url, pg_url, 0.5)) for _ in range(2)]
     controls = [ControlClient(n.http_url, n.token) for n in nodes]
     for control in controls:
@@ -52,8 +54,7 @@ async def test_a_quiz_ended_on_one_node_is_reported_by_the_other_after_a_kill(
 async def test_a_takeover_mid_quiz_loses_and_duplicates_nothing(redis_server, node_factory, pg_url: str):
     # Batches every 5 s: the owner dies before it wrote anything, so what it acknowledged
     # reaches the database only through the survivor's replay of the restored quiz.
-    nodes = [node_factory(definitions=QUIZ, **storage_tables(redis_server.url, pg_url, 30, 5000))
-             for _ in range(2)]
+    nodes = [node_factory(definitions=QUIZ, **storage_tables(redis_server.url, pg_url, 30, 5000)) for _ in range(2)]
     controls = [ControlClient(n.http_url, n.token) for n in nodes]
     for control in controls:
         await wait_members(control, 2)
@@ -88,5 +89,8 @@ async def test_a_takeover_mid_quiz_loses_and_duplicates_nothing(redis_server, no
     assert acked == 9
     assert kept["counts"] == {"quizzes": 1, "players": 3, "answers": acked, "question_results": 3}
     assert kept["quizzes"][quiz_id].node in ids  # whichever wrote it first; nothing twice
-    assert {name: p.score for name, p in kept["players"].items()} == \
-        {e["name"]: e["score"] for e in results["leaderboard"]} == {p.name: p.score for p in players}
+    assert (
+        {name: p.score for name, p in kept["players"].items()}
+        == {e["name"]: e["score"] for e in results["leaderboard"]}
+        == {p.name: p.score for p in players}
+    )

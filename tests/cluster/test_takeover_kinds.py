@@ -13,7 +13,8 @@ from quizd.client import ControlClient, QuizConnection, connect
 from tests.cluster.clusterkit import cluster_tables, resume, wait_closed, wait_members
 from tests.nodekit import RunningNode
 
-QUIZ = {"kinds": """
+QUIZ = {
+    "kinds": """
 id = "kinds"
 title = "Kinds"
 reveal = "on_close"
@@ -32,7 +33,8 @@ kind = "type_answer"
 text = "Capital of Australia?"
 accepted = ["Canberra"]
 typo_tolerance = true
-"""}
+"""
+}
 
 
 async def kill_owner(controls: list[ControlClient], nodes: list[RunningNode]) -> list[RunningNode]:
@@ -48,8 +50,9 @@ async def kill_owner(controls: list[ControlClient], nodes: list[RunningNode]) ->
     return [n for n in nodes if n is not owner and n.process.poll() is None]
 
 
-async def resume_all(stack: AsyncExitStack, players: dict[str, tuple[QuizConnection, str]],
-                     alive: list[RunningNode]) -> dict[str, tuple[QuizConnection, dict[str, Any]]]:
+async def resume_all(
+    stack: AsyncExitStack, players: dict[str, tuple[QuizConnection, str]], alive: list[RunningNode]
+) -> dict[str, tuple[QuizConnection, dict[str, Any]]]:
     resumed = {}
     for name, (conn, token) in players.items():
         assert await wait_closed(conn) in (1012, 1006)

@@ -18,8 +18,9 @@ from quizd.store.events import StoreEvent
 from quizd.store.rows import write_batch
 
 
-def _request(base_url: str, method: str, path: str, body: bytes | None,
-             headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+def _request(
+    base_url: str, method: str, path: str, body: bytes | None, headers: dict[str, str]
+) -> tuple[int, dict[str, str], bytes]:
     parts = urlsplit(base_url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
     try:
@@ -30,8 +31,9 @@ def _request(base_url: str, method: str, path: str, body: bytes | None,
         conn.close()
 
 
-async def api(node: Any, method: str, path: str, body: Any = None,
-              content_type: str = "application/json") -> tuple[int, dict[str, str], Any]:
+async def api(
+    node: Any, method: str, path: str, body: Any = None, content_type: str = "application/json"
+) -> tuple[int, dict[str, str], Any]:
     """One request with the admin token; ``body`` as bytes/str is sent as is, else as
     JSON.  Returns status, headers and the body (parsed when it is JSON)."""
     headers = {"authorization": f"Bearer {node.token}"}
@@ -39,8 +41,7 @@ async def api(node: Any, method: str, path: str, body: Any = None,
     if body is not None:
         raw = body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else orjson.dumps(body)
         headers["content-type"] = content_type
-    status, got_headers, data = await trio.to_thread.run_sync(
-        _request, node.http_url, method, path, raw, headers)
+    status, got_headers, data = await trio.to_thread.run_sync(_request, node.http_url, method, path, raw, headers)
     if got_headers.get("content-type", "").startswith("application/json") and data:
         return status, got_headers, orjson.loads(data)
     return status, got_headers, data

@@ -18,14 +18,20 @@ pytestmark = pytest.mark.e2e
 
 async def test_an_api_definition_made_on_one_node_plays_on_the_other(redis_server, pg_url, node_factory):
     tables = {**cluster_tables(redis_server.url), "storage": {"url": pg_url}}
-    nodes = [node_factory(definitions={"filed": quiz_toml("filed", questions=1)}, node={"drain_timeout_s": 0},
-                          **tables) for _ in range(2)]
+    nodes = [
+        node_factory(definitions={"filed": quiz_toml("filed", questions=1)}, node={"drain_timeout_s": 0}, **tables)
+        for _ in range(2)
+    ]
     controls = [ControlClient(n.http_url, n.token) for n in nodes]
     for control in controls:
         await wait_members(control, 2)
 
-    body = {"id": "shared", "title": "Made on node 0", "countdown_ms": 0,
-            "questions": [{"text": "Shared?", "choices": ["yes", "no"], "answer": 0}]}
+    body = {
+        "id": "shared",
+        "title": "Made on node 0",
+        "countdown_ms": 0,
+        "questions": [{"text": "Shared?", "choices": ["yes", "no"], "answer": 0}],
+    }
     status, _, made = await api(nodes[0], "POST", "/api/definitions", body)
     assert status == 201 and made["version"] == 1, made
     status, _, got = await api(nodes[1], "GET", "/api/definitions/shared")

@@ -36,13 +36,17 @@ async def test_json_and_toml_round_trips_with_versions(node_factory, tmp_path):
 
     status, _, body = await api(node, "POST", "/api/definitions", definition())
     assert status == 201, body
-    assert body == {"id": "made", "version": 1, "title": "Made over the API", "questionCount": 2,
-                    "source": "api"}
+    assert body == {"id": "made", "version": 1, "title": "Made over the API", "questionCount": 2, "source": "api"}
     status, _, got = await api(node, "GET", "/api/definitions/made")
     assert status == 200
     assert got["version"] == 1 and got["source"] == "api" and got["reveal"] == "on_close"
-    assert got["questions"][1] == {"text": "Q1?", "choices": ["a", "b", "c"], "answer": 1,
-                                   "time_limit_ms": 20000, "points": 1000}
+    assert got["questions"][1] == {
+        "text": "Q1?",
+        "choices": ["a", "b", "c"],
+        "answer": 1,
+        "time_limit_ms": 20000,
+        "points": 1000,
+    }
 
     # The file's and the API's side by side in the v1 list, each with version and source.
     status, _, listed = await api(node, "GET", "/api/definitions")
@@ -53,18 +57,20 @@ async def test_json_and_toml_round_trips_with_versions(node_factory, tmp_path):
     status, _, filed = await api(node, "GET", "/api/definitions/filed")
     assert status == 200 and filed["source"] == "file" and filed["version"] == 1 and len(filed["questions"]) == 2
 
-    toml = 'id = "made"\ntitle = "Made again"\npoints = 500\n\n[[questions]]\ntext = "Only?"\n' \
-           'choices = ["x", "y"]\nanswer = 1\n'
+    toml = (
+        'id = "made"\ntitle = "Made again"\npoints = 500\n\n[[questions]]\ntext = "Only?"\n'
+        'choices = ["x", "y"]\nanswer = 1\n'
+    )
     status, _, body = await api(node, "PUT", "/api/definitions/made", toml, "application/toml; charset=utf-8")
     assert status == 200, body
     assert body["version"] == 2 and body["questionCount"] == 1 and body["title"] == "Made again"
     status, _, got = await api(node, "GET", "/api/definitions/made")
     assert got["version"] == 2 and got["questions"] == [
-        {"text": "Only?", "choices": ["x", "y"], "answer": 1, "time_limit_ms": 20000, "points": 500}]
+        {"text": "Only?", "choices": ["x", "y"], "answer": 1, "time_limit_ms": 20000, "points": 500}
+    ]
 
     # A TOML POST too.
-    status, _, body = await api(node, "POST", "/api/definitions", quiz_toml("tomled", questions=3),
-                                "application/toml")
+    status, _, body = await api(node, "POST", "/api/definitions", quiz_toml("tomled", questions=3), "application/toml")
     assert status == 201 and body["version"] == 1 and body["questionCount"] == 3, body
 
     # Delete: gone for new quizzes, and a new POST continues after the old versions.
@@ -109,8 +115,17 @@ async def test_every_problem_at_once_with_its_path(node_factory, tmp_path):
     assert body["error"]["code"] == "invalid_definition"
     problems = {p["path"]: p["problem"] for p in body["error"]["details"]["problems"]}
     assert set(problems) == {
-        "colour", "id", "title", "reveal", "questions[1].text", "questions[1].choices", "questions[2].answer",
-        "questions[3].choices", "questions[3].answer", "questions[3].points", "questions[4]",
+        "colour",
+        "id",
+        "title",
+        "reveal",
+        "questions[1].text",
+        "questions[1].choices",
+        "questions[2].answer",
+        "questions[3].choices",
+        "questions[3].answer",
+        "questions[3].points",
+        "questions[4]",
     }, problems
     assert "unknown key" in problems["colour"]
     assert "index into choices" in problems["questions[2].answer"]
@@ -121,7 +136,8 @@ async def test_every_problem_at_once_with_its_path(node_factory, tmp_path):
     assert status == 422 and body["error"]["details"]["problems"][0]["path"] == "line 2"
     status, _, body = await api(node, "POST", "/api/definitions", "[1, 2]")
     assert status == 422 and body["error"]["details"]["problems"] == [
-        {"path": "", "problem": "expected an object, got an array"}]
+        {"path": "", "problem": "expected an object, got an array"}
+    ]
     status, _, body = await api(node, "POST", "/api/definitions", "{not json")
     assert status == 422 and body["error"]["code"] == "invalid_definition"
     # A PUT's body names the definition of its URL.
@@ -176,8 +192,11 @@ async def test_without_storage_only_files_exist(node_factory):
     node = node_factory(definitions=FILES, storage={"url": "none"})
     status, _, listed = await api(node, "GET", "/api/definitions")
     assert listed == [{"id": "filed", "title": "Quiz filed", "questionCount": 2, "version": 1, "source": "file"}]
-    for method, path, body in (("POST", "/api/definitions", definition()), ("GET", "/api/history", None),
-                               ("GET", "/api/quizzes/x/report", None)):
+    for method, path, body in (
+        ("POST", "/api/definitions", definition()),
+        ("GET", "/api/history", None),
+        ("GET", "/api/quizzes/x/report", None),
+    ):
         status, _, got = await api(node, method, path, body)
         assert status == 409 and got["error"]["code"] == "storage_disabled", (method, path, got)
     assert (await api(node, "GET", "/api/definitions/made"))[0] == 404

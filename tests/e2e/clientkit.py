@@ -20,8 +20,9 @@ class RawClient:
         self.events: list[Any] = []
 
     @classmethod
-    async def connect(cls, address: str, *, rcvbuf: int | None = None, mss: int | None = None,
-                      path: str = "/ws") -> RawClient:
+    async def connect(
+        cls, address: str, *, rcvbuf: int | None = None, mss: int | None = None, path: str = "/ws"
+    ) -> RawClient:
         host, port = address.rsplit(":", 1)
         sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:  # before connect, so the window is small from the start

@@ -45,12 +45,31 @@ DEFINITIONS: dict[str, str] = {
 FAST_TABLES: dict[str, dict[str, Any]] = {"leaderboard": {"interval_ms": 100}, "node": {"drain_timeout_s": 0}}
 
 PLAYER_JOINED_KEYS = {
-    "quizId", "participantId", "resumeToken", "role", "name", "quiz",
-    "score", "streak", "rank", "participants", "leaderboard", "serverTime",
+    "quizId",
+    "participantId",
+    "resumeToken",
+    "role",
+    "name",
+    "quiz",
+    "score",
+    "streak",
+    "rank",
+    "participants",
+    "leaderboard",
+    "serverTime",
 }
 HOST_JOINED_KEYS = PLAYER_JOINED_KEYS | {"players", "playersTotal", "playersNext", "hostState"}
 QUESTION_KEYS = {
-    "questionId", "index", "total", "text", "choices", "timeLimitMs", "startedAt", "endsAt", "serverTime", "kind",
+    "questionId",
+    "index",
+    "total",
+    "text",
+    "choices",
+    "timeLimitMs",
+    "startedAt",
+    "endsAt",
+    "serverTime",
+    "kind",
 }
 ENTRY_KEYS = {"rank", "participantId", "name", "score"}
 HOST_STATE_KEYS = {"phase", "questionIndex", "participants", "connected", "answered"}

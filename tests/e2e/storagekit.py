@@ -19,8 +19,10 @@ def rows(url: str) -> dict[str, Any]:
     engine = engine_from_settings(StorageSection(url=url), None)
     try:
         with engine.connect() as c:
-            counts = {t.name: c.execute(select(func.count()).select_from(t)).scalar_one()
-                      for t in (schema.quizzes, schema.players, schema.answers, schema.question_results)}
+            counts = {
+                t.name: c.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (schema.quizzes, schema.players, schema.answers, schema.question_results)
+            }
             quizzes = {r.quiz_id: r for r in c.execute(select(schema.quizzes))}
             players = {r.name: r for r in c.execute(select(schema.players))}
         return {"counts": counts, "quizzes": quizzes, "players": players}
@@ -28,8 +30,9 @@ def rows(url: str) -> dict[str, Any]:
         engine.dispose()
 
 
-async def play(node: Any, control: ControlClient, players: int, questions: int,
-               between: Any = None, quiz_id: str | None = None) -> tuple[str, list[int]]:
+async def play(
+    node: Any, control: ControlClient, players: int, questions: int, between: Any = None, quiz_id: str | None = None
+) -> tuple[str, list[int]]:
     """A quiz played to its end; player k answers choice k % 4 (player 0 is always right on
     q0).  ``between(index)`` runs after each question's answers.  The acknowledged answers
     per player are returned with the quiz id."""
@@ -48,8 +51,9 @@ async def play(node: Any, control: ControlClient, players: int, questions: int,
         for index in range(questions):
             for k, conn in enumerate(conns):
                 question = await conn.expect("question")
-                result = await conn.request("answer", {"questionId": question["payload"]["questionId"],
-                                                       "choice": (index + k) % 4})
+                result = await conn.request(
+                    "answer", {"questionId": question["payload"]["questionId"], "choice": (index + k) % 4}
+                )
                 assert result["type"] == "answer_result", result
                 acked[k] += 1
             if between is not None:

@@ -126,8 +126,9 @@ async def test_wrong_field_types_and_missing_fields_name_the_path(quizd_node):
         await raw_error(ann, json.dumps({"type": "join", "payload": "Ann", "id": 1}), "invalid_message")
         # Exactly one of name / resumeToken / hostToken.
         await request_error(ann, "join", {"quizId": quiz.id}, "invalid_message")
-        await request_error(ann, "join", {"quizId": quiz.id, "name": "Ann", "hostToken": quiz.host_token},
-                            "invalid_message")
+        await request_error(
+            ann, "join", {"quizId": quiz.id, "name": "Ann", "hostToken": quiz.host_token}, "invalid_message"
+        )
         assert (await ann.join(quiz.id, name="Ann"))["type"] == "joined"
 
         question = await start_quiz(host, [ann, bob])
@@ -232,11 +233,38 @@ async def test_second_join_is_already_joined_and_changes_nothing(quizd_node):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "   ", "x" * 25, "\u0007", "Ann\u0007", "\u200b", "A\u200bnn", "\ue000", "\u0378", "\t\n",
-     "\u3164", "\u2800\u2800", "\u0301\u0302", "Ann\u3164"],
-    ids=["empty", "spaces", "25-code-points", "bell", "embedded-bell", "zwsp", "embedded-zwsp",
-         "private-use", "unassigned", "whitespace-controls", "hangul-filler", "braille-blank", "only-marks",
-         "hidden-filler"],
+    [
+        "",
+        "   ",
+        "x" * 25,
+        "\u0007",
+        "Ann\u0007",
+        "\u200b",
+        "A\u200bnn",
+        "\ue000",
+        "\u0378",
+        "\t\n",
+        "\u3164",
+        "\u2800\u2800",
+        "\u0301\u0302",
+        "Ann\u3164",
+    ],
+    ids=[
+        "empty",
+        "spaces",
+        "25-code-points",
+        "bell",
+        "embedded-bell",
+        "zwsp",
+        "embedded-zwsp",
+        "private-use",
+        "unassigned",
+        "whitespace-controls",
+        "hangul-filler",
+        "braille-blank",
+        "only-marks",
+        "hidden-filler",
+    ],
 )
 async def test_invalid_names_are_name_invalid(quizd_node, name):
     quiz = await create_quiz(quizd_node, "steady")
@@ -244,7 +272,12 @@ async def test_invalid_names_are_name_invalid(quizd_node, name):
         conn = await open_conn(stack, quizd_node)
         error = await request_error(conn, "join", {"quizId": quiz.id, "name": name}, "name_invalid")
         assert error["payload"]["details"]["reason"] in {
-            "empty", "too_long", "forbidden_character", "invisible_character", "blank"}
+            "empty",
+            "too_long",
+            "forbidden_character",
+            "invisible_character",
+            "blank",
+        }
         # A refused join is not a join: the same connection may try again.
         joined = await conn.join(quiz.id, name="Valid Name")
         assert joined["payload"]["name"] == "Valid Name"
@@ -440,8 +473,9 @@ async def test_kick_of_unknown_participant_and_resume_after_kick(quizd_node):
         assert code == 4001 and "kicked" in types(before)
         await request_error(host, "kick", {"participantId": ann_joined["participantId"]}, "unknown_participant")
         conn = await open_conn(stack, quizd_node)
-        await request_error(conn, "join", {"quizId": quiz.id, "resumeToken": ann_joined["resumeToken"]},
-                            "invalid_resume_token")
+        await request_error(
+            conn, "join", {"quizId": quiz.id, "resumeToken": ann_joined["resumeToken"]}, "invalid_resume_token"
+        )
         # The others carry on.
         await start_quiz(host, [bob])
         assert (await answer(bob, "q0", 0))["payload"]["correct"] is True

@@ -57,8 +57,9 @@ async def test_a_reader_that_stalls_before_the_question_cannot_stretch_its_windo
         assert (await host.request("start"))["type"] == "host_state"
         question = (await ann.expect("question"))["payload"]
         started_ms = question["startedAt"]
-        assert (await ann.request("answer", {"questionId": question["questionId"], "choice": 0}))["type"] \
-            == "answer_result"
+        assert (await ann.request("answer", {"questionId": question["questionId"], "choice": 0}))[
+            "type"
+        ] == "answer_result"
 
         # The stalled client comes back late, reads its backlog and answers at once.
         await trio.sleep(max(0.0, started_ms / 1000 + READ_LATE_S - time.time()))

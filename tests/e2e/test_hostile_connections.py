@@ -185,8 +185,9 @@ async def test_node_keeps_answering_when_descriptors_run_out(node_factory):
             assert trio.current_time() - asked < 2, "/healthz waited for a descriptor"
             with trio.fail_after(5):
                 assert (await ann.request("ping", timeout=5))["type"] == "pong"
-            dropped = await metric(node, "quizd_connections_refused_total",
-                                   {"reason": "descriptors", "action": "dropped"})
+            dropped = await metric(
+                node, "quizd_connections_refused_total", {"reason": "descriptors", "action": "dropped"}
+            )
             assert dropped >= 100  # most of the flood never got a handshake
             # The idle HTTP/2 connections are closed after the read timeout.
             with trio.fail_after(READ_TIMEOUT_S + 6):

@@ -39,10 +39,6 @@ API_ROUTES = [
 # --------------------------------------------------------------------------- helpers
 
 
-
-
-
-
 def assert_error(status: int, body: Any, want_status: int, want_code: str) -> None:
     assert status == want_status, (status, body)
     assert isinstance(body, dict) and set(body) == {"error"}, body
@@ -50,14 +46,10 @@ def assert_error(status: int, body: Any, want_status: int, want_code: str) -> No
     assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
 
 
-
-
 async def get_metrics(node: Any) -> str:
     status, _headers, body = await raw_http(node.http_url, "GET", "/metrics")
     assert status == 200
     return body.decode()
-
-
 
 
 async def play_first_question(
@@ -167,8 +159,9 @@ async def test_every_api_route_needs_the_admin_token(node_factory):
 
 async def test_the_scheme_is_case_insensitive(node_factory):
     node = node_factory(definitions=DEFS)
-    status, _, raw = await raw_http(node.http_url, "GET", "/api/definitions",
-                                    headers={"Authorization": f"bearer {node.token}"})
+    status, _, raw = await raw_http(
+        node.http_url, "GET", "/api/definitions", headers={"Authorization": f"bearer {node.token}"}
+    )
     assert status == 200, raw
 
 
@@ -374,8 +367,12 @@ async def test_list_and_get_quiz_shapes(node_factory):
         {"quizId": "second", "definitionId": "beta", "phase": "lobby", "participants": 0, "node": node.node_id},
     ]
     assert await control.quiz("second") == {
-        "quizId": "second", "definitionId": "beta", "phase": "lobby", "questionIndex": None,
-        "participants": 0, "node": node.node_id,
+        "quizId": "second",
+        "definitionId": "beta",
+        "phase": "lobby",
+        "questionIndex": None,
+        "participants": 0,
+        "node": node.node_id,
     }
 
     async with connect(node.ws_url) as host, connect(node.ws_url) as ann, connect(node.ws_url) as bob:
@@ -386,8 +383,14 @@ async def test_list_and_get_quiz_shapes(node_factory):
         await host.request("start")
         await ann.expect("question")
         got = await control.quiz("first")
-        assert got == {"quizId": "first", "definitionId": "alpha", "phase": "question", "questionIndex": 0,
-                       "participants": 2, "node": node.node_id}
+        assert got == {
+            "quizId": "first",
+            "definitionId": "alpha",
+            "phase": "question",
+            "questionIndex": 0,
+            "participants": 2,
+            "node": node.node_id,
+        }
         await host.request("next", {"questionIndex": 0})
         await ann.expect("question_closed")
         assert (await control.quiz("first"))["phase"] == "reveal"
@@ -403,8 +406,11 @@ async def test_list_and_get_quiz_shapes(node_factory):
 async def test_unknown_quiz_is_404(node_factory):
     node = node_factory(definitions=DEFS)
     control = ControlClient(node.http_url, node.token)
-    for method, path in (("GET", "/api/quizzes/nope"), ("GET", "/api/quizzes/nope/results"),
-                         ("POST", "/api/quizzes/nope/end")):
+    for method, path in (
+        ("GET", "/api/quizzes/nope"),
+        ("GET", "/api/quizzes/nope/results"),
+        ("POST", "/api/quizzes/nope/end"),
+    ):
         status, body = await control.request(method, path)
         assert_error(status, body, 404, "quiz_not_found")
 
@@ -413,8 +419,15 @@ async def test_unknown_routes_are_404(node_factory):
     node = node_factory(definitions=DEFS)
     control = ControlClient(node.http_url, node.token)
     await control.create_quiz("alpha", quiz_id="q1")
-    for path in ("/nope", "/api", "/api/nope", "/api/definitions/alpha/extra", "/api/quizzes/q1/nope",
-                 "/api/quizzes/q1/results/extra", "/healthzz"):
+    for path in (
+        "/nope",
+        "/api",
+        "/api/nope",
+        "/api/definitions/alpha/extra",
+        "/api/quizzes/q1/nope",
+        "/api/quizzes/q1/results/extra",
+        "/healthzz",
+    ):
         status, body = await control.request("GET", path)
         assert_error(status, body, 404, "not_found")
 
@@ -424,8 +437,11 @@ async def test_results_file_names_cannot_escape_the_results_dir(node_factory):
     control = ControlClient(node.http_url, node.token)
     (node.tmp / "secret.json").write_text('{"leak": true}')
     node.results_dir.mkdir(parents=True, exist_ok=True)
-    for path in ("/api/quizzes/..%2Fsecret/results", "/api/quizzes/%2E%2E%2Fsecret/results",
-                 "/api/quizzes/.%2E/results"):
+    for path in (
+        "/api/quizzes/..%2Fsecret/results",
+        "/api/quizzes/%2E%2E%2Fsecret/results",
+        "/api/quizzes/.%2E/results",
+    ):
         status, body = await control.request("GET", path)
         assert status == 404, (path, body)
         assert "leak" not in json.dumps(body)
@@ -497,8 +513,13 @@ async def test_end_over_http_closes_players_and_writes_results(node_factory):
 
     # The ended quiz lingers: listed as ended, results readable, the file written.
     assert (await control.quiz(quiz_id))["phase"] == "ended"
-    assert {"quizId": quiz_id, "definitionId": "beta", "phase": "ended", "participants": 1,
-            "node": node.node_id} in await control.quizzes()
+    assert {
+        "quizId": quiz_id,
+        "definitionId": "beta",
+        "phase": "ended",
+        "participants": 1,
+        "node": node.node_id,
+    } in await control.quizzes()
     results = await control.results(quiz_id)
     assert results["phase"] == "ended"
     assert [e["name"] for e in results["leaderboard"]] == ["Ann"]
@@ -554,14 +575,28 @@ async def test_wrong_methods_are_405(node_factory):
     control = ControlClient(node.http_url, node.token)
     await control.create_quiz("alpha", quiz_id="q1")
     cases = [
-        ("POST", "/healthz"), ("DELETE", "/healthz"), ("POST", "/readyz"), ("PUT", "/metrics"),
-        ("POST", "/metrics"), ("PATCH", "/api/definitions"), ("DELETE", "/api/definitions"),
-        ("POST", "/api/definitions/alpha"), ("PATCH", "/api/definitions/alpha"), ("POST", "/api/history"),
-        ("POST", "/api/quizzes/q1/report"), ("DELETE", "/api/quizzes/q1/report.csv"),
-        ("PUT", "/api/quizzes"), ("DELETE", "/api/quizzes"), ("PATCH", "/api/quizzes"),
-        ("DELETE", "/api/quizzes/q1"), ("POST", "/api/quizzes/q1"), ("PUT", "/api/quizzes/q1"),
-        ("POST", "/api/quizzes/q1/results"), ("DELETE", "/api/quizzes/q1/results"),
-        ("GET", "/api/quizzes/q1/end"), ("DELETE", "/api/quizzes/q1/end"),
+        ("POST", "/healthz"),
+        ("DELETE", "/healthz"),
+        ("POST", "/readyz"),
+        ("PUT", "/metrics"),
+        ("POST", "/metrics"),
+        ("PATCH", "/api/definitions"),
+        ("DELETE", "/api/definitions"),
+        ("POST", "/api/definitions/alpha"),
+        ("PATCH", "/api/definitions/alpha"),
+        ("POST", "/api/history"),
+        ("POST", "/api/quizzes/q1/report"),
+        ("DELETE", "/api/quizzes/q1/report.csv"),
+        ("PUT", "/api/quizzes"),
+        ("DELETE", "/api/quizzes"),
+        ("PATCH", "/api/quizzes"),
+        ("DELETE", "/api/quizzes/q1"),
+        ("POST", "/api/quizzes/q1"),
+        ("PUT", "/api/quizzes/q1"),
+        ("POST", "/api/quizzes/q1/results"),
+        ("DELETE", "/api/quizzes/q1/results"),
+        ("GET", "/api/quizzes/q1/end"),
+        ("DELETE", "/api/quizzes/q1/end"),
     ]
     for method, path in cases:
         status, body = await control.request(method, path)

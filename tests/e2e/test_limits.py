@@ -27,16 +27,6 @@ DEFS = {"q": quiz_toml("q", questions=2, reveal_ms=200)}
 # --------------------------------------------------------------------------- helpers
 
 
-
-
-
-
-
-
-
-
-
-
 async def wait_metric(node: Any, name: str, check: Any, timeout: float = 5.0) -> float:
     with trio.fail_after(timeout):
         while True:
@@ -118,8 +108,13 @@ async def test_allowed_origins(node_factory):
     # No Origin header at all (not a browser): accepted.
     async with connect(node.ws_url) as bob:
         assert (await bob.join(quiz_id, name="Bob"))["type"] == "joined"
-    for origin in ("https://evil.example.com", "http://quiz.example.com", "https://quiz.example.com.evil.com",
-                   "https://quiz.example.com:8443", "null"):
+    for origin in (
+        "https://evil.example.com",
+        "http://quiz.example.com",
+        "https://quiz.example.com.evil.com",
+        "https://quiz.example.com:8443",
+        "null",
+    ):
         refused = await refused_handshake(node.ws_url, extra_headers=[(b"Origin", origin.encode())])
         assert refused.status_code == 403, origin
     # A refused handshake does not count as a connection.

@@ -20,17 +20,36 @@ SCORED = ("single", "true_false", "multiple", "type_answer", "slider")
 
 @pytest.mark.e2e
 @pytest.mark.parametrize(("share", "result"), [(1.0, "correct"), (0.0, "wrong")])
-def test_players_answer_every_kind_right_or_wrong(node_factory: Any, tmp_path: Path, share: float,
-                                                 result: str) -> None:
+def test_players_answer_every_kind_right_or_wrong(node_factory: Any, tmp_path: Path, share: float, result: str) -> None:
     node = node_factory(definitions={"kinds": KINDS_TOML})
     answers = tmp_path / "kinds.answers.json"
     answers.write_text(json.dumps(KINDS_ANSWERS))
     players = 24
-    report = run_load([
-        "--ws", node.ws_url, "--http", node.http_url, "--token", node.token, "--definition", "kinds",
-        "--players", str(players), "--workers", "2", "--reaction", "uniform:0-150", "--answers", str(answers),
-        "--correct-share", str(share), "--timeout", "90", "--json",
-    ])
+    report = run_load(
+        [
+            "--ws",
+            node.ws_url,
+            "--http",
+            node.http_url,
+            "--token",
+            node.token,
+            "--definition",
+            "kinds",
+            "--players",
+            str(players),
+            "--workers",
+            "2",
+            "--reaction",
+            "uniform:0-150",
+            "--answers",
+            str(answers),
+            "--correct-share",
+            str(share),
+            "--timeout",
+            "90",
+            "--json",
+        ]
+    )
     assert report["players"]["joined"] == players
     assert report["errors"] == {}
     assert report["answers"]["sent"] == report["answers"]["replies"] == 6 * players

@@ -36,10 +36,6 @@ answer = 9
 # --------------------------------------------------------------------------- helpers
 
 
-
-
-
-
 async def definition_ids(control: ControlClient) -> list[str]:
     return [d["id"] for d in await control.definitions()]
 
@@ -57,10 +53,6 @@ async def wait_for(predicate: Any, timeout: float = 5.0, interval: float = 0.05)
 async def wait_exit(node: Any, timeout: float) -> int:
     with trio.fail_after(timeout + 1):
         return await trio.to_thread.run_sync(node.wait, timeout)
-
-
-
-
 
 
 async def run_quizd(*args: str, env: dict[str, str] | None = None, timeout: float = 20.0) -> trio.CompletedProcess:
@@ -225,8 +217,9 @@ async def test_sigterm_drains_then_ends_the_quiz_and_exits_0(node_factory):
         ann_token = (await ann.join(quiz_id, name="Ann"))["payload"]["resumeToken"]
         await host.request("start")
         question = await ann.expect("question")
-        assert (await ann.request("answer", {"questionId": question["payload"]["questionId"], "choice": 0}))[
-            "payload"]["correct"] is True
+        assert (await ann.request("answer", {"questionId": question["payload"]["questionId"], "choice": 0}))["payload"][
+            "correct"
+        ] is True
 
         node.signal(signal.SIGTERM)
         sigterm_at = trio.current_time()
@@ -406,7 +399,7 @@ async def test_serve_exits_1_when_its_port_is_taken(tmp_path):
     try:
         config = tmp_path / "quizd.toml"
         config.write_text(
-            f'[websocket]\nport = {busy.getsockname()[1]}\n\n[http]\nport = 0\n\n'
+            f"[websocket]\nport = {busy.getsockname()[1]}\n\n[http]\nport = 0\n\n"
             f'[auth]\nadmin_token = "x"\n\n[quizzes]\ndefinitions_dir = "{ROOT / "config" / "quizzes"}"\n'
         )
         done = await run_quizd("serve", "--config", str(config))

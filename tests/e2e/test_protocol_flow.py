@@ -77,8 +77,13 @@ async def test_joined_payload_for_host_and_players(quizd_node):
         assert "re" in hj
         p = hj["payload"]
         assert set(p) == HOST_JOINED_KEYS
-        assert p["hostState"] == {"phase": "lobby", "questionIndex": None, "participants": 0,
-                                  "connected": 0, "answered": 0}
+        assert p["hostState"] == {
+            "phase": "lobby",
+            "questionIndex": None,
+            "participants": 0,
+            "connected": 0,
+            "answered": 0,
+        }
         assert abs(p["serverTime"] - time.time() * 1000) < 60_000
         assert p["quizId"] == quiz.id
         assert p["participantId"] == "host" and p["role"] == "host" and p["rank"] is None
@@ -150,8 +155,9 @@ async def test_quiz_starting_then_question_fields(quizd_node):
         assert abs(q["startedAt"] - starts_at) < 1000
         assert q["startedAt"] <= q["serverTime"] <= received_at + 1000
         bob_q = (await bob.expect("question", WAIT))["payload"]
-        assert {k: bob_q[k] for k in ("questionId", "startedAt", "endsAt")} == \
-               {k: q[k] for k in ("questionId", "startedAt", "endsAt")}
+        assert {k: bob_q[k] for k in ("questionId", "startedAt", "endsAt")} == {
+            k: q[k] for k in ("questionId", "startedAt", "endsAt")
+        }
         host_q = (await host.expect("question", WAIT))["payload"]
         assert host_q["questionId"] == "q0"
 
@@ -331,8 +337,9 @@ async def test_leave_closes_1000_tells_the_host_and_frees_the_name(quizd_node):
         again, aj = await join_player(stack, quiz, "ann")
         assert aj["payload"]["participantId"] != ann_joined["participantId"]
         conn = await open_conn(stack, quizd_node)
-        await request_error(conn, "join", {"quizId": quiz.id, "resumeToken": ann_joined["resumeToken"]},
-                            "invalid_resume_token")
+        await request_error(
+            conn, "join", {"quizId": quiz.id, "resumeToken": ann_joined["resumeToken"]}, "invalid_resume_token"
+        )
         board = await bob.request("get_leaderboard", timeout=WAIT)
         assert [e["name"] for e in board["payload"]["top"]] == ["Bob", "ann"]
         assert board["payload"]["total"] == 2
@@ -537,8 +544,11 @@ async def test_late_join_during_a_question(quizd_node):
         q = p["question"]
         assert set(q) == QUESTION_KEYS | {"answered"}
         assert q["answered"] is False
-        assert (q["questionId"], q["startedAt"], q["endsAt"]) == \
-               (broadcast["questionId"], broadcast["startedAt"], broadcast["endsAt"])
+        assert (q["questionId"], q["startedAt"], q["endsAt"]) == (
+            broadcast["questionId"],
+            broadcast["startedAt"],
+            broadcast["endsAt"],
+        )
         assert q["serverTime"] >= broadcast["serverTime"]
         assert (p["score"], p["streak"], p["participants"]) == (0, 0, 2)
         assert (await answer(late, "q0", 0))["payload"]["correct"] is True
@@ -613,10 +623,12 @@ async def test_the_host_reconnects_with_its_host_token(quizd_node):
         p = hj["payload"]
         assert (p["participantId"], p["role"], p["rank"]) == ("host", "host", None)
         by_id = lambda rows: sorted(rows, key=lambda row: row["participantId"])  # noqa: E731
-        assert by_id(p["players"]) == by_id([
-            {"participantId": joined_payload(ann)["participantId"], "name": "Ann", "connected": True},
-            {"participantId": joined_payload(bob)["participantId"], "name": "Bob", "connected": False},
-        ])
+        assert by_id(p["players"]) == by_id(
+            [
+                {"participantId": joined_payload(ann)["participantId"], "name": "Ann", "connected": True},
+                {"participantId": joined_payload(bob)["participantId"], "name": "Bob", "connected": False},
+            ]
+        )
         assert (await closed_with(host))[0] == 4002
         state = await again.request("start", timeout=WAIT)
         assert state["type"] == "host_state"

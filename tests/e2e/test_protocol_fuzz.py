@@ -47,15 +47,32 @@ names = itertools.count(1)
 
 # --------------------------------------------------------------------------- frames
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.text(max_size=30),
+    st.none(),
+    st.booleans(),
+    st.text(max_size=30),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False),
 )
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
 ids = st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.text(max_size=80), json_values)
-fields = st.sampled_from(["quizId", "name", "resumeToken", "hostToken", "questionId", "choice",
-                          "questionIndex", "participantId", "after", "limit"])
+fields = st.sampled_from(
+    [
+        "quizId",
+        "name",
+        "resumeToken",
+        "hostToken",
+        "questionId",
+        "choice",
+        "questionIndex",
+        "participantId",
+        "after",
+        "limit",
+    ]
+)
 random_payloads = st.one_of(st.dictionaries(fields, json_values, max_size=4), json_values)
 QUIZ = "@quiz"  # replaced by the fuzzed quiz's id when sent
 HOST_TOKEN = "@host"  # replaced by its host token
@@ -68,13 +85,21 @@ def near(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 #: Per type, payloads that are valid or one field away from it.
 NEAR_VALID: dict[str, st.SearchStrategy[Any]] = {
-    "join": st.fixed_dictionaries({"quizId": near(st.sampled_from([QUIZ, "nope", ""]))}, optional={
-        "name": near(st.text(max_size=30)), "resumeToken": near(st.text(max_size=30)),
-        "hostToken": near(st.sampled_from([HOST_TOKEN, "wrong"]))}),
-    "answer": st.fixed_dictionaries({"questionId": near(st.sampled_from(["q0", "q1", "q9", ""])),
-                                     "choice": near(st.integers(-2, 6))}),
-    "get_players": st.fixed_dictionaries({"after": near(st.sampled_from(["0", "1", "500", "9" * 20, "x", ""]))},
-                                         optional={"limit": near(st.integers(-1, 600))}),
+    "join": st.fixed_dictionaries(
+        {"quizId": near(st.sampled_from([QUIZ, "nope", ""]))},
+        optional={
+            "name": near(st.text(max_size=30)),
+            "resumeToken": near(st.text(max_size=30)),
+            "hostToken": near(st.sampled_from([HOST_TOKEN, "wrong"])),
+        },
+    ),
+    "answer": st.fixed_dictionaries(
+        {"questionId": near(st.sampled_from(["q0", "q1", "q9", ""])), "choice": near(st.integers(-2, 6))}
+    ),
+    "get_players": st.fixed_dictionaries(
+        {"after": near(st.sampled_from(["0", "1", "500", "9" * 20, "x", ""]))},
+        optional={"limit": near(st.integers(-1, 600))},
+    ),
     "kick": st.fixed_dictionaries({"participantId": near(st.sampled_from(["p1", "p2", "host", "p999", ""]))}),
     "next": st.fixed_dictionaries({}, optional={"questionIndex": near(st.integers(-1, 4))}),
 }
@@ -107,13 +132,17 @@ def frames(draw: Any) -> str | bytes:
     if kind == 17:
         whole = draw(envelopes())
         return whole[: draw(st.integers(0, max(0, len(whole) - 1)))]
-    return draw(st.sampled_from([
-        '{"type": "ping", "id": 1e999}',
-        '{"type": "ping", "id": 123456789012345678901234567890}',
-        '{"type": "answer", "payload": {"questionId": "q0", "choice": 1e400}}',
-        '{"type": "get_players", "payload": {"after": "0", "limit": 18446744073709551617}}',
-        '[' * 2000 + ']' * 2000,
-    ]))
+    return draw(
+        st.sampled_from(
+            [
+                '{"type": "ping", "id": 1e999}',
+                '{"type": "ping", "id": 123456789012345678901234567890}',
+                '{"type": "answer", "payload": {"questionId": "q0", "choice": 1e400}}',
+                '{"type": "get_players", "payload": {"after": "0", "limit": 18446744073709551617}}',
+                "[" * 2000 + "]" * 2000,
+            ]
+        )
+    )
 
 
 sequences = st.lists(frames(), min_size=1, max_size=12)
@@ -122,8 +151,9 @@ sequences = st.lists(frames(), min_size=1, max_size=12)
 # --------------------------------------------------------------------------- the node
 @pytest.fixture(scope="module")
 def fuzz_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
-    node = launch_node(Path(tmp_path_factory.mktemp("fuzz")), "fuzz-node", DEFS,
-                       limits={"messages_per_second": 1000, "burst": 1000})
+    node = launch_node(
+        Path(tmp_path_factory.mktemp("fuzz")), "fuzz-node", DEFS, limits={"messages_per_second": 1000, "burst": 1000}
+    )
     yield node
     node.stop()
 
@@ -203,8 +233,9 @@ def scene_for(node: RunningNode, cache: dict[str, Scene] = {}) -> Scene:  # noqa
     return cache.setdefault(node.node_id, Scene(node))
 
 
-async def play_sequence(conn: QuizConnection, sequence: list[str | bytes],
-                        quiz: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+async def play_sequence(
+    conn: QuizConnection, sequence: list[str | bytes], quiz: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Send the frames, then a ``get_leaderboard``, and read until its reply (the quiz
     handled everything before it; unjoined, it is ``not_joined``) or the close; every
     message received.  A 1011 close, or an ``internal`` error, fails the test."""
@@ -256,8 +287,12 @@ def test_fuzzed_frames_never_hurt_the_node(fuzz_node: RunningNode, phase: str) -
     scene = scene_for(fuzz_node)
     for who in ("unjoined", "player", "host"):
 
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
         @given(sequence=sequences)
         def fuzz(sequence: list[str | bytes]) -> None:
             trio.run(fuzz_one, fuzz_node, phase, who, sequence)  # noqa: B023 - called at once

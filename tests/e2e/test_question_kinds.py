@@ -77,8 +77,14 @@ choices = ["x", "y", "z"]
 INVALID = {
     "single": [{"choice": 3}, {"choice": -1}, {"choices": [1]}, {"text": "Mars"}, {"value": 1}],
     "true_false": [{"choice": 2}, {"choices": [0]}, {"value": 0}],
-    "multiple": [{"choice": 0}, {"choices": []}, {"choices": [0, 0]}, {"choices": [5]}, {"text": "2"},
-                 {"choices": [0], "choice": 0}],
+    "multiple": [
+        {"choice": 0},
+        {"choices": []},
+        {"choices": [0, 0]},
+        {"choices": [5]},
+        {"text": "2"},
+        {"choices": [0], "choice": 0},
+    ],
     "type_answer": [{"text": ""}, {"text": "   "}, {"text": "x" * 101}, {"choice": 0}, {"value": 3}],
     "slider": [{"value": 1949}, {"value": 2000.5}, {"value": 1969.25}, {"choice": 0}, {"text": "1969"}],
     "poll": [{"choice": 3}, {"choices": [0, 1]}],
@@ -119,8 +125,9 @@ async def test_one_question_of_each_kind(node_factory: Any) -> None:
         assert (await host.request("start", timeout=WAIT))["type"] == "host_state"
         reveals: list[dict[str, Any]] = []
 
-        async def play(index: int, kind: str, adds: dict[str, Any], right: dict[str, Any],
-                       other: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        async def play(
+            index: int, kind: str, adds: dict[str, Any], right: dict[str, Any], other: dict[str, Any]
+        ) -> tuple[dict[str, Any], dict[str, Any]]:
             question = (await seen(ann, question_number(index)))["payload"]
             assert question["kind"] == kind and {k: question[k] for k in adds} == adds
             qid = question["questionId"]
@@ -138,8 +145,12 @@ async def test_one_question_of_each_kind(node_factory: Any) -> None:
 
         ann_r, bob_r = await play(0, "single", {"choices": ["Venus", "Mars", "Jupiter"]}, {"choice": 1}, {"choice": 0})
         assert (ann_r["correct"], ann_r["points"], bob_r["correct"], bob_r["points"]) == (True, 1000, False, 0)
-        assert reveals[-1] == {"questionId": "q0", "correctChoice": 1, "distribution": [1, 1, 0],
-                               "explanation": "Rust."}
+        assert reveals[-1] == {
+            "questionId": "q0",
+            "correctChoice": 1,
+            "distribution": [1, 1, 0],
+            "explanation": "Rust.",
+        }
 
         ann_r, bob_r = await play(1, "true_false", {"choices": ["True", "False"]}, {"choice": 0}, {"choice": 1})
         assert (ann_r["correct"], ann_r["streak"], bob_r["correct"]) == (True, 2, False)
@@ -163,19 +174,32 @@ async def test_one_question_of_each_kind(node_factory: Any) -> None:
         assert (partly["correct"], partly["points"], partly["streak"]) == (False, 666, 0)
         await host.request("next", {"questionIndex": 2}, timeout=WAIT)
         assert (await seen(cai, closed_number(2)))["payload"] == {
-            "questionId": "q2", "correctChoices": [0, 2, 4], "distribution": [2, 0, 2, 0, 1]}
+            "questionId": "q2",
+            "correctChoices": [0, 2, 4],
+            "distribution": [2, 0, 2, 0, 1],
+        }
         await host.request("next", {"questionIndex": 2}, timeout=WAIT)
 
         ann_r, bob_r = await play(3, "type_answer", {"maxLength": 100}, {"text": " canbera "}, {"text": "Sydney"})
         assert (ann_r["correct"], bob_r["correct"], bob_r["text"]) == (True, False, "Sydney")
-        assert reveals[-1] == {"questionId": "q3", "accepted": ["Canberra"], "correctCount": 1,
-                               "answers": [{"text": "canbera", "count": 1}, {"text": "sydney", "count": 1}]}
+        assert reveals[-1] == {
+            "questionId": "q3",
+            "accepted": ["Canberra"],
+            "correctCount": 1,
+            "answers": [{"text": "canbera", "count": 1}, {"text": "sydney", "count": 1}],
+        }
 
-        ann_r, bob_r = await play(4, "slider", {"min": 1950, "max": 2000, "step": 0.5}, {"value": 1969.5},
-                                  {"value": 2000})
+        ann_r, bob_r = await play(
+            4, "slider", {"min": 1950, "max": 2000, "step": 0.5}, {"value": 1969.5}, {"value": 2000}
+        )
         assert (ann_r["correct"], ann_r["value"], bob_r["correct"]) == (True, 1969.5, False)
-        assert reveals[-1] == {"questionId": "q4", "correctValue": 1969, "tolerance": 1,
-                               "histogram": [0, 0, 0, 1, 0, 0, 0, 0, 0, 1], "median": 1984.75}
+        assert reveals[-1] == {
+            "questionId": "q4",
+            "correctValue": 1969,
+            "tolerance": 1,
+            "histogram": [0, 0, 0, 1, 0, 0, 0, 0, 0, 1],
+            "median": 1984.75,
+        }
 
         streak = ann_r["streak"]
         ann_r, bob_r = await play(5, "poll", {"scored": False}, {"choice": 2}, {"choice": 2})

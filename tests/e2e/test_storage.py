@@ -32,8 +32,7 @@ QUIZ = {"q": quiz_toml("q", questions=3, reveal_ms=200, time_limit_ms=60000)}
 async def test_a_quiz_on_sqlite_outlives_a_restart_of_the_node(node_factory, tmp_path: Path):
     db = tmp_path / "state" / "quizd.db"
     url = f"sqlite:///{db}"
-    tables = {"storage": {"url": url, "answer_flush_ms": 100},
-              "quizzes": {"results_dir": "", "linger_s": 0.5}}
+    tables = {"storage": {"url": url, "answer_flush_ms": 100}, "quizzes": {"results_dir": "", "linger_s": 0.5}}
     node = node_factory(definitions=QUIZ, **tables)
     # serve migrated the fresh file before it listened.
     engine = engine_from_settings(StorageSection(url=url), None)
@@ -65,15 +64,24 @@ async def test_a_quiz_on_sqlite_outlives_a_restart_of_the_node(node_factory, tmp
 
 
 def serve_refused(tmp_path: Path, storage: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    config = write_toml(tmp_path / "quizd.toml", {
-        "node": {"id": "refuser"},
-        "websocket": {"host": "127.0.0.1", "port": 0},
-        "http": {"host": "127.0.0.1", "port": 0},
-        "auth": {"admin_token": ADMIN_TOKEN},
-        "storage": storage,
-    })
-    run = subprocess.run([sys.executable, "-m", "quizd", "serve", "--config", str(config)],
-                         capture_output=True, text=True, timeout=60, env=os.environ.copy(), check=False)
+    config = write_toml(
+        tmp_path / "quizd.toml",
+        {
+            "node": {"id": "refuser"},
+            "websocket": {"host": "127.0.0.1", "port": 0},
+            "http": {"host": "127.0.0.1", "port": 0},
+            "auth": {"admin_token": ADMIN_TOKEN},
+            "storage": storage,
+        },
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "quizd", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ.copy(),
+        check=False,
+    )
     assert "quizd ready" not in run.stdout
     return run
 
@@ -92,7 +100,8 @@ def test_serve_refuses_a_database_it_cannot_reach(tmp_path: Path):
 
 
 async def test_postgresql_stopped_mid_quiz_costs_the_players_nothing(
-        node_factory, pg_url: str, postgres_server: PostgresServer):
+    node_factory, pg_url: str, postgres_server: PostgresServer
+):
     node = node_factory(definitions=QUIZ, storage={"url": pg_url, "answer_flush_ms": 100})
     control = ControlClient(node.http_url, node.token)
 

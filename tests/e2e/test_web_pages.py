@@ -66,16 +66,17 @@ async def test_pages_reference_only_files_the_node_serves(node_factory):
 async def test_an_unchanged_file_revalidates_with_304(node_factory):
     node = node_factory()
     _, headers, _ = await raw_http(node.http_url, "GET", "/web/js/client.js")
-    status, again, body = await raw_http(node.http_url, "GET", "/web/js/client.js",
-                                         headers={"If-None-Match": headers["etag"]})
+    status, again, body = await raw_http(
+        node.http_url, "GET", "/web/js/client.js", headers={"If-None-Match": headers["etag"]}
+    )
     assert (status, body) == (304, b"")
     assert again["etag"] == headers["etag"]
     for matching in (f"W/{headers['etag']}", f'"other", {headers["etag"]}', "*"):
-        status, _, body = await raw_http(node.http_url, "GET", "/web/js/client.js",
-                                         headers={"If-None-Match": matching})
+        status, _, body = await raw_http(node.http_url, "GET", "/web/js/client.js", headers={"If-None-Match": matching})
         assert (status, body) == (304, b""), matching
-    status, _, body = await raw_http(node.http_url, "GET", "/web/js/client.js",
-                                     headers={"If-None-Match": '"something-else"'})
+    status, _, body = await raw_http(
+        node.http_url, "GET", "/web/js/client.js", headers={"If-None-Match": '"something-else"'}
+    )
     assert status == 200 and body
 
 
@@ -83,8 +84,9 @@ async def test_browsers_that_take_gzip_get_it(node_factory):
     node = node_factory()
     _, plain_headers, plain = await raw_http(node.http_url, "GET", "/web/js/play.js")
     assert "content-encoding" not in plain_headers
-    status, headers, packed = await raw_http(node.http_url, "GET", "/web/js/play.js",
-                                             headers={"Accept-Encoding": "br, gzip;q=0.8"})
+    status, headers, packed = await raw_http(
+        node.http_url, "GET", "/web/js/play.js", headers={"Accept-Encoding": "br, gzip;q=0.8"}
+    )
     assert status == 200
     assert headers["content-encoding"] == "gzip"
     assert headers["vary"] == plain_headers["vary"] == "accept-encoding"
@@ -92,8 +94,9 @@ async def test_browsers_that_take_gzip_get_it(node_factory):
     assert len(packed) < len(plain) / 2
     # Each encoding has its own validator, and revalidates against it.
     assert headers["etag"] != plain_headers["etag"]
-    status, _, body = await raw_http(node.http_url, "GET", "/web/js/play.js",
-                                     headers={"Accept-Encoding": "gzip", "If-None-Match": headers["etag"]})
+    status, _, body = await raw_http(
+        node.http_url, "GET", "/web/js/play.js", headers={"Accept-Encoding": "gzip", "If-None-Match": headers["etag"]}
+    )
     assert (status, body) == (304, b"")
     # q=0 means "not gzip"; a file gzip does not shrink is sent as it is.
     _, refused, _ = await raw_http(node.http_url, "GET", "/web/js/play.js", headers={"Accept-Encoding": "gzip;q=0"})
@@ -109,8 +112,15 @@ async def test_head_answers_without_a_body(node_factory):
 
 async def test_paths_outside_the_package_files_are_404(node_factory):
     node = node_factory()
-    for path in ("/web/", "/web/../config.py", "/web/%2e%2e/http/app.py", "/web/__init__.py",
-                 "/web/js/nope.js", "/playx", "/web/js"):
+    for path in (
+        "/web/",
+        "/web/../config.py",
+        "/web/%2e%2e/http/app.py",
+        "/web/__init__.py",
+        "/web/js/nope.js",
+        "/playx",
+        "/web/js",
+    ):
         status, _, body = await raw_http(node.http_url, "GET", path)
         assert status == 404, path
         assert json.loads(body)["error"]["code"] == "not_found"
@@ -153,13 +163,15 @@ async def test_config_passes_on_the_public_url(node_factory):
 async def test_qr_code_of_a_join_link(node_factory):
     node = node_factory()
     status, headers, body = await raw_http(
-        node.http_url, "GET", "/web/qr.svg?text=http%3A%2F%2F127.0.0.1%3A8080%2Fplay%3Fquiz%3Dabc")
+        node.http_url, "GET", "/web/qr.svg?text=http%3A%2F%2F127.0.0.1%3A8080%2Fplay%3Fquiz%3Dabc"
+    )
     assert status == 200
     assert headers["content-type"] == "image/svg+xml"
     assert body.startswith(b"<svg") and b"<path" in body
     # The link of "question on the big screen only" is a join link too.
     status, _, body = await raw_http(
-        node.http_url, "GET", "/web/qr.svg?text=http%3A%2F%2F127.0.0.1%3A8080%2Fplay%3Fquiz%3Dabc%26screen%3Dbig")
+        node.http_url, "GET", "/web/qr.svg?text=http%3A%2F%2F127.0.0.1%3A8080%2Fplay%3Fquiz%3Dabc%26screen%3Dbig"
+    )
     assert status == 200 and body.startswith(b"<svg")
     # Even a short text is a full QR code (21 modules and more), never a Micro QR.
     _, _, short = await raw_http(node.http_url, "GET", "/web/qr.svg?text=http%3A%2F%2Fa%2Fplay%3Fquiz%3Db")
@@ -170,10 +182,19 @@ async def test_qr_code_of_a_join_link(node_factory):
 async def test_qr_code_refuses_missing_and_oversized_text(node_factory):
     node = node_factory()
     link = "http%3A%2F%2F127.0.0.1%3A8080%2Fplay%3Fquiz%3Dabc"
-    for query in ("", "?text=", "?other=1", "?text=" + "a" * 513, "?a=1&b=2&c=3&d=4&e=5&text=" + link,
-                  "?text=hi", "?text=http%3A%2F%2Fh%2Fplay%3Fquiz%3D" + "a" * 65, "?text=" + link + "%26x%3Dy",
-                  "?text=" + link + "%26screen%3Dsmall", "?text=" + link + "%26screen%3Dbig%26x%3Dy",
-                  "?text=javascript%3Aalert(1)%2F%2Fplay%3Fquiz%3Da"):
+    for query in (
+        "",
+        "?text=",
+        "?other=1",
+        "?text=" + "a" * 513,
+        "?a=1&b=2&c=3&d=4&e=5&text=" + link,
+        "?text=hi",
+        "?text=http%3A%2F%2Fh%2Fplay%3Fquiz%3D" + "a" * 65,
+        "?text=" + link + "%26x%3Dy",
+        "?text=" + link + "%26screen%3Dsmall",
+        "?text=" + link + "%26screen%3Dbig%26x%3Dy",
+        "?text=javascript%3Aalert(1)%2F%2Fplay%3Fquiz%3Da",
+    ):
         status, _, body = await raw_http(node.http_url, "GET", "/web/qr.svg" + query)
         assert status == 400, query
         assert json.loads(body)["error"]["code"] == "invalid_query"

@@ -39,32 +39,36 @@ OLD_RUNBOOK = ROOT / "docs" / "runbook.md"
 METRICS_SOURCE = ROOT / "quizd" / "ops" / "metrics.py"
 
 #: Exported by cluster nodes (the cluster package), written against before they exist.
-CLUSTER_METRICS = frozenset({
-    "quizd_cluster_members",
-    "quizd_redis_errors_total",
-    "quizd_acks_not_durable_total",
-    "quizd_cluster_ring_hash",
-})
+CLUSTER_METRICS = frozenset(
+    {
+        "quizd_cluster_members",
+        "quizd_redis_errors_total",
+        "quizd_acks_not_durable_total",
+        "quizd_cluster_ring_hash",
+    }
+)
 #: Written by Prometheus itself for every target.
 PROMETHEUS_SYNTHETIC = frozenset({"up"})
 
-EXPECTED_ALERTS = frozenset({
-    "QuizdNodeDown",
-    "QuizdAnswerLatencyHigh",
-    "QuizdEventLoopLagHigh",
-    "QuizdSlowConsumersRising",
-    "QuizdActorCrashed",
-    "QuizdRedisErrors",
-    "QuizdNonDurableAcks",
-    "QuizdClusterMembersDisagree",
-    "QuizdConnectionsNearLimit",
-    "QuizdRedisFailover",
-    "QuizdRedisWaitTimeouts",
-    "QuizdRedisReplicationLag",
-    "QuizdConfigReloadFailed",
-    "QuizdStoreWritesPending",
-    "QuizdStoreAnswersDropped",
-})
+EXPECTED_ALERTS = frozenset(
+    {
+        "QuizdNodeDown",
+        "QuizdAnswerLatencyHigh",
+        "QuizdEventLoopLagHigh",
+        "QuizdSlowConsumersRising",
+        "QuizdActorCrashed",
+        "QuizdRedisErrors",
+        "QuizdNonDurableAcks",
+        "QuizdClusterMembersDisagree",
+        "QuizdConnectionsNearLimit",
+        "QuizdRedisFailover",
+        "QuizdRedisWaitTimeouts",
+        "QuizdRedisReplicationLag",
+        "QuizdConfigReloadFailed",
+        "QuizdStoreWritesPending",
+        "QuizdStoreAnswersDropped",
+    }
+)
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
@@ -124,10 +128,24 @@ def exported_metric_names() -> frozenset[str]:
     return frozenset(names)
 
 
-_PROMQL_WORDS = frozenset({
-    "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
-    "offset", "bool", "inf", "nan", "atan2",
-})
+_PROMQL_WORDS = frozenset(
+    {
+        "and",
+        "or",
+        "unless",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "offset",
+        "bool",
+        "inf",
+        "nan",
+        "atan2",
+    }
+)
 
 
 def promql_metric_names(expr: str) -> set[str]:
@@ -140,14 +158,12 @@ def promql_metric_names(expr: str) -> set[str]:
     text = re.sub(r"\{[^{}]*\}", " ", text)
     text = re.sub(r"\[[^\[\]]*\]", " ", text)
     text = re.sub(r"\$\{[^}]*\}|\$\w+", " ", text)
-    text = re.sub(
-        r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)", " ", text
-    )
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)", " ", text)
     text = re.sub(r"(?<![\w:.])\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?:ms|[smhdwy])?\b", " ", text)
     names = set()
     for match in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", text):
         word = match.group(0)
-        if re.match(r"\s*\(", text[match.end():]) or word.lower() in _PROMQL_WORDS:
+        if re.match(r"\s*\(", text[match.end() :]) or word.lower() in _PROMQL_WORDS:
             continue
         names.add(word)
     return names
@@ -170,10 +186,7 @@ def rule_blocks() -> list[tuple[str, str, str]]:
     text = RULES.read_text()
     starts = list(re.finditer(r"^\s*- (record|alert):\s*(\S+)\s*$", text, re.MULTILINE))
     boundaries = [m.start() for m in starts] + [len(text)]
-    return [
-        (m.group(1), m.group(2), text[m.start():boundaries[i + 1]])
-        for i, m in enumerate(starts)
-    ]
+    return [(m.group(1), m.group(2), text[m.start() : boundaries[i + 1]]) for i, m in enumerate(starts)]
 
 
 def block_value(block: str, key: str) -> str | None:
@@ -231,7 +244,7 @@ def markdown_section(path: Path, anchor: str) -> str:
     headings = markdown_headings(path)
     for i, (level, slug, _, start) in enumerate(headings):
         if slug == anchor:
-            end = next((off for lvl, _, _, off in headings[i + 1:] if lvl <= level), len(text))
+            end = next((off for lvl, _, _, off in headings[i + 1 :] if lvl <= level), len(text))
             return text[start:end]
     raise AssertionError(f"{path.name} has no heading #{anchor}")
 
@@ -347,12 +360,16 @@ def test_dashboard_queries_parse_as_promql(tmp_path: Path) -> None:
     """Every panel query, with Grafana's variables filled in, is valid PromQL."""
     exprs = [expr for _, expr in dashboard_exprs()]
     filled = [
-        expr.replace("$__rate_interval", "1m").replace("$job", "quizd").replace("$instance", ".*")
-        for expr in exprs
+        expr.replace("$__rate_interval", "1m").replace("$job", "quizd").replace("$instance", ".*") for expr in exprs
     ]
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:query_{i}", "expr": expr} for i, expr in enumerate(filled)
-    ]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [{"record": f"dashboard:query_{i}", "expr": expr} for i, expr in enumerate(filled)],
+            }
+        ]
+    }
     path = tmp_path / "dashboard-queries.yml"
     path.write_text(json.dumps(rules))  # JSON is YAML
     proc = promtool("check", "rules", str(path))

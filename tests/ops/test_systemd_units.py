@@ -141,9 +141,7 @@ def copy_for_verify(unit: Path, tmp_path: Path) -> Path:
     stub = stub_quizd(tmp_path)
     lines = unit_text(unit).splitlines(keepends=True)
     rewritten = [
-        line.replace(f"ExecStart={REAL_QUIZD} ", f"ExecStart={stub} ", 1)
-        if line.startswith("ExecStart=")
-        else line
+        line.replace(f"ExecStart={REAL_QUIZD} ", f"ExecStart={stub} ", 1) if line.startswith("ExecStart=") else line
         for line in lines
     ]
     changed = [i for i, (a, b) in enumerate(zip(lines, rewritten, strict=True)) if a != b]
@@ -182,13 +180,9 @@ def test_units_present() -> None:
 def test_verify_is_silent(unit: Path, tmp_path: Path) -> None:
     copy = copy_for_verify(unit, tmp_path)
     result = run_analyze("verify", copy)
-    print(
-        f"\n[verify {copy.name}] exit={result.returncode} "
-        f"stdout={result.stdout!r} stderr={result.stderr!r}"
-    )
+    print(f"\n[verify {copy.name}] exit={result.returncode} stdout={result.stdout!r} stderr={result.stderr!r}")
     assert result.stdout == "" and result.stderr == "" and result.returncode == 0, (
-        f"systemd-analyze verify {copy.name} (exit {result.returncode}) printed:\n"
-        f"{result.stdout}{result.stderr}"
+        f"systemd-analyze verify {copy.name} (exit {result.returncode}) printed:\n{result.stdout}{result.stderr}"
     )
 
 
@@ -319,10 +313,7 @@ def test_single_node_unit_matches_the_template() -> None:
     per_instance = {"StateDirectory", "RuntimeDirectory"}  # quizd/%i there, quizd here
     expected = {
         section: {
-            key: [
-                v.replace("quizd/%i", "quizd") if key in per_instance else v.replace("%i", "quizd")
-                for v in values
-            ]
+            key: [v.replace("quizd/%i", "quizd") if key in per_instance else v.replace("%i", "quizd") for v in values]
             for key, values in entries.items()
             if key != "Description"
         }

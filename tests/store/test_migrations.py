@@ -25,7 +25,13 @@ def test_upgrade_builds_the_schema_of_the_metadata(engine: Engine) -> None:
         diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), metadata)
     assert diff == []
     assert set(inspect(engine).get_table_names()) >= {
-        "definitions", "quizzes", "players", "answers", "question_results", "webhook_outbox"}
+        "definitions",
+        "quizzes",
+        "players",
+        "answers",
+        "question_results",
+        "webhook_outbox",
+    }
 
 
 def test_upgrade_twice_changes_nothing(engine: Engine) -> None:
@@ -73,8 +79,10 @@ def test_quizd_db_upgrade_says_why_it_failed(tmp_path: Path, capsys: object) -> 
 def test_database_url_follows_the_operator_contract(tmp_path: Path) -> None:
     config = tmp_path / "etc" / "quizd.toml"
     assert database_url(StorageSection(), config, {}).database == str(tmp_path / "etc" / "quizd.db")
-    assert database_url(StorageSection(), config, {"STATE_DIRECTORY": "/var/lib/quizd"}).database == \
-        "/var/lib/quizd/quizd.db"
+    assert (
+        database_url(StorageSection(), config, {"STATE_DIRECTORY": "/var/lib/quizd"}).database
+        == "/var/lib/quizd/quizd.db"
+    )
     pg = database_url(StorageSection(url="postgresql://u@h/db"), config, {})
     assert pg.drivername == "postgresql+psycopg" and pg.database == "db"
     assert not StorageSection(url="none").enabled

@@ -18,23 +18,53 @@ from quizd.testing.procs import PostgresServer
 
 
 def answer(quiz: str, pid: str, q: int = 0, choice: int = 1) -> AnswerRecorded:
-    return AnswerRecorded(quiz_id=quiz, participant_id=pid, question_id=f"q{q}", question_index=q,
-                          answer={"choice": choice}, correct=choice == 1, points=500 if choice == 1 else 0,
-                          elapsed_ms=1200, arrived_at=1_700_000_000_000)
+    return AnswerRecorded(
+        quiz_id=quiz,
+        participant_id=pid,
+        question_id=f"q{q}",
+        question_index=q,
+        answer={"choice": choice},
+        correct=choice == 1,
+        points=500 if choice == 1 else 0,
+        elapsed_ms=1200,
+        arrived_at=1_700_000_000_000,
+    )
 
 
 def a_quiz(quiz: str, n_players: int) -> list[object]:
     events: list[object] = [
-        QuizCreated(quiz_id=quiz, definition_id="capitals", definition_version=1, title="Capitals",
-                    node="n1", questions=1, created_at=1_700_000_000_000),
+        QuizCreated(
+            quiz_id=quiz,
+            definition_id="capitals",
+            definition_version=1,
+            title="Capitals",
+            node="n1",
+            questions=1,
+            created_at=1_700_000_000_000,
+        ),
         QuizStarted(quiz_id=quiz, started_at=1_700_000_001_000),
     ]
     events += [answer(quiz, f"p{i}") for i in range(n_players)]
-    events.append(QuestionClosed(quiz_id=quiz, question_id="q0", question_index=0, kind="single",
-                                 text="Capital of France?", payload={"correctChoice": 1, "distribution": [0, 3]}))
-    events.append(QuizEnded(quiz_id=quiz, ended_at=1_700_000_060_000, players=tuple(
-        PlayerResult(participant_id=f"p{i}", name=f"P{i}", score=500, rank=1, correct_count=1)
-        for i in range(n_players))))
+    events.append(
+        QuestionClosed(
+            quiz_id=quiz,
+            question_id="q0",
+            question_index=0,
+            kind="single",
+            text="Capital of France?",
+            payload={"correctChoice": 1, "distribution": [0, 3]},
+        )
+    )
+    events.append(
+        QuizEnded(
+            quiz_id=quiz,
+            ended_at=1_700_000_060_000,
+            players=tuple(
+                PlayerResult(participant_id=f"p{i}", name=f"P{i}", score=500, rank=1, correct_count=1)
+                for i in range(n_players)
+            ),
+        )
+    )
     return events
 
 
@@ -65,8 +95,12 @@ async def test_a_quiz_is_written_in_batches_and_drain_waits(engine: Engine) -> N
         row = connection.execute(select(schema.quizzes)).one()
         closed = connection.execute(select(schema.question_results.c.closed)).scalar_one()
         stored = connection.execute(select(schema.answers.c.answer, schema.answers.c.correct)).first()
-    assert (row.started_at, row.ended_at, row.players, row.title) == (1_700_000_001_000, 1_700_000_060_000, 20,
-                                                                     "Capitals")
+    assert (row.started_at, row.ended_at, row.players, row.title) == (
+        1_700_000_001_000,
+        1_700_000_060_000,
+        20,
+        "Capitals",
+    )
     assert closed == '{"correctChoice":1,"distribution":[0,3]}'
     assert stored == ('{"choice":1}', True)
 
@@ -87,8 +121,14 @@ async def test_postgres_stopped_mid_stream_loses_nothing_and_drain_waits(
     postgres_server: PostgresServer, pg_url: str
 ) -> None:
     engine = migrated(engine_from_settings(StorageSection(url=pg_url), None))
-    writer = BatchWriter(Database(engine), flush_interval_s=0.05, batch_size=50, max_pending=10_000,
-                         backoff_min_s=0.05, backoff_max_s=0.2)
+    writer = BatchWriter(
+        Database(engine),
+        flush_interval_s=0.05,
+        batch_size=50,
+        max_pending=10_000,
+        backoff_min_s=0.05,
+        backoff_max_s=0.2,
+    )
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(writer.run)
@@ -116,8 +156,9 @@ async def test_the_bound_drops_oldest_answers_but_never_a_quiz_end(
     postgres_server: PostgresServer, pg_url: str
 ) -> None:
     engine = migrated(engine_from_settings(StorageSection(url=pg_url), None))
-    writer = BatchWriter(Database(engine), flush_interval_s=0.05, batch_size=50, max_pending=100,
-                         backoff_min_s=0.05, backoff_max_s=0.2)
+    writer = BatchWriter(
+        Database(engine), flush_interval_s=0.05, batch_size=50, max_pending=100, backoff_min_s=0.05, backoff_max_s=0.2
+    )
     try:
         postgres_server.stop()
         events = a_quiz("quiz4", 150)  # created, started, 150 answers, closed, ended
@@ -139,8 +180,11 @@ async def test_the_bound_drops_oldest_answers_but_never_a_quiz_end(
         assert count(engine, schema.players) == 150  # the results are all there
         assert count(engine, schema.answers) == 170 - writer.dropped
         with engine.connect() as connection:  # the oldest answers went first
-            kept = set(connection.execute(select(schema.answers.c.participant_id)
-                                          .where(schema.answers.c.question_index == 0)).scalars())
+            kept = set(
+                connection.execute(
+                    select(schema.answers.c.participant_id).where(schema.answers.c.question_index == 0)
+                ).scalars()
+            )
         assert kept.isdisjoint({f"p{i}" for i in range(54)})
     finally:
         if postgres_server.process is None:

@@ -29,9 +29,7 @@ def definition(
     return QuizDefinition(
         id="test-quiz",
         title="Test quiz",
-        questions=tuple(
-            Question(f"Question {i}", CHOICES, i % 4, time_limit_ms, points) for i in range(questions)
-        ),
+        questions=tuple(Question(f"Question {i}", CHOICES, i % 4, time_limit_ms, points) for i in range(questions)),
         reveal=reveal,  # type: ignore[arg-type]
         reveal_ms=reveal_ms,
         countdown_ms=countdown_ms,

@@ -19,8 +19,9 @@ from quizd.store.migrate import upgrade
 
 
 def quiz(definition_id: str, title: str) -> QuizDefinition:
-    return parse_definition({"id": definition_id, "title": title,
-                             "questions": [{"text": "Q?", "choices": ["a", "b"], "answer": 0}]}, "test")
+    return parse_definition(
+        {"id": definition_id, "title": title, "questions": [{"text": "Q?", "choices": ["a", "b"], "answer": 0}]}, "test"
+    )
 
 
 class Clock:
@@ -67,8 +68,11 @@ async def test_read_through_with_a_short_cache(database: Database) -> None:
 
 async def test_files_win_and_are_read_only(database: Database) -> None:
     catalog = DefinitionCatalog(DefinitionSet({"filed": quiz("filed", "File")}), database)
-    for call in (catalog.create(quiz("filed", "API")), catalog.replace("filed", quiz("filed", "API")),
-                 catalog.delete("filed")):
+    for call in (
+        catalog.create(quiz("filed", "API")),
+        catalog.replace("filed", quiz("filed", "API")),
+        catalog.delete("filed"),
+    ):
         with pytest.raises(ServiceError) as refused:
             await call
         assert refused.value.status == 409
@@ -116,6 +120,12 @@ def test_the_stored_document_keeps_every_kind() -> None:
     document = definition_document(definition)
     assert parse_definition(document, "stored") == definition
     assert [q.get("kind") for q in document["questions"]] == [
-        None, "true_false", "multiple", "type_answer", "slider", "poll"]
+        None,
+        "true_false",
+        "multiple",
+        "type_answer",
+        "slider",
+        "poll",
+    ]
     assert document["questions"][1]["answer"] is True
     assert document["questions"][4]["answer"] == 1969

@@ -35,9 +35,7 @@ class Quiz:
         now = trio.current_time()
         kwargs = {"questions": 2, "time_limit_ms": int(LIMIT * 1000), "countdown_ms": int(COUNTDOWN * 1000)}
         kwargs.update(definition_kwargs)
-        self.game = QuizGame(
-            "fair", definition(**kwargs), GameSettings(), now, host_token=HOST_TOKEN
-        )
+        self.game = QuizGame("fair", definition(**kwargs), GameSettings(), now, host_token=HOST_TOKEN)
         self.delivery = delivery
         self.actor = QuizActor(self.game, delivery)
         self.host = Endpoint("host")
@@ -276,6 +274,4 @@ async def test_answer_arriving_during_a_slow_fanout_before_the_close_counts(auto
         await quiz.at(LIMIT + 1.0)
         assert not delivery.messages("p3", "error"), delivery.messages("p3", "error")
         (result,) = delivery.messages("p3", "answer_result")
-        assert result["payload"]["points"] == time_points(
-            1000, 10000, round((cat_answer_at - quiz.opened) * 1000)
-        )
+        assert result["payload"]["points"] == time_points(1000, 10000, round((cat_answer_at - quiz.opened) * 1000))

@@ -31,8 +31,12 @@ def control_plane() -> ControlPlane:
 
 
 SCOPE = {
-    "type": "http", "method": "POST", "path": "/api/quizzes", "query_string": b"",
-    "headers": [(b"authorization", b"Bearer t"), (b"content-length", b"100")], "client": ("127.0.0.1", 5),
+    "type": "http",
+    "method": "POST",
+    "path": "/api/quizzes",
+    "query_string": b"",
+    "headers": [(b"authorization", b"Bearer t"), (b"content-length", b"100")],
+    "client": ("127.0.0.1", 5),
 }
 
 

@@ -44,8 +44,9 @@ class SlowCommit:
 
 
 def make_actor(store: SlowCommit) -> tuple[QuizActor, RecordingDelivery]:
-    game = QuizGame("q", definition(close_when_all_answered=True), GameSettings(), trio.current_time(),
-                    host_token=HOST_TOKEN)
+    game = QuizGame(
+        "q", definition(close_when_all_answered=True), GameSettings(), trio.current_time(), host_token=HOST_TOKEN
+    )
     delivery = RecordingDelivery()
     return QuizActor(game, delivery, store=store), delivery
 

@@ -31,24 +31,41 @@ BONUS = 100
 SINGLE = Question("Red planet?", ("Venus", "Mars", "Jupiter"), 1, LIMIT_MS, POINTS, explanation="Rust.")
 TRUE_FALSE = Question("Sun is a star?", ("True", "False"), 0, LIMIT_MS, POINTS, Kind.TRUE_FALSE)
 MULTIPLE = Question("Primes?", ("2", "9", "11", "15", "17"), None, LIMIT_MS, POINTS, Kind.MULTIPLE, answers=(0, 2, 4))
-TYPED = Question("Capital of Australia?", (), None, LIMIT_MS, POINTS, Kind.TYPE_ANSWER,
-                 accepted=("Canberra", "CBR"), typo_tolerance=True)
-SLIDER = Question("Moon landing?", (), None, LIMIT_MS, POINTS, Kind.SLIDER,
-                  slider=Slider(1950, 2000, 1, 1969, 1))
-FINE_SLIDER = Question("pH of water?", (), None, LIMIT_MS, POINTS, Kind.SLIDER,
-                       slider=Slider(0.0, 1.0, 0.1, 0.3, 0.0))
+TYPED = Question(
+    "Capital of Australia?",
+    (),
+    None,
+    LIMIT_MS,
+    POINTS,
+    Kind.TYPE_ANSWER,
+    accepted=("Canberra", "CBR"),
+    typo_tolerance=True,
+)
+SLIDER = Question("Moon landing?", (), None, LIMIT_MS, POINTS, Kind.SLIDER, slider=Slider(1950, 2000, 1, 1969, 1))
+FINE_SLIDER = Question("pH of water?", (), None, LIMIT_MS, POINTS, Kind.SLIDER, slider=Slider(0.0, 1.0, 0.1, 0.3, 0.0))
 POLL = Question("Favourite?", ("a", "b", "c"), None, LIMIT_MS, POINTS, Kind.POLL)
 ALL = (SINGLE, TRUE_FALSE, MULTIPLE, TYPED, SLIDER, POLL)
 
 
-def game_of(*questions: Question, reveal: str = "on_answer", leaderboard: str = "live",
-            players: tuple[str, ...] = ("Ann", "Bob", "Cai", "Dan")) -> QuizGame:
+def game_of(
+    *questions: Question,
+    reveal: str = "on_answer",
+    leaderboard: str = "live",
+    players: tuple[str, ...] = ("Ann", "Bob", "Cai", "Dan"),
+) -> QuizGame:
     """Questions open one after the other; players joined, question 0 open at t=4."""
-    definition = QuizDefinition("kinds", "Kinds", questions, reveal=reveal, streak_bonus=BONUS,  # type: ignore[arg-type]
-                                leaderboard=leaderboard)  # type: ignore[arg-type]
+    definition = QuizDefinition(
+        "kinds",
+        "Kinds",
+        questions,
+        reveal=reveal,
+        streak_bonus=BONUS,  # type: ignore[arg-type]
+        leaderboard=leaderboard,
+    )  # type: ignore[arg-type]
     counter = itertools.count(1)
-    game = QuizGame("quiz", definition, GameSettings(), 0.0, host_token=HOST_TOKEN,
-                    token_factory=lambda: f"token-{next(counter)}")
+    game = QuizGame(
+        "quiz", definition, GameSettings(), 0.0, host_token=HOST_TOKEN, token_factory=lambda: f"token-{next(counter)}"
+    )
     for name in players:
         game.join_player(name, 0.0)
     game.start("host", 1.0)
@@ -119,8 +136,15 @@ def test_single_and_true_false_and_explanation() -> None:
 def test_multiple_exact_partial_and_wrong() -> None:
     game = game_of(MULTIPLE)
     exact = result(game.answer("p1", "q0", Answer(choices=(4, 0, 2)), 4.0), "p1")
-    assert exact == {"questionId": "q0", "choices": [4, 0, 2], "correct": True, "points": POINTS,
-                     "score": POINTS, "streak": 1, "rank": 1}
+    assert exact == {
+        "questionId": "q0",
+        "choices": [4, 0, 2],
+        "correct": True,
+        "points": POINTS,
+        "score": POINTS,
+        "streak": 1,
+        "rank": 1,
+    }
     partial = result(game.answer("p2", "q0", Answer(choices=(0, 2)), 4.0), "p2")
     assert (partial["correct"], partial["points"], partial["streak"]) == (False, POINTS * 2 // 3, 0)
     mixed = result(game.answer("p3", "q0", Answer(choices=(0, 1)), 4.0), "p3")
@@ -131,8 +155,15 @@ def test_multiple_exact_partial_and_wrong() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [Answer(choice=0), Answer(choices=()), Answer(choices=(0, 0)), Answer(choices=(5,)), Answer(choices=(-1,)),
-     Answer(choices=(0,), choice=0), Answer(text="2")],
+    [
+        Answer(choice=0),
+        Answer(choices=()),
+        Answer(choices=(0, 0)),
+        Answer(choices=(5,)),
+        Answer(choices=(-1,)),
+        Answer(choices=(0,), choice=0),
+        Answer(text="2"),
+    ],
 )
 def test_multiple_wrong_shapes_are_invalid_choice(bad: Answer) -> None:
     game = game_of(MULTIPLE)
@@ -176,8 +207,13 @@ def test_slider_tolerance_steps_and_reveal() -> None:
     got = result(game.answer("p3", "q0", Answer(value=2000), 4.0), "p3")
     assert got["value"] == 2000 and got["correct"] is False
     closed = broadcast(game.next("host", 5.0), "question_closed").payload
-    assert closed == {"questionId": "q0", "correctValue": 1969, "tolerance": 1,
-                      "histogram": [0, 0, 0, 1, 1, 0, 0, 0, 0, 1], "median": 1970}
+    assert closed == {
+        "questionId": "q0",
+        "correctValue": 1969,
+        "tolerance": 1,
+        "histogram": [0, 0, 0, 1, 1, 0, 0, 0, 0, 1],
+        "median": 1970,
+    }
 
 
 @pytest.mark.parametrize("bad", [1949, 2001, 1969.5, Answer(choice=1), Answer(text="1969")])
@@ -239,8 +275,9 @@ def test_on_close_reveal_of_every_kind_scores_at_the_close() -> None:
         (POLL, Answer(choice=1), Answer(choice=1), Answer(choice=2)),
     ],
 )
-def test_safe_retry_compares_the_normalised_answer(question: Question, first: Answer, same: Answer,
-                                                    other: Answer) -> None:
+def test_safe_retry_compares_the_normalised_answer(
+    question: Question, first: Answer, same: Answer, other: Answer
+) -> None:
     game = game_of(question)
     got = reply(game.answer("p1", "q0", first, 4.0, "a"), "p1", "answer_result")
     again = reply(game.answer("p1", "q0", same, 5.0, "b"), "p1", "answer_result")
@@ -404,15 +441,15 @@ def test_retry_rule_compares_normalised_texts(first: str, second: str) -> None:
 
 @given(st.integers(1950, 2000), st.integers(0, 10))
 def test_slider_within_tolerance_is_correct(value: int, tolerance: int) -> None:
-    rules = SliderRules(Question("?", (), None, LIMIT_MS, POINTS, Kind.SLIDER,
-                                 slider=Slider(1950, 2000, 1, 1969, tolerance)))
+    rules = SliderRules(
+        Question("?", (), None, LIMIT_MS, POINTS, Kind.SLIDER, slider=Slider(1950, 2000, 1, 1969, tolerance))
+    )
     assert rules.is_correct(rules.key(Answer(value=value))) == (abs(value - 1969) <= tolerance)
 
 
 @given(st.lists(st.integers(0, 500), max_size=60))
 def test_histogram_has_ten_bins_counting_every_value(steps: list[int]) -> None:
-    rules = SliderRules(Question("?", (), None, LIMIT_MS, POINTS, Kind.SLIDER,
-                                 slider=Slider(-5, 45, 0.1, 0, 0)))
+    rules = SliderRules(Question("?", (), None, LIMIT_MS, POINTS, Kind.SLIDER, slider=Slider(-5, 45, 0.1, 0, 0)))
     keys = [rules.key(Answer(value=round(-5 + step * 0.1, 1))) for step in steps]
     closed = rules.closed_fields([], list(keys))
     assert len(closed["histogram"]) == HISTOGRAM_BINS and sum(closed["histogram"]) == len(steps)

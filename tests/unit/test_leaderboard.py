@@ -112,9 +112,7 @@ def test_top_signature_changes_when_top_changes():
 # ---------------------------------------------------------------- brute-force model
 def model_entries(model: dict[str, tuple[int, int]]) -> list[tuple[int, str, int]]:
     ordered = sorted(model.items(), key=lambda kv: (-kv[1][0], kv[1][1]))
-    return [
-        (1 + sum(1 for s, _ in model.values() if s > score), pid, score) for pid, (score, _r) in ordered
-    ]
+    return [(1 + sum(1 for s, _ in model.values() if s > score), pid, score) for pid, (score, _r) in ordered]
 
 
 ops = st.lists(

@@ -129,4 +129,3 @@ def test_normalised_names_obey_every_rule(raw):
     assert 1 <= len(name) <= 24
     assert unicodedata.is_normalized("NFC", name)
     assert not any(unicodedata.category(c) in {"Cc", "Cf", "Co", "Cs", "Cn"} for c in name)
-

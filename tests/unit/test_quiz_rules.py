@@ -219,8 +219,13 @@ class TestJoin:
             {"participantId": "p2", "name": "Bob", "connected": False},
         ]
         # A screen that comes back draws the live figures at once, not at the next change.
-        assert p["hostState"] == {"phase": "lobby", "questionIndex": None, "participants": 2,
-                                  "connected": 1, "answered": 0}
+        assert p["hostState"] == {
+            "phase": "lobby",
+            "questionIndex": None,
+            "participants": 2,
+            "connected": 1,
+            "answered": 0,
+        }
 
     def test_resume_restores_score_and_streak(self):
         game = playing()
@@ -258,9 +263,16 @@ class TestJoin:
         p = joined(game.resume(game.participants["p2"].token, Q0_END + 1))
         assert "question" not in p
         # The question_closed payload, plus the question so that a reloaded page can draw it.
-        assert p["reveal"] == {"questionId": "q0", "correctChoice": 0, "distribution": [1, 0, 0, 0],
-                               "index": 0, "total": 3, "text": "Question 0", "choices": ["a", "b", "c", "d"],
-                               "kind": "single"}
+        assert p["reveal"] == {
+            "questionId": "q0",
+            "correctChoice": 0,
+            "distribution": [1, 0, 0, 0],
+            "index": 0,
+            "total": 3,
+            "text": "Question 0",
+            "choices": ["a", "b", "c", "d"],
+            "kind": "single",
+        }
 
     def test_joined_during_reveal_has_the_players_own_result_with_the_rank_of_now(self):
         game = playing()
@@ -421,7 +433,15 @@ class TestAnswer:
         q = broadcast(game.tick(Q0), "question")
         assert q.question_id == "q0"
         assert set(q.payload) == {
-            "questionId", "index", "total", "text", "choices", "timeLimitMs", "startedAt", "endsAt", "serverTime",
+            "questionId",
+            "index",
+            "total",
+            "text",
+            "choices",
+            "timeLimitMs",
+            "startedAt",
+            "endsAt",
+            "serverTime",
             "kind",
         }
         assert q.payload["choices"] == ["a", "b", "c", "d"]
@@ -475,7 +495,13 @@ class TestOnClose:
         game.answer("p2", "q0", 1, Q0 + 5)
         effects = game.tick(Q0_END)
         assert reply(effects, "p1", "answer_result").payload == {
-            "questionId": "q0", "choice": 0, "correct": True, "points": 875, "score": 875, "streak": 1, "rank": 1,
+            "questionId": "q0",
+            "choice": 0,
+            "correct": True,
+            "points": 875,
+            "score": 875,
+            "streak": 1,
+            "rank": 1,
         }
         assert reply(effects, "p2", "answer_result").payload["points"] == 0
 
@@ -704,7 +730,11 @@ class TestHostCommands:
         r = reply(start(game, START, reply_to="s1"), "host", "host_state")
         assert r.reply_to == "s1"
         assert r.payload == {
-            "phase": "starting", "questionIndex": None, "participants": 2, "connected": 2, "answered": 0,
+            "phase": "starting",
+            "questionIndex": None,
+            "participants": 2,
+            "connected": 2,
+            "answered": 0,
         }
 
     def test_start_twice_is_wrong_phase(self):

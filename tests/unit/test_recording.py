@@ -48,8 +48,15 @@ class Recorded:
 
 
 def new_actor(reveal: str) -> tuple[QuizActor, Recorded]:
-    game = make_game(trio.current_time(), settings=GameSettings(linger_s=60), countdown_ms=1000,
-                     time_limit_ms=10000, questions=2, reveal=reveal, reveal_ms=1000)
+    game = make_game(
+        trio.current_time(),
+        settings=GameSettings(linger_s=60),
+        countdown_ms=1000,
+        time_limit_ms=10000,
+        questions=2,
+        reveal=reveal,
+        reveal_ms=1000,
+    )
     port = Recorded()
     return QuizActor(game, RecordingDelivery(), recorder=QuizRecorder(port, "node-a")), port
 
@@ -77,23 +84,36 @@ async def test_a_whole_quiz_is_recorded_in_order(autojump_clock):
     async with running(actor):
         await play(actor)
         (created,) = port.of(QuizCreated)
-        assert (created.quiz_id, created.definition_id, created.definition_version, created.node,
-                created.questions, created.title) == ("quiz-1", "test-quiz", 1, "node-a", 2, "Test quiz")
+        assert (
+            created.quiz_id,
+            created.definition_id,
+            created.definition_version,
+            created.node,
+            created.questions,
+            created.title,
+        ) == ("quiz-1", "test-quiz", 1, "node-a", 2, "Test quiz")
         (started,) = port.of(QuizStarted)
         assert started.started_at >= created.created_at
         answers = port.of(AnswerRecorded)
         assert [(a.participant_id, a.question_id, a.question_index, a.answer, a.correct) for a in answers] == [
-            ("p1", "q0", 0, {"choice": 0}, True), ("p2", "q0", 0, {"choice": 1}, False),
-            ("p1", "q1", 1, {"choice": 1}, True), ("p2", "q1", 1, {"choice": 2}, False)]
+            ("p1", "q0", 0, {"choice": 0}, True),
+            ("p2", "q0", 0, {"choice": 1}, False),
+            ("p1", "q1", 1, {"choice": 1}, True),
+            ("p2", "q1", 1, {"choice": 2}, False),
+        ]
         assert answers[0].points > 0 and answers[1].points == 0
         assert answers[1].elapsed_ms > answers[0].elapsed_ms and answers[0].arrived_at >= started.started_at
         closed = port.of(QuestionClosed)
         assert [(c.question_id, c.question_index, c.kind, c.text) for c in closed] == [
-            ("q0", 0, "single", "Question 0"), ("q1", 1, "single", "Question 1")]
+            ("q0", 0, "single", "Question 0"),
+            ("q1", 1, "single", "Question 1"),
+        ]
         assert closed[0].payload == {"questionId": "q0", "correctChoice": 0, "distribution": [1, 1, 0, 0]}
         (ended,) = port.of(QuizEnded)
         assert [(p.participant_id, p.name, p.rank, p.correct_count) for p in ended.players] == [
-            ("p1", "Ann", 1, 2), ("p2", "Bob", 2, 0)]
+            ("p1", "Ann", 1, 2),
+            ("p2", "Bob", 2, 0),
+        ]
         assert ended.players[0].score == sum(a.points for a in answers if a.participant_id == "p1")
         assert ended.ended_at >= answers[-1].arrived_at
         kinds = [type(e).__name__ for e in port.events]
@@ -127,6 +147,7 @@ async def test_an_actor_started_on_a_game_with_history_replays_it(autojump_clock
     replay.finished = False
     async with running(replay):
         await settle()
+
     # The same facts (the store writes them idempotently), the end at the same time.
     def by_key(a: AnswerRecorded) -> tuple[str, str]:
         return a.participant_id, a.question_id

@@ -11,7 +11,9 @@ from quizd.cluster.transport import _stream_id
 
 def test_replication_lag_is_the_furthest_replicas_distance_from_the_primary() -> None:
     info = {
-        "role": "master", "connected_slaves": 2, "master_repl_offset": 5000,
+        "role": "master",
+        "connected_slaves": 2,
+        "master_repl_offset": 5000,
         "slave0": {"ip": "10.0.0.2", "port": 6379, "state": "online", "offset": 4990, "lag": 0},
         "slave1": {"ip": "10.0.0.3", "port": 6379, "state": "online", "offset": 3000, "lag": 1},
     }
@@ -19,8 +21,9 @@ def test_replication_lag_is_the_furthest_replicas_distance_from_the_primary() ->
 
 
 def test_no_replica_is_no_lag() -> None:
-    assert Replication.from_info({"role": "master", "connected_slaves": 0, "master_repl_offset": 10}) == \
-        Replication(replicas=0, lag_bytes=0)
+    assert Replication.from_info({"role": "master", "connected_slaves": 0, "master_repl_offset": 10}) == Replication(
+        replicas=0, lag_bytes=0
+    )
 
 
 def test_stream_ids_order_by_time_then_sequence() -> None:
@@ -40,7 +43,9 @@ def test_a_sentinel_url_gives_each_lane_its_own_sentinel_managed_pool() -> None:
         kwargs = pools[0].connection_kwargs
         assert (kwargs["db"], kwargs["password"]) == (2, "pw")
         assert port.sentinel is not None
-        assert [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
-                for s in port.sentinel.sentinels] == [("127.0.0.1", 26379), ("127.0.0.1", 26380)]
+        assert [
+            (s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
+            for s in port.sentinel.sentinels
+        ] == [("127.0.0.1", 26379), ("127.0.0.1", 26380)]
     finally:
         port.close()

@@ -25,23 +25,32 @@ json_value = st.recursive(
 )
 
 client_message = st.one_of(
-    st.builds(lambda q, c, i: {"type": "answer", "payload": {"questionId": q, "choice": c}, "id": i},
-              text, ints, msg_id),
-    st.builds(lambda t, i: {"type": t, "id": i},
-              st.sampled_from(["leave", "start", "end", "ping", "get_leaderboard"]), msg_id),
+    st.builds(
+        lambda q, c, i: {"type": "answer", "payload": {"questionId": q, "choice": c}, "id": i}, text, ints, msg_id
+    ),
+    st.builds(
+        lambda t, i: {"type": t, "id": i}, st.sampled_from(["leave", "start", "end", "ping", "get_leaderboard"]), msg_id
+    ),
     st.builds(lambda n: {"type": "next", "payload": {"questionIndex": n}}, st.none() | ints),
     st.builds(lambda p: {"type": "kick", "payload": {"participantId": p}}, text),
 ).map(lambda raw: parse_message({k: v for k, v in raw.items() if v is not None or k != "id"}))
 
 STRATEGIES: dict[type[m.RelayMessage], st.SearchStrategy[Any]] = {
-    m.RemoteJoin: st.builds(m.RemoteJoin, text, st.sampled_from(["player", "resume", "host"]),
-                            st.none() | text, msg_id,
-                            text, conn, ints),
+    m.RemoteJoin: st.builds(
+        m.RemoteJoin, text, st.sampled_from(["player", "resume", "host"]), st.none() | text, msg_id, text, conn, ints
+    ),
     m.RemoteCommand: st.builds(m.RemoteCommand, text, text, text, conn, ints, client_message),
     m.RemoteLost: st.builds(m.RemoteLost, text, text, text, conn),
     m.HandoffTimes: st.builds(m.HandoffTimes, text, text, st.lists(st.tuples(text, ints), max_size=5).map(tuple)),
-    m.RpcCall: st.builds(m.RpcCall, conn, text, st.sampled_from(m.RpcOp), text, st.none() | text,
-                         st.none() | st.builds(AutoStart, ints, st.none() | ints)),
+    m.RpcCall: st.builds(
+        m.RpcCall,
+        conn,
+        text,
+        st.sampled_from(m.RpcOp),
+        text,
+        st.none() | text,
+        st.none() | st.builds(AutoStart, ints, st.none() | ints),
+    ),
     m.JoinAccepted: st.builds(m.JoinAccepted, conn, text, text),
     m.JoinRefused: st.builds(
         m.JoinRefused, conn, text, text, st.none() | st.dictionaries(text, json_value, max_size=3)
@@ -50,8 +59,7 @@ STRATEGIES: dict[type[m.RelayMessage], st.SearchStrategy[Any]] = {
     m.BroadcastAll: st.builds(m.BroadcastAll, text, text, text, st.booleans(), st.none() | text),
     m.CloseOne: st.builds(m.CloseOne, conn, ints, text),
     m.QuizMoved: st.builds(m.QuizMoved, text),
-    m.RpcResult: st.builds(m.RpcResult, conn, json_value,
-                           st.none() | st.builds(m.RpcFailure, ints, text, text)),
+    m.RpcResult: st.builds(m.RpcResult, conn, json_value, st.none() | st.builds(m.RpcFailure, ints, text, text)),
     m.JoinUndone: st.builds(m.JoinUndone, text, text, text, conn, st.booleans()),
 }
 
@@ -79,14 +87,17 @@ def _wire(message: m.RelayMessage) -> dict[str, Any]:
     return wire
 
 
-@pytest.mark.parametrize("raw", [
-    b"not json",
-    b"[1, 2]",
-    b'"bind"',
-    b"{}",
-    b'{"k": "nope", "ts": 1}',
-    b'{"k": 7, "ts": 1}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'"bind"',
+        b"{}",
+        b'{"k": "nope", "ts": 1}',
+        b'{"k": 7, "ts": 1}',
+    ],
+)
 def test_unknown_or_not_an_object(raw: bytes) -> None:
     with pytest.raises(m.RelayDecodeError):
         m.decode(raw)
@@ -97,14 +108,17 @@ def test_unknown_tag_names_it() -> None:
         m.decode(orjson.dumps({"k": "zz", "ts": 1}))
 
 
-@pytest.mark.parametrize("change", [
-    lambda w: w.pop("c"),                          # a field missing
-    lambda w: w.update(c="3"),                     # a wrong type
-    lambda w: w.update(c=True),                    # a bool is not an int
-    lambda w: w.pop("ts"),                         # no timestamp
-    lambda w: w.update(ts="now"),
-    lambda w: w.update(extra=1),                   # a key the class does not have
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda w: w.pop("c"),  # a field missing
+        lambda w: w.update(c="3"),  # a wrong type
+        lambda w: w.update(c=True),  # a bool is not an int
+        lambda w: w.pop("ts"),  # no timestamp
+        lambda w: w.update(ts="now"),
+        lambda w: w.update(extra=1),  # a key the class does not have
+    ],
+)
 def test_malformed_entries(change: Any) -> None:
     wire = _wire(m.JoinAccepted(3, "quiz", "p1"))
     change(wire)

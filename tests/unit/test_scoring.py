@@ -93,7 +93,7 @@ limits = st.integers(min_value=1, max_value=120_000)
 pts = st.integers(min_value=0, max_value=100_000)
 
 
-@given(pts, limits, st.integers(min_value=-10**6, max_value=10**6))
+@given(pts, limits, st.integers(min_value=-(10**6), max_value=10**6))
 def test_matches_the_contract_formula(points, limit, elapsed):
     assert time_points(points, limit, elapsed) == reference(points, limit, elapsed)
 

@@ -61,9 +61,16 @@ class Receiver:
             verified = False
         with self.lock:
             status = self.plan.pop(0) if self.plan else self.default
-            self.received.append(Received(
-                msg_id=headers.get("webhook-id", ""), timestamp=int(headers.get("webhook-timestamp", "0")),
-                signature=headers.get("webhook-signature", ""), body=body, verified=verified, status=status))
+            self.received.append(
+                Received(
+                    msg_id=headers.get("webhook-id", ""),
+                    timestamp=int(headers.get("webhook-timestamp", "0")),
+                    signature=headers.get("webhook-signature", ""),
+                    body=body,
+                    verified=verified,
+                    status=status,
+                )
+            )
         if status == STALL:
             self.unstall.wait(60)
             return 500
@@ -78,8 +85,9 @@ class Receiver:
         deadline = time.monotonic() + timeout
         while len(self.delivered()) < count:
             if time.monotonic() > deadline:
-                raise AssertionError(f"{len(self.delivered())} of {count} deliveries after {timeout} s: "
-                                     f"{self.received}")
+                raise AssertionError(
+                    f"{len(self.delivered())} of {count} deliveries after {timeout} s: {self.received}"
+                )
             time.sleep(0.05)
         with self.lock:
             return list(self.received)

@@ -65,15 +65,19 @@ def wait_until(condition: Any, timeout: float = 30) -> None:
 
 
 def test_a_delivery_pending_when_the_node_is_killed_is_made_after_its_restart(
-        node_factory: Any, tmp_path: Path) -> None:
+    node_factory: Any, tmp_path: Path
+) -> None:
     db = tmp_path / "quizd.db"
     engine = migrated(f"sqlite:///{db}")
     # The first attempt fails, the second is held unanswered when the node is killed.
     with serve(Receiver(plan=(500, STALL))) as receiver:
         endpoint = WebhookEndpoint(url=receiver.url, secret=SECRET, events=(WebhookEvent.QUIZ_ENDED,))
         record_quizzes(engine, endpoint, 1)
-        node = node_factory(command=patched(FAST), storage={"url": f"sqlite:///{db}"},
-                            webhooks=[{"url": receiver.url, "secret": SECRET, "events": ["quiz.ended"]}])
+        node = node_factory(
+            command=patched(FAST),
+            storage={"url": f"sqlite:///{db}"},
+            webhooks=[{"url": receiver.url, "secret": SECRET, "events": ["quiz.ended"]}],
+        )
         wait_until(lambda: len(receiver.received) == 2)
         (row,) = outbox_rows(engine)
         assert (row.attempts, row.claimed_by) == (1, node.node_id)  # mid-delivery: claimed

@@ -45,8 +45,7 @@ def test_an_event_that_always_fails_is_tried_on_the_contract_schedule_for_24_hou
 
 def test_a_shortened_schedule_is_injectable() -> None:
     clock = trio.testing.MockClock(autojump_threshold=0)
-    times = trio.run(attempt_times, RetrySchedule(delays_s=(0.5, 1.0), repeat_s=2.0, give_up_after_s=6.0),
-                     clock=clock)
+    times = trio.run(attempt_times, RetrySchedule(delays_s=(0.5, 1.0), repeat_s=2.0, give_up_after_s=6.0), clock=clock)
     assert times == [0, 0.5, 1.5, 3.5, 5.5]
 
 

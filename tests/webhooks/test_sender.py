@@ -93,8 +93,7 @@ async def test_two_senders_on_one_postgresql_send_each_event_once(pg_url: str) -
         endpoint = WebhookEndpoint(url=receiver.url, secret=SECRET)
         events = [e for i in range(20) for e in a_quiz(f"quiz{i}", t0=just_ended())]
         await write(engines[0], events, endpoints=(endpoint,))
-        senders = [WebhookSender(Database(e), (endpoint,), f"node-{i}", schedule=SHORT)
-                   for i, e in enumerate(engines)]
+        senders = [WebhookSender(Database(e), (endpoint,), f"node-{i}", schedule=SHORT) for i, e in enumerate(engines)]
         await run_until(lambda: all(r.delivered_at for r in outbox_rows(engines[0])), senders)
         await trio.sleep(0.5)  # a second send would arrive now
         received = receiver.received
@@ -117,7 +116,8 @@ async def test_a_node_sends_only_to_its_own_endpoints_and_gives_up_strangers_aft
 
         await run_until(settled, [sender])
         assert sorted(r.msg_id for r in mine.received) == sorted(
-            event_id(WebhookEvent.QUIZ_ENDED, q) for q in ("quiz0", "quiz1"))
+            event_id(WebhookEvent.QUIZ_ENDED, q) for q in ("quiz0", "quiz1")
+        )
         assert theirs.received == []  # not this node's endpoint: never sent by it
     # quiz0's row for the other endpoint, past its day, was given up; quiz1's waits for a node that knows it.
     (pending,) = [r for r in outbox_rows(engine) if r.delivered_at is None]

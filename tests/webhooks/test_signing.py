@@ -14,8 +14,11 @@ def test_the_library_verifies_what_quizd_signs() -> None:
     body = b'{"type":"quiz.ended","timestamp":"2026-01-01T00:00:00.000Z","data":{}}'
     now = int(datetime.now(UTC).timestamp())
     headers = signed_headers(secret_key(SECRET), "msg_abc", now, body)
-    assert Webhook(SECRET).verify(body, headers) == {"type": "quiz.ended", "timestamp": "2026-01-01T00:00:00.000Z",
-                                                     "data": {}}
+    assert Webhook(SECRET).verify(body, headers) == {
+        "type": "quiz.ended",
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "data": {},
+    }
     assert headers["webhook-id"] == "msg_abc" and headers["webhook-timestamp"] == str(now)
 
 

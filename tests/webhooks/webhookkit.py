@@ -16,8 +16,12 @@ ALL = WebhookEndpoint(url="https://all.example/h", secret=SECRET)
 ENDED = WebhookEndpoint(url="https://ended.example/h", secret=OTHER_SECRET, events=(WebhookEvent.QUIZ_ENDED,))
 
 
-async def write(engine: Engine, events: list[StoreEvent], endpoints: tuple[WebhookEndpoint, ...] = (ALL, ENDED),
-                batch_size: int = 1000) -> None:
+async def write(
+    engine: Engine,
+    events: list[StoreEvent],
+    endpoints: tuple[WebhookEndpoint, ...] = (ALL, ENDED),
+    batch_size: int = 1000,
+) -> None:
     writer = BatchWriter(Database(engine), flush_interval_s=0.02, batch_size=batch_size, outbox=Outbox(endpoints))
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)

@@ -45,8 +45,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("quiz_id", name="pk_quizzes"),
     )
     op.create_index("ix_quizzes_ended_at_quiz_id", "quizzes", ["ended_at", "quiz_id"])
-    op.create_index("ix_quizzes_definition_id_ended_at_quiz_id", "quizzes",
-                    ["definition_id", "ended_at", "quiz_id"])
+    op.create_index("ix_quizzes_definition_id_ended_at_quiz_id", "quizzes", ["definition_id", "ended_at", "quiz_id"])
     op.create_table(
         "players",
         sa.Column("quiz_id", sa.String(ID), nullable=False),
@@ -96,8 +95,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("id", "url", name="pk_webhook_outbox"),
     )
-    op.create_index("ix_webhook_outbox_delivered_at_next_attempt_at", "webhook_outbox",
-                    ["delivered_at", "next_attempt_at"])
+    op.create_index(
+        "ix_webhook_outbox_delivered_at_next_attempt_at", "webhook_outbox", ["delivered_at", "next_attempt_at"]
+    )
 
 
 def downgrade() -> None:
