@@ -4,31 +4,16 @@ PostgreSQL (``postgres_server``, ``pg_url``) and ``redis_server`` come from test
 
 from __future__ import annotations
 
-import http.client
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
-import trio
 
 from quizd.config import StorageSection
 from quizd.store.engine import engine_from_settings
 from quizd.store.events import StoreEvent
 from quizd.store.rows import write_batch
-
-
-def _request(
-    base_url: str, method: str, path: str, body: bytes | None, headers: dict[str, str]
-) -> tuple[int, dict[str, str], bytes]:
-    parts = urlsplit(base_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
+from tests.e2e.httpkit import raw_http
 
 
 async def api(
@@ -41,7 +26,7 @@ async def api(
     if body is not None:
         raw = body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else orjson.dumps(body)
         headers["content-type"] = content_type
-    status, got_headers, data = await trio.to_thread.run_sync(_request, node.http_url, method, path, raw, headers)
+    status, got_headers, data = await raw_http(node.http_url, method, path, raw, headers)
     if got_headers.get("content-type", "").startswith("application/json") and data:
         return status, got_headers, orjson.loads(data)
     return status, got_headers, data
