@@ -25,7 +25,6 @@ from quizd.gateway.admission import (
     HANDSHAKE_TIMEOUT_S,
     REFUSAL_HANDSHAKE_TIMEOUT_S,
     Admission,
-    Decision,
     Verdict,
     raise_descriptor_limit,
 )
@@ -95,6 +94,10 @@ class Gateway:
                 session.out.push(self._ping)
 
     async def _handle_stream(self, stream: trio.SocketStream) -> None:
+        """Admission, the handshake, then a session: a player's, or one that only says 1013.
+
+        One coroutine for the whole connection (no helper awaited from here): every idle
+        player holds this frame for as long as it stays, so each extra one costs memory."""
         try:
             remote = str(stream.socket.getpeername()[0])
         except OSError:
@@ -109,55 +112,51 @@ class Gateway:
                 metrics.count_refused(decision.cap.value, "dropped")
                 await trio.aclose_forcefully(stream)
                 return
-            await self._serve_connection(stream, remote, decision)
+            transport: trio.abc.Stream = stream
+            if self._ssl is not None:
+                transport = trio.SSLStream(stream, self._ssl, server_side=True)
+            refused = decision.verdict is Verdict.REFUSE
+            async with trio.open_nursery() as nursery:
+                out = OutboundStream(
+                    transport,
+                    max_queue_bytes=self.config.websocket.send_queue_bytes,
+                    spawn=nursery.start_soon,
+                    on_slow_consumer=lambda: self._slow_consumer(remote),
+                )
+                ws = None
+                with trio.move_on_after(REFUSAL_HANDSHAKE_TIMEOUT_S if refused else HANDSHAKE_TIMEOUT_S):
+                    request = await wrap_server_stream(
+                        nursery,
+                        out,
+                        message_queue_size=MESSAGE_QUEUE,
+                        max_message_size=self.config.websocket.max_message_bytes,
+                    )
+                    refusal = self._refusal(request.path, dict(request.headers))
+                    if refusal is not None:
+                        await request.reject(refusal[0], body=refusal[1].encode())
+                    else:
+                        ws = await request.accept()
+                if ws is None:
+                    out.abort()
+                    nursery.cancel_scope.cancel()
+                    return
+                session = Session(self, ws, out, nursery.start_soon, remote)
+                self.sessions.add(session)
+                metrics.CONNECTIONS_OPEN.inc()
+                try:
+                    if refused:
+                        assert decision.cap is not None
+                        metrics.count_refused(decision.cap.value, "refused")
+                        session.close_soon(E.CLOSE_NODE_FULL, decision.close_reason)
+                    await session.run()
+                finally:
+                    self.sessions.discard(session)
+                    metrics.CONNECTIONS_OPEN.dec()
+                    session.close_soon(E.CLOSE_NORMAL, "")
+                    # Let the close handshake and the last queued bytes go, but not forever.
+                    nursery.cancel_scope.deadline = trio.current_time() + CLOSE_TIMEOUT_S + 1
         finally:
             self.admission.release(remote)
-
-    async def _serve_connection(self, stream: trio.SocketStream, remote: str, decision: Decision) -> None:
-        """Handshake, then a session: a player's, or one that only says 1013 and closes."""
-        transport: trio.abc.Stream = stream
-        if self._ssl is not None:
-            transport = trio.SSLStream(stream, self._ssl, server_side=True)
-        refused = decision.verdict is Verdict.REFUSE
-        async with trio.open_nursery() as nursery:
-            out = OutboundStream(
-                transport,
-                max_queue_bytes=self.config.websocket.send_queue_bytes,
-                spawn=nursery.start_soon,
-                on_slow_consumer=lambda: self._slow_consumer(remote),
-            )
-            ws = None
-            with trio.move_on_after(REFUSAL_HANDSHAKE_TIMEOUT_S if refused else HANDSHAKE_TIMEOUT_S):
-                request = await wrap_server_stream(
-                    nursery,
-                    out,
-                    message_queue_size=MESSAGE_QUEUE,
-                    max_message_size=self.config.websocket.max_message_bytes,
-                )
-                refusal = self._refusal(request.path, dict(request.headers))
-                if refusal is not None:
-                    await request.reject(refusal[0], body=refusal[1].encode())
-                else:
-                    ws = await request.accept()
-            if ws is None:
-                out.abort()
-                nursery.cancel_scope.cancel()
-                return
-            session = Session(self, ws, out, nursery.start_soon, remote)
-            self.sessions.add(session)
-            metrics.CONNECTIONS_OPEN.inc()
-            try:
-                if refused:
-                    assert decision.cap is not None
-                    metrics.count_refused(decision.cap.value, "refused")
-                    session.close_soon(E.CLOSE_NODE_FULL, decision.close_reason)
-                await session.run()
-            finally:
-                self.sessions.discard(session)
-                metrics.CONNECTIONS_OPEN.dec()
-                session.close_soon(E.CLOSE_NORMAL, "")
-                # Let the close handshake and the last queued bytes go, but not forever.
-                nursery.cancel_scope.deadline = trio.current_time() + CLOSE_TIMEOUT_S + 1
 
     def _refusal(self, path: str | None, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
         if (path or "").split("?", 1)[0] != WS_PATH:
