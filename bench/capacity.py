@@ -41,8 +41,8 @@ REST_S = 5.0
 ROUNDS = 3  # questions per run: fan-out, burst and reveal are the medians over them
 PHASES = ("rest", "fanout", "burst", "reveal")
 ALL_PHASES = (*PHASES, "cycle")
-QUICK_SIZES = [(500, 1), (1000, 1), (2000, 1), (250, 4)]
-FULL_SIZES = [(500, 1), (1000, 1), (2000, 1), (3000, 1), (250, 4), (500, 4)]
+QUICK_SIZES = [(250, 1), (500, 1), (1000, 1), (2000, 1), (250, 4)]
+FULL_SIZES = [(250, 1), (500, 1), (1000, 1), (2000, 1), (3000, 1), (250, 4), (500, 4)]
 #: Sizing assumptions (stated in docs/capacity.md).
 QUESTION_PERIOD_S = 20.0  # one question every 20 s: fan-out + burst + reveal per period
 NODE_CORE_BUDGET = 0.6  # a node (one Python process, one core) is sized to 60 % of a core
