@@ -50,9 +50,7 @@ async def test_a_frame_queued_on_a_remote_gateway_is_timed_from_its_real_handoff
         await slow.send_json("join", {"quizId": quiz_id, "name": "Remote-" + "y" * 17}, 1)
         assert (await slow.recv_whole())["type"] == "joined"
         # It stops reading: replies relayed from the owner pile up in node 1's queue.
-        batch = b"".join(slow.encode("get_leaderboard", {}, i) for i in range(500))
-        for _ in range(6):
-            await slow.stream.send_all(batch)
+        await slow.pile_up_replies(6)
         await trio.sleep(1.5)  # the owner answers them all through the relay
 
         assert (await host.request("start"))["type"] == "host_state"

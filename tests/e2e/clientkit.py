@@ -89,6 +89,14 @@ class BacklogClient(RawClient):
         super().__init__(*args)
         self._partial: list[str] = []
 
+    async def pile_up_replies(self, rounds: int) -> None:
+        """Send ``rounds`` batches of 500 ``get_leaderboard`` and read none of the replies:
+        they pile up in the node's queue for this connection, far beyond the kernel's
+        buffers, so a later frame (a ``question``) waits behind them."""
+        batch = b"".join(self.encode("get_leaderboard", {}, i) for i in range(500))
+        for _ in range(rounds):
+            await self.stream.send_all(batch)
+
     async def recv_whole(self) -> dict[str, Any]:
         """The next complete text message."""
         while True:

@@ -49,9 +49,7 @@ async def test_a_reader_that_stalls_before_the_question_cannot_stretch_its_windo
         assert (await slow.recv_whole())["type"] == "joined"
         # From now on it does not read: about 1 MB of leaderboard replies pile up,
         # far more than the kernel's buffers hold, so the question will wait behind them.
-        batch = b"".join(slow.encode("get_leaderboard", {}, i) for i in range(500))
-        for _ in range(10):
-            await slow.stream.send_all(batch)
+        await slow.pile_up_replies(10)
         await trio.sleep(0.5)  # let the node read and answer them all
 
         assert (await host.request("start"))["type"] == "host_state"
