@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import CLIENT_CPU, PY, RECEIVER, ROOT, core_busy, core_times, cpu_s, log, pinned, rss_kb
+from bench.profile import Profiled, top_frames
 from bench.servers import PeerServer, QuizdServer, Server
 from quizd.loadgen.stats import median
 from quizd.testing.procs import read_line
@@ -224,6 +225,20 @@ def run_server_block(kind: str, n: int, s: argparse.Namespace, work: Path, profi
     }
     cores0, cpu_server0, t0 = core_times(), cpu_s(server.pid), time.monotonic()
 
+    def profiled(name: str, fn: Any) -> Any:
+        """``fn`` under py-spy when profiling quizd; its top frames go beside its figures."""
+        if profile_dir is None or kind != "quizd":
+            return fn
+
+        def run() -> Any:
+            folded = profile_dir / f"profile-quizd-{n}-{name}.txt"
+            with Profiled(server.pid, folded):
+                result = fn()
+            block.setdefault("profiles", {})[name] = top_frames(folded)
+            return result
+
+        return run
+
     def attempt(name: str, what: str, fn: Any) -> None:
         log(f"{kind} N={n}: {what}")
         try:
@@ -234,8 +249,6 @@ def run_server_block(kind: str, n: int, s: argparse.Namespace, work: Path, profi
 
     try:
         block["rss_start_kb"] = rss_kb(server.pid)
-        if profile_dir is not None and kind == "quizd":
-            server.start_profiler(profile_dir / f"profile-quizd-{n}.svg")
         attempt(
             "connect_fanout",
             f"connect + fan-out ({s.rounds} rounds)",
@@ -246,7 +259,9 @@ def run_server_block(kind: str, n: int, s: argparse.Namespace, work: Path, profi
         attempt(
             "burst_1s",
             "burst, answers within 1 s",
-            lambda: scenario_load(server, n, "bench-burst", "uniform:0-1000", s.burst_questions, key),
+            profiled(
+                "burst_1s", lambda: scenario_load(server, n, "bench-burst", "uniform:0-1000", s.burst_questions, key)
+            ),
         )
         try:
             fan_ms = block["connect_fanout"]["fanout_question"]["median_trigger_to_last_ms"] or 100
@@ -256,7 +271,9 @@ def run_server_block(kind: str, n: int, s: argparse.Namespace, work: Path, profi
         attempt(
             "burst_once",
             f"burst, all answers at once ({sync_ms} ms after the question is sent)",
-            lambda: scenario_load(server, n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key),
+            profiled(
+                "burst_once", lambda: scenario_load(server, n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key)
+            ),
         )
         lo, hi = int(s.steady_ms * 0.05), int(s.steady_ms * 0.95)
         attempt(

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import signal
 import subprocess
 import time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.common import CLIENT_CPU, PY, ROOT, SERVER_CPU, TOKEN, log, pinned
+from bench.common import PY, ROOT, SERVER_CPU, TOKEN, log, pinned
 from quizd.client import ControlClient
 from quizd.testing.procs import NodeProcess, read_line, stop_process
 
@@ -138,7 +136,6 @@ class Server:
         self.settings = settings
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
-        self.profiler: subprocess.Popen[bytes] | None = None
 
     @property
     def pid(self) -> int:
@@ -159,23 +156,7 @@ class Server:
         quiz_id, host_token = self.new_quiz(definition)
         return ["--quiz-id", quiz_id, "--host-token", host_token]
 
-    def start_profiler(self, out: Path) -> None:
-        py_spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
-        self.profiler = subprocess.Popen(
-            pinned(
-                CLIENT_CPU, [py_spy, "record", "--pid", str(self.pid), "--nonblocking", "-r", "100", "-o", str(out)]
-            ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
     def stop(self) -> None:
-        if self.profiler is not None:
-            self.profiler.send_signal(signal.SIGINT)
-            try:
-                self.profiler.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.profiler.kill()
         if self.proc is not None:
             stop_process(self.proc, 8)
 
