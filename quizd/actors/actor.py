@@ -48,6 +48,10 @@ log = logging.getLogger("quizd.actor")
 INBOX_SIZE = 65536
 # How many queued inbox items one loop turn handles before checking timers again.
 BATCH = 512
+# Single node (nothing to make durable first): the effects of this many items go out
+# together, so a burst of answers pays one flush (encode, send, gauges, store events) per
+# group rather than per answer, and the first of a group waits for at most that many.
+ANSWER_EVERY = 16
 
 
 class QuizActor:
@@ -91,6 +95,8 @@ class QuizActor:
         # The item being handled; still set after a crash, so the restarted actor
         # answers it with ``internal`` instead of handling it again.
         self.poisoned: InboxItem | None = None
+        # Where the item being handled started adding effects (pending, after).
+        self._marks = (0, 0)
 
     # ------------------------------------------------------------------ entry points
     def post(self, item: InboxItem) -> None:
@@ -117,8 +123,17 @@ class QuizActor:
                 # The item that crashed the previous run: answer it, never retry it.
                 # Whatever the crashed turn had queued is dropped with it.
                 item, self.poisoned = self.poisoned, None
-                self._pending.clear()
-                self._after.clear()
+                if self.store is None:
+                    # Single node: the items handled before it in the same group changed
+                    # the game for good, so what they said still goes out; only the
+                    # crashed item's own effects are dropped.
+                    del self._pending[self._marks[0] :]
+                    del self._after[self._marks[1] :]
+                else:
+                    # Cluster: nothing of the crashed turn was made durable, so none of
+                    # it is told (the game is restored from the store on takeover).
+                    self._pending.clear()
+                    self._after.clear()
                 internal = ProtocolError(E.INTERNAL, "internal error; please retry")
                 self._refuse(item, internal)
                 self._release_claimed(internal, undo=True)
@@ -141,12 +156,17 @@ class QuizActor:
                 with trio.move_on_at(math.inf if deadline is None else deadline):
                     item = await self._inbox.receive()
             else:
-                await trio.lowlevel.checkpoint()
+                # A schedule point, so a busy quiz lets the connections run; without the
+                # cancel scope a plain checkpoint opens (this runs once per loop turn).
+                await trio.lowlevel.checkpoint_if_cancelled()
+                await trio.lowlevel.cancel_shielded_checkpoint()
             if item is not None:
                 self._handle(item)
-                for _ in range(BATCH):
-                    if self.store is None:
-                        await self._flush()  # no durability to wait for: answer at once
+                for handled in range(1, BATCH + 1):
+                    # No durability to wait for: answer soon; a join's waiter at once
+                    # (so a group never holds a claimed join but a crashing one's).
+                    if self.store is None and (handled % ANSWER_EVERY == 0 or self._claimed):
+                        await self._flush()
                     try:
                         item = self._inbox.receive_nowait()
                     except trio.WouldBlock:
@@ -160,6 +180,7 @@ class QuizActor:
     def _handle(self, item: InboxItem) -> None:
         """Feed one item to the game; its effects wait in ``_pending`` for the flush."""
         self.poisoned = item
+        self._marks = (len(self._pending), len(self._after))
         self._events += 1
         try:
             if isinstance(item, Command):

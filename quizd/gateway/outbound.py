@@ -1,8 +1,8 @@
 """The connection's byte stream, with a bounded outbound queue the node owns.
 
-trio-websocket runs the handshake, reads frames and answers control frames; it writes
-through this stream's ``send_all``.  Everything the server says in JSON is written as
-pre-framed bytes through ``push``, which never waits:
+Everything written to a player goes through ``push`` as whole frames (or the HTTP
+response of the handshake): the node's pre-framed JSON, and wsproto's pongs and close
+frames (:mod:`quizd.gateway.websocket`).  ``push`` never waits:
 
 * if nothing is queued, the frame goes straight into the socket with one non-blocking
   write (no task switch per player: a broadcast to 10,000 players is one loop);
@@ -17,8 +17,9 @@ Writes go through ``os.write`` on the socket's file descriptor, which is public 
 silently break the hot path.  TLS streams have no raw descriptor: they take the same
 queue with an always-queued drain through ``send_all``.
 
-Because every write funnels through one queue, trio-websocket's control frames and the
-node's data frames interleave only at frame boundaries.
+Because every write funnels through one queue, control frames and the node's data
+frames interleave only at frame boundaries.  ``finish`` lets what is queued go (for at
+most a deadline) and then closes the socket.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class _Chunk:
         self.replaceable = replaceable
 
 
-class OutboundStream(trio.abc.Stream):
+class OutboundStream:
     __slots__ = (
         "transport",
         "max_queue_bytes",
@@ -55,6 +56,7 @@ class OutboundStream(trio.abc.Stream):
         "_queued_bytes",
         "_draining",
         "_closed",
+        "_flushed",
         "last_received_at",
         "bytes_written",
     )
@@ -78,6 +80,7 @@ class OutboundStream(trio.abc.Stream):
         self._queued_bytes = 0
         self._draining = False
         self._closed = False
+        self._flushed: trio.Event | None = None  # made by ``finish`` while it waits
         self.last_received_at = trio.current_time()
         self.bytes_written = 0
 
@@ -85,6 +88,11 @@ class OutboundStream(trio.abc.Stream):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def fd(self) -> int | None:
+        """The socket's descriptor; None for TLS (read and written through the SSL stream)."""
+        return self._fd
 
     @property
     def queued_bytes(self) -> int:
@@ -146,48 +154,23 @@ class OutboundStream(trio.abc.Stream):
         """Drop the queue and close the transport at once (slow consumer, shutdown)."""
         self._abort()
 
-    # ------------------------------------------------------------------ trio.abc.Stream
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        """trio-websocket's writes (handshake, pong, close): queued like any frame."""
-        if self._closed:
-            raise trio.ClosedResourceError("connection closed")
-        if not self.push(bytes(data)):
-            raise trio.BrokenResourceError("connection closed")
-        await trio.lowlevel.checkpoint()
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await trio.lowlevel.checkpoint()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+    async def receive_some(self, max_bytes: int) -> bytes | bytearray:
+        """Read from the transport (the TLS path; plain sockets are read by descriptor)."""
         data = await self.transport.receive_some(max_bytes)
         self.last_received_at = trio.current_time()
         return data
 
-    async def aclose(self) -> None:
-        """Close after a last non-blocking attempt to flush what is queued."""
-        if not self._closed and self._fd is not None:
-            self._flush_nowait()
-        self._closed = True
-        self._queue = None
-        self._queued_bytes = 0
-        await trio.aclose_forcefully(self.transport)
+    async def finish(self, timeout_s: float) -> None:
+        """Let the queued bytes go for at most ``timeout_s``, then close the socket."""
+        try:
+            if self._queue and not self._closed:
+                self._flushed = trio.Event()
+                with trio.move_on_after(timeout_s):
+                    await self._flushed.wait()
+        finally:
+            self._abort()
 
     # ------------------------------------------------------------------ internals
-    def _flush_nowait(self) -> None:
-        assert self._fd is not None
-        while self._queue:
-            chunk = self._queue[0]
-            try:
-                written = os.write(self._fd, chunk.data) if chunk.data else 0
-            except OSError:
-                return
-            self.bytes_written += written
-            self._queued_bytes -= written
-            if written < len(chunk.data):
-                chunk.data = memoryview(chunk.data)[written:]
-                return
-            self._chunk_done(self._queue.popleft())
-
     def _chunk_done(self, chunk: _Chunk) -> None:
         """A chunk's last byte is in the socket (its bytes are already uncounted)."""
         if chunk.handoff is not None and chunk.participant_id is not None:
@@ -229,6 +212,8 @@ class OutboundStream(trio.abc.Stream):
             self._draining = False
             if not self._queue:
                 self._queue = None
+                if self._flushed is not None:
+                    self._flushed.set()
 
     def _abort(self) -> None:
         if self._closed:
@@ -236,6 +221,8 @@ class OutboundStream(trio.abc.Stream):
         self._closed = True
         self._queue = None
         self._queued_bytes = 0
+        if self._flushed is not None:
+            self._flushed.set()
         sock = getattr(self.transport, "socket", None)
         if sock is not None:
             sock.close()

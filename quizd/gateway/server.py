@@ -1,9 +1,11 @@
 """The WebSocket listener: accepts TCP, runs the handshake, hands each connection a session.
 
-We own the accept loop (``trio.serve_listeners``) and give trio-websocket a stream we
-own (``OutboundStream``) through its public ``wrap_server_stream``; that is what lets
-the broadcast hot path write pre-framed bytes without touching trio-websocket's
-private attributes.  Keepalive is one node-wide task rather than one per connection:
+We own the accept loop (``trio.serve_listeners``); each connection is one task from
+accept to close, speaking WebSocket through wsproto (:mod:`quizd.gateway.websocket`)
+and writing through a stream we own (``OutboundStream``), which is what lets the
+broadcast hot path write pre-framed bytes.  The tasks an ``OutboundStream`` starts to
+drain a full socket run in the listener's nursery, so a connection needs no nursery of
+its own.  Keepalive is one node-wide task rather than one per connection:
 every ``ping_interval_s`` it sends each connection a ping frame and closes those that
 have sent nothing (no pong, no data) since the previous ping.
 
@@ -16,9 +18,9 @@ from __future__ import annotations
 import itertools
 import logging
 import ssl
+from collections.abc import Callable
 
 import trio
-from trio_websocket import wrap_server_stream
 
 from quizd.config import Config
 from quizd.gateway.admission import (
@@ -31,6 +33,7 @@ from quizd.gateway.admission import (
 from quizd.gateway.framing import ping_frame
 from quizd.gateway.outbound import OutboundStream
 from quizd.gateway.session import CLOSE_TIMEOUT_S, Session
+from quizd.gateway.websocket import Messages, Reader, Upgrade, handshake
 from quizd.ops import metrics
 from quizd.protocol import errors as E
 from quizd.router import Router
@@ -38,8 +41,6 @@ from quizd.router import Router
 log = logging.getLogger("quizd.gateway")
 
 WS_PATH = "/ws"
-# trio-websocket's queue of received messages per connection; the rate limit drains it.
-MESSAGE_QUEUE = 8
 
 
 def make_ssl_context(cert: str, key: str) -> ssl.SSLContext:
@@ -61,6 +62,8 @@ class Gateway:
         self._ping = ping_frame(b"quizd")
         self._conn_ids = itertools.count(1)
         self.address: tuple[str, int] | None = None
+        # The listener nursery's start_soon (one bound method shared by every connection).
+        self._spawn: Callable[..., None] | None = None
 
     def new_conn_id(self) -> int:
         return next(self._conn_ids)
@@ -76,6 +79,7 @@ class Gateway:
         host, port = listeners[0].socket.getsockname()[:2]
         self.address = (host, port)
         async with trio.open_nursery() as nursery:
+            self._spawn = nursery.start_soon
             nursery.start_soon(self._keepalive)
             task_status.started((host, port))
             await trio.serve_listeners(self._handle_stream, listeners, handler_nursery=nursery)
@@ -96,8 +100,9 @@ class Gateway:
     async def _handle_stream(self, stream: trio.SocketStream) -> None:
         """Admission, the handshake, then a session: a player's, or one that only says 1013.
 
-        One coroutine for the whole connection (no helper awaited from here): every idle
-        player holds this frame for as long as it stays, so each extra one costs memory."""
+        One task for the whole connection, and few frames on its stack while it waits
+        (this one, the session's reading, the read): every idle player holds them for as
+        long as it stays, so each extra one costs memory."""
         try:
             remote = str(stream.socket.getpeername()[0])
         except OSError:
@@ -116,31 +121,21 @@ class Gateway:
             if self._ssl is not None:
                 transport = trio.SSLStream(stream, self._ssl, server_side=True)
             refused = decision.verdict is Verdict.REFUSE
-            async with trio.open_nursery() as nursery:
-                out = OutboundStream(
-                    transport,
-                    max_queue_bytes=self.config.websocket.send_queue_bytes,
-                    spawn=nursery.start_soon,
-                    on_slow_consumer=lambda: self._slow_consumer(remote),
-                )
-                ws = None
-                with trio.move_on_after(REFUSAL_HANDSHAKE_TIMEOUT_S if refused else HANDSHAKE_TIMEOUT_S):
-                    request = await wrap_server_stream(
-                        nursery,
-                        out,
-                        message_queue_size=MESSAGE_QUEUE,
-                        max_message_size=self.config.websocket.max_message_bytes,
-                    )
-                    refusal = self._refusal(request.path, dict(request.headers))
-                    if refusal is not None:
-                        await request.reject(refusal[0], body=refusal[1].encode())
-                    else:
-                        ws = await request.accept()
-                if ws is None:
-                    out.abort()
-                    nursery.cancel_scope.cancel()
+            assert self._spawn is not None  # serve() set it before accepting
+            out = OutboundStream(
+                transport,
+                max_queue_bytes=self.config.websocket.send_queue_bytes,
+                spawn=self._spawn,
+                on_slow_consumer=lambda: self._slow_consumer(remote),
+            )
+            try:
+                reader = Reader(out)
+                timeout = REFUSAL_HANDSHAKE_TIMEOUT_S if refused else HANDSHAKE_TIMEOUT_S
+                accepted = await handshake(reader, self._refusal, timeout)
+                if accepted is None:
                     return
-                session = Session(self, ws, out, nursery.start_soon, remote)
+                messages = Messages(accepted[0], out, self.config.websocket.max_message_bytes)
+                session = Session(self, messages, reader, remote)
                 self.sessions.add(session)
                 metrics.CONNECTIONS_OPEN.inc()
                 try:
@@ -153,13 +148,15 @@ class Gateway:
                     self.sessions.discard(session)
                     metrics.CONNECTIONS_OPEN.dec()
                     session.close_soon(E.CLOSE_NORMAL, "")
-                    # Let the close handshake and the last queued bytes go, but not forever.
-                    nursery.cancel_scope.deadline = trio.current_time() + CLOSE_TIMEOUT_S + 1
+            finally:
+                # Let the close (or the refusal) and the last queued bytes go, but not forever.
+                await out.finish(CLOSE_TIMEOUT_S)
         finally:
             self.admission.release(remote)
 
-    def _refusal(self, path: str | None, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
-        if (path or "").split("?", 1)[0] != WS_PATH:
+    def _refusal(self, upgrade: Upgrade) -> tuple[int, str] | None:
+        path, headers = upgrade.path, upgrade.headers
+        if path.split("?", 1)[0] != WS_PATH:
             return 404, f"not found: connect to {WS_PATH}"
         allowed = self.config.websocket.allowed_origins
         origin = headers.get(b"origin")

@@ -1,27 +1,28 @@
 """One player's or host's connection, from the first frame to the close.
 
-The session reads frames from trio-websocket, enforces the per-connection limits
-(rate, binary frames, join-first), parses each frame with the sans-IO protocol module
-and posts it to its quiz's actor.  It never waits on the actor except for ``join``,
-whose answer decides which participant this connection is.  Everything sent to the
-client goes through ``out`` (the connection's bounded ``OutboundStream``).
+The session reads the connection in its own task, the connection's only one (no
+reader task, no channel: :mod:`quizd.gateway.websocket`), enforces the
+per-connection limits (rate, size, binary frames, join-first), parses each message with
+the sans-IO protocol module and posts it to its quiz's actor.  It never waits on the
+actor except for ``join``, whose answer decides which participant this connection is.
+Everything sent to the client goes through ``out`` (the connection's bounded
+``OutboundStream``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from quizd.actors.inbox import Command, ConnectionLost, JoinRequest, ReplyAbandoned
 from quizd.game.names import NamesMode
 from quizd.gateway.framing import text_frame
 from quizd.gateway.outbound import OutboundStream
 from quizd.gateway.ratelimit import RateLimiter, Verdict
+from quizd.gateway.websocket import Kind, Messages, Reader
 from quizd.ops import metrics
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
@@ -43,9 +44,9 @@ class Session:
     # Slots: one of these per connection, 10,000 per quiz; a __dict__ each adds up.
     __slots__ = (
         "gateway",
-        "ws",
+        "messages",
+        "reader",
         "out",
-        "_spawn",
         "remote",
         "limiter",
         "quiz",
@@ -54,22 +55,16 @@ class Session:
         "is_host",
         "last_ping_at",
         "_closing",
+        "_scope",
         "conn_id",
         "__weakref__",
     )
 
-    def __init__(
-        self,
-        gateway: Gateway,
-        ws: WebSocketConnection,
-        out: OutboundStream,
-        spawn: Callable[..., None],
-        remote: str,
-    ) -> None:
+    def __init__(self, gateway: Gateway, messages: Messages, reader: Reader, remote: str) -> None:
         self.gateway = gateway
-        self.ws = ws
-        self.out = out
-        self._spawn = spawn
+        self.messages = messages
+        self.reader = reader
+        self.out: OutboundStream = reader.out
         self.remote = remote
         limits = gateway.config.limits
         self.limiter = RateLimiter(limits.messages_per_second, limits.burst, trio.current_time())
@@ -80,6 +75,8 @@ class Session:
         # When the last keepalive ping went out; none yet, so nothing to miss.
         self.last_ping_at = float("-inf")
         self._closing = False
+        # Bounds the reading once a close is under way (``close_soon`` sets its deadline).
+        self._scope = trio.CancelScope()
         # Names this connection to a quiz owner on another node (cluster relay).
         self.conn_id = gateway.new_conn_id()
 
@@ -99,36 +96,20 @@ class Session:
         self.send("error", err.payload(), re)
 
     def close_soon(self, code: int, reason: str) -> None:
-        """Close after what is already queued (close frame, then TCP), with a deadline."""
+        """Close after what is already queued: the close frame now, the socket once the
+        peer answers it, or ``CLOSE_TIMEOUT_S`` from now."""
         if self._closing:
             return
         self._closing = True
-        self._spawn(self._close, code, reason)
-
-    async def _close(self, code: int, reason: str) -> None:
-        with trio.move_on_after(CLOSE_TIMEOUT_S):
-            await self.ws.aclose(code, reason)
-        self.out.abort()
+        self.messages.close(code, reason)
+        self._scope.deadline = min(self._scope.deadline, trio.current_time() + CLOSE_TIMEOUT_S)
 
     # ------------------------------------------------------------------ reading
     async def run(self) -> None:
-        join_by = trio.current_time() + FIRST_JOIN_DEADLINE_S
+        """Read until the connection closes; the quiz hears that it was lost."""
         try:
-            while True:
-                try:
-                    if self.quiz is None:
-                        frame = await self._first_frames(join_by)
-                        if frame is None:
-                            metrics.count_error(E.NOT_JOINED)
-                            self.close_soon(E.CLOSE_ABUSE, f"no join within {FIRST_JOIN_DEADLINE_S:g} s")
-                            return
-                    else:
-                        frame = await self.ws.get_message()
-                except ConnectionClosed:
-                    return
-                if not self._admit(trio.current_time()):
-                    continue
-                await self._on_frame(frame, trio.current_time())
+            with self._scope:
+                await self._read()
         finally:
             if self.quiz is not None and self.participant_id is not None:
                 try:
@@ -136,13 +117,39 @@ class Session:
                 except ProtocolError:
                     pass
 
-    async def _first_frames(self, join_by: float) -> str | bytes | None:
-        """The next frame of a connection that has not joined yet; None past its deadline.
+    async def _read(self) -> None:
+        """Messages until the peer closes, or the close handshake is over.
 
-        Only the wait for a frame is bounded: a join the actor is deciding is never cut."""
-        with trio.move_on_at(join_by):
-            return await self.ws.get_message()
-        return None
+        Before the first join, only the wait for bytes is bounded (by
+        ``FIRST_JOIN_DEADLINE_S``): a join the actor is deciding is never cut."""
+        join_by = trio.current_time() + FIRST_JOIN_DEADLINE_S
+        receive = self.reader.receive
+        feed = self.messages.feed
+        while True:
+            if self.quiz is None and not self._closing:
+                data = None
+                with trio.move_on_at(join_by):
+                    data = await receive()
+                if data is None:
+                    metrics.count_error(E.NOT_JOINED)
+                    self.close_soon(E.CLOSE_ABUSE, f"no join within {FIRST_JOIN_DEADLINE_S:g} s")
+                    continue
+            else:
+                data = await receive()
+            if not data:
+                return
+            for kind, message in feed(data):
+                if kind is Kind.CLOSED:
+                    return
+                if self._closing:
+                    continue  # only the peer's close matters now
+                if kind is Kind.TOO_BIG:
+                    limit = self.gateway.config.websocket.max_message_bytes
+                    self.close_soon(E.CLOSE_TOO_BIG, f"message larger than {limit} bytes")
+                    continue
+                now = trio.current_time()
+                if self._admit(now):
+                    await self._on_frame(message, now)
 
     def _admit(self, now: float) -> bool:
         verdict = self.limiter.check(now)
@@ -156,13 +163,7 @@ class Session:
         return False
 
     async def _on_frame(self, frame: str | bytes, now: float) -> None:
-        if isinstance(frame, str):
-            limit = self.gateway.config.websocket.max_message_bytes
-            # trio-websocket counts characters; the limit is in UTF-8 bytes.
-            if len(frame) * 4 > limit and len(frame.encode()) > limit:
-                self.close_soon(E.CLOSE_TOO_BIG, f"message larger than {limit} bytes")
-                return
-        else:
+        if not isinstance(frame, str):
             metrics.count_received("invalid")
             self.send_error(ProtocolError(E.INVALID_MESSAGE, "binary frames are not supported; send JSON text"))
             return
@@ -212,8 +213,10 @@ class Session:
         quiz.post(request)
         try:
             # Gives up only if the actor has not started deciding: a join it accepted
-            # is always waited for, so no player is left bound to a refused connection.
-            participant_id = await request.reply.wait_or_abandon(JOIN_TIMEOUT_S)
+            # is always waited for, so no player is left bound to a refused connection
+            # (shielded: a close under way waits for it too, within a bound of its own).
+            with trio.CancelScope(shield=True, deadline=trio.current_time() + JOIN_TIMEOUT_S + CLOSE_TIMEOUT_S):
+                participant_id = await request.reply.wait_or_abandon(JOIN_TIMEOUT_S)
         except ReplyAbandoned:
             raise ProtocolError(E.SERVER_BUSY, "the quiz did not answer in time", {"retryAfterMs": 1000}) from None
         self.quiz = quiz

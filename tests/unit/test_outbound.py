@@ -158,22 +158,32 @@ async def test_a_slow_consumer_is_aborted_when_its_queue_exceeds_the_bound(make_
     assert pair.slow_consumers == 1
     received = await pair.read_to_eof()
     assert received == frame(b"a", len(received))  # only what the kernel took, then EOF
-    with pytest.raises(trio.ClosedResourceError):
-        await pair.out.send_all(b"x")
 
 
-async def test_send_all_is_queued_like_any_frame(pair: Pair) -> None:
+async def test_control_frames_queue_behind_data_frames(pair: Pair) -> None:
     pair.out.push(frame(b"a", BIG))
-    await pair.out.send_all(b"pong")  # trio-websocket's writes do not overtake frames
+    pair.out.push(b"pong")  # a pong or a close frame never overtakes a queued frame
     assert await pair.read(BIG + 4) == frame(b"a", BIG) + b"pong"
 
 
-async def test_aclose_flushes_what_the_kernel_takes_then_closes(pair: Pair) -> None:
+async def test_finish_lets_the_queue_go_then_closes(pair: Pair) -> None:
+    pair.out.push(frame(b"a", BIG))
     pair.out.push(b"last words")
-    await pair.out.aclose()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(pair.out.finish, 10.0)
+        received = await pair.read_to_eof()
+    assert received == frame(b"a", BIG) + b"last words"
     assert pair.out.closed
     assert pair.out.push(b"after") is False
-    assert await pair.read_to_eof() == b"last words"
+
+
+async def test_finish_gives_up_on_a_peer_that_reads_nothing(pair: Pair, autojump_clock: trio.testing.MockClock) -> None:
+    pair.out.push(frame(b"a", 2 * BIG))
+    start = trio.current_time()
+    await pair.out.finish(5.0)  # the peer never reads: the deadline closes it
+    assert trio.current_time() - start == pytest.approx(5.0)
+    assert pair.out.closed
+    assert pair.out.queued_bytes == 0
 
 
 async def test_question_frames_are_stamped_when_their_last_byte_is_handed_over(

@@ -133,6 +133,32 @@ async def test_poisoned_item_sender_gets_internal_and_is_not_retried(autojump_cl
     await with_world(body)
 
 
+async def test_what_the_items_before_a_crash_said_still_goes_out(autojump_clock, monkeypatch):
+    """A single node sends the effects of queued items in groups: a crash mid-group drops
+    only the crashing item's own effects, not the answers already judged before it."""
+
+    async def body(w: World) -> None:
+        w.shaky.poison_leaderboard(monkeypatch)
+        await w.shaky.start()
+        await until(w.shaky.opened + 1)
+        # Queued together, so one loop turn handles them as one group.
+        answer(w.shaky.actor, "p1", w.shaky.ann, "q0", 1, id="a1")
+        answer(w.shaky.actor, "p2", w.shaky.bob, "q0", 0, id="b1")
+        w.shaky.boom()
+        await trio.sleep(1.0)
+        assert [m["re"] for m in w.shaky.delivery.messages("p1", "answer_result")] == ["a1"]
+        assert [m["re"] for m in w.shaky.delivery.messages("p2", "answer_result")] == ["b1"]
+        (err,) = w.shaky.delivery.messages("p1", "error")
+        assert err["payload"]["code"] == "internal" and err["re"] == "boom"
+        # And the first answer stands: another choice is refused as a double.
+        answer(w.shaky.actor, "p1", w.shaky.ann, "q0", 0, id="a2")
+        await settle()
+        (again,) = [m for m in w.shaky.delivery.messages("p1", "error") if m["re"] == "a2"]
+        assert again["payload"]["code"] == "already_answered"
+
+    await with_world(body)
+
+
 async def test_crashing_join_is_answered_with_internal(autojump_clock, monkeypatch):
     async def body(w: World) -> None:
         real = w.shaky.game.join_player

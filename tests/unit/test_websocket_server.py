@@ -1,0 +1,222 @@
+"""The node's server side of WebSocket (quizd.gateway.websocket) on real sockets.
+
+The frames come from wsproto's client side, so both ends speak the real protocol; the
+bytes go through a real socketpair where the reading is under test.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    Pong,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+
+from quizd.gateway.outbound import OutboundStream
+from quizd.gateway.websocket import RECEIVE_BYTES, Kind, Messages, Reader, Upgrade, handshake
+
+LIMIT = 1000
+
+
+class Ends:
+    """A server-side ``OutboundStream`` + ``Reader`` and the client's plain socket."""
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        left, right = trio.socket.socketpair()
+        self.out = OutboundStream(trio.SocketStream(left), max_queue_bytes=1 << 20, spawn=nursery.start_soon)
+        self.reader = Reader(self.out)
+        self.peer: socket.socket = right._sock  # type: ignore[attr-defined]
+        self.peer.setblocking(True)
+        self.peer.settimeout(5)
+
+    def received(self) -> bytes:
+        return self.peer.recv(1 << 16)
+
+
+@pytest.fixture
+def ends(nursery: trio.Nursery) -> Iterator[Ends]:
+    made = Ends(nursery)
+    yield made
+    made.out.abort()
+    made.peer.close()
+
+
+def client_after_handshake() -> tuple[WSConnection, Connection]:
+    """A wsproto client and the server's frame connection, already upgraded."""
+    client = WSConnection(ConnectionType.CLIENT)
+    server = WSConnection(ConnectionType.SERVER)
+    server.receive_data(client.send(Request(host="localhost", target="/ws")))
+    next(server.events())
+    client.receive_data(server.send(AcceptConnection()))
+    assert isinstance(next(client.events()), AcceptConnection)
+    assert server.connection is not None
+    return client, server.connection
+
+
+def messages_for(ends: Ends) -> tuple[WSConnection, Messages]:
+    client, connection = client_after_handshake()
+    return client, Messages(connection, ends.out, LIMIT)
+
+
+# ---------------------------------------------------------------------- the handshake
+async def test_an_upgrade_is_accepted_and_the_http_objects_are_dropped(ends: Ends) -> None:
+    client = WSConnection(ConnectionType.CLIENT)
+    ends.peer.sendall(client.send(Request(host="localhost", target="/ws?x=1", extra_headers=[(b"Origin", b"o")])))
+    seen: list[Upgrade] = []
+
+    def accept(upgrade: Upgrade) -> None:
+        seen.append(upgrade)
+
+    result = await handshake(ends.reader, accept, 5)
+    assert result is not None
+    connection, upgrade = result
+    assert isinstance(connection, Connection)
+    assert upgrade.path == "/ws?x=1" and upgrade.headers[b"origin"] == b"o"
+    assert seen == [upgrade]
+    client.receive_data(ends.received())
+    assert isinstance(next(client.events()), AcceptConnection)
+
+
+async def test_a_refused_upgrade_gets_its_status_and_body(ends: Ends) -> None:
+    client = WSConnection(ConnectionType.CLIENT)
+    ends.peer.sendall(client.send(Request(host="localhost", target="/elsewhere")))
+    assert await handshake(ends.reader, lambda upgrade: (404, "not found: connect to /ws"), 5) is None
+    client.receive_data(ends.received())
+    events = list(client.events())
+    assert isinstance(events[0], RejectConnection) and events[0].status_code == 404
+    assert b"".join(e.data for e in events if isinstance(e, RejectData)) == b"not found: connect to /ws"
+
+
+async def test_plain_http_is_refused_with_400(ends: Ends) -> None:
+    ends.peer.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert await handshake(ends.reader, lambda upgrade: None, 5) is None
+    assert ends.received().startswith(b"HTTP/1.1 400 ")
+
+
+async def test_a_handshake_that_never_completes_times_out(ends: Ends, autojump_clock: trio.testing.MockClock) -> None:
+    ends.peer.sendall(b"GET /ws HTTP/1.1\r\n")
+    start = trio.current_time()
+    assert await handshake(ends.reader, lambda upgrade: None, 10) is None
+    assert trio.current_time() - start == pytest.approx(10)
+
+
+# ---------------------------------------------------------------------- reading
+async def test_a_closed_stream_never_reads_its_descriptor_again(ends: Ends) -> None:
+    """Aborted while its task was not waiting (a failed write, say): the descriptor's
+    number may be reused at once by a newer connection, whose bytes must stay its own."""
+    ends.peer.sendall(b"first")
+    assert await ends.reader.receive() == b"first"
+    fd = ends.out.fd
+    assert fd is not None
+    ends.out.abort()
+    newer, newer_peer = socket.socketpair()
+    try:
+        newer_peer.sendall(b"not yours")
+        # Whether or not the number was reused, the closed reader reads nothing.
+        assert await ends.reader.receive() == b""
+        newer.setblocking(False)
+        assert newer.recv(100) == b"not yours"
+    finally:
+        newer.close()
+        newer_peer.close()
+
+
+async def test_eof_reads_as_empty_bytes(ends: Ends) -> None:
+    ends.peer.shutdown(socket.SHUT_WR)
+    assert await ends.reader.receive() == b""
+
+
+async def test_a_full_read_is_followed_by_another_without_waiting(ends: Ends) -> None:
+    ends.peer.sendall(b"x" * (RECEIVE_BYTES + 10))
+    assert len(await ends.reader.receive()) == RECEIVE_BYTES
+    assert await ends.reader.receive() == b"x" * 10
+
+
+# ---------------------------------------------------------------------- messages
+async def test_whole_text_and_binary_messages(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    data = client.send(TextMessage("héllo")) + client.send(BytesMessage(b"\x00\x01"))
+    assert messages.feed(data) == [(Kind.TEXT, "héllo"), (Kind.BINARY, b"\x00\x01")]
+
+
+async def test_fragments_are_joined(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    first = client.send(TextMessage("ab", message_finished=False))
+    rest = client.send(TextMessage("cd", message_finished=True))
+    assert messages.feed(first) == []
+    assert messages.feed(rest) == [(Kind.TEXT, "abcd")]
+
+
+async def test_a_message_split_across_reads_is_whole_when_it_ends(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    data = client.send(TextMessage("x" * 300))
+    assert messages.feed(data[:100]) == []
+    assert messages.feed(data[100:]) == [(Kind.TEXT, "x" * 300)]
+
+
+async def test_too_big_is_found_before_it_is_all_buffered_and_the_rest_is_dropped(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    assert messages.feed(client.send(TextMessage("x" * 600, message_finished=False))) == []
+    assert messages.feed(client.send(TextMessage("x" * 600, message_finished=False))) == [(Kind.TOO_BIG, "")]
+    assert messages.feed(client.send(TextMessage("x" * 600, message_finished=True))) == []  # dropped
+    assert messages.feed(client.send(TextMessage("next"))) == [(Kind.TEXT, "next")]
+
+
+async def test_the_limit_is_in_utf8_bytes(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    assert messages.feed(client.send(TextMessage("é" * 400))) == [(Kind.TEXT, "é" * 400)]  # 800 bytes
+    assert messages.feed(client.send(TextMessage("é" * 501))) == [(Kind.TOO_BIG, "")]  # 1,002 bytes
+
+
+async def test_a_ping_is_answered_with_its_pong(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    assert messages.feed(client.send(Ping(b"are you there"))) == []
+    client.receive_data(ends.received())
+    assert [e for e in client.events()] == [Pong(b"are you there")]
+
+
+async def test_the_peers_close_is_answered_and_ends_the_reading(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    assert messages.feed(client.send(CloseConnection(1000, "bye"))) == [(Kind.CLOSED, "")]
+    client.receive_data(ends.received())
+    event = next(client.events())
+    assert isinstance(event, CloseConnection) and event.code == 1000
+    assert messages.closed
+
+
+async def test_our_close_then_the_peers_answer(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    messages.close(4004, "the quiz has ended")
+    client.receive_data(ends.received())
+    event = next(client.events())
+    assert isinstance(event, CloseConnection) and event.code == 4004
+    assert messages.feed(client.send(event.response())) == [(Kind.CLOSED, "")]
+    assert messages.closed
+
+
+async def test_invalid_utf8_closes_1007(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    frame = bytearray(client.send(BytesMessage(b"\xff\xfe")))
+    frame[0] = (frame[0] & 0xF0) | 0x1  # the same payload, as a text frame
+    assert messages.feed(bytes(frame)) == [(Kind.CLOSED, "")]
+    client.receive_data(ends.received())
+    event = next(client.events())
+    assert isinstance(event, CloseConnection) and event.code == 1007
+
+
+def test_receive_bytes_is_a_page_multiple() -> None:
+    assert RECEIVE_BYTES % os.sysconf("SC_PAGE_SIZE") == 0
