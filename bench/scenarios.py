@@ -252,7 +252,7 @@ def run_server_block(kind: str, n: int, s: argparse.Namespace, work: Path, profi
         attempt(
             "connect_fanout",
             f"connect + fan-out ({s.rounds} rounds)",
-            lambda: scenario_connect_fanout(server, n, s.rounds),
+            profiled("connect_fanout", lambda: scenario_connect_fanout(server, n, s.rounds)),
         )
         time.sleep(0.5)
         key = [q["answer"] for q in s.questions_burst]
