@@ -117,8 +117,16 @@ class KindRules(ABC):
         raise NotImplementedError
 
     def _only(self, answer: Answer, field: str) -> None:
-        """The answer sends ``field`` and no other answer field (a wrong shape otherwise)."""
-        if list(answer.echo()) != [field]:
+        """The answer sends ``field`` and no other answer field (a wrong shape otherwise).
+        Counted from the attributes: this runs on every answer, and building the echo
+        (a dict, a list) to read its keys cost more than the rest of a choice's check."""
+        sent = (
+            (answer.choice is not None)
+            + (answer.choices is not None)
+            + (answer.text is not None)
+            + (answer.value is not None)
+        )
+        if sent != 1 or getattr(answer, field) is None:
             raise _invalid(f"a {self.kind} question takes '{field}' and no other answer field")
 
     def _choice(self, answer: Answer) -> int:
@@ -185,11 +193,12 @@ class MultipleRules(KindRules):
         assert picked is not None
         if not picked:
             raise _invalid("pick at least one choice")
-        if len(set(picked)) != len(picked):
+        chosen = frozenset(picked)
+        if len(chosen) != len(picked):
             raise _invalid("each choice may be picked once")
-        if not all(0 <= c < len(self.question.choices) for c in picked):
+        if min(chosen) < 0 or max(chosen) >= len(self.question.choices):
             raise _invalid(f"every choice must be between 0 and {len(self.question.choices) - 1}")
-        return frozenset(picked)
+        return chosen
 
     def is_correct(self, key: Key) -> bool | None:
         return key == self.correct
@@ -197,7 +206,7 @@ class MultipleRules(KindRules):
     def points(self, key: Key, speed: int) -> int:
         assert isinstance(key, frozenset)
         hits = len(key & self.correct)
-        misses = len(key - self.correct)
+        misses = len(key) - hits
         return speed * max(0, hits - misses) // len(self.correct)
 
     def count(self, distribution: list[int], key: Key) -> None:
