@@ -450,11 +450,23 @@ def rows_notes(results: dict[str, Any]) -> list[str]:
     kinds = results.get("kinds") or {}
     if "players" in kinds:
         runs = [*kinds.get("single", []), *kinds.get("mixed", [])]
+        # Results from before bench/kinds.py gave each run its own node have no "order".
+        how = (
+            "each on a fresh node, in the order " + ", ".join(kinds["order"])
+            if kinds.get("order")
+            else "alternating single/mixed on one node"
+        )
         notes.append(
-            f"kinds N={kinds['players']:,}: {len(runs)} quizd-load runs alternating single/mixed, "
+            f"kinds N={kinds['players']:,}: {len(runs)} quizd-load runs {how}, "
             "p50/p99 the median of each quiz's runs; quizd-load CPU / answer send lag p99: "
             + ", ".join(f"{r['client_cpu_util']:.0%} / {r['client_send_lag_p99_ms']:.0f} ms" for r in runs)
             + ("; quizd-load SATURATED in some runs" if any(r["client_saturated"] for r in runs) else "")
+            # Each run's p99, so that the spread says how far the ratio of the medians can be read.
+            + "; p99 of each run (ms): "
+            + "; ".join(
+                f"{quiz} " + ", ".join(f"{r['p99_ms']:.0f}" for r in kinds.get(quiz, []))
+                for quiz in ("single", "mixed")
+            )
         )
     storage = results.get("storage") or {}
     for name, b in (storage.get("backends") or {}).items():

@@ -477,3 +477,69 @@ def test_distributions_count_what_was_given(picks: list[set[int]], typed: list[s
     if len(counts) <= 10:
         assert {a["text"]: a["count"] for a in closed["answers"]} == counts
     assert closed["correctCount"] <= len(given_texts)
+
+
+#: Slider numbers as a definition or a client writes them: decimals of up to 3 places.
+decimals = st.integers(-20_000, 20_000).map(lambda n: n / 1000)
+
+
+def as_written(number: float) -> Fraction:
+    """A JSON number as the decimal it was written as (the reference the slider must match)."""
+    return Fraction(repr(number)) if isinstance(number, float) else Fraction(number)
+
+
+@given(
+    low=decimals,
+    step=st.integers(1, 500).map(lambda n: n / 1000),
+    steps=st.integers(1, 40),
+    answer_step=st.integers(0, 40),
+    tolerance_steps=st.integers(0, 5),
+    picks=st.lists(st.tuples(st.integers(-3, 43), st.sampled_from([0, 0, 0, 1, 500])), max_size=30),
+    integers=st.lists(st.integers(-25, 25), max_size=5),
+)
+def test_slider_in_units_agrees_with_fractions(
+    low: float,
+    step: float,
+    steps: int,
+    answer_step: int,
+    tolerance_steps: int,
+    picks: list[tuple[int, int]],
+    integers: list[int],
+) -> None:
+    """The slider counts in integer units; every refusal, verdict and reveal is the one
+    the exact fractions of the written decimals give (values on and off the scale and
+    its steps, at and beyond the tolerance)."""
+    f_low, f_step = as_written(low), as_written(step)
+    f_high = f_low + f_step * steps
+    f_answer = f_low + f_step * min(answer_step, steps)
+    f_tolerance = f_step * tolerance_steps
+    high, answer, tolerance = float(f_high), float(f_answer), float(f_tolerance)
+    rules = SliderRules(
+        Question("?", (), None, LIMIT_MS, POINTS, Kind.SLIDER, slider=Slider(low, high, step, answer, tolerance))
+    )
+    # k steps from min, plus 0, 1 or 500 ten-thousandths: on a step, or just off one.
+    values: list[float | int] = [float(f_low + f_step * k + Fraction(off, 10_000)) for k, off in picks]
+    keys: list[Fraction] = []
+    for value in [*values, *integers]:
+        exact = as_written(value)
+        fits = f_low <= exact <= f_high and ((exact - f_low) / f_step).denominator == 1
+        if not fits:
+            refused(E.INVALID_CHOICE, rules.key, Answer(value=value))
+            continue
+        key = rules.key(Answer(value=value))
+        assert key == exact
+        assert rules.is_correct(key) == (abs(exact - f_answer) <= as_written(tolerance))
+        keys.append(exact)
+    closed = rules.closed_fields([], list(keys))
+    width = (f_high - f_low) / HISTOGRAM_BINS
+    bins = [0] * HISTOGRAM_BINS
+    for exact in keys:
+        bins[min(int((exact - f_low) // width), HISTOGRAM_BINS - 1)] += 1
+    assert closed["histogram"] == bins
+    ordered = sorted(keys)
+    middle = len(ordered) // 2
+    if not ordered:
+        assert closed["median"] is None
+    else:
+        median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+        assert closed["median"] == (median.numerator if median.denominator == 1 else float(median))
