@@ -48,6 +48,10 @@ log = logging.getLogger("quizd.actor")
 INBOX_SIZE = 65536
 # How many queued inbox items one loop turn handles before checking timers again.
 BATCH = 512
+# A leaderboard fan-out waits while at least this many inbox items are queued, for at
+# most DEFER_MAX_S (then it goes out anyway, as the newest one).
+DEFER_BACKLOG = 64
+DEFER_MAX_S = 0.5
 # Single node (nothing to make durable first): the effects of this many items go out
 # together, so a burst of answers pays one flush (encode, send, gauges, store events) per
 # group rather than per answer, and the first of a group waits for at most that many.
@@ -83,6 +87,9 @@ class QuizActor:
         self._events = 0
         self._handing_over: HandOver | None = None
         self._replaceable_scope: trio.CancelScope | None = None
+        # A replaceable broadcast (type, body) waiting for a burst of answers, and since when.
+        self._deferred: tuple[str, bytes] | None = None
+        self._deferred_since: float | None = None
         self.handed_over = False
         self._on_phase = on_phase
         self.inbox_send, self._inbox = trio.open_memory_channel[InboxItem](INBOX_SIZE)
@@ -176,6 +183,7 @@ class QuizActor:
             # Group commit: everything this turn changed becomes durable in one write,
             # and only then does anybody hear about it.
             await self._flush()
+            self._start_deferred()  # a leaderboard that waited for a burst, if it is over
 
     def _handle(self, item: InboxItem) -> None:
         """Feed one item to the game; its effects wait in ``_pending`` for the flush."""
@@ -376,12 +384,12 @@ class QuizActor:
                 delivery.send(effect.participant_id, effect.type, encode(effect.type, effect.payload, effect.reply_to))
             elif isinstance(effect, fx.Broadcast) and effect.replaceable and self._nursery is not None:
                 # A leaderboard may arrive late or be replaced, never block answers: it
-                # fans out in the background, and a newer one cancels an unfinished one.
-                if self._replaceable_scope is not None:
-                    self._replaceable_scope.cancel()
-                self._nursery.start_soon(
-                    self._broadcast_in_background, effect.type, encode(effect.type, effect.payload)
-                )
+                # fans out in the background, a newer one cancels an unfinished one, and
+                # while answers are queued it waits for them (``_start_deferred``).
+                self._deferred = (effect.type, encode(effect.type, effect.payload))
+                if self._deferred_since is None:
+                    self._deferred_since = trio.current_time()
+                self._start_deferred()
             elif isinstance(effect, fx.Broadcast):
                 start = trio.current_time()
                 await delivery.broadcast(
@@ -402,6 +410,22 @@ class QuizActor:
             elif isinstance(effect, fx.Finished):
                 self.finished = True
         self._sync_gauges()
+
+    def _start_deferred(self) -> None:
+        """Start the waiting leaderboard's fan-out, unless answers are queued and it has
+        waited less than ``DEFER_MAX_S``: during a burst the node's time goes to the
+        answers (each fan-out writes to every player), and the leaderboard, replaceable
+        anyway, goes out when the burst is handled, as the newest one."""
+        if self._deferred is None or self._nursery is None:
+            return
+        assert self._deferred_since is not None
+        backlog = self._inbox.statistics().current_buffer_used
+        if backlog >= DEFER_BACKLOG and trio.current_time() - self._deferred_since < DEFER_MAX_S:
+            return
+        (msg_type, body), self._deferred, self._deferred_since = self._deferred, None, None
+        if self._replaceable_scope is not None:
+            self._replaceable_scope.cancel()
+        self._nursery.start_soon(self._broadcast_in_background, msg_type, body)
 
     async def _broadcast_in_background(self, msg_type: str, body: bytes) -> None:
         with trio.CancelScope() as scope:
