@@ -148,8 +148,18 @@ class Session:
                     self.close_soon(E.CLOSE_TOO_BIG, f"message larger than {limit} bytes")
                     continue
                 now = trio.current_time()
-                if self._admit(now):
-                    await self._on_frame(message, now)
+                if not self._admit(now):
+                    continue
+                msg = self._parse(message)
+                if msg is None:
+                    continue
+                if self.quiz is None:
+                    await self._join_first(msg, now)
+                else:  # the hot path: no coroutine, nothing awaited
+                    try:
+                        self._after_join(msg, now)
+                    except ProtocolError as err:
+                        self.send_error(err, msg.id)
 
     def _admit(self, now: float) -> bool:
         verdict = self.limiter.check(now)
@@ -162,11 +172,12 @@ class Session:
             self.send_error(ProtocolError(E.RATE_LIMITED, "too many messages; some were dropped"))
         return False
 
-    async def _on_frame(self, frame: str | bytes, now: float) -> None:
+    def _parse(self, frame: str | bytes) -> ClientMessage | None:
+        """The typed message, or None once its error went back (binary, JSON, shape)."""
         if not isinstance(frame, str):
             metrics.count_received("invalid")
             self.send_error(ProtocolError(E.INVALID_MESSAGE, "binary frames are not supported; send JSON text"))
-            return
+            return None
         raw: Any = None
         try:
             raw = decode(frame)
@@ -174,13 +185,13 @@ class Session:
         except ProtocolError as err:
             metrics.count_received("invalid")
             self.send_error(err, extract_id(raw))
-            return
+            return None
         metrics.count_received(msg.type)
+        return msg
+
+    async def _join_first(self, msg: ClientMessage, now: float) -> None:
         try:
-            if self.quiz is None:
-                await self._before_join(msg, now)
-            else:
-                self._after_join(msg, now)
+            await self._before_join(msg, now)
         except ProtocolError as err:
             self.send_error(err, msg.id)
 
