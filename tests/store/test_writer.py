@@ -106,6 +106,29 @@ async def test_a_quiz_is_written_in_batches_and_drain_waits(engine: Engine) -> N
     assert stored == ('{"choice":1}', True)
 
 
+async def test_the_end_of_a_quiz_is_written_at_once_not_at_the_interval(engine: Engine) -> None:
+    """A QuizEnded wakes the writer: with an interval of an hour, the quiz and its
+    answers are in the database well within the 30 s this test waits."""
+    migrated(engine)
+    writer = BatchWriter(Database(engine), flush_interval_s=3600)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        events = a_quiz("quiz-end", 10)
+        for event in events[:-1]:
+            writer.record(event)  # type: ignore[arg-type]
+        await trio.sleep(0.2)
+        assert writer.written == 0  # nothing wakes the writer before the interval
+        writer.record(events[-1])  # type: ignore[arg-type]
+        with trio.move_on_after(30):
+            while writer.pending:
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    assert writer.written == len(events)
+    with engine.connect() as connection:
+        assert connection.execute(select(schema.quizzes.c.ended_at)).scalar_one() == 1_700_000_060_000
+    assert count(engine, schema.answers) == 10 and count(engine, schema.players) == 10
+
+
 def test_a_batch_written_twice_is_written_once(engine: Engine) -> None:
     migrated(engine)
     events = a_quiz("quiz2", 5)
