@@ -9,24 +9,26 @@ Within a batch the writes go by kind in the order a quiz lives (created, started
 answers, closes, ended), which is the order of any one quiz's events, so grouping keeps
 each quiz's facts consistent while each table's rows go in as one statement.
 
-**Why each table's rows go in one call, as tuples.**  The batch is written in a worker
-thread while the node's event loop runs on; Python work in that thread holds the GIL,
-which the loop gets back only every ``sys.getswitchinterval()``, so every bit of per-row
-Python (statement compilation, bind processing, a driver's executemany loop, psycopg's
-array dumpers) shows up as a stall in the answer burst.  :func:`insert_ignore` therefore
-takes rows as tuples and hands them to the driver in one call: on SQLite the sqlite3
-module's ``executemany`` (it binds each row in C and releases the GIL around each
-step); on PostgreSQL one parameter, the rows serialised by ``orjson`` in C and unpacked
-by ``jsonb_array_elements`` on the server (one round trip, no per-row Python in
-psycopg).  The per-row work left in Python is C-level (``attrgetter``, ``map``,
-``zip``).  The statement of each (dialect, table, columns) is built once from the
-table's SQLAlchemy Core definition (:mod:`quizd.store.schema` stays the one schema of
-both dialects) and cached.
+**Why the rows travel as one JSON array.**  The batch is written in a worker thread
+while the node's event loop runs on; Python work in that thread holds the GIL, which the
+loop gets back only every ``sys.getswitchinterval()``, so every bit of per-row Python
+(statement compilation, bind processing, a driver's executemany loop, psycopg's array
+dumpers) shows up as a stall in the answer burst.  :func:`insert_ignore` therefore sends
+each table's rows as *one* parameter: the rows as tuples, serialised by ``orjson`` in C,
+unpacked by the database itself (``json_each`` on SQLite, with the GIL released around
+the whole statement; ``jsonb_array_elements`` on PostgreSQL, one round trip).  On SQLite
+this beat the sqlite3 module's ``executemany`` although it costs a little more CPU: that
+takes the GIL back after each row's step, and a thread that waits for the GIL meanwhile
+(the event loop back from ``epoll``) can wait a whole switch interval.  The per-row
+work left in Python is C-level (``attrgetter``, ``map``, ``zip``).  The statement of each
+(dialect, table, columns) is built once from the table's SQLAlchemy Core definition
+(:mod:`quizd.store.schema` stays the one schema of both dialects) and cached.
 
-Column types are the table's: SQLite binds the Python values as before; PostgreSQL
-casts each non-text value to its column's type and lets text columns take the
-assignment cast, so a value longer than a ``VARCHAR(n)`` is refused as before (an
-explicit cast to ``VARCHAR(n)`` would truncate it silently).
+Column types are the table's: SQLite stores the values ``->>`` extracts (TEXT,
+INTEGER, NULL; a JSON ``true`` is 1, as the driver would bind it); PostgreSQL casts each
+non-text value to its column's type and lets text columns take the assignment cast, so
+a value longer than a ``VARCHAR(n)`` is refused as before (an explicit cast to
+``VARCHAR(n)`` would truncate it silently).
 """
 
 from __future__ import annotations
@@ -76,37 +78,36 @@ def _json(value: object) -> str:
 
 @lru_cache(maxsize=64)
 def insert_ignore_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
-    """The insert-or-ignore statement of ``columns`` of ``table`` (built once per engine's
-    dialect, table and columns): on SQLite one row's, for ``executemany``; on PostgreSQL
-    one whose one parameter is all the rows as a JSON array of arrays."""
+    """The insert-or-ignore statement of ``columns`` of ``table`` whose one parameter is
+    the rows as a JSON array of arrays (built once per engine's dialect, table and columns)."""
     if dialect.name not in ("sqlite", "postgresql"):
         raise ValueError(f"no row writes for the {dialect.name!r} dialect")
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)
     if dialect.name == "sqlite":
-        placeholders = ", ".join("?" for _ in columns)
-        return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"
-    exprs = []
-    for i, name in enumerate(columns):
-        type_ = table.c[name].type
-        value = f"r.value ->> {i}"
-        exprs.append(value if isinstance(type_, String) else f"CAST({value} AS {type_.compile(dialect=dialect)})")
-    source = "jsonb_array_elements(CAST(%s AS JSONB)) AS r"
-    return f"INSERT INTO {quote(table.name)} ({names}) SELECT {', '.join(exprs)} FROM {source} ON CONFLICT DO NOTHING"
+        values = ", ".join(f"value ->> {i}" for i in range(len(columns)))
+        # "WHERE true": without it SQLite would read ON CONFLICT as a join's ON clause.
+        source = "json_each(?) WHERE true"
+    else:
+        exprs = []
+        for i, name in enumerate(columns):
+            type_ = table.c[name].type
+            value = f"r.value ->> {i}"
+            exprs.append(value if isinstance(type_, String) else f"CAST({value} AS {type_.compile(dialect=dialect)})")
+        values = ", ".join(exprs)
+        source = "jsonb_array_elements(CAST(%s AS JSONB)) AS r"
+    return f"INSERT INTO {quote(table.name)} ({names}) SELECT {values} FROM {source} ON CONFLICT DO NOTHING"
 
 
 def insert_ignore(
     connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[object]]
 ) -> None:
     """Insert ``rows`` (values in the order of ``columns``), skipping those whose primary
-    key is already there, in one call to the driver."""
+    key is already there: one statement, the rows as one JSON parameter."""
     if not rows:
         return
     sql = insert_ignore_sql(connection.dialect, table, tuple(columns))
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql(sql, list(rows))
-    else:
-        connection.exec_driver_sql(sql, (orjson.dumps(rows).decode(),))
+    connection.exec_driver_sql(sql, (orjson.dumps(rows).decode(),))
 
 
 def answer_rows(answers: Sequence[AnswerRecorded]) -> list[tuple[object, ...]]:
