@@ -5,6 +5,9 @@ Actors call :meth:`BatchWriter.record` through the narrow
 to an in-memory buffer and returns at once (no await, no I/O).  One Trio task flushes
 the buffer every ``flush_interval_s``, or sooner once it holds ``batch_size`` events, in
 one transaction per batch in a worker thread (:class:`quizd.store.engine.Database`).
+A ``QuizEnded`` wakes the task at once: the end of a quiz (its results, and the
+``quiz.ended`` webhook that commits with them) is written without waiting for the
+interval, while answers still go at least every interval.
 
 When the database is down the batch goes back to the front of the buffer and is
 retried with a doubling backoff.  The buffer is bounded: past ``max_pending`` events the
@@ -37,7 +40,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from quizd.ops import metrics
 from quizd.store.engine import Database
-from quizd.store.events import AnswerRecorded, StoreEvent
+from quizd.store.events import AnswerRecorded, QuizEnded, StoreEvent
 from quizd.store.rows import write_batch
 
 log = logging.getLogger("quizd.store")
@@ -86,11 +89,12 @@ class BatchWriter:
 
     # ------------------------------------------------------------------ the port
     def record(self, event: StoreEvent) -> None:
-        """Buffer ``event`` for the next batch; returns at once."""
+        """Buffer ``event`` for the next batch; returns at once.  A full batch or the end
+        of a quiz wakes the flushing task now, rather than at the interval."""
         self._pending.append(event)
         if self.pending > self._max_pending:
             self._drop_oldest_answer()
-        if len(self._pending) >= self._batch_size:
+        if len(self._pending) >= self._batch_size or isinstance(event, QuizEnded):
             self._wake.set()
         metrics.STORE_PENDING.set(self.pending)
 

@@ -41,6 +41,8 @@ from quizd.webhooks import payloads
 ID_NAMESPACE = uuid.UUID("6f1d3c2e-5b0a-4c8e-9a57-0d3e1f2a9b64")
 
 outbox = schema.webhook_outbox
+# The columns an event's rows set (the claim and delivery columns start empty).
+OUTBOX_COLUMNS = ("id", "url", "event_type", "payload", "attempts", "next_attempt_at", "created_at")
 
 
 def event_id(event: WebhookEvent, quiz_id: str) -> str:
@@ -58,26 +60,16 @@ class Outbox:
 
     def write(self, connection: Connection, events: Sequence[StoreEvent]) -> None:
         """Insert the outbox rows of ``events`` (call after their rows, in their transaction)."""
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[object, ...]] = []
         for event in events:
             found = self._body(connection, event)
             if found is None:
                 continue
             kind, quiz_id, at, body = found
             msg_id = event_id(kind, quiz_id)
-            rows += [
-                {
-                    "id": msg_id,
-                    "url": url,
-                    "event_type": kind.value,
-                    "payload": body.decode(),
-                    "attempts": 0,
-                    "next_attempt_at": at,
-                    "created_at": at,
-                }
-                for url in self._urls[kind]
-            ]
-        insert_ignore(connection, outbox, rows)
+            payload = body.decode()
+            rows += [(msg_id, url, kind.value, payload, 0, at, at) for url in self._urls[kind]]
+        insert_ignore(connection, outbox, OUTBOX_COLUMNS, rows)
 
     def _body(self, connection: Connection, event: StoreEvent) -> tuple[WebhookEvent, str, int, bytes] | None:
         if isinstance(event, QuizCreated):

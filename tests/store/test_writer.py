@@ -3,6 +3,7 @@ PostgreSQL stopped mid-stream and started again, the bound, and ``drain``."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 import trio
 from sqlalchemy import Engine, func, select
@@ -105,6 +106,29 @@ async def test_a_quiz_is_written_in_batches_and_drain_waits(engine: Engine) -> N
     assert stored == ('{"choice":1}', True)
 
 
+async def test_the_end_of_a_quiz_is_written_at_once_not_at_the_interval(engine: Engine) -> None:
+    """A QuizEnded wakes the writer: with an interval of an hour, the quiz and its
+    answers are in the database well within the 30 s this test waits."""
+    migrated(engine)
+    writer = BatchWriter(Database(engine), flush_interval_s=3600)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        events = a_quiz("quiz-end", 10)
+        for event in events[:-1]:
+            writer.record(event)  # type: ignore[arg-type]
+        await trio.sleep(0.2)
+        assert writer.written == 0  # nothing wakes the writer before the interval
+        writer.record(events[-1])  # type: ignore[arg-type]
+        with trio.move_on_after(30):
+            while writer.pending:
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    assert writer.written == len(events)
+    with engine.connect() as connection:
+        assert connection.execute(select(schema.quizzes.c.ended_at)).scalar_one() == 1_700_000_060_000
+    assert count(engine, schema.answers) == 10 and count(engine, schema.players) == 10
+
+
 def test_a_batch_written_twice_is_written_once(engine: Engine) -> None:
     migrated(engine)
     events = a_quiz("quiz2", 5)
@@ -115,6 +139,67 @@ def test_a_batch_written_twice_is_written_once(engine: Engine) -> None:
     assert count(engine, schema.players) == 5
     assert count(engine, schema.quizzes) == 1
     assert count(engine, schema.question_results) == 1
+
+
+def test_every_value_comes_back_as_it_was_recorded(engine: Engine) -> None:
+    """The rows travel as one JSON array (rows.py): text that JSON escapes, a poll's null,
+    integers beyond 32 bits and a JSON echo object all come back exactly, with the
+    columns' types."""
+    migrated(engine)
+    text = 'Quote " back\\slash \\u00e9 tab\there, new\nline, é, 漢字, 🦊, NULL, {x}'
+    poll = AnswerRecorded(
+        quiz_id="quiz-v",
+        participant_id="p-poll",
+        question_id="q1",
+        question_index=1,
+        answer={"text": text, "choices": [0, 2], "value": 2.5},
+        correct=None,
+        points=0,
+        elapsed_ms=0,
+        arrived_at=2**53 - 1,
+    )
+    events = [
+        QuizCreated(
+            quiz_id="quiz-v",
+            definition_id="d",
+            definition_version=3,
+            title=text,
+            node="n1",
+            questions=2,
+            created_at=1_700_000_000_123,
+        ),
+        answer("quiz-v", "p-wrong", choice=0),
+        poll,
+        QuestionClosed(
+            quiz_id="quiz-v", question_id="q1", question_index=1, kind="poll", text=text, payload={"text": text}
+        ),
+        QuizEnded(
+            quiz_id="quiz-v",
+            ended_at=1_700_000_060_000,
+            players=(PlayerResult(participant_id="p-poll", name=text, score=-1, rank=2, correct_count=0),),
+        ),
+    ]
+    with engine.begin() as connection:
+        write_batch(connection, events)  # type: ignore[arg-type]
+    a = schema.answers
+    with engine.connect() as connection:
+        stored = connection.execute(select(a).order_by(a.c.participant_id)).all()
+        quiz = connection.execute(select(schema.quizzes)).one()
+        closed = connection.execute(select(schema.question_results)).one()
+        player = connection.execute(select(schema.players)).one()
+    assert [tuple(row) for row in stored] == [
+        ("quiz-v", "p-poll", "q1", 1, orjson.dumps(poll.answer).decode(), None, 0, 0, 2**53 - 1),
+        ("quiz-v", "p-wrong", "q0", 0, '{"choice":0}', False, 0, 1200, 1_700_000_000_000),
+    ]
+    assert (quiz.title, quiz.definition_version, quiz.created_at, quiz.players, quiz.questions) == (
+        text,
+        3,
+        1_700_000_000_123,
+        1,
+        2,
+    )
+    assert (closed.text, orjson.loads(closed.closed)) == (text, {"text": text})
+    assert tuple(player) == ("quiz-v", "p-poll", text, -1, 2, 0)
 
 
 async def test_postgres_stopped_mid_stream_loses_nothing_and_drain_waits(
