@@ -15,6 +15,7 @@ of the node.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
@@ -31,6 +32,8 @@ T = TypeVar("T")
 
 SQLITE_FILE = "quizd.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# json_each with the ->> operator (quizd.store.rows) came with SQLite 3.38.
+SQLITE_MIN = (3, 38, 0)
 PG_CONNECT_TIMEOUT_S = 5
 PG_STATEMENT_TIMEOUT_MS = 30_000
 
@@ -75,6 +78,12 @@ def make_engine(url: URL | str) -> Engine:
     costs one retry, not a pool of dead connections."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
+        if sqlite3.sqlite_version_info < SQLITE_MIN:
+            # The batch writer's one-statement inserts unpack JSON with ``->>``.
+            raise RuntimeError(
+                f"storage: SQLite {sqlite3.sqlite_version} is too old; quizd needs "
+                f"{'.'.join(map(str, SQLITE_MIN))} or newer (the library Python's sqlite3 module links)"
+            )
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # One connection per use: SQLite connections are cheap, and a pooled connection
