@@ -213,9 +213,12 @@ class Session:
         quiz.post(request)
         try:
             # Gives up only if the actor has not started deciding: a join it accepted
-            # is always waited for, so no player is left bound to a refused connection
-            # (shielded: a close under way waits for it too, within a bound of its own).
-            with trio.CancelScope(shield=True, deadline=trio.current_time() + JOIN_TIMEOUT_S + CLOSE_TIMEOUT_S):
+            # is always waited for, so no player is left bound to a refused connection.
+            # Shielded, so a close under way waits for it too (and the quiz then hears
+            # that this participant is lost).  No bound of its own: the claimer answers
+            # every claimed slot, also when it crashes or stops (``QuizActor.forget``),
+            # and a bound that expired here would leave the join's outcome unknown.
+            with trio.CancelScope(shield=True):
                 participant_id = await request.reply.wait_or_abandon(JOIN_TIMEOUT_S)
         except ReplyAbandoned:
             raise ProtocolError(E.SERVER_BUSY, "the quiz did not answer in time", {"retryAfterMs": 1000}) from None
