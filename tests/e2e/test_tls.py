@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -25,9 +27,10 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import Request
+from wsproto.events import AcceptConnection, Ping, Request
 
 from quizd.client import ControlClient, QuizConnection, connect
+from tests.e2e.clientkit import RawClient
 from tests.e2e.httpkit import metric
 from tests.e2e.protocolkit import close_code
 from tests.nodekit import RunningNode, launch_node, quiz_toml
@@ -99,9 +102,9 @@ class TlsNode:
                 await trio.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
-    base = tmp_path_factory.mktemp("tls")
+def start_tls_node(base: Path, **websocket: Any) -> tuple[RunningNode, Path]:
+    """A node whose WebSocket listener speaks TLS only (ends its quizzes at once on a drain)."""
+    base.mkdir(parents=True, exist_ok=True)
     cert, key = make_certificate(base)
     node = launch_node(
         base / "node",
@@ -112,11 +115,39 @@ def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
             "tls_key": str(key),
             "max_message_bytes": MAX_MESSAGE_BYTES,
             "ping_interval_s": PING_INTERVAL_S,
+            **websocket,
         },
         node={"drain_timeout_s": 0},
     )
+    return node, cert
+
+
+@pytest.fixture(scope="module")
+def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
+    node, cert = start_tls_node(tmp_path_factory.mktemp("tls"))
     yield TlsNode(node, cert)
     node.stop()
+
+
+async def raw_tls_client(node: TlsNode, *, rcvbuf: int | None = None) -> RawClient:
+    """A wsproto client over TLS that reads only when told (it never answers pings)."""
+    host, port = node.node.ws_address.rsplit(":", 1)
+    sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:  # before connect, so the window is small from the start
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    await sock.connect((host, int(port)))
+    stream = trio.SSLStream(trio.SocketStream(sock), node.context, server_hostname=host)
+    ws = WSConnection(ConnectionType.CLIENT)
+    client = RawClient(stream, ws)  # type: ignore[arg-type]  # any trio Stream will do
+    await stream.send_all(ws.send(Request(host=node.node.ws_address, target="/ws")))
+    with trio.fail_after(WAIT):
+        while not any(isinstance(event, AcceptConnection) for event in client.events):
+            data = await stream.receive_some(65536)
+            assert data, "the node closed during the handshake"
+            ws.receive_data(data)
+            client.events.extend(ws.events())
+    client.events = [e for e in client.events if not isinstance(e, AcceptConnection)]
+    return client
 
 
 async def test_a_whole_quiz_over_tls(tls_node: TlsNode) -> None:
@@ -230,3 +261,84 @@ async def test_a_tls_client_that_vanishes_is_let_go(tls_node: TlsNode) -> None:
         with pytest.raises(ConnectionClosed):
             await ann.ws.get_message()
     await tls_node.open_connections(0)
+
+
+async def test_the_keepalive_drops_a_silent_tls_peer(tls_node: TlsNode) -> None:
+    """A TLS peer that joins, then neither reads nor answers pings, is dropped (its
+    stream is aborted from a spawned task) while a peer that answers stays."""
+    quiz_id, _ = await tls_node.new_quiz()
+    await tls_node.open_connections(0)
+    async with tls_node.client() as ann:
+        assert (await ann.join(quiz_id, name="Ann"))["type"] == "joined"
+        silent = await raw_tls_client(tls_node)
+        try:
+            await silent.send_json("join", {"quizId": quiz_id, "name": "Silent"}, 1)
+            assert (await silent.recv_json())["type"] == "joined"
+            await tls_node.open_connections(2)
+            with trio.fail_after(2 * PING_INTERVAL_S + WAIT):
+                while await metric(tls_node.node, "quizd_connections_open") != 1:
+                    await trio.sleep(0.05)
+            await silent.wait_server_close(timeout=WAIT)
+            assert any(isinstance(event, Ping) for event in silent.events), silent.events
+        finally:
+            await silent.aclose()
+        assert (await ann.request("ping", timeout=WAIT))["type"] == "pong"
+
+
+async def test_a_slow_tls_consumer_is_dropped_and_others_carry_on(tmp_path: Path) -> None:
+    """Replies pile up in the node's queue of a TLS peer that never reads: the queue's
+    bound closes it (with its drain task blocked in ``SSLStream.send_all``)."""
+    node, cert = start_tls_node(tmp_path, send_queue_bytes=4096, max_message_bytes=256, ping_interval_s=20)
+    try:
+        tls = TlsNode(node, cert)
+        quiz_id, _ = await tls.new_quiz()
+        async with tls.client() as ann:
+            assert (await ann.join(quiz_id, name="Ann"))["type"] == "joined"
+            slow = await raw_tls_client(tls, rcvbuf=4096)
+            try:
+                await slow.send_json("join", {"quizId": quiz_id, "name": "Slow"}, 1)
+                assert (await slow.recv_json())["type"] == "joined"
+                # 40 get_leaderboard at a time (the burst), ~25 rounds a second.
+                batch = b"".join(slow.encode("get_leaderboard", {}, i) for i in range(20))
+                with trio.fail_after(4 * WAIT):
+                    while not await metric(node, "quizd_slow_consumer_disconnects_total"):
+                        try:
+                            await slow.stream.send_all(batch)
+                        except (trio.BrokenResourceError, trio.ClosedResourceError):
+                            pass  # the node has aborted us; the metric says so next
+                        await trio.sleep(1)
+            finally:
+                await slow.aclose()
+            await tls.open_connections(1)
+            assert (await ann.request("ping", timeout=WAIT))["type"] == "pong"
+    finally:
+        node.stop()
+
+
+async def test_a_tls_node_stops_cleanly_with_peers_in_every_state(tmp_path: Path) -> None:
+    """SIGTERM with a joined TLS player, a TLS peer that never sends its upgrade, and a
+    TCP peer that never starts TLS: the node closes the player's WebSocket with a code
+    and exits 0 within its drain, without waiting out anyone's timeouts."""
+    node, cert = start_tls_node(tmp_path)
+    try:
+        tls = TlsNode(node, cert)
+        quiz_id, _ = await tls.new_quiz()
+        host, port = node.ws_address.rsplit(":", 1)
+        async with tls.client() as ann:
+            assert (await ann.join(quiz_id, name="Ann"))["type"] == "joined"
+            mute_tls = trio.SSLStream(await trio.open_tcp_stream(host, int(port)), tls.context, server_hostname=host)
+            await mute_tls.do_handshake()
+            mute_tcp = await trio.open_tcp_stream(host, int(port))
+            try:
+                await tls.open_connections(1)
+                node.signal(signal.SIGTERM)
+                # Well within the 15 s after which node.stop would kill it.
+                returncode = await trio.to_thread.run_sync(node.wait, 10.0)
+                assert returncode == 0, node.log()[-2000:]
+                code = await close_code(ann)
+                assert code is not None and code != 1006
+            finally:
+                await trio.aclose_forcefully(mute_tls)
+                await trio.aclose_forcefully(mute_tcp)
+    finally:
+        node.stop()
