@@ -124,21 +124,29 @@ class Session:
         ``FIRST_JOIN_DEADLINE_S``): a join the actor is deciding is never cut."""
         join_by = trio.current_time() + FIRST_JOIN_DEADLINE_S
         receive = self.reader.receive
-        feed = self.messages.feed
+        messages = self.messages
+        feed = messages.feed
         while True:
-            if self.quiz is None and not self._closing:
-                data = None
-                with trio.move_on_at(join_by):
-                    data = await receive()
-                if data is None:
-                    metrics.count_error(E.NOT_JOINED)
-                    self.close_soon(E.CLOSE_ABUSE, f"no join within {FIRST_JOIN_DEADLINE_S:g} s")
-                    continue
+            if messages.pending:
+                # The last read held more frames than one batch: the rest of them, but
+                # first let the other connections and the quizzes run.
+                await trio.lowlevel.checkpoint()
+                batch = feed(b"")
             else:
-                data = await receive()
-            if not data:
-                return
-            for kind, message in feed(data):
+                if self.quiz is None and not self._closing:
+                    data = None
+                    with trio.move_on_at(join_by):
+                        data = await receive()
+                    if data is None:
+                        metrics.count_error(E.NOT_JOINED)
+                        self.close_soon(E.CLOSE_ABUSE, f"no join within {FIRST_JOIN_DEADLINE_S:g} s")
+                        continue
+                else:
+                    data = await receive()
+                if not data:
+                    return
+                batch = feed(data)
+            for kind, message in batch:
                 if kind is Kind.CLOSED:
                     return
                 if self._closing:

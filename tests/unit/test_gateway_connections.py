@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import attrs
 import trio
 import trio.testing
 
 from quizd.actors.inbox import Command, ConnectionLost, InboxItem, JoinRequest
-from quizd.config.model import Config
+from quizd.config.model import Config, LimitsSection
 from quizd.gateway.server import Gateway
 from quizd.gateway.session import CLOSE_TIMEOUT_S, JOIN_TIMEOUT_S
+from quizd.gateway.websocket import BATCH_EVENTS, RECEIVE_BYTES
 from tests.e2e.clientkit import RawClient
 
 
@@ -53,9 +55,9 @@ class OneQuizRouter:
 
 
 @asynccontextmanager
-async def serving(quiz: ClaimingQuiz) -> AsyncIterator[tuple[Gateway, str]]:
+async def serving(quiz: ClaimingQuiz, config: Config | None = None) -> AsyncIterator[tuple[Gateway, str]]:
     """A real ``Gateway`` listening on a loopback port, in this test's event loop."""
-    gateway = Gateway(Config(), OneQuizRouter(quiz))
+    gateway = Gateway(config or Config(), OneQuizRouter(quiz))
     async with trio.open_nursery() as nursery:
         host, port = await nursery.start(gateway.serve)
         yield gateway, f"{host}:{port}"
@@ -101,5 +103,40 @@ async def test_a_join_answered_while_its_connection_closes_is_told_lost(
             lost = await quiz.next_item(ConnectionLost)
             assert isinstance(lost, ConnectionLost) and lost.participant_id == "p1"
             await client.wait_server_close(CLOSE_TIMEOUT_S * 2)
+        finally:
+            await client.aclose()
+
+
+async def test_a_read_full_of_small_frames_lets_other_tasks_run_between_batches() -> None:
+    """16 KiB of small messages arrive in one read: the session handles them a batch
+    at a time and lets the rest of the node run in between, so one flooding peer
+    cannot hold the event loop for the whole read (hundreds of frames, each parsed by
+    wsproto, milliseconds per read)."""
+    quiz = ClaimingQuiz()
+    unlimited = attrs.evolve(Config(), limits=LimitsSection(messages_per_second=1e6, burst=1_000_000))
+    async with serving(quiz, unlimited) as (_gateway, address):
+        client = await RawClient.connect(address)
+        try:
+            await client.send_json("join", {"quizId": "q", "name": "Ann"}, 1)
+            join = await quiz.next_item(JoinRequest)
+            assert isinstance(join, JoinRequest)
+            join.reply.set("p1")
+            await client.send_json("get_leaderboard", {}, 0)
+            await quiz.next_item(Command)
+            frame = client.encode("get_leaderboard", {}, 0)
+            count = RECEIVE_BYTES // len(frame)
+            await client.stream.send_all(frame * count)
+            # Between two turns of this task, how many of them did the session handle?
+            steps: list[int] = []
+            seen = len(quiz.items)
+            with trio.fail_after(5):
+                while len(quiz.items) < 2 + count:
+                    await trio.lowlevel.checkpoint()
+                    steps.append(len(quiz.items) - seen)
+                    seen = len(quiz.items)
+            assert count > 4 * BATCH_EVENTS
+            # A turn of the scheduler runs the session at most once (twice between two
+            # looks when the order of a turn changes): never the whole read at once.
+            assert max(steps) <= 2 * BATCH_EVENTS, (count, max(steps))
         finally:
             await client.aclose()
