@@ -220,20 +220,36 @@ class Session:
         request = JoinRequest(kind, value, msg.id, self, now)
         quiz.post(request)
         try:
-            # Gives up only if the actor has not started deciding: a join it accepted
-            # is always waited for, so no player is left bound to a refused connection.
-            # Shielded, so a close under way waits for it too (and the quiz then hears
-            # that this participant is lost).  No bound of its own: the claimer answers
-            # every claimed slot, also when it crashes or stops (``QuizActor.forget``),
-            # and a bound that expired here would leave the join's outcome unknown.
-            with trio.CancelScope(shield=True):
-                participant_id = await request.reply.wait_or_abandon(JOIN_TIMEOUT_S)
+            participant_id = await self._join_answer(request)
         except ReplyAbandoned:
             raise ProtocolError(E.SERVER_BUSY, "the quiz did not answer in time", {"retryAfterMs": 1000}) from None
         self.quiz = quiz
         self.quiz_id = payload.quizId
         self.participant_id = participant_id
         self.is_host = kind == "host" or participant_id == "host"
+
+    async def _join_answer(self, request: JoinRequest) -> str:
+        """The participant the quiz made of this connection.
+
+        Gives up only if the quiz has not started deciding (``ReplyAbandoned`` after
+        ``JOIN_TIMEOUT_S``, or at once when the session is cancelled: a close under
+        way, the node stopping): the quiz then skips the join, or undoes a late
+        acceptance.  A join it claimed is always waited for, shielded, so no player is
+        left bound to a connection that did not hear of it: the session becomes that
+        participant and, cancelled, the quiz hears at once that it is lost.  No bound
+        on that wait: the claimer answers every claimed slot, also when it crashes or
+        stops (``QuizActor.forget``), and a bound that expired would leave the join's
+        outcome unknown.  (Trio's cancellation stays: the next read raises it again.)
+        """
+        slot = request.reply
+        try:
+            return await slot.wait_or_abandon(JOIN_TIMEOUT_S)
+        except trio.Cancelled:
+            if slot.abandon():
+                raise
+        with trio.CancelScope(shield=True):  # never cancelled itself: no deadline
+            participant_id = await slot.wait()
+        return participant_id
 
     def _after_join(self, msg: ClientMessage, now: float) -> None:
         if msg.type == "join":

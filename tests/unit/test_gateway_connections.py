@@ -15,7 +15,7 @@ import attrs
 import trio
 import trio.testing
 
-from quizd.actors.inbox import Command, ConnectionLost, InboxItem, JoinRequest
+from quizd.actors.inbox import Command, ConnectionLost, InboxItem, JoinRequest, SlotState
 from quizd.config.model import Config, LimitsSection
 from quizd.gateway.server import Gateway
 from quizd.gateway.session import CLOSE_TIMEOUT_S, JOIN_TIMEOUT_S
@@ -24,15 +24,17 @@ from tests.e2e.clientkit import RawClient
 
 
 class ClaimingQuiz:
-    """A quiz handle that claims every join (the actor is deciding) and answers none."""
+    """A quiz handle that claims every join (the actor is deciding) and answers none;
+    with ``claims=False`` it leaves them pending (a join relayed to another node)."""
 
     quiz_id = "q"
 
-    def __init__(self) -> None:
+    def __init__(self, *, claims: bool = True) -> None:
+        self.claims = claims
         self.items: list[InboxItem] = []
 
     def post(self, item: InboxItem) -> None:
-        if isinstance(item, JoinRequest):
+        if isinstance(item, JoinRequest) and self.claims:
             assert item.reply.claim()
         self.items.append(item)
 
@@ -105,6 +107,27 @@ async def test_a_join_answered_while_its_connection_closes_is_told_lost(
             await client.wait_server_close(CLOSE_TIMEOUT_S * 2)
         finally:
             await client.aclose()
+
+
+async def test_a_join_nobody_decided_yet_does_not_hold_up_the_shutdown(autojump_clock: trio.testing.MockClock) -> None:
+    """The node stops while a join waits for a quiz that has not started deciding (a
+    relayed join): the session gives it up at once (the quiz will skip it, or undo a
+    late acceptance) instead of holding the listener for the join's 10 s."""
+    quiz = ClaimingQuiz(claims=False)
+    gateway = Gateway(Config(), OneQuizRouter(quiz))
+    async with trio.open_nursery() as nursery:
+        host, port = await nursery.start(gateway.serve)
+        client = await RawClient.connect(f"{host}:{port}")
+        try:
+            await client.send_json("join", {"quizId": "q", "name": "Ann"}, 1)
+            join = await quiz.next_item(JoinRequest)
+            assert isinstance(join, JoinRequest)
+            stopping = trio.current_time()
+            nursery.cancel_scope.cancel()
+        finally:
+            await client.aclose()
+    assert trio.current_time() - stopping < JOIN_TIMEOUT_S
+    assert join.reply.state is SlotState.ABANDONED
 
 
 async def test_a_read_full_of_small_frames_lets_other_tasks_run_between_batches() -> None:
