@@ -124,21 +124,29 @@ class Session:
         ``FIRST_JOIN_DEADLINE_S``): a join the actor is deciding is never cut."""
         join_by = trio.current_time() + FIRST_JOIN_DEADLINE_S
         receive = self.reader.receive
-        feed = self.messages.feed
+        messages = self.messages
+        feed = messages.feed
         while True:
-            if self.quiz is None and not self._closing:
-                data = None
-                with trio.move_on_at(join_by):
-                    data = await receive()
-                if data is None:
-                    metrics.count_error(E.NOT_JOINED)
-                    self.close_soon(E.CLOSE_ABUSE, f"no join within {FIRST_JOIN_DEADLINE_S:g} s")
-                    continue
+            if messages.pending:
+                # The last read held more frames than one batch: the rest of them, but
+                # first let the other connections and the quizzes run.
+                await trio.lowlevel.checkpoint()
+                batch = feed(b"")
             else:
-                data = await receive()
-            if not data:
-                return
-            for kind, message in feed(data):
+                if self.quiz is None and not self._closing:
+                    data = None
+                    with trio.move_on_at(join_by):
+                        data = await receive()
+                    if data is None:
+                        metrics.count_error(E.NOT_JOINED)
+                        self.close_soon(E.CLOSE_ABUSE, f"no join within {FIRST_JOIN_DEADLINE_S:g} s")
+                        continue
+                else:
+                    data = await receive()
+                if not data:
+                    return
+                batch = feed(data)
+            for kind, message in batch:
                 if kind is Kind.CLOSED:
                     return
                 if self._closing:
@@ -223,17 +231,36 @@ class Session:
         request = JoinRequest(kind, value, msg.id, self, now)
         quiz.post(request)
         try:
-            # Gives up only if the actor has not started deciding: a join it accepted
-            # is always waited for, so no player is left bound to a refused connection
-            # (shielded: a close under way waits for it too, within a bound of its own).
-            with trio.CancelScope(shield=True, deadline=trio.current_time() + JOIN_TIMEOUT_S + CLOSE_TIMEOUT_S):
-                participant_id = await request.reply.wait_or_abandon(JOIN_TIMEOUT_S)
+            participant_id = await self._join_answer(request)
         except ReplyAbandoned:
             raise ProtocolError(E.SERVER_BUSY, "the quiz did not answer in time", {"retryAfterMs": 1000}) from None
         self.quiz = quiz
         self.quiz_id = payload.quizId
         self.participant_id = participant_id
         self.is_host = kind == "host" or participant_id == "host"
+
+    async def _join_answer(self, request: JoinRequest) -> str:
+        """The participant the quiz made of this connection.
+
+        Gives up only if the quiz has not started deciding (``ReplyAbandoned`` after
+        ``JOIN_TIMEOUT_S``, or at once when the session is cancelled: a close under
+        way, the node stopping): the quiz then skips the join, or undoes a late
+        acceptance.  A join it claimed is always waited for, shielded, so no player is
+        left bound to a connection that did not hear of it: the session becomes that
+        participant and, cancelled, the quiz hears at once that it is lost.  No bound
+        on that wait: the claimer answers every claimed slot, also when it crashes or
+        stops (``QuizActor.forget``), and a bound that expired would leave the join's
+        outcome unknown.  (Trio's cancellation stays: the next read raises it again.)
+        """
+        slot = request.reply
+        try:
+            return await slot.wait_or_abandon(JOIN_TIMEOUT_S)
+        except trio.Cancelled:
+            if slot.abandon():
+                raise
+        with trio.CancelScope(shield=True):  # never cancelled itself: no deadline
+            participant_id = await slot.wait()
+        return participant_id
 
     def _after_join(self, msg: ClientMessage, now: float) -> None:
         if msg.type == "join":

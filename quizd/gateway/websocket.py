@@ -26,6 +26,7 @@ only at frame boundaries.
 from __future__ import annotations
 
 import enum
+import itertools
 import os
 from collections.abc import Callable
 
@@ -49,6 +50,11 @@ from quizd.gateway.outbound import OutboundStream
 
 # Bytes asked of the socket per read: a frame of the wire protocol is a few hundred.
 RECEIVE_BYTES = 16384
+# Frames handled per call of ``Messages.feed``.  One read can hold thousands of small
+# frames (16 KiB of empty ones is 2,730), each parsed by wsproto in tens of
+# microseconds: the session lets the rest of the node run between batches, so one
+# flooding peer holds the event loop for a batch, never for a whole read.
+BATCH_EVENTS = 64
 
 
 class Reader:
@@ -165,9 +171,11 @@ class Messages:
 
     Pings are answered here; fragments are joined; a message larger than ``max_bytes``
     (text in UTF-8 bytes) ends the reading with ``TOO_BIG`` before it is all buffered.
+    At most ``BATCH_EVENTS`` frames are handled per call: ``pending`` then says that
+    bytes already received wait for the next call (``feed(b"")``), before any new read.
     """
 
-    __slots__ = ("connection", "out", "max_bytes", "_parts", "_size", "_skipping")
+    __slots__ = ("connection", "out", "max_bytes", "pending", "_parts", "_size", "_skipping")
 
     def __init__(self, connection: Connection, out: OutboundStream, max_bytes: int) -> None:
         self.connection = connection
@@ -176,16 +184,25 @@ class Messages:
         self._parts: list[str | bytes] | None = None
         self._size = 0
         self._skipping = False  # the rest of a message already found too big
+        self.pending = False  # received bytes left for the next batch
 
     def feed(self, data: bytes) -> list[tuple[Kind, str | bytes]]:
-        """The messages (and a final close) that ``data`` completes, in order."""
+        """The messages (and a final close) that ``data`` completes, in order: those of
+        the next ``BATCH_EVENTS`` frames of what was received (see ``pending``)."""
         connection = self.connection
         found: list[tuple[Kind, str | bytes]] = []
         payload: str | bytes
         if connection.state is ConnectionState.CLOSED:
+            self.pending = False
             return [(Kind.CLOSED, "")]
-        connection.receive_data(data)
-        for event in connection.events():
+        if data:
+            connection.receive_data(data)
+        # wsproto parses a frame only when its event is asked for: stopping after a
+        # batch leaves the rest of the bytes in its buffer, unparsed, for the next call.
+        self.pending = False
+        handled = 0
+        for event in itertools.islice(connection.events(), BATCH_EVENTS):
+            handled += 1
             if isinstance(event, (TextMessage, BytesMessage)):
                 if self._skipping:
                     self._skipping = not event.message_finished
@@ -229,6 +246,7 @@ class Messages:
                     self.out.push(connection.send(CloseConnection(event.code, event.reason)))
                 found.append((Kind.CLOSED, ""))
                 return found
+        self.pending = handled == BATCH_EVENTS  # (maybe nothing is left: one empty call)
         return found
 
     def close(self, code: int, reason: str) -> None:

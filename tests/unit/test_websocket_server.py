@@ -27,7 +27,7 @@ from wsproto.events import (
 )
 
 from quizd.gateway.outbound import OutboundStream
-from quizd.gateway.websocket import RECEIVE_BYTES, Kind, Messages, Reader, Upgrade, handshake
+from quizd.gateway.websocket import BATCH_EVENTS, RECEIVE_BYTES, Kind, Messages, Reader, Upgrade, handshake
 
 LIMIT = 1000
 
@@ -216,6 +216,61 @@ async def test_invalid_utf8_closes_1007(ends: Ends) -> None:
     client.receive_data(ends.received())
     event = next(client.events())
     assert isinstance(event, CloseConnection) and event.code == 1007
+
+
+async def test_a_read_of_many_frames_comes_a_batch_at_a_time_in_order(ends: Ends) -> None:
+    """Nothing is lost or reordered across batches: a ping answered in its place, a
+    fragmented message split by a batch boundary, and the close at the end."""
+    client, messages = messages_for(ends)
+    count = 3 * BATCH_EVENTS
+    data = b"".join(client.send(TextMessage(str(i))) for i in range(count - 2))
+    data += client.send(Ping(b"p")) + client.send(TextMessage("frag", message_finished=False))
+    data += client.send(TextMessage("ment")) + client.send(CloseConnection(1000))
+    got = messages.feed(data)
+    batches = 1
+    assert len(got) == BATCH_EVENTS and messages.pending
+    while messages.pending:
+        batch = messages.feed(b"")
+        assert len(batch) <= BATCH_EVENTS
+        got += batch
+        batches += 1
+    assert batches == 4
+    assert got == [(Kind.TEXT, str(i)) for i in range(count - 2)] + [(Kind.TEXT, "fragment"), (Kind.CLOSED, "")]
+    client.receive_data(ends.received())
+    assert [type(e) for e in client.events()] == [Pong, CloseConnection]
+
+
+async def test_an_unmasked_client_frame_closes_1002(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    _, server_side = client_after_handshake()  # a server's frames are not masked
+    assert messages.feed(server_side.send(TextMessage("unmasked"))) == [(Kind.CLOSED, "")]
+    client.receive_data(ends.received())
+    event = next(client.events())
+    assert isinstance(event, CloseConnection) and event.code == 1002
+
+
+async def test_reserved_bits_close_1002(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    frame = bytearray(client.send(TextMessage("x")))
+    frame[0] |= 0x40  # RSV1: no extension was negotiated
+    assert messages.feed(bytes(frame)) == [(Kind.CLOSED, "")]
+    client.receive_data(ends.received())
+    event = next(client.events())
+    assert isinstance(event, CloseConnection) and event.code == 1002
+
+
+async def test_our_close_ignores_messages_until_the_peers_close(ends: Ends) -> None:
+    """After our close frame the peer may still send what it had in flight: read, not
+    answered (no pong once closing), until its close ends the handshake."""
+    client, messages = messages_for(ends)
+    messages.close(4001, "kicked")
+    in_flight = client.send(TextMessage("late")) + client.send(Ping(b"late"))
+    assert messages.feed(in_flight) == [(Kind.TEXT, "late")]
+    client.receive_data(ends.received())
+    event = next(client.events())
+    assert isinstance(event, CloseConnection) and event.code == 4001
+    assert messages.feed(client.send(event.response())) == [(Kind.CLOSED, "")]
+    assert messages.closed
 
 
 def test_receive_bytes_is_a_page_multiple() -> None:
