@@ -201,6 +201,7 @@ def scenario_load(
         "latency_stamp": report["answers"].get("latency_stamp"),
         "latency_stamps": report["answers"].get("latency_stamps", {}),
         "at_read": {k: report["answers"]["latency_at_read"][k] for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")},
+        "read_delay": {k: report["answers"]["read_delay"][k] for k in ("p50_ms", "p99_ms", "max_ms")},
         "connect_s": report["connect"]["duration_s"],
         "fanout_median_msgs_per_s": report["fanout"]["median_msgs_per_s"],
         "fanout_median_trigger_to_last_ms": median(

@@ -177,6 +177,7 @@ def test_render_text_mentions_every_section() -> None:
             "latency": summarize_ns([MS, 3 * MS]),
             "latency_stamps": {"kernel": 2, "userspace": 0, "followed": 1},
             "latency_at_read": summarize_ns([2 * MS, 4 * MS]),
+            "read_delay": summarize_ns([MS, MS]),
             "by_kind": merge_kind_counts([{"slider": {"sent": 2, "correct": 1, "wrong": 1}}]),
             "latency_by_kind": {"slider": summarize_ns([MS, 3 * MS])},
         },
@@ -204,6 +205,7 @@ def test_render_text_mentions_every_section() -> None:
         "WARNING",
         "(receive stamps: kernel 2, of which a later frame's 1; userspace 0)",
         "timed when read instead (the client's backlog included): p50 2.00 / p95 4.00 / p99 4.00 / max 4.00 ms",
+        "a reply's wait to be read, after its arrival: p50 1.00 / p99 1.00 / max 1.00 ms",
         "slider        sent 2, guessed 0, replies 0, correct 1, wrong 1, unscored 0, refused 0; p50/p99 1.00/3.00 ms",
     ):
         assert word in text
@@ -389,6 +391,8 @@ def test_fifty_players_play_a_quiz(node_factory: Any) -> None:
     at_read = report["answers"]["latency_at_read"]
     assert at_read["count"] == 100
     assert all(at_read[p] >= latency[p] for p in ("min_ms", "p50_ms", "p99_ms", "max_ms"))
+    delay = report["answers"]["read_delay"]
+    assert delay["count"] == 100 and delay["min_ms"] >= 0
     assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"]
     questions = report["fanout"]["questions"]
     assert [q["receivers"] for q in questions] == [50, 50]

@@ -537,6 +537,8 @@ class Run:
                 # The same replies timed when the worker read them (the worker's own backlog
                 # included), for comparison: before kernel stamps this was "latency".
                 "latency_at_read": summarize_ns(cat("latency_at_read")),
+                # Each kernel-stamped reply's wait in its socket for the worker to read it.
+                "read_delay": summarize_ns(cat("read_delay")),
             },
             "leaderboard_frames": sum(r["leaderboard"] for r in results),
             "received": merge_counters(r["received"] for r in results),

@@ -212,6 +212,12 @@ def render_text(report: Mapping[str, Any]) -> str:
             f"            timed when read instead (the client's backlog included): p50 {_fmt(at_read['p50_ms'])}"
             f" / p95 {_fmt(at_read['p95_ms'])} / p99 {_fmt(at_read['p99_ms'])} / max {_fmt(at_read['max_ms'])} ms"
         )
+    delay = ans.get("read_delay")
+    if delay and delay["count"]:
+        lines.append(
+            f"            a reply's wait to be read, after its arrival: p50 {_fmt(delay['p50_ms'])}"
+            f" / p99 {_fmt(delay['p99_ms'])} / max {_fmt(delay['max_ms'])} ms"
+        )
     kind_latency = ans.get("latency_by_kind") or {}
     for kind, counts in (ans.get("by_kind") or {}).items():
         lat_k = kind_latency.get(kind) or {}

@@ -146,6 +146,8 @@ class Worker:
         # The same replies timed when the worker read them (what quizd-load measured before
         # kernel stamps): the difference is the worker's own backlog.
         self.latency_at_read = array("q")
+        # Per kernel-stamped reply, read time minus arrival: how long it waited for the worker.
+        self.read_delay = array("q")
         self.send_lag = array("q")
         # Where each reply's receive time came from: the kernel's stamp or the worker's
         # clock (no stamp with the read), and how many kernel stamps were another frame's
@@ -394,6 +396,7 @@ class Worker:
         latencies.append(latency)
         if self._arrival_by_kernel:
             self.stamp_counts["kernel"] += 1
+            self.read_delay.append(self._t_read - self._t_arrival)
             self._reply_text = self._texts_in_read
         else:
             self.stamp_counts["userspace"] += 1
@@ -518,6 +521,7 @@ class Worker:
             "receipts": {q: a.tobytes() for q, a in self.receipts.items()},
             "answer_latency": self.answer_latency.tobytes(),
             "latency_at_read": self.latency_at_read.tobytes(),
+            "read_delay": self.read_delay.tobytes(),
             "send_lag": self.send_lag.tobytes(),
             "stamps": dict(self.stamp_counts),
             "sent": self.sent,
