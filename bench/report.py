@@ -460,9 +460,14 @@ def stamps_note(block: dict[str, Any]) -> str:
     ]
     followed = ", ".join(f"{sc} {block[sc]['latency_stamps'].get('followed', 0):,}" for sc in scenarios)
     at_read = ", ".join(f"{sc} {block[sc]['at_read']['p99_ms']:.0f}" for sc in scenarios)
+    waits = ", ".join(
+        f"{sc} {block[sc]['read_delay']['p99_ms'] or 0:.1f} / {block[sc]['read_delay']['max_ms'] or 0:.1f}"
+        for sc in scenarios
+    )
     return (
         f"; reply receive times: kernel stamps (a later frame's, read with the reply: {followed}); "
-        f"p99 if timed when read, as before kernel stamps: {at_read} ms"
+        f"p99 if timed when read, as before kernel stamps: {at_read} ms; "
+        f"a reply's wait to be read after its arrival, p99 / max: {waits} ms"
         + ("; without a kernel stamp, timed when read: " + ", ".join(fallbacks) if fallbacks else "")
     )
 
