@@ -3,10 +3,11 @@
 A latency stamped by the worker when it gets round to ``recv`` includes the worker's
 own backlog: while it parses a broadcast to thousands of players or sends a burst of
 answers, replies wait in their sockets and would be stamped late by that much.  With
-``SO_TIMESTAMPNS`` on a socket, the kernel records CLOCK_REALTIME on every packet as it
-enters the receive path (on loopback: as the server's ``send`` hands it to the loopback
-device, before the client's process is involved) and ``recvmsg`` returns it in an
-``SCM_TIMESTAMPNS`` control message (a ``struct timespec``: two native longs).
+``SO_TIMESTAMPNS`` on a socket, the kernel records CLOCK_REALTIME on every packet as this
+machine's network stack receives it (on loopback TCP: as the packet is handed to the local
+TCP layer, normally still within the server's ``send``), before the client's process is
+involved, and ``recvmsg`` returns it in an ``SCM_TIMESTAMPNS`` control message (a
+``struct timespec``: two native longs).
 
 Which packet's stamp a TCP read reports: the one holding the highest sequence number the
 read returned, that is its *last* bytes (Linux 4.14, "tcp: Extend
@@ -38,6 +39,9 @@ _TIMESPEC = struct.Struct("@ll")
 #: Room for one control message carrying a ``struct timespec``.
 ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size)
 NS_PER_S = 1_000_000_000
+_SOL_SOCKET = socket.SOL_SOCKET
+_TIMESPEC_SIZE = _TIMESPEC.size
+_unpack_timespec = _TIMESPEC.unpack_from
 
 
 def enable(sock: socket.socket) -> bool:
@@ -57,8 +61,11 @@ def recv_stamped(sock: socket.socket, nbytes: int) -> tuple[bytes, int | None]:
     to read).
     """
     data, ancdata, _flags, _addr = sock.recvmsg(nbytes, ANCILLARY_BYTES)
-    for level, kind, cdata in ancdata:
-        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(cdata) >= _TIMESPEC.size:
-            sec, nsec = _TIMESPEC.unpack_from(cdata)
+    # The hot path of a worker (one read per ready socket): the only control message these
+    # sockets ask for is the stamp, so only the first is looked at.
+    if ancdata:
+        level, kind, cdata = ancdata[0]
+        if kind == SCM_TIMESTAMPNS and level == _SOL_SOCKET and len(cdata) >= _TIMESPEC_SIZE:
+            sec, nsec = _unpack_timespec(cdata)
             return data, sec * NS_PER_S + nsec
     return data, None
