@@ -441,8 +441,35 @@ def saturation_notes(results: dict[str, Any]) -> list[str]:
                     if any(b[sc]["client_saturated"] for sc in ("burst_1s", "burst_once", "steady"))
                     else ""
                 )
+                + stamps_note(b)
             )
     return notes + rows_notes(results) + cluster_notes(results)
+
+
+def stamps_note(block: dict[str, Any]) -> str:
+    """Which receive times the block's latencies used: the kernel's stamp of each reply
+    (``quizd.loadgen.stamps``), or for some the worker's read time; empty for results
+    written before the load generator recorded it."""
+    scenarios = [sc for sc in ("burst_1s", "burst_once", "steady") if block[sc].get("latency_stamp")]
+    if not scenarios:
+        return ""
+    fallbacks = [
+        f"{sc} {block[sc]['latency_stamps'].get('userspace', 0):,}"
+        for sc in scenarios
+        if block[sc]["latency_stamp"] != "kernel"
+    ]
+    followed = ", ".join(f"{sc} {block[sc]['latency_stamps'].get('followed', 0):,}" for sc in scenarios)
+    at_read = ", ".join(f"{sc} {block[sc]['at_read']['p99_ms']:.0f}" for sc in scenarios)
+    waits = ", ".join(
+        f"{sc} {block[sc]['read_delay']['p99_ms'] or 0:.1f} / {block[sc]['read_delay']['max_ms'] or 0:.1f}"
+        for sc in scenarios
+    )
+    return (
+        f"; reply receive times: kernel stamps (a later frame's, read with the reply: {followed}); "
+        f"p99 if timed when read, as before kernel stamps: {at_read} ms; "
+        f"a reply's wait to be read after its arrival, p99 / max: {waits} ms"
+        + ("; without a kernel stamp, timed when read: " + ", ".join(fallbacks) if fallbacks else "")
+    )
 
 
 def rows_notes(results: dict[str, Any]) -> list[str]:

@@ -196,6 +196,12 @@ def scenario_load(
         "p95_ms": lat["p95_ms"],
         "p99_ms": lat["p99_ms"],
         "max_ms": lat["max_ms"],
+        # Which receive times the latencies used (quizd.loadgen.stamps): "kernel" when every
+        # reply had the kernel's SO_TIMESTAMPNS stamp, and how many had which.
+        "latency_stamp": report["answers"].get("latency_stamp"),
+        "latency_stamps": report["answers"].get("latency_stamps", {}),
+        "at_read": {k: report["answers"]["latency_at_read"][k] for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")},
+        "read_delay": {k: report["answers"]["read_delay"][k] for k in ("p50_ms", "p99_ms", "max_ms")},
         "connect_s": report["connect"]["duration_s"],
         "fanout_median_msgs_per_s": report["fanout"]["median_msgs_per_s"],
         "fanout_median_trigger_to_last_ms": median(

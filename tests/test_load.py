@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import random
+import socket
+import time
 from typing import Any
 
 import pytest
 
+from quizd.loadgen import stamps
 from quizd.loadgen.answers import (
     AnswersError,
     Kind,
@@ -22,6 +25,7 @@ from quizd.loadgen.run import LoadError, check_loopback
 from quizd.loadgen.stats import (
     client_saturation,
     fanout_figures,
+    latency_stamp,
     merge_counters,
     merge_kind_counts,
     percentile,
@@ -93,6 +97,46 @@ def test_merge_counters_and_saturation() -> None:
     assert client_saturation(cpu_s=1, wall_s=10, cores=1, send_lag_p99_ms=0.5)[1] == []
 
 
+def test_latency_stamp_names_the_receive_times_used() -> None:
+    assert latency_stamp(kernel=5, userspace=0) == "kernel"
+    assert latency_stamp(kernel=5, userspace=1) == "mixed"
+    assert latency_stamp(kernel=0, userspace=3) == "userspace"
+    assert latency_stamp(kernel=0, userspace=0) is None
+
+
+def test_a_read_is_stamped_with_the_kernels_receive_time_of_its_last_bytes() -> None:
+    """Bytes read 200 ms after they arrived carry their arrival, not the read's time; of
+    two sends read at once, the stamp is the later one's (a stamp is never early)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        reader = socket.socket()
+        assert stamps.enable(reader)
+        reader.connect(server.getsockname())
+        writer, _ = server.accept()
+        with reader, writer:
+            # The first socket to ask turns stamping on machine-wide a moment later (the
+            # kernel defers it): exchange a byte until one comes back stamped.
+            arrival = None
+            for _ in range(200):
+                writer.sendall(b"w")
+                data, arrival = stamps.recv_stamped(reader, 16)
+                assert data == b"w"
+                if arrival is not None:
+                    break
+                time.sleep(0.01)
+            assert arrival is not None, "no SO_TIMESTAMPNS stamp came with any read"
+            writer.sendall(b"first")
+            time.sleep(0.1)
+            before_last = time.time_ns()
+            writer.sendall(b"last")
+            time.sleep(0.2)
+            read_at = time.time_ns()
+            data, arrival = stamps.recv_stamped(reader, 64)
+    assert data == b"firstlast"
+    assert arrival is not None
+    assert arrival <= read_at - 100 * MS  # the kernel's time, not the read's
+    assert arrival >= before_last  # the last bytes' arrival, not the first's
+
+
 def test_reaction_specs() -> None:
     rng = random.Random(1)
     assert Reaction("fixed:250").delay_ms(rng, 0, 10) == 250
@@ -131,6 +175,9 @@ def test_render_text_mentions_every_section() -> None:
             "correct": 1,
             "late": 0,
             "latency": summarize_ns([MS, 3 * MS]),
+            "latency_stamps": {"kernel": 2, "userspace": 0, "followed": 1},
+            "latency_at_read": summarize_ns([2 * MS, 4 * MS]),
+            "read_delay": summarize_ns([MS, MS]),
             "by_kind": merge_kind_counts([{"slider": {"sent": 2, "correct": 1, "wrong": 1}}]),
             "latency_by_kind": {"slider": summarize_ns([MS, 3 * MS])},
         },
@@ -156,6 +203,9 @@ def test_render_text_mentions_every_section() -> None:
         "leaderboard 4",
         "close codes 1000x1",
         "WARNING",
+        "(receive stamps: kernel 2, of which a later frame's 1; userspace 0)",
+        "timed when read instead (the client's backlog included): p50 2.00 / p95 4.00 / p99 4.00 / max 4.00 ms",
+        "a reply's wait to be read, after its arrival: p50 1.00 / p99 1.00 / max 1.00 ms",
         "slider        sent 2, guessed 0, replies 0, correct 1, wrong 1, unscored 0, refused 0; p50/p99 1.00/3.00 ms",
     ):
         assert word in text
@@ -333,6 +383,16 @@ def test_fifty_players_play_a_quiz(node_factory: Any) -> None:
     assert report["answers"]["correct"] == 100
     latency = report["answers"]["latency"]
     assert latency["count"] == 100
+    # Every reply timed by the kernel's receive stamp (SO_TIMESTAMPNS on each player socket).
+    assert report["answers"]["latency_stamp"] == "kernel"
+    assert report["answers"]["latency_stamps"]["kernel"] == 100
+    assert report["answers"]["latency_stamps"]["userspace"] == 0
+    # Each reply was read after it arrived, so timed at the read every figure is as late or later.
+    at_read = report["answers"]["latency_at_read"]
+    assert at_read["count"] == 100
+    assert all(at_read[p] >= latency[p] for p in ("min_ms", "p50_ms", "p99_ms", "max_ms"))
+    delay = report["answers"]["read_delay"]
+    assert delay["count"] == 100 and delay["min_ms"] >= 0
     assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"]
     questions = report["fanout"]["questions"]
     assert [q["receivers"] for q in questions] == [50, 50]

@@ -22,6 +22,8 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import Ping, Request, TextMessage
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from quizd.loadgen import stamps
+
 # Player states
 CONNECTING, HANDSHAKE, JOINING, JOINED, CLOSED = range(5)
 
@@ -134,7 +136,7 @@ class Conn:
         self.settled = -1  # highest question index this player is done with
         self.pending_q = -1  # question of the answer awaiting its reply
         self.pending_id: Any = None
-        self.t_sent = 0
+        self.t_sent = 0  # CLOCK_REALTIME (time.time_ns()) just after the pending answer's send
         self.close_code: int | None = None
         self.ended = False
         self.scheduled_q = -1
@@ -144,6 +146,8 @@ class Conn:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Before connecting, so that every reply carries its arrival time (quizd.loadgen.stamps).
+        stamps.enable(sock)
         self.sock = sock
         self.fd = sock.fileno()
         self.t_start = time.monotonic_ns()

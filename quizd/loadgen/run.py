@@ -33,8 +33,10 @@ from quizd.client import ControlClient
 from quizd.loadgen.answers import AnswersError, Echo, key_from_choices, load_answers
 from quizd.loadgen.players import Conn, Reaction, feed, parse_ws_url
 from quizd.loadgen.stats import (
+    LATENCY_CLOCK,
     client_saturation,
     fanout_figures,
+    latency_stamp,
     median,
     merge_counters,
     merge_kind_counts,
@@ -42,6 +44,9 @@ from quizd.loadgen.stats import (
 )
 from quizd.loadgen.worker import worker_main
 
+#: The workers' reply stamp counts (quizd.loadgen.worker): kernel stamps, userspace
+#: fall-backs, and kernel stamps that were a later frame's in the same read.
+STAMP_COUNTS = ("kernel", "userspace", "followed")
 MAX_PLAYERS = 50_000
 MAX_WORKERS = 32
 QUESTION_GRACE_S = 3.0
@@ -476,6 +481,12 @@ class Run:
             reasons = merge_counters(r["fail_reasons"] for r in results)
             warnings.append(f"{failed} player(s) did not join: " + ", ".join(f"{k} x{v}" for k, v in reasons.items()))
         errors = merge_counters([*(r["errors"] for r in results), self.errors])
+        stamps = {name: sum(r.get("stamps", {}).get(name, 0) for r in results) for name in STAMP_COUNTS}
+        if stamps["userspace"]:
+            warnings.append(
+                f"{stamps['userspace']:,} of {stamps['kernel'] + stamps['userspace']:,} replies came without a kernel "
+                "receive stamp: their latency runs to when the worker read them"
+            )
         return {
             "tool": "quizd-load",
             "quiz_id": getattr(self, "quiz_id", None),
@@ -518,6 +529,16 @@ class Run:
                 "without_reply": sum(r["unanswered_at_end"] for r in results),
                 "latency": summarize_ns(answer_latency),
                 "latency_by_kind": self.latency_by_kind(results),
+                # Which receive times the latencies used: "kernel", "userspace" or "mixed",
+                # the clock and both ends (LATENCY_CLOCK), and how many replies of each.
+                "latency_stamp": latency_stamp(stamps["kernel"], stamps["userspace"]),
+                "latency_clock": LATENCY_CLOCK,
+                "latency_stamps": stamps,
+                # The same replies timed when the worker read them (the worker's own backlog
+                # included), for comparison: before kernel stamps this was "latency".
+                "latency_at_read": summarize_ns(cat("latency_at_read")),
+                # Each kernel-stamped reply's wait in its socket for the worker to read it.
+                "read_delay": summarize_ns(cat("read_delay")),
             },
             "leaderboard_frames": sum(r["leaderboard"] for r in results),
             "received": merge_counters(r["received"] for r in results),

@@ -13,6 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 NS_PER_MS = 1_000_000
+#: What an answer latency is (the report's ``answers.latency_clock``).
+LATENCY_CLOCK = (
+    "CLOCK_REALTIME: the kernel's receive stamp (SO_TIMESTAMPNS) of the read that completed the reply "
+    "(its last bytes), minus time.time_ns() right after the answer's send"
+)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -82,6 +87,16 @@ def fanout_figures(trigger_ns: int | None, receipts_ns: Sequence[int]) -> dict[s
         "msgs_per_s": round(rate, 1) if rate is not None else None,
         "window_from": "trigger" if start == trigger_ns else "first_receipt",
     }
+
+
+def latency_stamp(kernel: int, userspace: int) -> str | None:
+    """Which receive times the latencies used: ``kernel`` (every reply had the kernel's
+    stamp), ``userspace`` (none had: the worker's read time), ``mixed``; None without replies."""
+    if kernel and userspace:
+        return "mixed"
+    if kernel:
+        return "kernel"
+    return "userspace" if userspace else None
 
 
 def merge_counters(parts: Iterable[Mapping[Any, int]]) -> dict[str, int]:
@@ -180,10 +195,29 @@ def render_text(report: Mapping[str, Any]) -> str:
         f"answers     sent {ans['sent']:,}, replies {ans['replies']:,} ({ans['reply_type']}),"
         f" correct {ans['correct']:,}, late {ans['late']:,}"
     )
+    stamps = ans.get("latency_stamps") or {}
     lines.append(
         f"latency     answer->{ans['reply_type']} p50 {_fmt(lat['p50_ms'])} / p95 {_fmt(lat['p95_ms'])}"
         f" / p99 {_fmt(lat['p99_ms'])} / max {_fmt(lat['max_ms'])} ms"
+        + (
+            f" (receive stamps: kernel {stamps.get('kernel', 0):,}, of which a later frame's "
+            f"{stamps.get('followed', 0):,}; userspace {stamps.get('userspace', 0):,})"
+            if stamps
+            else ""
+        )
     )
+    at_read = ans.get("latency_at_read")
+    if at_read:
+        lines.append(
+            f"            timed when read instead (the client's backlog included): p50 {_fmt(at_read['p50_ms'])}"
+            f" / p95 {_fmt(at_read['p95_ms'])} / p99 {_fmt(at_read['p99_ms'])} / max {_fmt(at_read['max_ms'])} ms"
+        )
+    delay = ans.get("read_delay")
+    if delay and delay["count"]:
+        lines.append(
+            f"            a reply's wait to be read, after its arrival: p50 {_fmt(delay['p50_ms'])}"
+            f" / p99 {_fmt(delay['p99_ms'])} / max {_fmt(delay['max_ms'])} ms"
+        )
     kind_latency = ans.get("latency_by_kind") or {}
     for kind, counts in (ans.get("by_kind") or {}).items():
         lat_k = kind_latency.get(kind) or {}

@@ -5,9 +5,17 @@ plus a wsproto ``WSConnection`` (the sans-IO library does the HTTP upgrade and a
 framing; nothing here parses WebSocket bytes by hand).  The loop is a plain
 ``select.epoll`` with a timer heap, no coroutines:
 
-* receiving is two passes: first every ready socket is read and stamped with
-  ``time.monotonic_ns()`` (cheap), then the bytes are parsed.  A busy batch therefore
-  delays *processing*, not the timestamps the latencies are computed from;
+* receiving is two passes: first every ready socket is read, then the bytes are parsed.
+  Each read carries ``time.monotonic_ns()`` when it was read (joins, question receipts
+  and reaction timers run on it) and, when the player awaits a reply, the kernel's
+  receive stamp of its last bytes (``quizd.loadgen.stamps``, CLOCK_REALTIME) that the
+  answer latencies are taken from.  The worker's own backlog (parsing a broadcast to every player, sending a burst of
+  answers) delays when it reads a reply, but not that stamp: a latency is the reply's
+  arrival at this machine's network stack minus ``time.time_ns()`` right after the
+  answer's ``send``.  The stamp of a read is that of its last bytes, so a reply followed
+  in the same read by another frame is stamped with that frame's arrival: later than the
+  truth, never earlier (counted as ``followed``).  A read without a kernel stamp falls back
+  to ``time.time_ns()`` when it was read (counted as ``userspace``);
 * answers are encoded and masked when the question arrives and only ``send`` is left
   for their due time; due answers go out in chunks, with a non-blocking read pass
   between chunks, so a burst of thousands of answers does not hide the first replies;
@@ -15,7 +23,8 @@ framing; nothing here parses WebSocket bytes by hand).  The loop is a plain
   parent tells that the generator, not the server, was the bottleneck.
 
 CLOCK_MONOTONIC is system-wide on Linux, so the parent's trigger times and the
-workers' receipt times are comparable.
+workers' receipt times are comparable; the latencies' two ends are both CLOCK_REALTIME
+(what the kernel stamps with), taken on this machine microseconds to seconds apart.
 """
 
 from __future__ import annotations
@@ -48,6 +57,12 @@ from quizd.loadgen.players import (
     feed,
     parse_ws_url,
 )
+from quizd.loadgen.stamps import recv_stamped
+
+#: One read: the player, its bytes, when it was read (CLOCK_MONOTONIC, then
+#: CLOCK_REALTIME) and the kernel's receive stamp of its last bytes (CLOCK_REALTIME; None
+#: when the read carried none).
+Read = tuple[Conn, bytes, int, int, int | None]
 
 EPOLLIN, EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
 EPOLLERR, EPOLLHUP = select.EPOLLERR, select.EPOLLHUP
@@ -128,7 +143,16 @@ class Worker:
         self.join_latency = array("q")
         self.receipts: dict[int, array[int]] = {}
         self.answer_latency = array("q")
+        # The same replies timed when the worker read them (what quizd-load measured before
+        # kernel stamps): the difference is the worker's own backlog.
+        self.latency_at_read = array("q")
+        # Per kernel-stamped reply, read time minus arrival: how long it waited for the worker.
+        self.read_delay = array("q")
         self.send_lag = array("q")
+        # Where each reply's receive time came from: the kernel's stamp or the worker's
+        # clock (no stamp with the read), and how many kernel stamps were another frame's
+        # (bytes after the reply in the same read), so late by up to that frame's delay.
+        self.stamp_counts: Counter[str] = Counter()
         self.sent = 0
         self.replies = 0
         self.correct = 0
@@ -253,6 +277,7 @@ class Worker:
 
     def _on_text(self, conn: Conn, text: str) -> None:
         t = self._t_now
+        self._texts_in_read += 1
         # Broadcasts that are only counted skip JSON decoding: quizd (orjson) and the
         # baselines put "type" first, so it can be read off the start of the frame.
         if text.startswith('{"type":"'):
@@ -272,7 +297,7 @@ class Worker:
         if mtype == "question":
             self._on_question(conn, msg["payload"], t)
         elif mtype == "answer_result" or mtype == "answer_accepted":
-            self._on_reply(conn, mtype, msg, t)
+            self._on_reply(conn, mtype, msg)
         elif mtype == "leaderboard":
             self.leaderboard += 1
         elif mtype == "joined":
@@ -348,7 +373,7 @@ class Worker:
             counts = self.by_kind[kind] = Counter()
         counts[what] += 1
 
-    def _on_reply(self, conn: Conn, mtype: str, msg: dict[str, Any], t: int) -> None:
+    def _on_reply(self, conn: Conn, mtype: str, msg: dict[str, Any]) -> None:
         self.reply_types[mtype] += 1
         payload = msg.get("payload") or {}
         if mtype == "answer_result":
@@ -361,11 +386,20 @@ class Worker:
         kind = self.kind_of.get(conn.pending_q, "unknown")
         self._tally(kind, "replies")
         self.replies += 1
-        self.answer_latency.append(t - conn.t_sent)
+        # The reply's arrival (kernel stamp, CLOCK_REALTIME) minus the answer's send.
+        latency = self._t_arrival - conn.t_sent
+        self.answer_latency.append(latency)
+        self.latency_at_read.append(self._t_read - conn.t_sent)
         latencies = self.latency_by_kind.get(kind)
         if latencies is None:
             latencies = self.latency_by_kind[kind] = array("q")
-        latencies.append(t - conn.t_sent)
+        latencies.append(latency)
+        if self._arrival_by_kernel:
+            self.stamp_counts["kernel"] += 1
+            self.read_delay.append(self._t_read - self._t_arrival)
+            self._reply_text = self._texts_in_read
+        else:
+            self.stamp_counts["userspace"] += 1
         if payload.get("correct"):
             self.correct += 1
         self._settle(conn, conn.pending_q)
@@ -391,8 +425,8 @@ class Worker:
             t = time.monotonic_ns()
             conn.pending_q = q
             conn.pending_id = q
-            conn.t_sent = t
             self._write(conn, frame)
+            conn.t_sent = time.time_ns()  # the latency's start, in the kernel stamps' clock
             self.sent += 1
             self._tally(self.kind_of.get(q, "unknown"), "sent")
             self.send_lag.append(t - due)
@@ -446,7 +480,7 @@ class Worker:
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
         t_wall0 = time.monotonic_ns()
         by_fd = self.by_fd
-        batch: list[tuple[Conn, bytes, int]] = []
+        batch: list[Read] = []
         while not self.finished:
             now = time.monotonic_ns()
             if now > self.deadline_ns:
@@ -486,7 +520,10 @@ class Worker:
             "join_latency": self.join_latency.tobytes(),
             "receipts": {q: a.tobytes() for q, a in self.receipts.items()},
             "answer_latency": self.answer_latency.tobytes(),
+            "latency_at_read": self.latency_at_read.tobytes(),
+            "read_delay": self.read_delay.tobytes(),
             "send_lag": self.send_lag.tobytes(),
+            "stamps": dict(self.stamp_counts),
             "sent": self.sent,
             "replies": self.replies,
             "reply_types": dict(self.reply_types),
@@ -505,9 +542,10 @@ class Worker:
         }
 
     def _read_ready(
-        self, events: list[tuple[int, int]], by_fd: dict[int, Conn], batch: list[tuple[Conn, bytes, int]], pipe_fd: int
+        self, events: list[tuple[int, int]], by_fd: dict[int, Conn], batch: list[Read], pipe_fd: int
     ) -> None:
-        """Pass 1: read every ready socket and stamp the bytes with their arrival time."""
+        """Pass 1: read every ready socket; each read with its read times and, when the player
+        awaits a reply, the kernel's receive stamp of its last bytes."""
         for fd, ev in events:
             if fd == pipe_fd:
                 self._on_control()
@@ -523,20 +561,23 @@ class Worker:
                     self._modify(conn, EPOLLIN)
             if ev & (EPOLLIN | EPOLLHUP | EPOLLERR):
                 try:
-                    data = conn.sock.recv(RECV_BYTES)  # type: ignore[union-attr]
+                    if conn.pending_q >= 0:
+                        data, arrival = recv_stamped(conn.sock, RECV_BYTES)  # type: ignore[arg-type]
+                    else:
+                        # No answer awaits its reply, so no stamp is needed: a plain recv
+                        # spares the ~1 us recvmsg costs more, 5,000 times per broadcast.
+                        data, arrival = conn.sock.recv(RECV_BYTES), None  # type: ignore[union-attr]
                 except BlockingIOError:
                     continue
                 except OSError:
-                    data = b""
-                batch.append((conn, data, time.monotonic_ns()))
+                    data, arrival = b"", None
+                batch.append((conn, data, time.monotonic_ns(), time.time_ns(), arrival))
 
-    def _io(
-        self, events: list[tuple[int, int]], by_fd: dict[int, Conn], batch: list[tuple[Conn, bytes, int]], pipe_fd: int
-    ) -> None:
+    def _io(self, events: list[tuple[int, int]], by_fd: dict[int, Conn], batch: list[Read], pipe_fd: int) -> None:
         self._read_ready(events, by_fd, batch, pipe_fd)
         if not batch:
             return
-        # Pass 2: parse, each read with its own stamp.  Every few frames, look again:
+        # Pass 2: parse, each read with its own stamps.  Every few frames, look again:
         # bytes that arrive while a big batch (a broadcast to every player) is being
         # parsed are read and stamped at once, and answers that fall due go out on time.
         timers = self.timers
@@ -549,13 +590,21 @@ class Worker:
                 more = ep.poll(0)
                 if more:
                     self._read_ready(more, by_fd, batch, pipe_fd)
-            conn, data, stamp = batch[i]
+            conn, data, stamp, read_at, arrival = batch[i]
             i += 1
             if conn.state == CLOSED:
                 continue
             self._t_now = stamp
+            self._t_read = read_at
+            if arrival is None:
+                self._t_arrival, self._arrival_by_kernel = read_at, False
+            else:
+                self._t_arrival, self._arrival_by_kernel = arrival, True
             if data:
+                self._texts_in_read = self._reply_text = 0
                 feed(conn, data, self._on_text, self._on_event)
+                if self._reply_text and self._texts_in_read > self._reply_text:
+                    self.stamp_counts["followed"] += 1  # its stamp is a later frame's
             else:
                 feed(conn, None, self._on_text, self._on_event)
                 if conn.state == JOINED and conn.close_code is None:
@@ -566,7 +615,16 @@ class Worker:
                 self._drop(conn, None)
         batch.clear()
 
+    # The read being parsed: its read time (monotonic, then realtime), its arrival (the
+    # kernel's stamp, or the realtime read time without one) and which of the two; the
+    # frames completed in it so far, and the count at which a kernel-stamped reply
+    # completed (0: none).
     _t_now = 0
+    _t_read = 0
+    _t_arrival = 0
+    _arrival_by_kernel = False
+    _texts_in_read = 0
+    _reply_text = 0
 
 
 def worker_main(cfg: dict[str, Any], pipe: Any) -> None:
