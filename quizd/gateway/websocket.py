@@ -4,7 +4,7 @@ trio-websocket (which quizd's client, tests and load generator use) gives each s
 connection a reader task, a memory channel and a handful of events: every frame is
 parsed in that task, queued, and taken by the session's task, and every idle connection
 holds both tasks.  On the answer burst that was a task switch and a channel hop per
-frame, and about a third of the memory of an idle connection (the measurements are in
+frame, and about half the memory of an idle connection (the measurements are in
 docs/architecture.md, "The WebSocket path").  So the node's listener speaks WebSocket
 through wsproto (the sans-IO library trio-websocket is built on) directly, in the
 connection's one task:
