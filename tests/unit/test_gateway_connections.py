@@ -66,25 +66,31 @@ async def serving(quiz: ClaimingQuiz, config: Config | None = None) -> AsyncIter
         nursery.cancel_scope.cancel()
 
 
+@asynccontextmanager
+async def joining(quiz: ClaimingQuiz, address: str) -> AsyncIterator[tuple[RawClient, JoinRequest]]:
+    """A raw client that sent Ann's join, and the join as the quiz got it (undecided)."""
+    client = await RawClient.connect(address)
+    try:
+        await client.send_json("join", {"quizId": "q", "name": "Ann"}, 1)
+        join = await quiz.next_item(JoinRequest)
+        assert isinstance(join, JoinRequest)
+        yield client, join
+    finally:
+        await client.aclose()
+
+
 async def test_a_claimed_join_is_waited_for_however_long_it_takes(autojump_clock: trio.testing.MockClock) -> None:
     """The actor claimed the join and its answer comes after the gateway's join timeout
     and the close's bound together (a cluster commit through a Redis blip): the session
     takes it and becomes that participant, and the listener keeps serving."""
     quiz = ClaimingQuiz()
-    async with serving(quiz) as (gateway, address):
-        client = await RawClient.connect(address)
-        try:
-            await client.send_json("join", {"quizId": "q", "name": "Ann"}, 1)
-            join = await quiz.next_item(JoinRequest)
-            assert isinstance(join, JoinRequest)
-            await trio.sleep(JOIN_TIMEOUT_S + CLOSE_TIMEOUT_S + 1)
-            join.reply.set("p1")
-            await client.send_json("get_leaderboard", {}, 2)
-            command = await quiz.next_item(Command)
-            assert isinstance(command, Command) and command.participant_id == "p1"
-            assert [s.participant_id for s in gateway.sessions] == ["p1"]
-        finally:
-            await client.aclose()
+    async with serving(quiz) as (gateway, address), joining(quiz, address) as (client, join):
+        await trio.sleep(JOIN_TIMEOUT_S + CLOSE_TIMEOUT_S + 1)
+        join.reply.set("p1")
+        await client.send_json("get_leaderboard", {}, 2)
+        command = await quiz.next_item(Command)
+        assert isinstance(command, Command) and command.participant_id == "p1"
+        assert [s.participant_id for s in gateway.sessions] == ["p1"]
 
 
 async def test_a_join_answered_while_its_connection_closes_is_told_lost(
@@ -93,20 +99,13 @@ async def test_a_join_answered_while_its_connection_closes_is_told_lost(
     """A close under way (the node drains) waits for the join the actor is deciding, so
     the quiz hears that the participant it just accepted is gone again."""
     quiz = ClaimingQuiz()
-    async with serving(quiz) as (gateway, address):
-        client = await RawClient.connect(address)
-        try:
-            await client.send_json("join", {"quizId": "q", "name": "Ann"}, 1)
-            join = await quiz.next_item(JoinRequest)
-            assert isinstance(join, JoinRequest)
-            gateway.close_all(1012, "restarting")
-            await trio.sleep(CLOSE_TIMEOUT_S + 1)
-            join.reply.set("p1")
-            lost = await quiz.next_item(ConnectionLost)
-            assert isinstance(lost, ConnectionLost) and lost.participant_id == "p1"
-            await client.wait_server_close(CLOSE_TIMEOUT_S * 2)
-        finally:
-            await client.aclose()
+    async with serving(quiz) as (gateway, address), joining(quiz, address) as (client, join):
+        gateway.close_all(1012, "restarting")
+        await trio.sleep(CLOSE_TIMEOUT_S + 1)
+        join.reply.set("p1")
+        lost = await quiz.next_item(ConnectionLost)
+        assert isinstance(lost, ConnectionLost) and lost.participant_id == "p1"
+        await client.wait_server_close(CLOSE_TIMEOUT_S * 2)
 
 
 async def test_a_join_nobody_decided_yet_does_not_hold_up_the_shutdown(autojump_clock: trio.testing.MockClock) -> None:
