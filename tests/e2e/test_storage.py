@@ -137,14 +137,29 @@ async def test_postgresql_stopped_mid_quiz_costs_the_players_nothing(
     assert (await wait_results(control, quiz_id))["leaderboard"][0]["name"] == "P0"
 
 
+class NodeStopped(Exception):
+    """The test stopped the node in the middle of ``play``."""
+
+
 async def test_a_drain_waits_for_what_the_writer_still_holds(node_factory, tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'drained.db'}"
-    # Batches only once a minute: everything of this quiz is still in memory at the SIGTERM.
+    # Batches only once a minute, and the quiz is still running at the SIGTERM (its end
+    # would wake the writer): everything of it is still in the writer's memory.
     node = node_factory(definitions=QUIZ, storage={"url": url, "answer_flush_ms": 60000})
     control = ControlClient(node.http_url, node.token)
-    quiz_id, acked = await play(node, control, players=2, questions=3)
-    assert rows(url)["counts"]["answers"] == 0
-    node.stop()
+    quiz_id = "drained"
+
+    async def sigterm_after_the_last_answers(index: int) -> None:
+        if index == 2:
+            assert rows(url)["counts"]["answers"] == 0
+            node.stop()  # the drain ends the quiz and waits for the writer
+            raise NodeStopped
+
+    try:
+        await play(node, control, players=2, questions=3, between=sigterm_after_the_last_answers, quiz_id=quiz_id)
+    except* NodeStopped:
+        pass
     kept = rows(url)
-    assert kept["counts"] == {"quizzes": 1, "players": 2, "answers": sum(acked), "question_results": 3}
+    # Each player's three answers were acknowledged (``play`` checks every answer_result).
+    assert kept["counts"] == {"quizzes": 1, "players": 2, "answers": 6, "question_results": 3}
     assert kept["quizzes"][quiz_id].ended_at is not None
