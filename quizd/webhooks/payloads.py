@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import orjson
 
 from quizd.config.model import WebhookEvent
+from quizd.http.reports import report_json
 from quizd.store.queries import QuizRow, Report
 
 JsonObject = dict[str, object]
@@ -39,49 +40,10 @@ def quiz_data(quiz: QuizRow) -> JsonObject:
 
 
 def report_data(report: Report) -> JsonObject:
-    """``data`` of ``quiz.ended``: the report of protocol section 4."""
-    quiz = report.quiz
-    questions = []
-    for q in report.questions:
-        closed = {k: v for k, v in q.closed.items() if k != "type"}
-        questions.append(
-            {
-                **closed,
-                "questionId": q.question_id,
-                "kind": q.kind,
-                "text": q.text,
-                "answered": q.answered,
-                "correctCount": q.correct_count,
-                "avgElapsedMs": q.avg_elapsed_ms,
-            }
-        )
-    players = [
-        {
-            "participantId": p.participant_id,
-            "name": p.name,
-            "rank": p.rank,
-            "score": p.score,
-            "correctCount": p.correct_count,
-            "answers": [
-                {
-                    "questionId": a.question_id,
-                    "answer": a.answer,
-                    "correct": a.correct,
-                    "points": a.points,
-                    "elapsedMs": a.elapsed_ms,
-                }
-                for a in report.answers.get(p.participant_id, ())
-            ],
-        }
-        for p in report.players
-    ]
-    return {
-        "quizId": quiz.quiz_id,
-        "definitionId": quiz.definition_id,
-        "definitionVersion": quiz.definition_version,
-        "title": quiz.title,
-        "startedAt": quiz.started_at,
-        "endedAt": quiz.ended_at,
-        "questions": questions,
-        "players": players,
-    }
+    """``data`` of ``quiz.ended``: the report of protocol section 4, as the data API
+    serves it (:func:`quizd.http.reports.report_json`), without each close's ``type``."""
+    data = report_json(report)
+    questions = data["questions"]
+    assert isinstance(questions, list)
+    data["questions"] = [{k: v for k, v in q.items() if k != "type"} for q in questions]
+    return data
