@@ -4,7 +4,8 @@ Actors call :meth:`BatchWriter.record` through the narrow
 :class:`quizd.actors.ports.RecordPort`: it appends
 to an in-memory buffer and returns at once (no await, no I/O).  One Trio task flushes
 the buffer every ``flush_interval_s``, or sooner once it holds ``batch_size`` events, in
-one transaction per batch in a worker thread (:class:`quizd.store.engine.Database`).
+one transaction per batch in the writer's own low-priority thread
+(:class:`quizd.store.thread.WriterThread`: a batch yields the CPU to the event loop).
 A ``QuizEnded`` wakes the task at once: the end of a quiz (its results, and the
 ``quiz.ended`` webhook that commits with them) is written without waiting for the
 interval, while answers still go at least every interval.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Sequence
+from functools import partial
 from typing import Protocol
 
 import trio
@@ -42,6 +44,7 @@ from quizd.ops import metrics
 from quizd.store.engine import Database
 from quizd.store.events import AnswerRecorded, QuizEnded, StoreEvent
 from quizd.store.rows import write_batch
+from quizd.store.thread import WriterThread
 
 log = logging.getLogger("quizd.store")
 
@@ -80,6 +83,7 @@ class BatchWriter:
         self._backoff_min_s = backoff_min_s
         self._backoff_max_s = backoff_max_s
         self._outbox = outbox
+        self._thread = WriterThread()
         self._pending: deque[StoreEvent] = deque()
         self._in_flight = 0  # events taken out for the batch being written
         self._wake = trio.Event()
@@ -116,12 +120,14 @@ class BatchWriter:
     # ------------------------------------------------------------------ the task
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Flush every interval (or when woken) until cancelled."""
-        task_status.started()
-        while True:
-            with trio.move_on_after(self._flush_interval_s):
-                await self._wake.wait()
-            self._wake = trio.Event()
-            await self._flush_all()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._thread.run)
+            task_status.started()
+            while True:
+                with trio.move_on_after(self._flush_interval_s):
+                    await self._wake.wait()
+                self._wake = trio.Event()
+                await self._flush_all()
 
     async def _flush_all(self) -> None:
         """Write everything buffered, batch by batch, retrying with backoff until it is done."""
@@ -150,14 +156,14 @@ class BatchWriter:
         ok = False
         try:
             try:
-                await self._database.run(self._write, batch)
+                await self._thread.call(partial(self._write, batch))
             except TRANSIENT:
                 raise
             except Exception as exc:  # the database refused what the batch holds
                 log.warning(
                     "store: a batch of %d was refused (%s); writing its events one by one", n, exc.__class__.__name__
                 )
-                self._reject(await self._database.run(self._write_each, batch))
+                self._reject(await self._thread.call(partial(self._write_each, batch)))
             ok = True
         except TRANSIENT as exc:
             metrics.STORE_WRITE_ERRORS.inc()
