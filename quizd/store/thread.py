@@ -13,7 +13,10 @@ Why a thread of its own, when every other blocking call of the node goes through
   thread"): answer p50 11.6 ms without storage, 48.1 ms with SQLite written from a
   thread of Trio's, 11.3 ms from this one; p99 136, 221 and 103 ms.  At nice 19 the
   thread still gets CPU on a busy core (about 1.5 % of it against a nice-0 loop), so
-  the writes are late, never starved; on a core with spare time it runs at full speed.
+  the writes are late, never starved; on a core with spare time, or another core, it
+  runs at full speed.  It has to be the lowest priority: at 10 levels below the node
+  the thread got about a tenth of the core, close to all a burst's batches need, and
+  the same comparison gave p50 3.4 ms without storage, 21.1 ms before, 15.8 ms after.
 * The priority is the thread's own (``setpriority`` on its thread id, Linux): a thread
   of Trio's shared cache could not be given it, because an unprivileged process cannot
   lower a nice value again, and the next ``to_thread`` call to reuse that thread (a
