@@ -1,13 +1,15 @@
 """The WebSocket listener: accepts TCP, runs the handshake, hands each connection a session.
 
-We own the accept loop (``trio.serve_listeners``); each connection is one task from
-accept to close, speaking WebSocket through wsproto (:mod:`quizd.gateway.websocket`)
-and writing through a stream we own (``OutboundStream``), which is what lets the
-broadcast hot path write pre-framed bytes.  The tasks an ``OutboundStream`` starts to
-drain a full socket run in the listener's nursery, so a connection needs no nursery of
-its own.  Keepalive is one node-wide task rather than one per connection:
-every ``ping_interval_s`` it sends each connection a ping frame and closes those that
-have sent nothing (no pong, no data) since the previous ping.
+We own the accept loop (:meth:`Gateway._accept`: up to ``ACCEPT_BATCH`` connections per
+wake-up, as asyncio and Node accept, where ``trio.serve_listeners`` takes one per turn of
+the scheduler); each connection is one task from accept to close, speaking WebSocket
+through wsproto (:mod:`quizd.gateway.websocket`) and writing through a stream we own
+(``OutboundStream``), which is what lets the broadcast hot path write pre-framed bytes.
+The tasks an ``OutboundStream`` starts to drain a full socket run in the listener's
+nursery, so a connection needs no nursery of its own.  Keepalive is one node-wide task
+rather than one per connection: every ``ping_interval_s`` it sends each connection a
+ping frame, spread over the interval, and closes those that have sent nothing (no pong,
+no data) since their previous ping.
 
 Admission (the caps, the descriptor budget) is decided at TCP accept, before any byte of
 the handshake is read: see :mod:`quizd.gateway.admission`.
@@ -15,8 +17,11 @@ the handshake is read: see :mod:`quizd.gateway.admission`.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
+import os
+import socket
 import ssl
 import weakref
 from collections.abc import Callable
@@ -46,6 +51,14 @@ WS_PATH = "/ws"
 # all at once: 5,000 pings in one step and the 5,000 pongs right after held the event
 # loop about 300 ms every 20 s, which was the steady-answer p99 at 5,000 players.
 KEEPALIVE_TICK_S = 0.1
+# Connections accepted each time the listening socket is readable.  Trio's own listener
+# accepts one and yields to the scheduler, so during a connection storm one connection
+# came in per turn of a loop busy with the handshakes and joins of the others.
+ACCEPT_BATCH = 64
+# accept() errors that say the process or the system is out of descriptors or memory:
+# wait a moment for some to be freed (as trio.SocketListener does), then accept again.
+ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+ACCEPT_CAPACITY_SLEEP_S = 0.1
 
 
 def make_ssl_context(cert: str, key: str) -> ssl.SSLContext:
@@ -87,7 +100,42 @@ class Gateway:
             self._spawn = nursery.start_soon
             nursery.start_soon(self._keepalive)
             task_status.started((host, port))
-            await trio.serve_listeners(self._handle_stream, listeners, handler_nursery=nursery)
+            for listener in listeners:
+                nursery.start_soon(self._accept, listener)
+
+    async def _accept(self, listener: trio.SocketListener) -> None:
+        """Accept on ``listener`` until cancelled: every connection waiting, up to
+        ``ACCEPT_BATCH`` of them, each time it is readable; one task each."""
+        # A second descriptor of the listening socket, for plain non-blocking accept()
+        # calls; Trio keeps its own (``listener``), which nothing here waits on.
+        raw = socket.socket(fileno=os.dup(listener.socket.fileno()))
+        raw.setblocking(False)
+        try:
+            while True:
+                await trio.lowlevel.wait_readable(raw)
+                for _ in range(ACCEPT_BATCH):
+                    try:
+                        conn, _address = raw.accept()
+                    except BlockingIOError:
+                        break
+                    except OSError as exc:
+                        if exc.errno in ACCEPT_CAPACITY_ERRNOS:
+                            log.error("accept: %s; waiting %g s", os.strerror(exc.errno), ACCEPT_CAPACITY_SLEEP_S)
+                            await trio.sleep(ACCEPT_CAPACITY_SLEEP_S)
+                            break
+                        continue  # that one connection went away before it was accepted
+                    stream = trio.SocketStream(trio.socket.from_stdlib_socket(conn))
+                    assert self._spawn is not None
+                    self._spawn(self._run_connection, stream)
+        finally:
+            raw.close()
+            await listener.aclose()
+
+    async def _run_connection(self, stream: trio.SocketStream) -> None:
+        try:
+            await self._handle_stream(stream)
+        finally:
+            await trio.aclose_forcefully(stream)
 
     async def _keepalive(self) -> None:
         """A ping to every connection each ``ping_interval_s``, spread over the interval.
