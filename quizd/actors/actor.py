@@ -87,9 +87,9 @@ class QuizActor:
         self._events = 0
         self._handing_over: HandOver | None = None
         self._replaceable_scope: trio.CancelScope | None = None
-        # A replaceable broadcast (type, body) waiting for a burst of answers, and since when.
-        self._deferred: tuple[str, bytes] | None = None
-        self._deferred_since: float | None = None
+        # A replaceable broadcast (type, body) waiting for a burst of answers, and since
+        # when the first of those it replaced began to wait.
+        self._deferred: tuple[str, bytes, float] | None = None
         self.handed_over = False
         self._on_phase = on_phase
         self.inbox_send, self._inbox = trio.open_memory_channel[InboxItem](INBOX_SIZE)
@@ -386,9 +386,8 @@ class QuizActor:
                 # A leaderboard may arrive late or be replaced, never block answers: it
                 # fans out in the background, a newer one cancels an unfinished one, and
                 # while answers are queued it waits for them (``_start_deferred``).
-                self._deferred = (effect.type, encode(effect.type, effect.payload))
-                if self._deferred_since is None:
-                    self._deferred_since = trio.current_time()
+                since = trio.current_time() if self._deferred is None else self._deferred[2]
+                self._deferred = (effect.type, encode(effect.type, effect.payload), since)
                 self._start_deferred()
             elif isinstance(effect, fx.Broadcast):
                 start = trio.current_time()
@@ -418,11 +417,11 @@ class QuizActor:
         anyway, goes out when the burst is handled, as the newest one."""
         if self._deferred is None or self._nursery is None:
             return
-        assert self._deferred_since is not None
+        msg_type, body, since = self._deferred
         backlog = self._inbox.statistics().current_buffer_used
-        if backlog >= DEFER_BACKLOG and trio.current_time() - self._deferred_since < DEFER_MAX_S:
+        if backlog >= DEFER_BACKLOG and trio.current_time() - since < DEFER_MAX_S:
             return
-        (msg_type, body), self._deferred, self._deferred_since = self._deferred, None, None
+        self._deferred = None
         if self._replaceable_scope is not None:
             self._replaceable_scope.cancel()
         self._nursery.start_soon(self._broadcast_in_background, msg_type, body)

@@ -110,6 +110,8 @@ class Gateway:
         # calls; Trio keeps its own (``listener``), which nothing here waits on.
         raw = socket.socket(fileno=os.dup(listener.socket.fileno()))
         raw.setblocking(False)
+        spawn = self._spawn
+        assert spawn is not None  # serve() set it before starting this task
         try:
             while True:
                 await trio.lowlevel.wait_readable(raw)
@@ -124,9 +126,7 @@ class Gateway:
                             await trio.sleep(ACCEPT_CAPACITY_SLEEP_S)
                             break
                         continue  # that one connection went away before it was accepted
-                    stream = trio.SocketStream(trio.socket.from_stdlib_socket(conn))
-                    assert self._spawn is not None
-                    self._spawn(self._run_connection, stream)
+                    spawn(self._run_connection, trio.SocketStream(trio.socket.from_stdlib_socket(conn)))
         finally:
             raw.close()
             await listener.aclose()

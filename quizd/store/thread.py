@@ -48,15 +48,13 @@ T = TypeVar("T")
 WRITER_NICE = 19
 
 
-def lower_priority(nice: int = WRITER_NICE) -> bool:
-    """Give the calling thread (only it) the nice value ``nice``; False where that is not
-    possible (not Linux, or refused), and the thread runs at the process's priority."""
+def lower_priority(nice: int = WRITER_NICE) -> None:
+    """Give the calling thread (only it) the nice value ``nice``; where that is not
+    possible (not Linux, or refused), the thread keeps the process's priority."""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
     except (AttributeError, OSError) as exc:
         log.debug("store: the writer thread keeps the process's priority (%s)", exc)
-        return False
-    return True
 
 
 class _Call:

@@ -87,7 +87,7 @@ async def test_a_leaderboard_waits_at_most_defer_max(autojump_clock: Any) -> Non
         command(actor, "p1", endpoint, "get_leaderboard")
     async with trio.open_nursery() as nursery:
         actor._nursery = nursery
-        actor._deferred, actor._deferred_since = ("leaderboard", b'{"type":"leaderboard"}'), trio.current_time()
+        actor._deferred = ("leaderboard", b'{"type":"leaderboard"}', trio.current_time())
         actor._start_deferred()
         await trio.sleep(DEFER_MAX_S / 2)
         actor._start_deferred()
