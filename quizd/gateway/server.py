@@ -206,7 +206,7 @@ class Gateway:
                 accepted = await handshake(reader, self._refusal, timeout)
                 if accepted is None:
                     return
-                messages = Messages(accepted[0], out, self.config.websocket.max_message_bytes)
+                messages = Messages(out, self.config.websocket.max_message_bytes, accepted.early)
                 session = Session(self, messages, reader, remote)
                 self.sessions.add(session)
                 metrics.CONNECTIONS_OPEN.inc()

@@ -1,22 +1,23 @@
-"""The server side of one WebSocket on wsproto: the opening handshake, then frames.
+"""The server side of one WebSocket on websockets' sans-I/O layer: the upgrade, then frames.
 
 trio-websocket (which quizd's client, tests and load generator use) gives each server
 connection a reader task, a memory channel and a handful of events: every frame is
 parsed in that task, queued, and taken by the session's task, and every idle connection
 holds both tasks.  On the answer burst that was a task switch and a channel hop per
-frame, and about half the memory of an idle connection (the measurements are in
-docs/architecture.md, "The WebSocket path").  So the node's listener speaks WebSocket
-through wsproto (the sans-IO library trio-websocket is built on) directly, in the
-connection's one task:
+frame, and about half the memory of an idle connection.  So the node's listener speaks
+WebSocket itself, in the connection's one task, through the sans-I/O protocol of the
+``websockets`` library (``ServerProtocol`` for the upgrade, ``Protocol`` for the
+frames), whose frame parser unmasks in C: 4 µs a small frame against wsproto's 21 µs,
+measured in docs/architecture.md ("The WebSocket path").
 
-* :func:`handshake` reads the HTTP upgrade with wsproto's ``H11Handshake`` (h11 bounds
-  the request at 16 KiB) and answers it; once accepted, only wsproto's frame
-  ``Connection`` is kept, the HTTP objects are dropped.
+* :func:`handshake` reads the HTTP upgrade (at most ``MAX_REQUEST_BYTES``) and answers
+  it; once accepted, only a frame ``Protocol`` is kept, the HTTP objects are dropped.
 * :class:`Reader` reads the socket without a task of its own: it waits for the
   descriptor to be readable and reads it once, and waits again only when the last read
   did not fill its buffer (a second read would only say "nothing more").
-* :class:`Messages` reassembles fragmented messages under the size limit and answers
-  pings; the session gets whole text or binary messages and the close.
+* :class:`Messages` joins fragmented messages under the size limit, checks text is
+  UTF-8, and lets the protocol answer pings and closes; the session gets whole text or
+  binary messages and the close.
 
 Everything written goes through the connection's :class:`OutboundStream` (handshake
 response, pongs, close frames and the node's own pre-framed JSON), so writes interleave
@@ -26,34 +27,35 @@ only at frame boundaries.
 from __future__ import annotations
 
 import enum
-import itertools
+import logging
 import os
 from collections.abc import Callable
+from typing import cast
 
 import attrs
 import trio
-from wsproto.connection import Connection, ConnectionState, ConnectionType
-from wsproto.events import (
-    AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Ping,
-    RejectConnection,
-    RejectData,
-    Request,
-    TextMessage,
-)
-from wsproto.handshake import H11Handshake
-from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+from websockets.exceptions import PayloadTooBig, RequestLineTooLong, SecurityError
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import SERVER, Protocol, State
+from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
+from websockets.typing import BytesLike
 
 from quizd.gateway.outbound import OutboundStream
 
+# websockets logs every connection's open and close at INFO: at 10,000 players that
+# drowns the node's own log, so its protocol objects log here, from WARNING up.
+_protocol_log = logging.getLogger("quizd.gateway.websocket")
+_protocol_log.setLevel(logging.WARNING)
+
 # Bytes asked of the socket per read: a frame of the wire protocol is a few hundred.
 RECEIVE_BYTES = 16384
-# Frames handled per call of ``Messages.feed``.  One read can hold thousands of small
-# frames (16 KiB of empty ones is 2,730), each parsed by wsproto in tens of
-# microseconds: the session lets the rest of the node run between batches, so one
-# flooding peer holds the event loop for a batch, never for a whole read.
+# Frames handed on per call of ``Messages.feed``.  One read can hold thousands of small
+# frames (16 KiB of empty ones is 2,730): the protocol parses them all at once (a few
+# microseconds each, about 10 ms for such a read), and the session handles them a batch
+# at a time (rate limit, JSON, the quiz), letting the rest of the node run between
+# batches, so one flooding peer holds the event loop for a batch, never for a whole read.
 BATCH_EVENTS = 64
 
 
@@ -111,50 +113,67 @@ class Upgrade:
 #: Decides on an upgrade: (status, body) to refuse it, None to accept it.
 Refusal = Callable[[Upgrade], "tuple[int, str] | None"]
 
+# The upgrade request may take this many bytes (request line and headers): a browser's
+# is well under 2 KiB.  websockets alone would buffer up to 128 header lines of 8 KiB.
+MAX_REQUEST_BYTES = 16384
 
-async def handshake(reader: Reader, refusal: Refusal, timeout_s: float) -> tuple[Connection, Upgrade] | None:
-    """Read the upgrade request and answer it: the frame connection once accepted.
+
+@attrs.frozen(slots=True)
+class Accepted:
+    """An accepted upgrade: the request, and any bytes the client sent after it."""
+
+    upgrade: Upgrade
+    early: bytes
+
+
+async def handshake(reader: Reader, refusal: Refusal, timeout_s: float) -> Accepted | None:
+    """Read the upgrade request and answer it.
 
     None when the request is refused (``refusal`` gives the status and body), is not a
-    WebSocket upgrade (400), or does not arrive complete within ``timeout_s``.
+    WebSocket upgrade (websockets' 400 or 426, with the reason), is not HTTP (400), is
+    larger than ``MAX_REQUEST_BYTES`` (431), or does not arrive complete within
+    ``timeout_s``.
     """
     out = reader.out
-    shake = H11Handshake(ConnectionType.SERVER)
+    # websockets' request parser on a buffer of our own, so that it stops at the end of
+    # the request: bytes after it are frames, read by the connection's Messages.
+    buffer = StreamReader()
+    parser = Request.parse(buffer.read_line)
+    shake = ServerProtocol(logger=_protocol_log)
+    request: Request | None = None
+    received = 0
     with trio.move_on_after(timeout_s):
-        while True:
+        while request is None:
             data = await reader.receive()
             if not data:
                 return None
+            received += len(data)
+            buffer.feed_data(data)
             try:
-                shake.receive_data(data)
-                request = next((e for e in shake.events() if isinstance(e, Request)), None)
-            except RemoteProtocolError as err:
-                if isinstance(err.event_hint, RejectConnection):
-                    try:
-                        out.push(_reject(shake, err.event_hint.status_code, f"{err}\n".encode()))
-                    except LocalProtocolError:
-                        pass  # not even a request line: h11 has nothing to answer
+                next(parser)
+            except StopIteration as done:
+                request = done.value
+            except Exception as err:  # websockets' parse errors: ValueError, SecurityError, ...
+                status = 414 if isinstance(err, RequestLineTooLong) else 431 if isinstance(err, SecurityError) else 400
+                out.push(shake.reject(status, f"not a valid HTTP upgrade request: {err}\n").serialize())
                 return None
-            if request is None:
-                continue
-            headers = {name.lower(): value for name, value in request.extra_headers}
-            upgrade = Upgrade(request.target, headers)
-            refused = refusal(upgrade)
-            if refused is not None:
-                out.push(_reject(shake, refused[0], refused[1].encode()))
+            if request is None and received > MAX_REQUEST_BYTES:
+                out.push(
+                    shake.reject(431, f"the upgrade request is larger than {MAX_REQUEST_BYTES} bytes\n").serialize()
+                )
                 return None
-            out.push(shake.send(AcceptConnection()))
-            connection = shake.connection
-            assert connection is not None  # accepted: wsproto made the frame connection
-            return connection, upgrade
-    return None
-
-
-def _reject(shake: H11Handshake, status: int, body: bytes) -> bytes:
-    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
-    return shake.send(RejectConnection(status_code=status, headers=headers, has_body=True)) + shake.send(
-        RejectData(data=body)
-    )
+    if request is None:
+        return None
+    headers = {name.lower().encode("latin-1"): value.encode("latin-1") for name, value in request.headers.raw_items()}
+    upgrade = Upgrade(request.path, headers)
+    refused = refusal(upgrade)
+    response = shake.reject(*refused) if refused is not None else shake.accept(request)
+    out.push(response.serialize())
+    if response.status_code != 101:
+        return None
+    # A client should wait for the 101 before its first frame; one that did not has
+    # its frames read, not dropped.
+    return Accepted(upgrade, bytes(buffer.buffer))
 
 
 class Kind(enum.Enum):
@@ -162,98 +181,113 @@ class Kind(enum.Enum):
 
     TEXT = "text"
     BINARY = "binary"
-    TOO_BIG = "too_big"  # a message past the limit (the rest of it is dropped): close 1009
+    TOO_BIG = "too_big"  # a message past the limit: the protocol closed 1009 already
     CLOSED = "closed"  # the close handshake is over (or the peer broke the protocol)
 
 
 class Messages:
-    """Whole messages out of a wsproto frame connection, under ``max_bytes`` each.
+    """Whole messages out of a websockets frame ``Protocol``, under ``max_bytes`` each.
 
-    Pings are answered here; fragments are joined; a message larger than ``max_bytes``
-    (text in UTF-8 bytes) ends the reading with ``TOO_BIG`` before it is all buffered.
-    At most ``BATCH_EVENTS`` frames are handled per call: ``pending`` then says that
-    bytes already received wait for the next call (``feed(b"")``), before any new read.
+    The protocol answers pings and the peer's close itself, and checks each frame's
+    length against what is left of the limit before its payload is buffered (a message
+    past it closes 1009).  Fragments are joined here and text is checked to be UTF-8
+    (1007).  At most ``BATCH_EVENTS`` frames are handed on per call: ``pending`` then
+    says that frames already received wait for the next call (``feed(b"")``), before
+    any new read.
     """
 
-    __slots__ = ("connection", "out", "max_bytes", "pending", "_parts", "_size", "_skipping")
+    __slots__ = ("protocol", "out", "pending", "_frames", "_parts", "_text", "_ended")
 
-    def __init__(self, connection: Connection, out: OutboundStream, max_bytes: int) -> None:
-        self.connection = connection
+    def __init__(self, out: OutboundStream, max_bytes: int, early: bytes = b"") -> None:
+        self.protocol = Protocol(SERVER, max_size=max_bytes, logger=_protocol_log)
         self.out = out
-        self.max_bytes = max_bytes
-        self._parts: list[str | bytes] | None = None
-        self._size = 0
-        self._skipping = False  # the rest of a message already found too big
-        self.pending = False  # received bytes left for the next batch
+        self._frames: list[Frame] = []
+        self._parts: list[BytesLike] | None = None  # a fragmented message so far
+        self._text = False  # ... and whether it is text
+        self.pending = False  # received frames left for the next batch
+        self._ended = False  # the close or the failure was handed on: nothing more is
+        if early:
+            self.protocol.receive_data(early)
+            self._frames = self._received()
+            self._send_protocol_writes()
+            self.pending = bool(self._frames)
 
     def feed(self, data: bytes) -> list[tuple[Kind, str | bytes]]:
         """The messages (and a final close) that ``data`` completes, in order: those of
         the next ``BATCH_EVENTS`` frames of what was received (see ``pending``)."""
-        connection = self.connection
+        protocol = self.protocol
+        if self._ended:
+            return []
+        if data and protocol.parser_exc is None and protocol.close_rcvd is None:
+            protocol.receive_data(data)
+            frames = self._received()
+            self._frames = self._frames + frames if self._frames else frames
+            self._send_protocol_writes()
+        if len(self._frames) <= BATCH_EVENTS:
+            batch, self._frames = self._frames, []
+        else:
+            batch, self._frames = self._frames[:BATCH_EVENTS], self._frames[BATCH_EVENTS:]
+        self.pending = bool(self._frames)
         found: list[tuple[Kind, str | bytes]] = []
-        payload: str | bytes
-        if connection.state is ConnectionState.CLOSED:
-            self.pending = False
-            return [(Kind.CLOSED, "")]
-        if data:
-            connection.receive_data(data)
-        # wsproto parses a frame only when its event is asked for: stopping after a
-        # batch leaves the rest of the bytes in its buffer, unparsed, for the next call.
-        self.pending = False
-        handled = 0
-        for event in itertools.islice(connection.events(), BATCH_EVENTS):
-            handled += 1
-            if isinstance(event, (TextMessage, BytesMessage)):
-                if self._skipping:
-                    self._skipping = not event.message_finished
-                    continue
-                chunk: str | bytes = event.data if isinstance(event.data, str) else bytes(event.data)
-                if self._parts is None and event.message_finished:
-                    payload = chunk
+        for frame in batch:
+            opcode = frame.opcode
+            if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+                if frame.fin:
+                    found.append(self._message(opcode is Opcode.TEXT, frame.data))
                 else:
-                    if self._parts is None:
-                        self._parts = []
-                    self._parts.append(chunk)
-                    self._size += len(chunk)
-                    # A code point is at least one byte: past the limit in characters
-                    # is past it in bytes, without encoding a partial message.
-                    if self._size > self.max_bytes:
-                        self._parts, self._size = None, 0
-                        self._skipping = not event.message_finished
-                        found.append((Kind.TOO_BIG, ""))
-                        continue
-                    if not event.message_finished:
-                        continue
-                    parts, self._parts, self._size = self._parts, None, 0
-                    if isinstance(chunk, str):  # a message's fragments are all text or all binary
-                        payload = "".join(p for p in parts if isinstance(p, str))
-                    else:
-                        payload = b"".join(p for p in parts if isinstance(p, bytes))
-                if isinstance(payload, str):
-                    too_big = len(payload) * 4 > self.max_bytes and len(payload.encode()) > self.max_bytes
-                    found.append((Kind.TOO_BIG, "") if too_big else (Kind.TEXT, payload))
-                else:
-                    found.append((Kind.TOO_BIG, "") if len(payload) > self.max_bytes else (Kind.BINARY, payload))
-            elif isinstance(event, Ping):
-                if connection.state is ConnectionState.OPEN:
-                    self.out.push(connection.send(event.response()))
-            elif isinstance(event, CloseConnection):
-                if connection.state is ConnectionState.REMOTE_CLOSING:
-                    self.out.push(connection.send(event.response()))
-                elif connection.state is ConnectionState.OPEN:
-                    # wsproto could not parse a frame (bad UTF-8, reserved bits, ...):
-                    # it names the close code (1002, 1007); send it and stop reading.
-                    self.out.push(connection.send(CloseConnection(event.code, event.reason)))
+                    self._parts, self._text = [frame.data], opcode is Opcode.TEXT
+            elif opcode is Opcode.CONT:
+                assert self._parts is not None  # the protocol refuses a stray continuation (1002)
+                self._parts.append(frame.data)
+                if frame.fin:
+                    parts, self._parts = self._parts, None
+                    found.append(self._message(self._text, b"".join(parts)))
+            elif opcode is Opcode.CLOSE:
                 found.append((Kind.CLOSED, ""))
+            if found and found[-1][0] is Kind.CLOSED:
+                self._end()
                 return found
-        self.pending = handled == BATCH_EVENTS  # (maybe nothing is left: one empty call)
+        if not self.pending and protocol.parser_exc is not None:
+            # The protocol failed the connection (a broken frame 1002, too big 1009) and
+            # sent its close; nothing after the frames it parsed is read.
+            self._end()
+            found.append((Kind.TOO_BIG, "") if isinstance(protocol.parser_exc, PayloadTooBig) else (Kind.CLOSED, ""))
         return found
+
+    def _end(self) -> None:
+        self._ended, self._frames, self._parts, self.pending = True, [], None, False
+
+    def _received(self) -> list[Frame]:
+        # A frame Protocol's events are the frames it parsed (no HTTP once open).
+        return cast("list[Frame]", self.protocol.events_received())
+
+    def _message(self, text: bool, data: BytesLike) -> tuple[Kind, str | bytes]:
+        if not text:
+            return Kind.BINARY, bytes(data)
+        try:
+            return Kind.TEXT, str(data, "utf-8")
+        except UnicodeDecodeError:
+            self._fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text message")
+            return Kind.CLOSED, ""
+
+    def _fail(self, code: int, reason: str) -> None:
+        if self.protocol.state is State.OPEN:
+            self.protocol.fail(code, reason)
+            self._send_protocol_writes()
+
+    def _send_protocol_writes(self) -> None:
+        # Pongs and close frames; websockets' end-of-stream mark (b"") is the session's
+        # end, which closes the socket once the queue has gone.
+        for chunk in self.protocol.data_to_send():
+            if chunk:
+                self.out.push(chunk)
 
     def close(self, code: int, reason: str) -> None:
         """Start the close handshake (queued after what is already queued)."""
-        if self.connection.state is ConnectionState.OPEN:
-            self.out.push(self.connection.send(CloseConnection(code, reason)))
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(code, reason)
+            self._send_protocol_writes()
 
     @property
     def closed(self) -> bool:
-        return self.connection.state is ConnectionState.CLOSED
+        return self.protocol.state is State.CLOSED or self.protocol.close_rcvd is not None

@@ -27,7 +27,16 @@ from wsproto.events import (
 )
 
 from quizd.gateway.outbound import OutboundStream
-from quizd.gateway.websocket import BATCH_EVENTS, RECEIVE_BYTES, Kind, Messages, Reader, Upgrade, handshake
+from quizd.gateway.websocket import (
+    BATCH_EVENTS,
+    MAX_REQUEST_BYTES,
+    RECEIVE_BYTES,
+    Kind,
+    Messages,
+    Reader,
+    Upgrade,
+    handshake,
+)
 
 LIMIT = 1000
 
@@ -68,8 +77,8 @@ def client_after_handshake() -> tuple[WSConnection, Connection]:
 
 
 def messages_for(ends: Ends) -> tuple[WSConnection, Messages]:
-    client, connection = client_after_handshake()
-    return client, Messages(connection, ends.out, LIMIT)
+    client, _ = client_after_handshake()
+    return client, Messages(ends.out, LIMIT)
 
 
 # ---------------------------------------------------------------------- the handshake
@@ -83,8 +92,8 @@ async def test_an_upgrade_is_accepted_and_the_http_objects_are_dropped(ends: End
 
     result = await handshake(ends.reader, accept, 5)
     assert result is not None
-    connection, upgrade = result
-    assert isinstance(connection, Connection)
+    upgrade = result.upgrade
+    assert result.early == b""
     assert upgrade.path == "/ws?x=1" and upgrade.headers[b"origin"] == b"o"
     assert seen == [upgrade]
     client.receive_data(ends.received())
@@ -101,10 +110,40 @@ async def test_a_refused_upgrade_gets_its_status_and_body(ends: Ends) -> None:
     assert b"".join(e.data for e in events if isinstance(e, RejectData)) == b"not found: connect to /ws"
 
 
-async def test_plain_http_is_refused_with_400(ends: Ends) -> None:
+async def test_plain_http_is_refused_with_426(ends: Ends) -> None:
     ends.peer.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n")
     assert await handshake(ends.reader, lambda upgrade: None, 5) is None
+    response = ends.received()
+    assert response.startswith(b"HTTP/1.1 426 ") and b"\r\nUpgrade: websocket\r\n" in response
+
+
+async def test_what_is_not_http_is_refused_with_400(ends: Ends) -> None:
+    ends.peer.sendall(b"\x16\x03\x01 not an HTTP request\r\n\r\n")
+    assert await handshake(ends.reader, lambda upgrade: None, 5) is None
     assert ends.received().startswith(b"HTTP/1.1 400 ")
+
+
+async def test_a_request_larger_than_the_bound_is_refused(ends: Ends) -> None:
+    """Header lines under websockets' own line limit, but more of them than the bound."""
+    lines = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"y" * 1000) for i in range(MAX_REQUEST_BYTES // 1000 + 2))
+    ends.peer.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n" + lines)
+    assert await handshake(ends.reader, lambda upgrade: None, 5) is None
+    assert ends.received().startswith(b"HTTP/1.1 431 ")
+
+
+async def test_frames_sent_before_the_101_are_read_not_dropped(ends: Ends) -> None:
+    client = WSConnection(ConnectionType.CLIENT)
+    request = client.send(Request(host="localhost", target="/ws"))
+    # wsproto's client will not frame before the 101: a second client, already open,
+    # frames the message (a client's frame is valid on any connection).
+    early, _ = client_after_handshake()
+    ends.peer.sendall(request + early.send(TextMessage("too soon")))
+    result = await handshake(ends.reader, lambda upgrade: None, 5)
+    assert result is not None and result.early
+    messages = Messages(ends.out, LIMIT, result.early)
+    assert messages.pending
+    assert messages.feed(b"") == [(Kind.TEXT, "too soon")]
+    assert not messages.pending
 
 
 async def test_a_handshake_that_never_completes_times_out(ends: Ends, autojump_clock: trio.testing.MockClock) -> None:
@@ -168,12 +207,17 @@ async def test_a_message_split_across_reads_is_whole_when_it_ends(ends: Ends) ->
     assert messages.feed(data[100:]) == [(Kind.TEXT, "x" * 300)]
 
 
-async def test_too_big_is_found_before_it_is_all_buffered_and_the_rest_is_dropped(ends: Ends) -> None:
+async def test_too_big_is_found_before_it_is_all_buffered_and_closes_1009(ends: Ends) -> None:
+    """The second fragment's header says 600 more bytes where 400 are left: found from
+    the header, before its payload is buffered; nothing after it is read."""
     client, messages = messages_for(ends)
     assert messages.feed(client.send(TextMessage("x" * 600, message_finished=False))) == []
-    assert messages.feed(client.send(TextMessage("x" * 600, message_finished=False))) == [(Kind.TOO_BIG, "")]
-    assert messages.feed(client.send(TextMessage("x" * 600, message_finished=True))) == []  # dropped
-    assert messages.feed(client.send(TextMessage("next"))) == [(Kind.TEXT, "next")]
+    second = client.send(TextMessage("x" * 600, message_finished=False))
+    assert messages.feed(second[:8]) == [(Kind.TOO_BIG, "")]  # the header alone
+    assert messages.feed(second[8:] + client.send(TextMessage("next"))) == []  # dropped
+    client.receive_data(ends.received())
+    event = next(client.events())
+    assert isinstance(event, CloseConnection) and event.code == 1009
 
 
 async def test_the_limit_is_in_utf8_bytes(ends: Ends) -> None:
