@@ -1,7 +1,7 @@
 """The connection's byte stream, with a bounded outbound queue the node owns.
 
 Everything written to a player goes through ``push`` as whole frames (or the HTTP
-response of the handshake): the node's pre-framed JSON, and wsproto's pongs and close
+response of the handshake): the node's pre-framed JSON, and the protocol's pongs and close
 frames (:mod:`quizd.gateway.websocket`).  ``push`` never waits:
 
 * if nothing is queued, the frame goes straight into the socket with one non-blocking
@@ -59,6 +59,7 @@ class OutboundStream:
         "_flushed",
         "last_received_at",
         "bytes_written",
+        "on_close",
     )
 
     def __init__(
@@ -83,6 +84,9 @@ class OutboundStream:
         self._flushed: trio.Event | None = None  # made by ``finish`` while it waits
         self.last_received_at = trio.current_time()
         self.bytes_written = 0
+        # Called once, just before the socket is closed (while its descriptor is still
+        # this connection's): the read poller unregisters it (quizd.gateway.poller).
+        self.on_close: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ the owned interface
     @property
@@ -223,6 +227,9 @@ class OutboundStream:
         self._queued_bytes = 0
         if self._flushed is not None:
             self._flushed.set()
+        if self.on_close is not None:
+            on_close, self.on_close = self.on_close, None
+            on_close()
         sock = getattr(self.transport, "socket", None)
         if sock is not None:
             sock.close()

@@ -3,7 +3,8 @@
 We own the accept loop (:meth:`Gateway._accept`: up to ``ACCEPT_BATCH`` connections per
 wake-up, as asyncio and Node accept, where ``trio.serve_listeners`` takes one per turn of
 the scheduler); each connection is one task from accept to close, speaking WebSocket
-through wsproto (:mod:`quizd.gateway.websocket`) and writing through a stream we own
+through websockets' sans-I/O protocol (:mod:`quizd.gateway.websocket`), read once joined
+by the node's one read poller (:mod:`quizd.gateway.poller`), and writing through a stream we own
 (``OutboundStream``), which is what lets the broadcast hot path write pre-framed bytes.
 The tasks an ``OutboundStream`` starts to drain a full socket run in the listener's
 nursery, so a connection needs no nursery of its own.  Keepalive is one node-wide task
@@ -38,6 +39,7 @@ from quizd.gateway.admission import (
 )
 from quizd.gateway.framing import ping_frame
 from quizd.gateway.outbound import OutboundStream
+from quizd.gateway.poller import ReadPoller
 from quizd.gateway.session import CLOSE_TIMEOUT_S, Session
 from quizd.gateway.websocket import Messages, Reader, Upgrade, handshake
 from quizd.ops import metrics
@@ -82,6 +84,8 @@ class Gateway:
         self.address: tuple[str, int] | None = None
         # The listener nursery's start_soon (one bound method shared by every connection).
         self._spawn: Callable[..., None] | None = None
+        # Reads every joined plain-socket connection from one task (quizd.gateway.poller).
+        self.poller = ReadPoller()
 
     def new_conn_id(self) -> int:
         return next(self._conn_ids)
@@ -99,6 +103,7 @@ class Gateway:
         async with trio.open_nursery() as nursery:
             self._spawn = nursery.start_soon
             nursery.start_soon(self._keepalive)
+            nursery.start_soon(self.poller.run)
             task_status.started((host, port))
             for listener in listeners:
                 nursery.start_soon(self._accept, listener)

@@ -1,7 +1,9 @@
 """One player's or host's connection, from the first frame to the close.
 
 The session reads the connection in its own task, the connection's only one (no
-reader task, no channel: :mod:`quizd.gateway.websocket`), enforces the
+reader task, no channel: :mod:`quizd.gateway.websocket`) until it has joined; then the
+gateway's read poller reads it (:mod:`quizd.gateway.poller`: one task for every joined
+plain socket) and the session's task waits for the end.  It enforces the
 per-connection limits (rate, size, binary frames, join-first), parses each message with
 the sans-IO protocol module and posts it to its quiz's actor.  It never waits on the
 actor except for ``join``, whose answer decides which participant this connection is.
@@ -11,9 +13,10 @@ Everything sent to the client goes through ``out`` (the connection's bounded
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
@@ -21,6 +24,7 @@ from quizd.actors.inbox import Command, ConnectionLost, JoinRequest, ReplyAbando
 from quizd.game.names import NamesMode
 from quizd.gateway.framing import text_frame
 from quizd.gateway.outbound import OutboundStream
+from quizd.gateway.poller import ReadPoller
 from quizd.gateway.ratelimit import RateLimiter, Verdict
 from quizd.gateway.websocket import Kind, Messages, Reader
 from quizd.ops import metrics
@@ -32,6 +36,11 @@ if TYPE_CHECKING:
     from quizd.gateway.server import Gateway
 
 log = logging.getLogger("quizd.gateway")
+
+
+class _Read(enum.Enum):
+    END = "end"  # what ``Session._check`` returns at the close: the reading is over
+
 
 JOIN_TIMEOUT_S = 10.0
 # A connection must have joined a quiz this long after its handshake, or it is closed
@@ -57,6 +66,8 @@ class Session:
         "_closing",
         "_scope",
         "conn_id",
+        "_poller",
+        "_reading",
         "__weakref__",
     )
 
@@ -79,6 +90,9 @@ class Session:
         self._scope = trio.CancelScope()
         # Names this connection to a quiz owner on another node (cluster relay).
         self.conn_id = gateway.new_conn_id()
+        # Reads this connection once it has joined (plain sockets; TLS reads in its task).
+        self._poller: ReadPoller | None = gateway.poller if self.out.fd is not None else None
+        self._reading: trio.lowlevel.Task | None = None  # this task, while the poller reads
 
     # ------------------------------------------------------------------ sending
     def send(self, msg_type: str, payload: Any, re: str | int | None = None) -> None:
@@ -121,12 +135,17 @@ class Session:
         """Messages until the peer closes, or the close handshake is over.
 
         Before the first join, only the wait for bytes is bounded (by
-        ``FIRST_JOIN_DEADLINE_S``): a join the actor is deciding is never cut."""
+        ``FIRST_JOIN_DEADLINE_S``): a join the actor is deciding is never cut.  Once
+        joined, a plain socket is read by the gateway's read poller instead
+        (:meth:`_read_polled`); TLS stays here."""
         join_by = trio.current_time() + FIRST_JOIN_DEADLINE_S
         receive = self.reader.receive
         messages = self.messages
         feed = messages.feed
         while True:
+            if self.quiz is not None and self._poller is not None:
+                await self._read_polled()
+                return
             if messages.pending:
                 # The last read held more frames than one batch: the rest of them, but
                 # first let the other connections and the quizzes run.
@@ -146,28 +165,115 @@ class Session:
                 if not data:
                     return
                 batch = feed(data)
-            for kind, message in batch:
-                if kind is Kind.CLOSED:
+            if self.quiz is not None:
+                if not self._handle(batch):
                     return
-                if self._closing:
-                    continue  # only the peer's close matters now
-                if kind is Kind.TOO_BIG:
-                    limit = self.gateway.config.websocket.max_message_bytes
-                    self.close_soon(E.CLOSE_TOO_BIG, f"message larger than {limit} bytes")
+                continue
+            for kind, message in batch:
+                checked = self._check(kind, message)
+                if checked is _Read.END:
+                    return
+                if checked is None:
                     continue
-                now = trio.current_time()
-                if not self._admit(now):
-                    continue
-                msg = self._parse(message)
-                if msg is None:
-                    continue
+                msg, now = checked
                 if self.quiz is None:
                     await self._join_first(msg, now)
-                else:  # the hot path: no coroutine, nothing awaited
-                    try:
-                        self._after_join(msg, now)
-                    except ProtocolError as err:
-                        self.send_error(err, msg.id)
+                else:  # what followed the join in the same read
+                    self._joined(msg, now)
+
+    def _handle(self, batch: list[tuple[Kind, str | bytes]]) -> bool:
+        """A joined connection's messages (the hot path: nothing awaited); False once
+        the reading is over."""
+        for kind, message in batch:
+            checked = self._check(kind, message)
+            if checked is _Read.END:
+                return False
+            if checked is not None:
+                self._joined(*checked)
+        return True
+
+    def _check(self, kind: Kind, message: str | bytes) -> tuple[ClientMessage, float] | Literal[_Read.END] | None:
+        """One item of a batch: the typed message and its arrival time; None when it was
+        dealt with here (closing, too big, rate-limited, invalid); ``_Read.END`` at the close."""
+        if kind is Kind.CLOSED:
+            return _Read.END
+        if self._closing:
+            return None  # only the peer's close matters now
+        if kind is Kind.TOO_BIG:
+            limit = self.gateway.config.websocket.max_message_bytes
+            self.close_soon(E.CLOSE_TOO_BIG, f"message larger than {limit} bytes")
+            return None
+        now = trio.current_time()
+        if not self._admit(now):
+            return None
+        msg = self._parse(message)
+        return None if msg is None else (msg, now)
+
+    def _joined(self, msg: ClientMessage, now: float) -> None:
+        try:
+            self._after_join(msg, now)
+        except ProtocolError as err:
+            self.send_error(err, msg.id)
+
+    # ------------------------------------------------------------------ read by the poller
+    @property
+    def fd(self) -> int:
+        fd = self.out.fd
+        assert fd is not None  # only plain sockets are polled
+        return fd
+
+    async def _read_polled(self) -> None:
+        """Wait while the read poller reads this connection, until the reading is over
+        (the peer's close or EOF), the socket is closed, or the close deadline."""
+        poller = self._poller
+        assert poller is not None
+        if self.out.closed:
+            return
+        self._reading = trio.lowlevel.current_task()
+        self.out.on_close = self._stop_polled
+        poller.add(self)
+        if self.messages.pending:
+            poller.again(self)
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            self._reading = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        try:
+            await trio.lowlevel.wait_task_rescheduled(abort)
+        finally:
+            self.out.on_close = None
+            poller.discard(self)
+
+    def on_readable(self) -> None:
+        """The poller's call: hand on frames left from the last read, else read once."""
+        messages = self.messages
+        if messages.pending:
+            batch = messages.feed(b"")
+        else:
+            data = self.reader.read_now()
+            if data is None:
+                return
+            if not data:
+                self._stop_polled()
+                return
+            batch = messages.feed(data)
+        if not self._handle(batch):
+            self._stop_polled()
+        elif messages.pending and self._poller is not None:
+            self._poller.again(self)
+
+    def on_read_error(self) -> None:
+        self._stop_polled()
+        self.out.abort()
+
+    def _stop_polled(self) -> None:
+        """The reading is over: unregister (the socket is still open) and wake the task."""
+        if self._poller is not None:
+            self._poller.discard(self)
+        task, self._reading = self._reading, None
+        if task is not None:
+            trio.lowlevel.reschedule(task)
 
     def _admit(self, now: float) -> bool:
         verdict = self.limiter.check(now)

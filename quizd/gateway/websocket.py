@@ -101,6 +101,21 @@ class Reader:
             out.last_received_at = trio.current_time()
             return data
 
+    def read_now(self) -> bytes | None:
+        """One read without waiting (the read poller's): the bytes; ``b""`` when the peer
+        closed or the connection is gone; None when nothing is there yet."""
+        out = self.out
+        if out.closed or self._fd is None:
+            return b""
+        try:
+            data = os.read(self._fd, RECEIVE_BYTES)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""
+        out.last_received_at = trio.current_time()
+        return data
+
 
 @attrs.frozen(slots=True)
 class Upgrade:
