@@ -60,6 +60,7 @@ class OutboundStream:
         "last_received_at",
         "bytes_written",
         "on_close",
+        "_sealed",
     )
 
     def __init__(
@@ -87,6 +88,7 @@ class OutboundStream:
         # Called once, just before the socket is closed (while its descriptor is still
         # this connection's): the read poller unregisters it (quizd.gateway.poller).
         self.on_close: Callable[[], None] | None = None
+        self._sealed = False  # a close frame went: nothing more is written
 
     # ------------------------------------------------------------------ the owned interface
     @property
@@ -117,7 +119,7 @@ class OutboundStream:
         frame's last byte went into the socket: now if it goes straight in, or when
         the drain writes it if it had to wait behind queued bytes.
         """
-        if self._closed:
+        if self._closed or self._sealed:
             return False
         rest: bytes | memoryview = frame
         if not self._queue and self._fd is not None:
@@ -153,6 +155,10 @@ class OutboundStream:
             self._draining = True
             self._spawn(self._drain)
         return True
+
+    def seal(self) -> None:
+        """The close frame is pushed: nothing after it is written (what is queued still goes)."""
+        self._sealed = True
 
     def abort(self) -> None:
         """Drop the queue and close the transport at once (slow consumer, shutdown)."""

@@ -143,8 +143,7 @@ class Session:
         messages = self.messages
         feed = messages.feed
         while True:
-            if self.quiz is not None and self._poller is not None:
-                await self._read_polled()
+            if self.quiz is not None and self._poller is not None and await self._read_polled():
                 return
             if messages.pending:
                 # The last read held more frames than one batch: the rest of them, but
@@ -200,9 +199,11 @@ class Session:
         if self._closing:
             return None  # only the peer's close matters now
         if kind is Kind.TOO_BIG:
+            # The protocol has failed the connection with 1009 (and reads nothing more):
+            # what is queued goes, then the socket closes.
             limit = self.gateway.config.websocket.max_message_bytes
             self.close_soon(E.CLOSE_TOO_BIG, f"message larger than {limit} bytes")
-            return None
+            return _Read.END
         now = trio.current_time()
         if not self._admit(now):
             return None
@@ -222,28 +223,36 @@ class Session:
         assert fd is not None  # only plain sockets are polled
         return fd
 
-    async def _read_polled(self) -> None:
+    async def _read_polled(self) -> bool:
         """Wait while the read poller reads this connection, until the reading is over
-        (the peer's close or EOF), the socket is closed, or the close deadline."""
+        (the peer's close or EOF), the socket is closed, or the close deadline.  False
+        when the poller could not take it (stopped: the node is shutting down; or the
+        kernel refused the registration): this task reads it then."""
         poller = self._poller
         assert poller is not None
         if self.out.closed:
-            return
+            return True
+        try:
+            poller.add(self)
+        except (OSError, ValueError):
+            self._poller = None
+            return False
         self._reading = trio.lowlevel.current_task()
         self.out.on_close = self._stop_polled
-        poller.add(self)
-        if self.messages.pending:
-            poller.again(self)
 
         def abort(_: object) -> trio.lowlevel.Abort:
             self._reading = None
             return trio.lowlevel.Abort.SUCCEEDED
 
         try:
+            if self.messages.pending:
+                poller.again(self)
             await trio.lowlevel.wait_task_rescheduled(abort)
         finally:
+            self._reading = None
             self.out.on_close = None
             poller.discard(self)
+        return True
 
     def on_readable(self) -> None:
         """The poller's call: hand on frames left from the last read, else read once."""

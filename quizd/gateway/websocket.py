@@ -172,7 +172,9 @@ async def handshake(reader: Reader, refusal: Refusal, timeout_s: float) -> Accep
                 status = 414 if isinstance(err, RequestLineTooLong) else 431 if isinstance(err, SecurityError) else 400
                 out.push(shake.reject(status, f"not a valid HTTP upgrade request: {err}\n").serialize())
                 return None
-            if request is None and received > MAX_REQUEST_BYTES:
+            # Incomplete: all it has sent is buffered or parsed; complete: the bytes after
+            # it are frames.
+            if (received if request is None else received - len(buffer.buffer)) > MAX_REQUEST_BYTES:
                 out.push(
                     shake.reject(431, f"the upgrade request is larger than {MAX_REQUEST_BYTES} bytes\n").serialize()
                 )
@@ -225,7 +227,8 @@ class Messages:
             self.protocol.receive_data(early)
             self._frames = self._received()
             self._send_protocol_writes()
-            self.pending = bool(self._frames)
+            # A broken frame among them is told by the next feed, before any read.
+            self.pending = bool(self._frames) or self.protocol.parser_exc is not None
 
     def feed(self, data: bytes) -> list[tuple[Kind, str | bytes]]:
         """The messages (and a final close) that ``data`` completes, in order: those of
@@ -291,16 +294,22 @@ class Messages:
             self._send_protocol_writes()
 
     def _send_protocol_writes(self) -> None:
-        # Pongs and close frames; websockets' end-of-stream mark (b"") is the session's
-        # end, which closes the socket once the queue has gone.
-        for chunk in self.protocol.data_to_send():
-            if chunk:
-                self.out.push(chunk)
+        # Pongs and close frames, in one push (a read full of pings is one write, not
+        # thousands); websockets' end-of-stream mark (b"") is the session's end, which
+        # closes the socket once the queue has gone.
+        writes = b"".join(self.protocol.data_to_send())
+        if writes:
+            self.out.push(writes)
+        if self.protocol.close_sent is not None:
+            # RFC 6455 5.5.1: no data frame after our close frame (ours, or the echo of
+            # the peer's): replies to messages read with it, broadcasts, are dropped.
+            self.out.seal()
 
     def close(self, code: int, reason: str) -> None:
         """Start the close handshake (queued after what is already queued)."""
         if self.protocol.state is State.OPEN:
-            self.protocol.send_close(code, reason)
+            # A close frame carries at most 123 bytes of reason.
+            self.protocol.send_close(code, reason.encode()[:123].decode("utf-8", "ignore"))
             self._send_protocol_writes()
 
     @property

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import attrs
 import trio
 import trio.testing
+from wsproto.events import CloseConnection
 
 from quizd.actors.inbox import Command, ConnectionLost, InboxItem, JoinRequest, SlotState
 from quizd.config.model import Config, LimitsSection
@@ -132,8 +133,8 @@ async def test_a_join_nobody_decided_yet_does_not_hold_up_the_shutdown(autojump_
 async def test_a_read_full_of_small_frames_lets_other_tasks_run_between_batches() -> None:
     """16 KiB of small messages arrive in one read: the session handles them a batch
     at a time and lets the rest of the node run in between, so one flooding peer
-    cannot hold the event loop for the whole read (hundreds of frames, each parsed by
-    wsproto, milliseconds per read)."""
+    cannot hold the event loop for the whole read (hundreds of frames, milliseconds of
+    work per read).  Once joined, the read poller does the reading: the same bound."""
     quiz = ClaimingQuiz()
     unlimited = attrs.evolve(Config(), limits=LimitsSection(messages_per_second=1e6, burst=1_000_000))
     async with serving(quiz, unlimited) as (_gateway, address):
@@ -160,5 +161,72 @@ async def test_a_read_full_of_small_frames_lets_other_tasks_run_between_batches(
             # A turn of the scheduler runs the session at most once (twice between two
             # looks when the order of a turn changes): never the whole read at once.
             assert max(steps) <= 2 * BATCH_EVENTS, (count, max(steps))
+        finally:
+            await client.aclose()
+
+
+async def joined(quiz: ClaimingQuiz, address: str) -> RawClient:
+    client = await RawClient.connect(address)
+    await client.send_json("join", {"quizId": "q", "name": "Ann"}, 1)
+    join = await quiz.next_item(JoinRequest)
+    assert isinstance(join, JoinRequest)
+    join.reply.set("p1")
+    return client
+
+
+async def test_a_joined_connection_is_read_by_the_poller_until_it_closes() -> None:
+    quiz = ClaimingQuiz()
+    async with serving(quiz) as (gateway, address):
+        client = await joined(quiz, address)
+        try:
+            await client.send_json("get_leaderboard", {}, 2)
+            command = await quiz.next_item(Command)
+            assert isinstance(command, Command) and command.participant_id == "p1"
+            assert len(gateway.poller) == 1
+        finally:
+            await client.aclose()
+        lost = await quiz.next_item(ConnectionLost)
+        assert isinstance(lost, ConnectionLost) and lost.participant_id == "p1"
+        with trio.fail_after(5):
+            while gateway.sessions or len(gateway.poller):
+                await trio.sleep(0.01)
+
+
+async def test_a_connection_the_poller_cannot_take_is_read_by_its_own_task() -> None:
+    """The kernel refuses the registration (say the epoll's watch limit): the session
+    reads in its own task, as before the join, and nothing else notices."""
+    quiz = ClaimingQuiz()
+    async with serving(quiz) as (gateway, address):
+
+        def refuse(reader: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        gateway.poller.add = refuse  # type: ignore[method-assign]
+        client = await joined(quiz, address)
+        try:
+            await client.send_json("get_leaderboard", {}, 2)
+            command = await quiz.next_item(Command)
+            assert isinstance(command, Command) and command.participant_id == "p1"
+            assert len(gateway.poller) == 0
+        finally:
+            await client.aclose()
+        lost = await quiz.next_item(ConnectionLost)
+        assert isinstance(lost, ConnectionLost)
+
+
+async def test_a_message_over_the_limit_closes_1009_and_the_socket_goes_at_once() -> None:
+    """The protocol fails the connection (1009) and reads nothing more, so the session
+    ends without waiting for the peer's close reply or the close timeout."""
+    quiz = ClaimingQuiz()
+    async with serving(quiz) as (gateway, address):
+        client = await joined(quiz, address)
+        try:
+            await client.send_json("get_leaderboard", {}, 2)
+            await quiz.next_item(Command)
+            limit = gateway.config.websocket.max_message_bytes
+            await client.send_json("get_leaderboard", {"pad": "x" * limit}, 3)
+            await client.wait_server_close(CLOSE_TIMEOUT_S / 2)
+            closes = [e for e in client.events if isinstance(e, CloseConnection)]
+            assert [c.code for c in closes] == [1009]
         finally:
             await client.aclose()

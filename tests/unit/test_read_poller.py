@@ -168,10 +168,9 @@ async def test_a_reused_descriptor_number_belongs_to_the_newer_connection(
     """The old connection is unregistered before its socket closes; if its end comes
     late (after the number went to a newer connection), discarding it is a no-op."""
     poller = ReadPoller()
-    old_ours, old_theirs = pair(pairs)
+    old_ours, _ = pair(pairs)
     old = Conn(old_ours, poller)
     poller.add(old)
-    fd = old.fd
     poller.discard(old)
     old_ours.close()
     newer_ours, newer_theirs = pair(pairs)

@@ -319,3 +319,54 @@ async def test_our_close_ignores_messages_until_the_peers_close(ends: Ends) -> N
 
 def test_receive_bytes_is_a_page_multiple() -> None:
     assert RECEIVE_BYTES % os.sysconf("SC_PAGE_SIZE") == 0
+
+
+async def test_nothing_is_written_after_the_close_echo(ends: Ends) -> None:
+    """Messages read with the peer's close but handed on in later batches: their
+    replies would follow our close frame (RFC 6455 5.5.1), so the stream is sealed."""
+    client, messages = messages_for(ends)
+    data = b"".join(client.send(TextMessage(str(i))) for i in range(2 * BATCH_EVENTS))
+    data += client.send(CloseConnection(1000))
+    assert len(messages.feed(data)) == BATCH_EVENTS and messages.pending
+    assert ends.out.push(b"a reply to message 0") is False
+    rest = messages.feed(b"")
+    while messages.pending:
+        rest += messages.feed(b"")
+    assert rest[-1] == (Kind.CLOSED, "") and len(rest) == BATCH_EVENTS + 1
+    client.receive_data(ends.received())
+    assert [type(e) for e in client.events()] == [CloseConnection]
+
+
+async def test_our_close_seals_the_stream(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    messages.close(4004, "the quiz has ended")
+    assert ends.out.push(b"a late broadcast") is False
+    client.receive_data(ends.received())
+    assert [type(e) for e in client.events()] == [CloseConnection]
+
+
+async def test_a_long_close_reason_is_cut_to_what_a_close_frame_holds(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    messages.close(4001, "é" * 200)  # 400 bytes of UTF-8; a close frame holds 123
+    client.receive_data(ends.received())
+    event = next(client.events())
+    assert isinstance(event, CloseConnection) and event.code == 4001
+    assert event.reason == "é" * 61
+
+
+async def test_a_broken_frame_before_the_101_is_told_before_any_read(ends: Ends) -> None:
+    _, server_side = client_after_handshake()  # a server's frames are not masked
+    messages = Messages(ends.out, LIMIT, server_side.send(TextMessage("unmasked")))
+    assert messages.pending
+    assert messages.feed(b"") == [(Kind.CLOSED, "")]
+
+
+async def test_a_read_full_of_pings_is_answered_in_one_write(ends: Ends) -> None:
+    client, messages = messages_for(ends)
+    assert messages.feed(b"".join(client.send(Ping(b"%d" % i)) for i in range(300))) == []
+    assert ends.out.bytes_written > 0
+    received = b""
+    while len(received) < ends.out.bytes_written:
+        received += ends.received()
+    client.receive_data(received)
+    assert [e.payload for e in client.events()] == [b"%d" % i for i in range(300)]
