@@ -182,6 +182,7 @@ class Node:
                 self._start_webhooks(nursery)
                 gc_tuning.tune()
                 nursery.start_soon(gc_tuning.collect_when_quiet, self._questions_open)
+                nursery.start_soon(gc_tuning.collect_middle_when_quiet, self._questions_open)
                 self.state = "ready"
                 print(f"quizd ready node={self.config.node.id} ws={ws_host}:{ws_port} http={http}", flush=True)
                 if self.control_plane.web is not None:
