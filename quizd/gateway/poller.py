@@ -88,11 +88,13 @@ class ReadPoller:
             while True:
                 if not self._again:  # (with frames left over, the last round's checkpoint was the wait)
                     await trio.lowlevel.wait_readable(self._epoll.fileno())
-                again, self._again = self._again, []
-                called = set(again)
-                for reader in again:
-                    if self._readers.get(reader.fd) is reader:
-                        self._call(reader)
+                called: set[Readable] = set()
+                if self._again:
+                    again, self._again = self._again, []
+                    called.update(again)
+                    for reader in again:
+                        if self._readers.get(reader.fd) is reader:
+                            self._call(reader)
                 for fd, _flags in self._epoll.poll(0, MAX_EVENTS):
                     ready = self._readers.get(fd)
                     if ready is not None and ready not in called:  # once a round

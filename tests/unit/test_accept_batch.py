@@ -11,6 +11,7 @@ import trio
 
 from quizd.config.model import Config
 from quizd.gateway.server import ACCEPT_BATCH, Gateway
+from tests.unit.steps import TaskSteps
 
 WAITING = 150
 
@@ -18,17 +19,6 @@ WAITING = 150
 class NoRouter:
     async def lookup(self, quiz_id: str) -> None:
         return None
-
-
-class AcceptSteps(trio.abc.Instrument):
-    """How many times the accept task ran."""
-
-    def __init__(self) -> None:
-        self.steps = 0
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        if task.name.endswith("Gateway._accept"):
-            self.steps += 1
 
 
 async def test_waiting_connections_are_accepted_in_batches_of_accept_batch() -> None:
@@ -45,7 +35,7 @@ async def test_waiting_connections_are_accepted_in_batches_of_accept_batch() -> 
         if len(accepted) == WAITING:
             steps_when_all_in.append(counter.steps)
 
-    counter = AcceptSteps()
+    counter = TaskSteps("Gateway._accept")
     gateway._spawn = spawn
     trio.lowlevel.add_instrument(counter)
     try:

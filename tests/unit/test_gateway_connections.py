@@ -174,14 +174,19 @@ async def joined(quiz: ClaimingQuiz, address: str) -> RawClient:
     return client
 
 
+async def assert_read_as_p1(quiz: ClaimingQuiz, client: RawClient) -> None:
+    """A message the joined client sends reaches the quiz as p1's command."""
+    await client.send_json("get_leaderboard", {}, 2)
+    command = await quiz.next_item(Command)
+    assert isinstance(command, Command) and command.participant_id == "p1"
+
+
 async def test_a_joined_connection_is_read_by_the_poller_until_it_closes() -> None:
     quiz = ClaimingQuiz()
     async with serving(quiz) as (gateway, address):
         client = await joined(quiz, address)
         try:
-            await client.send_json("get_leaderboard", {}, 2)
-            command = await quiz.next_item(Command)
-            assert isinstance(command, Command) and command.participant_id == "p1"
+            await assert_read_as_p1(quiz, client)
             assert len(gateway.poller) == 1
         finally:
             await client.aclose()
@@ -204,9 +209,7 @@ async def test_a_connection_the_poller_cannot_take_is_read_by_its_own_task() -> 
         gateway.poller.add = refuse  # type: ignore[method-assign]
         client = await joined(quiz, address)
         try:
-            await client.send_json("get_leaderboard", {}, 2)
-            command = await quiz.next_item(Command)
-            assert isinstance(command, Command) and command.participant_id == "p1"
+            await assert_read_as_p1(quiz, client)
             assert len(gateway.poller) == 0
         finally:
             await client.aclose()

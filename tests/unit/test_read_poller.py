@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from quizd.gateway.poller import MAX_EVENTS, ReadPoller
+from tests.unit.steps import TaskSteps
 
 
 class Conn:
@@ -70,15 +71,6 @@ async def settle() -> None:
         await trio.sleep(0.005)
 
 
-class PollerSteps(trio.abc.Instrument):
-    def __init__(self) -> None:
-        self.steps = 0
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        if task.name.endswith("ReadPoller.run"):
-            self.steps += 1
-
-
 async def test_one_task_reads_every_ready_connection(pairs: list[tuple[socket.socket, socket.socket]]) -> None:
     poller = ReadPoller()
     conns = []
@@ -87,7 +79,7 @@ async def test_one_task_reads_every_ready_connection(pairs: list[tuple[socket.so
         conns.append((Conn(ours, poller), theirs))
     for conn, _ in conns:
         poller.add(conn)
-    steps = PollerSteps()
+    steps = TaskSteps("ReadPoller.run")
     async with trio.open_nursery() as nursery:
         nursery.start_soon(poller.run)
         await settle()
