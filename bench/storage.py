@@ -1,10 +1,14 @@
 """The storage rows (issue 13): what keeping every answer costs, per database.
 
-The single-node set-up (servers on core 0, ``quizd-load`` on core 1): three quizd
-nodes at once, with ``[storage] url`` = ``"none"``, an SQLite file and a throwaway
+The single-node set-up (servers on core 0, ``quizd-load`` on core 1): four quizd
+nodes at once, with ``[storage] url`` = ``"none"``, an SQLite file, a throwaway
 PostgreSQL (``quizd.testing.procs.PostgresServer``, pinned to core 0 beside the nodes,
-durability off as in the tests).  A node without a quiz costs next to nothing, so the
-idle two do not disturb the one being measured.
+durability off as in the tests) and ``"none"`` again: the *control*, whose ratio over
+the first ``none`` node says how far two identical nodes differ in this run (three
+identical nodes, nine interleaved rounds on a quiet machine: p99 medians 14.9, 18.4 and
+11.5 ms, ratios 0.77-1.60x, so a 1.1x target is within one run's noise).  A node
+without a quiz costs next to nothing, so the idle ones do not disturb the one being
+measured.
 
 PostgreSQL runs at the lowest CPU priority (nice 19; the nodes run at the bench's
 -20): a cluster's database has a host of its own, and this 2-core machine has none to
@@ -18,8 +22,8 @@ node.  Eight interleaved rounds each (``none``, PostgreSQL at nice 0, at nice 19
 at -20): p99 medians 26.1, 62.6 and 29.4 ms.
 
 1. ``burst_1s``: the "within 1 s" burst of the single-node rows at ``s.storage_n``
-   players, on each node in turn, ``REPEATS`` rounds (none, SQLite, PostgreSQL, none,
-   ...) so that no database always runs first; each p99 is the median of its rounds
+   players, on each node in turn, ``REPEATS`` rounds (none, SQLite, PostgreSQL,
+   control, none, ...) so that no database always runs first; each p99 is the median of its rounds
    and its ratio over the ``none`` node's is computed in-run (target: at most 1.1x);
 2. ``end_write`` (SQLite, PostgreSQL): a one-question quiz of ``s.storage_end_n``
    players; the time from the host's final command (``end``, which quizd-load sends
@@ -53,7 +57,10 @@ from quizd.store.engine import make_engine
 from quizd.store.schema import players, quizzes
 from quizd.testing.procs import PostgresServer, postgres_bin_dir
 
-BACKENDS = ("none", "sqlite", "postgres")
+BACKENDS = ("none", "sqlite", "postgres", "control")
+# Nodes that keep nothing: ``none``, the reference, and ``control``, a second one run the
+# same way, whose ratio over ``none`` is the run's own noise floor (not a target).
+NOTHING_KEPT = ("none", "control")
 REACTION = "uniform:0-1000"
 POLL_S = 0.01
 REPEATS = 9  # burst rounds over the three nodes (a single burst's p99 swings 2-10x between rounds on this VM)
@@ -169,7 +176,7 @@ def run_storage(s: argparse.Namespace, work: Path) -> dict[str, Any]:
     errors: dict[str, str] = block["errors"]
     work.mkdir(parents=True, exist_ok=True)
     key_file = s.defs_dir / "bench-burst.answers.json"
-    urls: dict[str, str] = {"none": "none", "sqlite": f"sqlite:///{work / 'sqlite' / 'quizd.db'}"}
+    urls: dict[str, str] = {"none": "none", "control": "none", "sqlite": f"sqlite:///{work / 'sqlite' / 'quizd.db'}"}
     pg: PostgresServer | None = None
     servers: dict[str, QuizdServer] = {}
     t0 = time.monotonic()
@@ -219,7 +226,7 @@ def run_storage(s: argparse.Namespace, work: Path) -> dict[str, Any]:
                 if run is not None:
                     block["backends"][name]["bursts"].append(run)
         for name, server in servers.items():
-            if name != "none":
+            if name not in NOTHING_KEPT:
                 end = attempt(
                     name,
                     "end_write",
@@ -233,7 +240,7 @@ def run_storage(s: argparse.Namespace, work: Path) -> dict[str, Any]:
             server.stop()
     try:
         for name in servers:
-            if name != "none":
+            if name not in NOTHING_KEPT:
                 # After the nodes stopped: the drain has the server core to itself.
                 drain_url = urls.get(f"{name}-drain") or f"sqlite:///{work / name / 'drain.db'}"
                 writer = attempt(
@@ -262,11 +269,13 @@ def run_storage(s: argparse.Namespace, work: Path) -> dict[str, Any]:
     block["p99_ratio"] = {
         name: round(b["burst_1s"]["p99_ms"] / base, 3) if base and b.get("burst_1s", {}).get("p99_ms") else None
         for name, b in block["backends"].items()
-        if name != "none"
+        if name not in NOTHING_KEPT
     }
+    control = (block["backends"].get("control") or {}).get("burst_1s", {}).get("p99_ms")
+    block["control_ratio"] = round(control / base, 3) if base and control else None
     log(
         f"storage N={n}: p99 "
         + ", ".join(f"{name} {b.get('burst_1s', {}).get('p99_ms')} ms" for name, b in block["backends"].items())
-        + f"; ratios {block['p99_ratio']}"
+        + f"; ratios {block['p99_ratio']}, control {block['control_ratio']}"
     )
     return block
