@@ -169,15 +169,22 @@ class ClusterManager:
 
     # ------------------------------------------------------------------ the loop
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            await nursery.start(self.relay.run)
-            nursery.start_soon(self.redis_watch.run)
-            await self._join_ring()
-            task_status.started()
-            while True:
-                await self.tick()
-                await trio.sleep(self.heartbeat_s)
+        """Join the ring and tick until cancelled; then close the Redis connections (the
+        node's drain, which still needs them, is over by the time the node cancels this)."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await nursery.start(self.relay.run)
+                nursery.start_soon(self.redis_watch.run)
+                await self._join_ring()
+                task_status.started()
+                while True:
+                    await self.tick()
+                    await trio.sleep(self.heartbeat_s)
+        finally:
+            # Closing sockets does not block; a call a cancelled task abandoned in its
+            # worker thread gets a connection error there, which nobody waits for.
+            self.port.close()
 
     async def _join_ring(self) -> None:
         """Heartbeat until this node is in the ring (READY waits for it).

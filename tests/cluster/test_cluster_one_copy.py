@@ -1,4 +1,5 @@
-"""One quiz, one copy per node, even after a hand-over that did not stop its actor.
+"""One quiz, one copy per node, even after a hand-over that did not stop its actor; and
+the manager closes its Redis connections when it stops.
 
 A real ClusterManager against a real redis-server (in-process, one node "n1").  The
 quiz's actor ignores the hand-over (a stuck inbox): the hand-over gives up waiting,
@@ -26,15 +27,12 @@ async def no_rpc(call: RpcCall) -> None:  # pragma: no cover - one node: no rela
     raise AssertionError(call)
 
 
-async def test_a_failed_hand_over_never_leaves_two_copies(redis_server, monkeypatch, request):
+async def test_a_failed_hand_over_never_leaves_two_copies(redis_server, monkeypatch):
     config = Config(
         node=NodeSection(id="n1"),
         cluster=ClusterSection(redis_url=redis_server.url, heartbeat_ms=100, node_timeout_ms=1000),
     )
     manager = ClusterManager(config, GameSettings(), None, no_rpc)
-    # The manager never closes its RedisPort (a node's process exit does); here the
-    # test owns it, or its pooled sockets wait for the garbage collector.
-    request.addfinalizer(manager.port.close)
     client = redis_server.client()  # closed when the fixture stops the server
     async with trio.open_nursery() as nursery:
         await nursery.start(manager.supervisor.run)
@@ -72,3 +70,25 @@ async def test_a_failed_hand_over_never_leaves_two_copies(redis_server, monkeypa
         assert holder is not None and holder[1] > first_epoch
         assert manager.owned["q1"] == holder[1]
         nursery.cancel_scope.cancel()
+
+
+async def test_the_manager_closes_its_redis_connections_when_it_stops(redis_server):
+    config = Config(
+        node=NodeSection(id="n1"),
+        cluster=ClusterSection(redis_url=redis_server.url, heartbeat_ms=100, node_timeout_ms=1000),
+    )
+    manager = ClusterManager(config, GameSettings(), None, no_rpc)
+    client = redis_server.client()  # the test's own connection, closed with the fixture
+
+    def others() -> int:
+        """Connections to the server besides the test's own."""
+        return len(client.client_list()) - 1
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(manager.supervisor.run)
+        await nursery.start(manager.run)
+        assert others() > 0  # the manager's pools, the relay's blocking reads
+        nursery.cancel_scope.cancel()
+    with trio.fail_after(5):
+        while others():
+            await trio.sleep(0.05)
