@@ -52,6 +52,10 @@ class Readable(Protocol):
         """``on_readable`` raised: end the connection (it was already logged)."""
 
 
+# The readers already called this round when none had frames left over (the usual round).
+NONE_CALLED: frozenset[Readable] = frozenset()
+
+
 class ReadPoller:
     def __init__(self) -> None:
         self._epoll = select.epoll()
@@ -88,10 +92,10 @@ class ReadPoller:
             while True:
                 if not self._again:  # (with frames left over, the last round's checkpoint was the wait)
                     await trio.lowlevel.wait_readable(self._epoll.fileno())
-                called: set[Readable] = set()
+                called = NONE_CALLED
                 if self._again:
                     again, self._again = self._again, []
-                    called.update(again)
+                    called = frozenset(again)
                     for reader in again:
                         if self._readers.get(reader.fd) is reader:
                             self._call(reader)

@@ -81,7 +81,8 @@ class Reader:
         while True:
             # Closed (a failed write, a slow consumer, keepalive): the descriptor's
             # number may already belong to a newer connection, so it is never touched
-            # again; checked after every wait, with no await between check and read.
+            # again; checked after every wait (in ``read_now``), with no await between
+            # check and read.
             if out.closed:
                 return b""
             try:
@@ -89,16 +90,13 @@ class Reader:
                     await trio.lowlevel.checkpoint()  # a flooding peer still lets others run
                 else:
                     await trio.lowlevel.wait_readable(fd)
-                if out.closed:
-                    return b""
-                data = os.read(fd, RECEIVE_BYTES)
-            except BlockingIOError:
-                self._more = False
-                continue
             except (OSError, trio.ClosedResourceError):
                 return b""
+            data = self.read_now()
+            if data is None:
+                self._more = False
+                continue
             self._more = len(data) == RECEIVE_BYTES
-            out.last_received_at = trio.current_time()
             return data
 
     def read_now(self) -> bytes | None:
