@@ -444,7 +444,31 @@ def saturation_notes(results: dict[str, Any]) -> list[str]:
                 )
                 + stamps_note(b)
             )
-    return notes + rows_notes(results) + cluster_notes(results)
+    return notes + repeats_notes(results) + rows_notes(results) + cluster_notes(results)
+
+
+def repeats_notes(results: dict[str, Any]) -> list[str]:
+    """Each repeat's figure behind a median (the servers took turns), so that the spread
+    says how far a ratio of medians can be read; empty for results without repeats."""
+    notes = []
+    for n, blocks in results["runs"].items():
+        repeats = {b.get("repeats") for b in blocks.values()} - {None}
+        if not repeats or max(repeats) < 2:
+            continue
+        parts = []
+        for what, get in (
+            ("burst all at once p99 (ms)", lambda b: (b.get("burst_once") or {}).get("p99_ms_reps")),
+            ("burst within 1 s p99 (ms)", lambda b: (b.get("burst_1s") or {}).get("p99_ms_reps")),
+            ("time to connect N (s)", lambda b: (b.get("connect_fanout") or {}).get("connect_s_reps")),
+        ):
+            per = [(LABELS[k], get(b)) for k, b in blocks.items() if get(b)]
+            if per:
+                parts.append(what + ": " + "; ".join(f"{k} " + ", ".join(f"{v:g}" for v in vs) for k, vs in per))
+        notes.append(
+            f"N={int(n):,}: {max(repeats)} repeats per server, the servers taking turns (the others stopped); "
+            "each figure above is their median. Every repeat: " + "; ".join(parts)
+        )
+    return notes
 
 
 def stamps_note(block: dict[str, Any]) -> str:

@@ -1,8 +1,10 @@
 """The benchmark driver behind ``scripts/bench`` (see docs/benchmarks.md).
 
-For each N and each server (quizd, a minimal asyncio ``websockets`` server, a minimal
-Node ``ws`` server), the server is started pinned to core 0 and the clients run pinned
-to core 1:
+For each N, the servers (quizd, a minimal asyncio ``websockets`` server, a minimal Node
+``ws`` server) are started pinned to core 0 and the clients run pinned to core 1.  Each
+of 1-3 runs ``--repeats`` times (3; quick 1) per server, the servers taking turns while
+the others are stopped (SIGSTOP), and its figures are the medians of the repeats
+(``bench.scenarios.run_servers``); ``steady`` runs once per server:
 
 1. ``connect``: the C receiver (bench/receiver) opens N players, upgrades and joins
    them; the server's VmRSS before and after gives the memory per idle connection.
@@ -60,7 +62,7 @@ from bench.cluster import CLUSTER_MAX_N, run_cluster_scenarios  # noqa: E402
 from bench.common import CLIENT_CPU, RESULTS, SERVER_CPU, SERVERS, log, nice_available  # noqa: E402
 from bench.kinds import run_kinds  # noqa: E402
 from bench.report import replot, write_outputs  # noqa: E402
-from bench.scenarios import run_server_block  # noqa: E402
+from bench.scenarios import run_servers  # noqa: E402
 from bench.servers import make_questions, write_definitions  # noqa: E402
 from bench.soak import run_soak  # noqa: E402
 from bench.storage import run_storage  # noqa: E402
@@ -73,6 +75,12 @@ def main() -> int:
     p.add_argument("--n", help="comma-separated player counts (default 1000,5000,10000; quick: 1000)")
     p.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of quizd,asyncio,node")
     p.add_argument("--rounds", type=int, help="fan-out rounds of each kind (default 10; quick: 5)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        help="runs of each burst and connect scenario per server, the servers taking turns; "
+        "the figures are the medians (default 3; quick: 1)",
+    )
     p.add_argument("--profile", action="store_true", help="record a py-spy flame graph of quizd per N")
     p.add_argument(
         "--cluster",
@@ -136,6 +144,7 @@ def main() -> int:
         return 0
     s.ns = [int(x) for x in s.n.split(",")] if s.n else ([1000] if s.quick else [1000, 5000, 10000])
     s.rounds = s.rounds or (5 if s.quick else 10)
+    s.repeats = max(1, s.repeats or (1 if s.quick else 3))
     s.burst_questions = 2 if s.quick else 3
     s.steady_ms = 5000 if s.quick else 20000
     s.run_cluster = (s.cluster or (s.n is None and s.servers == ",".join(SERVERS))) and not s.no_cluster
@@ -192,6 +201,7 @@ def main() -> int:
         "ns": s.ns,
         "servers": servers,
         "rounds": s.rounds,
+        "repeats": s.repeats,
         "burst_questions": s.burst_questions,
         "steady_ms": s.steady_ms,
         "kinds_n": s.kinds_n if s.run_kinds else None,
@@ -209,12 +219,8 @@ def main() -> int:
         s.defs_dir = Path(tmp) / "quizzes"
         write_definitions(s, s.defs_dir)
         for n in s.ns:
-            results["runs"][str(n)] = {}
-            for kind in servers:
-                work = Path(tmp) / f"{kind}-{n}"
-                work.mkdir()
-                results["runs"][str(n)][kind] = run_server_block(kind, n, s, work, stem.parent if s.profile else None)
-                f = results["runs"][str(n)][kind]
+            results["runs"][str(n)] = run_servers(n, servers, s, Path(tmp), stem.parent if s.profile else None)
+            for kind, f in results["runs"][str(n)].items():
                 try:
                     log(
                         f"{kind} N={n}: fan-out {f['connect_fanout']['fanout_question']['median_msgs_per_s']} "
