@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -368,7 +368,7 @@ def run_servers(
 
 
 @contextmanager
-def alone(servers: dict[str, Server], kind: str) -> Iterator[None]:
+def alone(servers: Mapping[str, Server], kind: str) -> Iterator[None]:
     """The other servers stopped (SIGSTOP) while ``kind`` is measured, so nothing of
     theirs (a timer, a collection quizd takes while it is quiet) runs on the server core."""
     others = [server.pid for name, server in servers.items() if name != kind]

@@ -6,9 +6,11 @@ PostgreSQL (``quizd.testing.procs.PostgresServer``, pinned to core 0 beside the 
 durability off as in the tests) and ``"none"`` again: the *control*, whose ratio over
 the first ``none`` node says how far two identical nodes differ in this run (three
 identical nodes, nine interleaved rounds on a quiet machine: p99 medians 14.9, 18.4 and
-11.5 ms, ratios 0.77-1.60x, so a 1.1x target is within one run's noise).  A node
-without a quiz costs next to nothing, so the idle ones do not disturb the one being
-measured.
+11.5 ms, ratios 0.77-1.60x, so a 1.1x target is within one run's noise).  While one
+node plays a burst the others are stopped (SIGSTOP, ``bench.scenarios.alone``): an idle
+node is not free, its quiet-time collections (``quizd.ops.gc_tuning``: a full one at most
+every 60 s and only while no question is open, which on an idle node is always; 20-45 ms
+measured) and its writer's last batch fell into whichever node's burst was running.
 
 PostgreSQL runs at the lowest CPU priority (nice 19; the nodes run at the bench's
 -20): a cluster's database has a host of its own, and this 2-core machine has none to
@@ -50,7 +52,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.common import PY, ROOT, SERVER_CPU, log, pinned
-from bench.scenarios import scenario_load
+from bench.scenarios import alone, scenario_load
 from bench.servers import QuizdServer
 from quizd.loadgen.stats import median
 from quizd.store.engine import make_engine
@@ -160,6 +162,15 @@ def lowest_priority(pid: int) -> None:
             log(f"storage: PostgreSQL process {child} keeps its priority ({exc})")
 
 
+def alone_load(
+    servers: dict[str, QuizdServer], name: str, server: QuizdServer, n: int, s: argparse.Namespace, key_file: Path
+) -> dict[str, Any]:
+    """One burst on ``name``'s node with the other nodes stopped (``bench.scenarios.alone``):
+    an idle node's quiet-time collection or last batch write must not land in another's burst."""
+    with alone(servers, name):
+        return scenario_load(server, n, "bench-burst", REACTION, s.burst_questions, answers=key_file)
+
+
 def run_storage(s: argparse.Namespace, work: Path) -> dict[str, Any]:
     """The storage block: three nodes, the bursts alternating, then each database's writes."""
     n = s.storage_n
@@ -219,9 +230,7 @@ def run_storage(s: argparse.Namespace, work: Path) -> dict[str, Any]:
                     name,
                     f"burst_1s-{round_ + 1}",
                     f"burst, answers within 1 s, N={n} (round {round_ + 1} of {REPEATS})",
-                    lambda server=server: scenario_load(
-                        server, n, "bench-burst", REACTION, s.burst_questions, answers=key_file
-                    ),
+                    lambda name=name, server=server: alone_load(servers, name, server, n, s, key_file),
                 )
                 if run is not None:
                     block["backends"][name]["bursts"].append(run)
