@@ -11,11 +11,13 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quizd.game.names import name_key
-from quizd.game.snapshot import Record
 from quizd.protocol.messages import Answer
+
+if TYPE_CHECKING:
+    from quizd.game.snapshot import Record  # the snapshot module builds on this one
 
 HOST_ID = "host"
 

@@ -9,9 +9,9 @@ microseconds and replayable after a crash or a takeover.
 
 Methods validate first and mutate after, so an event that is refused (a
 ``ProtocolError``) leaves the state exactly as it was.  What the effects carry (the
-wire payloads) is spelled by ``quizd.game.views``; the game owns its snapshot form
-(``to_snapshot`` / ``take_changes`` / ``from_snapshot``) because only it knows which of
-its fields make up its state.
+wire payloads) is spelled by ``quizd.game.views``; the game decides when a snapshot is
+taken and what changed since (``to_snapshot`` / ``take_changes`` / ``from_snapshot``),
+and ``quizd.game.snapshot`` spells the records.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from quizd.game.participants import HOST_ID, AnswerRecord, BadCursor, Participan
 from quizd.game.phase import Phase
 from quizd.game.scoring import award, time_points
 from quizd.game.settings import AutoStart, GameSettings
-from quizd.game.snapshot import SNAPSHOT_VERSION, Changes, Record, Snapshot
+from quizd.game.snapshot import Changes, Record, Snapshot, meta_record, participant_record, restore
 from quizd.game.throttle import BroadcastThrottle
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
@@ -98,7 +98,7 @@ class QuizGame:
         self.closed_questions: list[dict[str, Any]] = []
         self.last_reveal: dict[str, Any] | None = None
         self.finished = False
-        self._seq = 0
+        self.seq = 0
         # Scored answers so far (for metrics; retries are not counted again).
         self.answers_correct = 0
         self.answers_wrong = 0
@@ -521,8 +521,8 @@ class QuizGame:
         return []
 
     def _next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
+        self.seq += 1
+        return self.seq
 
     # ------------------------------------------------------------------ snapshots
     def to_snapshot(self, now: float) -> Snapshot:
@@ -530,7 +530,7 @@ class QuizGame:
         now on the game keeps what ``take_changes`` reports."""
         self._track_changes()
         self._forget_changes()
-        return self._meta_record(now), {pid: self._participant_record(p) for pid, p in self.participants.items()}
+        return meta_record(self, now), {pid: participant_record(self, p) for pid, p in self.participants.items()}
 
     def take_changes(self, now: float) -> Changes:
         """What to write since the last call: (meta, changed participants, removed ids)."""
@@ -538,11 +538,11 @@ class QuizGame:
         if self.handoffs is not None and self.handoffs.fresh:
             self.dirty.update(pid for pid in self.handoffs.fresh if pid in self.participants)
         changed = {
-            pid: self._participant_record(self.participants[pid]) for pid in self.dirty if pid in self.participants
+            pid: participant_record(self, self.participants[pid]) for pid in self.dirty if pid in self.participants
         }
         removed = list(self.removed)
         self._forget_changes()
-        return self._meta_record(now), changed, removed
+        return meta_record(self, now), changed, removed
 
     def _track_changes(self) -> None:
         """A snapshot store reads the changes from now on: keep removals and fresh
@@ -558,39 +558,6 @@ class QuizGame:
         if self.handoffs is not None:
             self.handoffs.fresh.clear()
 
-    def _participant_record(self, p: Participant) -> Record:
-        log = self.handoffs
-        handoff = (log.question_id, log.times[p.id]) if log is not None and p.id in log.times else None
-        return p.to_record(self.wall_ms, handoff)
-
-    def _meta_record(self, now: float) -> Record:
-        log = self.handoffs
-        auto = self.auto_start
-        return {
-            "v": SNAPSHOT_VERSION,
-            "quizId": self.quiz_id,
-            "savedAt": self.wall_ms(now),
-            "createdAt": self.wall_ms(self.created_at),
-            "phase": self.phase,
-            "deadline": None if self.deadline is None else self.wall_ms(self.deadline),
-            "questionIndex": self.question_index,
-            "startsAt": self.starts_at_ms,
-            "openedAt": None if log is None else self.wall_ms(log.opened_at),
-            "latest": None if log is None else self.wall_ms(log.latest),
-            "distribution": list(self.distribution),
-            "answered": self.answered_count,
-            "closed": list(self.closed_questions),
-            "reveal": self.last_reveal,
-            "seq": self._seq,
-            "nextPid": self.roster.next_pid,
-            "hostToken": self.host_token,
-            "autoStart": None if auto is None else [auto.min_players, auto.countdown_ms],
-            "players": self.roster.players,
-            "definitionId": self.definition.id,
-            "correct": self.answers_correct,
-            "wrong": self.answers_wrong,
-        }
-
     @classmethod
     def from_snapshot(
         cls,
@@ -602,51 +569,9 @@ class QuizGame:
         wall_offset_ms: int,
         rng: random.Random | None = None,
     ) -> QuizGame:
-        """Rebuild a quiz on this node, its clock frozen for the time nobody ran it: every
-        live time shifts by the outage (``now - savedAt``), so no window shrank while
-        nobody could take its answers."""
-        phase = Phase(meta["phase"])
-        shift = max(0, round(now * 1000) + wall_offset_ms - meta["savedAt"]) if phase != Phase.ENDED else 0
-
-        def mono(wall_ms: int) -> float:
-            return (wall_ms + shift - wall_offset_ms) / 1000
-
-        auto = meta.get("autoStart")
-        game = cls(
-            meta["quizId"],
-            definition,
-            settings,
-            mono(meta["createdAt"]) or now,
-            wall_offset_ms=wall_offset_ms,
-            host_token=meta["hostToken"],
-            auto_start=None if auto is None else AutoStart(auto[0], auto[1]),
-            # Not the creation's seed: that would replay the names the quiz already holds.
-            rng=rng if rng is not None else random.Random(f"{meta['quizId']}/{meta['savedAt']}"),
-        )
-        game.phase = phase
-        game.deadline = None if meta["deadline"] is None else mono(meta["deadline"])
-        game.question_index = meta["questionIndex"]
-        game.starts_at_ms = None if meta["startsAt"] is None else meta["startsAt"] + shift
-        game.distribution = list(meta["distribution"])
-        game.answered_count = meta["answered"]
-        game.closed_questions = list(meta["closed"])
-        game.last_reveal = meta["reveal"]
-        game._seq = meta["seq"]
-        game.roster.next_pid = meta["nextPid"]
-        game.answers_correct = meta.get("correct", 0)
-        game.answers_wrong = meta.get("wrong", 0)
-        if phase == Phase.QUESTION and game.question_index is not None:
-            time_limit_s = definition.questions[game.question_index].time_limit_ms / 1000
-            qid = game.question_id(game.question_index)
-            game.handoffs = HandoffLog(qid, mono(meta["openedAt"]), time_limit_s)
-        for pid, record in participants.items():  # the host's record replaces the new host
-            p = Participant.from_record(pid, record, mono)
-            game.roster.add(p)
-            if not p.is_host:
-                game.leaderboard.set(pid, p.name, p.score, p.reached)
-            handoff = record.get("handoff")
-            if game.handoffs is not None and handoff and handoff[0] == game.handoffs.question_id:
-                game.handoffs.handed(pid, mono(handoff[1]))
+        """Rebuild a quiz on this node (``quizd.game.snapshot.restore``); what it restored
+        is its starting point, so nothing of it counts as changed."""
+        game = restore(cls, definition, settings, meta, participants, now, wall_offset_ms, rng)
         game._throttle.last_at = now
         game._track_changes()
         game._forget_changes()
