@@ -234,6 +234,10 @@ def scenario_load(
     }
 
 
+# The scenarios run ``--repeats`` times per server, in this order; ``steady`` runs once.
+REPEATED = ("connect_fanout", "burst_1s", "burst_once")
+
+
 def run_servers(
     n: int, kinds: list[str], s: argparse.Namespace, work: Path, profile_dir: Path | None
 ) -> dict[str, Any]:
@@ -250,7 +254,7 @@ def run_servers(
             QuizdServer(work / f"{kind}-{n}", s) if kind == "quizd" else PeerServer(kind, work / f"{kind}-{n}", s)
         )
         blocks[kind] = {"server": kind, "errors": {}, "repeats": s.repeats}
-        reps[kind] = {"connect_fanout": [], "burst_1s": [], "burst_once": []}
+        reps[kind] = {name: [] for name in REPEATED}
         try:
             server.start()
         except Exception as exc:  # the other servers still run
@@ -290,51 +294,36 @@ def run_servers(
         order = list(servers)
         return order[rep % len(order) :] + order[: rep % len(order)] if order else order
 
+    key = [q["answer"] for q in s.questions_burst]
+
+    def scenario(kind: str, name: str) -> tuple[str, Any]:
+        """What ``name`` is called in the log, and the run itself, for ``kind``."""
+        server = servers[kind]
+        if name == "connect_fanout":
+            return f"connect + fan-out ({s.rounds} rounds)", lambda: scenario_connect_fanout(server, n, s.rounds)
+        if name == "burst_1s":
+            return "burst, answers within 1 s", lambda: scenario_load(
+                server, n, "bench-burst", "uniform:0-1000", s.burst_questions, key
+            )
+        try:  # after the connect repeats: their median fan-out time
+            fan_ms = blocks[kind]["connect_fanout"]["fanout_question"]["median_trigger_to_last_ms"] or 100
+        except KeyError:
+            fan_ms = 100
+        sync_ms = int(max(300, 3 * fan_ms))
+        return f"burst, all answers at once ({sync_ms} ms after the question is sent)", lambda: scenario_load(
+            server, n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key
+        )
+
     try:
-        for rep in range(s.repeats):
-            for kind in turns(rep):
-                attempt(
-                    kind,
-                    "connect_fanout",
-                    f"connect + fan-out ({s.rounds} rounds)",
-                    lambda kind=kind: scenario_connect_fanout(servers[kind], n, s.rounds),
-                    rep,
-                )
-        for kind in servers:
-            if reps[kind]["connect_fanout"]:
-                blocks[kind]["connect_fanout"] = merge_connect_fanout(reps[kind]["connect_fanout"])
-        key = [q["answer"] for q in s.questions_burst]
-        for rep in range(s.repeats):
-            for kind in turns(rep):
-                attempt(
-                    kind,
-                    "burst_1s",
-                    "burst, answers within 1 s",
-                    lambda kind=kind: scenario_load(
-                        servers[kind], n, "bench-burst", "uniform:0-1000", s.burst_questions, key
-                    ),
-                    rep,
-                )
-        for rep in range(s.repeats):
-            for kind in turns(rep):
-                try:
-                    fan_ms = blocks[kind]["connect_fanout"]["fanout_question"]["median_trigger_to_last_ms"] or 100
-                except KeyError:
-                    fan_ms = 100
-                sync_ms = int(max(300, 3 * fan_ms))
-                attempt(
-                    kind,
-                    "burst_once",
-                    f"burst, all answers at once ({sync_ms} ms after the question is sent)",
-                    lambda kind=kind, sync_ms=sync_ms: scenario_load(
-                        servers[kind], n, "bench-burst", f"sync:{sync_ms}", s.burst_questions, key
-                    ),
-                    rep,
-                )
-        for kind in servers:
-            for name in ("burst_1s", "burst_once"):
+        for name in REPEATED:
+            for rep in range(s.repeats):
+                for kind in turns(rep):
+                    what, fn = scenario(kind, name)
+                    attempt(kind, name, what, fn, rep)
+            merge = merge_connect_fanout if name == "connect_fanout" else median_run
+            for kind in servers:
                 if reps[kind][name]:
-                    blocks[kind][name] = median_run(reps[kind][name])
+                    blocks[kind][name] = merge(reps[kind][name])
         lo, hi = int(s.steady_ms * 0.05), int(s.steady_ms * 0.95)
         for kind, server in servers.items():
             attempt(
