@@ -35,7 +35,15 @@ from quizd.game.participants import HOST_ID, AnswerRecord, BadCursor, Participan
 from quizd.game.phase import Phase
 from quizd.game.scoring import award, time_points
 from quizd.game.settings import AutoStart, GameSettings
-from quizd.game.snapshot import Changes, Record, Snapshot, meta_record, participant_record, restore
+from quizd.game.snapshot import (
+    Changes,
+    Record,
+    Snapshot,
+    clock_shift,
+    meta_record,
+    participant_record,
+    restore_into,
+)
 from quizd.game.throttle import BroadcastThrottle
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
@@ -569,9 +577,23 @@ class QuizGame:
         wall_offset_ms: int,
         rng: random.Random | None = None,
     ) -> QuizGame:
-        """Rebuild a quiz on this node (``quizd.game.snapshot.restore``); what it restored
-        is its starting point, so nothing of it counts as changed."""
-        game = restore(cls, definition, settings, meta, participants, now, wall_offset_ms, rng)
+        """Rebuild a quiz on this node, its clock frozen for the time nobody ran it
+        (``quizd.game.snapshot.clock_shift``); what it restored is its starting point, so
+        nothing of it counts as changed."""
+        mono, shift = clock_shift(meta, now, wall_offset_ms)
+        auto = meta.get("autoStart")
+        game = cls(
+            meta["quizId"],
+            definition,
+            settings,
+            mono(meta["createdAt"]) or now,
+            wall_offset_ms=wall_offset_ms,
+            host_token=meta["hostToken"],
+            auto_start=None if auto is None else AutoStart(auto[0], auto[1]),
+            # Not the creation's seed: that would replay the names the quiz already holds.
+            rng=rng if rng is not None else random.Random(f"{meta['quizId']}/{meta['savedAt']}"),
+        )
+        restore_into(game, meta, participants, mono, shift)
         game._throttle.last_at = now
         game._track_changes()
         game._forget_changes()

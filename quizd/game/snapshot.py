@@ -4,7 +4,7 @@
 (``to_snapshot``, ``take_changes``, ``from_snapshot``).  This module holds the form
 itself: the record shapes and their version, how a game's fields become records
 (``meta_record``, ``participant_record``) and how records become a game again
-(``restore``), and the definition's encoding.  The snapshot is incremental by design:
+(``clock_shift``, ``restore_into``), and the definition's encoding.  The snapshot is incremental by design:
 one small ``meta`` record for the quiz and one record per participant, so an answer
 rewrites one participant's record, never the whole quiz.  Times are stored as
 wall-clock milliseconds (monotonic clocks mean nothing on another node).
@@ -12,7 +12,7 @@ wall-clock milliseconds (monotonic clocks mean nothing on another node).
 
 from __future__ import annotations
 
-import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from quizd.convert import converter
@@ -20,7 +20,6 @@ from quizd.game.definitions import Kind, QuizDefinition
 from quizd.game.handoffs import HandoffLog
 from quizd.game.participants import Participant
 from quizd.game.phase import Phase
-from quizd.game.settings import AutoStart, GameSettings
 
 if TYPE_CHECKING:
     from quizd.game.quiz import QuizGame
@@ -87,38 +86,23 @@ def meta_record(game: QuizGame, now: float) -> Record:
     }
 
 
-def restore(
-    cls: type[QuizGame],
-    definition: QuizDefinition,
-    settings: GameSettings,
-    meta: Record,
-    participants: dict[str, Record],
-    now: float,
-    wall_offset_ms: int,
-    rng: random.Random | None = None,
-) -> QuizGame:
-    """Rebuild a quiz on this node, its clock frozen for the time nobody ran it: every
-    live time shifts by the outage (``now - savedAt``), so no window shrank while
-    nobody could take its answers."""
-    phase = Phase(meta["phase"])
-    shift = max(0, round(now * 1000) + wall_offset_ms - meta["savedAt"]) if phase != Phase.ENDED else 0
+def clock_shift(meta: Record, now: float, wall_offset_ms: int) -> tuple[Callable[[int], float], int]:
+    """How a restored quiz's stored wall times map onto this node's clock: every live
+    time shifts by the outage (``now - savedAt``; none for an ended quiz), so no window
+    shrank while nobody could take its answers.  (The mapping, and the shift in ms.)"""
+    shift = max(0, round(now * 1000) + wall_offset_ms - meta["savedAt"]) if Phase(meta["phase"]) != Phase.ENDED else 0
 
     def mono(wall_ms: int) -> float:
         return (wall_ms + shift - wall_offset_ms) / 1000
 
-    auto = meta.get("autoStart")
-    game = cls(
-        meta["quizId"],
-        definition,
-        settings,
-        mono(meta["createdAt"]) or now,
-        wall_offset_ms=wall_offset_ms,
-        host_token=meta["hostToken"],
-        auto_start=None if auto is None else AutoStart(auto[0], auto[1]),
-        # Not the creation's seed: that would replay the names the quiz already holds.
-        rng=rng if rng is not None else random.Random(f"{meta['quizId']}/{meta['savedAt']}"),
-    )
-    game.phase = phase
+    return mono, shift
+
+
+def restore_into(
+    game: QuizGame, meta: Record, participants: dict[str, Record], mono: Callable[[int], float], shift: int
+) -> None:
+    """Put the stored state into ``game``, newly made from ``meta`` (``QuizGame.from_snapshot``)."""
+    game.phase = Phase(meta["phase"])
     game.deadline = None if meta["deadline"] is None else mono(meta["deadline"])
     game.question_index = meta["questionIndex"]
     game.starts_at_ms = None if meta["startsAt"] is None else meta["startsAt"] + shift
@@ -130,8 +114,8 @@ def restore(
     game.roster.next_pid = meta["nextPid"]
     game.answers_correct = meta.get("correct", 0)
     game.answers_wrong = meta.get("wrong", 0)
-    if phase == Phase.QUESTION and game.question_index is not None:
-        time_limit_s = definition.questions[game.question_index].time_limit_ms / 1000
+    if game.phase == Phase.QUESTION and game.question_index is not None:
+        time_limit_s = game.definition.questions[game.question_index].time_limit_ms / 1000
         qid = game.question_id(game.question_index)
         game.handoffs = HandoffLog(qid, mono(meta["openedAt"]), time_limit_s)
     for pid, record in participants.items():  # the host's record replaces the new host
@@ -142,4 +126,3 @@ def restore(
         handoff = record.get("handoff")
         if game.handoffs is not None and handoff and handoff[0] == game.handoffs.question_id:
             game.handoffs.handed(pid, mono(handoff[1]))
-    return game
