@@ -139,6 +139,7 @@ class Session:
         joined, a plain socket is read by the gateway's read poller instead
         (:meth:`_read_polled`); TLS stays here."""
         join_by = trio.current_time() + FIRST_JOIN_DEADLINE_S
+        first = True
         receive = self.reader.receive
         messages = self.messages
         feed = messages.feed
@@ -152,9 +153,14 @@ class Session:
                 batch = feed(b"")
             else:
                 if self.quiz is None and not self._closing:
-                    data = None
-                    with trio.move_on_at(join_by):
-                        data = await receive()
+                    # Only a wait for the join is bounded: the first read takes what has
+                    # arrived without a cancel scope (``Reader.arrived``), every later one
+                    # waits (a checkpoint each).
+                    data = self.reader.arrived() if first and trio.current_time() < join_by else None
+                    first = False
+                    if data is None:
+                        with trio.move_on_at(join_by):
+                            data = await receive()
                     if data is None:
                         metrics.count_error(E.NOT_JOINED)
                         self.close_soon(E.CLOSE_ABUSE, f"no join within {FIRST_JOIN_DEADLINE_S:g} s")

@@ -99,6 +99,13 @@ class Reader:
             self._more = len(data) == RECEIVE_BYTES
             return data
 
+    def arrived(self) -> bytes | None:
+        """What has already arrived, without waiting: None when nothing has yet, or on
+        TLS (whose bytes come through the SSL stream, in ``receive``).  A first read that
+        is already there needs no timeout, and a timeout's cancel scope costs more than
+        the read that usually makes it unnecessary (``bench/scope_cost.py``)."""
+        return None if self._fd is None else self.read_now()
+
     def read_now(self) -> bytes | None:
         """One read without waiting (the read poller's): the bytes; ``b""`` when the peer
         closed or the connection is gone; None when nothing is there yet."""
@@ -155,30 +162,35 @@ async def handshake(reader: Reader, refusal: Refusal, timeout_s: float) -> Accep
     shake = ServerProtocol(logger=_protocol_log)
     request: Request | None = None
     received = 0
-    with trio.move_on_after(timeout_s):
-        while request is None:
-            data = await reader.receive()
-            if not data:
-                return None
-            received += len(data)
-            buffer.feed_data(data)
-            try:
-                next(parser)
-            except StopIteration as done:
-                request = done.value
-            except Exception as err:  # websockets' parse errors: ValueError, SecurityError, ...
-                status = 414 if isinstance(err, RequestLineTooLong) else 431 if isinstance(err, SecurityError) else 400
-                out.push(shake.reject(status, f"not a valid HTTP upgrade request: {err}\n").serialize())
-                return None
-            # Incomplete: all it has sent is buffered or parsed; complete: the bytes after
-            # it are frames.
-            if (received if request is None else received - len(buffer.buffer)) > MAX_REQUEST_BYTES:
-                out.push(
-                    shake.reject(431, f"the upgrade request is larger than {MAX_REQUEST_BYTES} bytes\n").serialize()
-                )
-                return None
-    if request is None:
-        return None
+    deadline = trio.current_time() + timeout_s
+    # Usually the whole request is in before its connection's task first runs: only a
+    # wait for it is bounded (one deadline for the whole request), and every read but
+    # this first one waits (a checkpoint each).
+    data = reader.arrived()
+    while request is None:
+        if data is None:
+            with trio.move_on_at(deadline):
+                data = await reader.receive()
+            if data is None:
+                return None  # not complete within timeout_s
+        if not data:
+            return None
+        received += len(data)
+        buffer.feed_data(data)
+        try:
+            next(parser)
+        except StopIteration as done:
+            request = done.value
+        except Exception as err:  # websockets' parse errors: ValueError, SecurityError, ...
+            status = 414 if isinstance(err, RequestLineTooLong) else 431 if isinstance(err, SecurityError) else 400
+            out.push(shake.reject(status, f"not a valid HTTP upgrade request: {err}\n").serialize())
+            return None
+        # Incomplete: all it has sent is buffered or parsed; complete: the bytes after
+        # it are frames.
+        if (received if request is None else received - len(buffer.buffer)) > MAX_REQUEST_BYTES:
+            out.push(shake.reject(431, f"the upgrade request is larger than {MAX_REQUEST_BYTES} bytes\n").serialize())
+            return None
+        data = None
     headers = {name.lower().encode("latin-1"): value.encode("latin-1") for name, value in request.headers.raw_items()}
     upgrade = Upgrade(request.path, headers)
     refused = refusal(upgrade)

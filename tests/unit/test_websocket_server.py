@@ -153,6 +153,28 @@ async def test_a_handshake_that_never_completes_times_out(ends: Ends, autojump_c
     assert trio.current_time() - start == pytest.approx(10)
 
 
+@pytest.mark.parametrize(("rest_after", "done_after"), [(9.0, 9.0), (11.0, 10.0)])
+async def test_a_request_in_two_parts_has_one_deadline(
+    ends: Ends, autojump_clock: trio.testing.MockClock, rest_after: float, done_after: float
+) -> None:
+    """The first part is read at once (no wait), the rest is waited for: both within
+    the one deadline the whole request has (10 s), not a fresh one per read."""
+    request = WSConnection(ConnectionType.CLIENT).send(Request(host="localhost", target="/ws"))
+    ends.peer.sendall(request[:20])
+
+    async def rest() -> None:
+        await trio.sleep(rest_after)
+        ends.peer.sendall(request[20:])
+
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(rest)
+        result = await handshake(ends.reader, lambda upgrade: None, 10)
+        took = trio.current_time() - start
+    assert (result is not None) is (rest_after < 10)
+    assert took == pytest.approx(done_after)
+
+
 # ---------------------------------------------------------------------- reading
 async def test_a_closed_stream_never_reads_its_descriptor_again(ends: Ends) -> None:
     """Aborted while its task was not waiting (a failed write, say): the descriptor's
