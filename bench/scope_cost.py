@@ -3,12 +3,17 @@
 A lead for the connect row (docs/benchmarks.md, "Taking turns"): the node spends
 320-350 µs of its core per connection that connects and joins; each cancel scope it
 enters and leaves on the way is timed here on its own, in a task as deep as the
-gateway's connection tasks.  The scopes of one connection up to its ``joined``:
+gateway's connection tasks.  The scopes a connection may open up to its ``joined``:
 
-- ``handshake``: ``trio.move_on_after`` around reading the upgrade request;
+- ``handshake``: ``trio.move_on_at`` around waiting for the upgrade request, only if
+  it was not already there (``Reader.arrived``; under a connect storm it nearly always is);
 - ``Session.run``: the session's own scope (the close deadline);
-- ``Session._read``: ``trio.move_on_at`` around the read that brings the join;
+- ``Session._read``: ``trio.move_on_at`` around waiting for the join, likewise only if
+  it had not arrived;
 - ``ReplySlot.wait_or_abandon``: ``trio.move_on_after`` around the wait for the actor.
+
+The total printed is all four (``PER_CONNECTION``), as before the first two became
+conditional; a connection whose request and join were already there opens the last two.
 
     PYTHONPATH=$PWD .venv/bin/python bench/scope_cost.py [--n 50000]
 """
