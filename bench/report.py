@@ -463,7 +463,8 @@ def repeats_notes(results: dict[str, Any]) -> list[str]:
         ):
             per = [(LABELS[k], get(b)) for k, b in blocks.items() if get(b)]
             if per:
-                parts.append(what + ": " + "; ".join(f"{k} " + ", ".join(f"{v:g}" for v in vs) for k, vs in per))
+                shown = [(k, ", ".join("-" if v is None else f"{v:g}" for v in vs)) for k, vs in per]
+                parts.append(what + ": " + "; ".join(f"{k} {vs}" for k, vs in shown))
         notes.append(
             f"N={int(n):,}: {max(repeats)} repeats per server, the servers taking turns (the others stopped); "
             "each figure above is their median. Every repeat: " + "; ".join(parts)

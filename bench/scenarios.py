@@ -391,9 +391,14 @@ def merge_connect_fanout(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The repeat with the median p99 (the lower of the middle two for an even count),
-    whole, with every repeat's p50 and p99 beside it."""
-    ordered = sorted(runs, key=lambda r: r["p99_ms"])
+    whole, with every repeat's p50 and p99 beside it.  A repeat without a p99 (no reply
+    was timed) ranks as the worst."""
+    ordered = sorted(runs, key=lambda r: (r["p99_ms"] is None, r["p99_ms"] or 0.0))
     chosen = dict(ordered[(len(ordered) - 1) // 2])
     chosen["p50_ms_reps"] = [r["p50_ms"] for r in runs]
     chosen["p99_ms_reps"] = [r["p99_ms"] for r in runs]
+    # What went wrong in any repeat (the chosen one keeps its own fields whole).
+    chosen["reps_trouble"] = [
+        {k: r[k] for k in ("joined", "answers_sent", "replies", "errors", "close_codes", "warnings")} for r in runs
+    ]
     return chosen

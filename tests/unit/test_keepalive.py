@@ -114,3 +114,39 @@ def test_a_silent_connection_is_dropped_at_its_next_ping_and_a_new_one_waits_for
     # Opened in the middle of an interval: its first ping comes in the next one.
     assert late.out.pushed and INTERVAL <= late.out.pushed[0] < 2 * INTERVAL
     assert late.out.aborted_at is None
+
+
+def test_a_stalled_node_pings_nobody_twice_in_a_row() -> None:
+    """The event loop held up for several intervals (a paused VM, a stopped process):
+    the pings it missed are not made up for in a burst.  Made up for, every connection
+    was pinged once per missed interval in the same instant, and dropped at the second
+    before it could answer the first.  Each connection here answers a ping 0.5 s after
+    it came, as a live peer does."""
+    sessions = [FakeSession(conn_id=i) for i in range(1, 401)]
+    gateway = gateway_with(sessions)
+
+    async def answer_pings() -> None:
+        while True:
+            await trio.sleep(0.1)
+            now = trio.current_time()
+            for s in sessions:
+                if s.out.pushed and s.out.last_received_at < s.out.pushed[-1] <= now - 0.5:
+                    s.out.last_received_at = s.out.pushed[-1] + 0.5
+
+    async def stall() -> None:
+        await trio.sleep(INTERVAL * 1.5)
+        clock.jump(INTERVAL * 3.2)  # nothing ran meanwhile: every deadline in it is due now
+
+    clock = trio.testing.MockClock(autojump_threshold=0)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(answer_pings)
+            await run_keepalive(gateway, 8 * INTERVAL, during=stall)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=clock)
+    for s in sessions:
+        assert s.out.aborted_at is None, (s.conn_id, s.out.pushed)
+        gaps = [b - a for a, b in zip(s.out.pushed, s.out.pushed[1:], strict=False)]
+        assert gaps and min(gaps) >= INTERVAL / 2, (s.conn_id, s.out.pushed)
