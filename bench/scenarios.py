@@ -91,6 +91,8 @@ def scenario_connect_fanout(server: Server, n: int, rounds: int) -> dict[str, An
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        # Its 600 s questions would keep it (and its N players) live through the repeats.
+        server.end_quiz(quiz_id)
     fan: dict[str, list[dict[str, Any]]] = {"question": [], "leaderboard": []}
     for r in done["rounds"]:
         kind = "question" if "question" in r["match"] else "leaderboard"
