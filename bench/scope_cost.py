@@ -6,7 +6,7 @@ enters and leaves on the way is timed here on its own, in a task as deep as the
 gateway's connection tasks.  The scopes a connection may open up to its ``joined``:
 
 - ``handshake``: ``trio.move_on_at`` around waiting for the upgrade request, only if
-  it was not already there (``Reader.arrived``; under a connect storm it nearly always is);
+  it was not already there (``Reader.receive_before``; under a connect storm it nearly always is);
 - ``Session.run``: the session's own scope (the close deadline);
 - ``Session._read``: ``trio.move_on_at`` around waiting for the join, likewise only if
   it had not arrived;

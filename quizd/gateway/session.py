@@ -153,14 +153,8 @@ class Session:
                 batch = feed(b"")
             else:
                 if self.quiz is None and not self._closing:
-                    # Only a wait for the join is bounded: the first read takes what has
-                    # arrived without a cancel scope (``Reader.arrived``), every later one
-                    # waits (a checkpoint each).
-                    data = self.reader.arrived() if first and trio.current_time() < join_by else None
+                    data = await self.reader.receive_before(join_by, try_first=first)
                     first = False
-                    if data is None:
-                        with trio.move_on_at(join_by):
-                            data = await receive()
                     if data is None:
                         metrics.count_error(E.NOT_JOINED)
                         self.close_soon(E.CLOSE_ABUSE, f"no join within {FIRST_JOIN_DEADLINE_S:g} s")

@@ -99,12 +99,20 @@ class Reader:
             self._more = len(data) == RECEIVE_BYTES
             return data
 
-    def arrived(self) -> bytes | None:
-        """What has already arrived, without waiting: None when nothing has yet, or on
-        TLS (whose bytes come through the SSL stream, in ``receive``).  A first read that
-        is already there needs no timeout, and a timeout's cancel scope costs more than
-        the read that usually makes it unnecessary (``bench/scope_cost.py``)."""
-        return None if self._fd is None else self.read_now()
+    async def receive_before(self, deadline: float, *, try_first: bool = False) -> bytes | None:
+        """The next bytes (``b""`` as ``receive``); None when none came before ``deadline``.
+
+        With ``try_first``, bytes that have already arrived are taken at once, without
+        the deadline's cancel scope: a scope costs more than the read that usually makes
+        it unnecessary (``bench/scope_cost.py``).  Only a connection's first read of a
+        phase tries first; every other read waits (a checkpoint each)."""
+        if try_first and self._fd is not None and trio.current_time() < deadline:
+            data = self.read_now()
+            if data is not None:
+                return data
+        with trio.move_on_at(deadline):
+            return await self.receive()
+        return None
 
     def read_now(self) -> bytes | None:
         """One read without waiting (the read poller's): the bytes; ``b""`` when the peer
@@ -162,17 +170,13 @@ async def handshake(reader: Reader, refusal: Refusal, timeout_s: float) -> Accep
     shake = ServerProtocol(logger=_protocol_log)
     request: Request | None = None
     received = 0
-    deadline = trio.current_time() + timeout_s
-    # Usually the whole request is in before its connection's task first runs: only a
-    # wait for it is bounded (one deadline for the whole request), and every read but
-    # this first one waits (a checkpoint each).
-    data = reader.arrived()
+    deadline = trio.current_time() + timeout_s  # one for the whole request
+    first = True  # usually the whole request is in before this task first runs
     while request is None:
+        data = await reader.receive_before(deadline, try_first=first)
+        first = False
         if data is None:
-            with trio.move_on_at(deadline):
-                data = await reader.receive()
-            if data is None:
-                return None  # not complete within timeout_s
+            return None  # not complete within timeout_s
         if not data:
             return None
         received += len(data)
@@ -190,7 +194,6 @@ async def handshake(reader: Reader, refusal: Refusal, timeout_s: float) -> Accep
         if (received if request is None else received - len(buffer.buffer)) > MAX_REQUEST_BYTES:
             out.push(shake.reject(431, f"the upgrade request is larger than {MAX_REQUEST_BYTES} bytes\n").serialize())
             return None
-        data = None
     headers = {name.lower().encode("latin-1"): value.encode("latin-1") for name, value in request.headers.raw_items()}
     upgrade = Upgrade(request.path, headers)
     refused = refusal(upgrade)
