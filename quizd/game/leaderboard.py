@@ -15,14 +15,20 @@ from itertools import islice
 
 from sortedcontainers import SortedList  # no stubs published: see [tool.mypy] ignore_missing_imports
 
+Key = tuple[int, int, str]
+
 
 class Leaderboard:
-    __slots__ = ("_sorted", "_keys", "_names")
+    __slots__ = ("_sorted", "_keys", "_names", "_top")
 
     def __init__(self) -> None:
         self._sorted: SortedList = SortedList()
-        self._keys: dict[str, tuple[int, int, str]] = {}
+        self._keys: dict[str, Key] = {}
         self._names: dict[str, str] = {}
+        # The last ``top(n)``: (n, its entries, the key of its last entry), kept until a
+        # change reaches the top n.  Every join's ``joined`` shows the top 10, and in a
+        # lobby (everyone at 0, in join order) the top 10 stops changing after 10 joins.
+        self._top: tuple[int, list[dict[str, object]], Key | None] | None = None
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -39,12 +45,23 @@ class Leaderboard:
         self._keys[participant_id] = key
         self._names[participant_id] = name
         self._sorted.add(key)
+        self._forget_top(old, key)
 
     def remove(self, participant_id: str) -> None:
         key = self._keys.pop(participant_id, None)
         if key is not None:
             self._sorted.remove(key)
             del self._names[participant_id]
+            self._forget_top(key)
+
+    def _forget_top(self, *keys: Key | None) -> None:
+        """Drop the kept top unless none of ``keys`` (an entry's old and new place) is in it."""
+        kept = self._top
+        if kept is None:
+            return
+        n, entries, last = kept
+        if len(entries) < n or last is None or any(k is not None and k <= last for k in keys):
+            self._top = None
 
     def score(self, participant_id: str) -> int:
         return -self._keys[participant_id][0]
@@ -69,7 +86,14 @@ class Leaderboard:
             yield {"rank": rank, "participantId": pid, "name": self._names[pid], "score": score}
 
     def top(self, n: int) -> list[dict[str, object]]:
-        return list(self.iter_entries(n))
+        """The first ``n`` entries.  The same list is returned for as long as they stay
+        the same (a payload reads it; nobody changes it)."""
+        kept = self._top
+        if kept is not None and kept[0] == n:
+            return kept[1]
+        entries = list(self.iter_entries(n))
+        self._top = (n, entries, self._sorted[len(entries) - 1] if entries else None)
+        return entries
 
     def top_signature(self, n: int) -> tuple[tuple[int, int, str], ...]:
         """A cheap value that changes exactly when the top ``n`` entries change."""

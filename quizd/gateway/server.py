@@ -122,7 +122,7 @@ class Gateway:
                 await trio.lowlevel.wait_readable(raw)
                 for _ in range(ACCEPT_BATCH):
                     try:
-                        conn, _address = raw.accept()
+                        conn, address = raw.accept()
                     except BlockingIOError:
                         break
                     except OSError as exc:
@@ -131,14 +131,16 @@ class Gateway:
                             await trio.sleep(ACCEPT_CAPACITY_SLEEP_S)
                             break
                         continue  # that one connection went away before it was accepted
-                    spawn(self._run_connection, trio.SocketStream(trio.socket.from_stdlib_socket(conn)))
+                    # accept() names the peer: no getpeername() call per connection.
+                    remote = str(address[0])
+                    spawn(self._run_connection, trio.SocketStream(trio.socket.from_stdlib_socket(conn)), remote)
         finally:
             raw.close()
             await listener.aclose()
 
-    async def _run_connection(self, stream: trio.SocketStream) -> None:
+    async def _run_connection(self, stream: trio.SocketStream, remote: str) -> None:
         try:
-            await self._handle_stream(stream)
+            await self._handle_stream(stream, remote)
         finally:
             await trio.aclose_forcefully(stream)
 
@@ -185,17 +187,12 @@ class Gateway:
             session.last_ping_at = now
             session.out.push(self._ping_frame)
 
-    async def _handle_stream(self, stream: trio.SocketStream) -> None:
+    async def _handle_stream(self, stream: trio.SocketStream, remote: str) -> None:
         """Admission, the handshake, then a session: a player's, or one that only says 1013.
 
         One task for the whole connection, and few frames on its stack while it waits
         (this one, the session's reading, the read): every idle player holds them for as
         long as it stays, so each extra one costs memory."""
-        try:
-            remote = str(stream.socket.getpeername()[0])
-        except OSError:
-            await trio.aclose_forcefully(stream)
-            return
         decision = self.admission.admit(
             remote, self.config.websocket.max_connections, self.config.limits.connections_per_ip
         )
@@ -247,8 +244,8 @@ class Gateway:
         if path.split("?", 1)[0] != WS_PATH:
             return 404, f"not found: connect to {WS_PATH}"
         allowed = self.config.websocket.allowed_origins
-        origin = headers.get(b"origin")
-        if allowed and origin is not None and origin.decode("latin-1") not in allowed:
+        # Every Origin the request carries must be allowed (a browser sends one).
+        if allowed and any(origin not in allowed for origin in headers.get_all("Origin")):
             return 403, "origin not allowed"
         return None
 

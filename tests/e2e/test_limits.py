@@ -117,6 +117,9 @@ async def test_allowed_origins(node_factory):
     ):
         refused = await refused_handshake(node.ws_url, extra_headers=[(b"Origin", origin.encode())])
         assert refused.status_code == 403, origin
+    # Two Origin headers: each must be allowed.
+    both = [(b"Origin", allowed.encode()), (b"Origin", b"https://evil.example.com")]
+    assert (await refused_handshake(node.ws_url, extra_headers=both)).status_code == 403
     # A refused handshake does not count as a connection.
     assert await metric(node, "quizd_connections_open") == 0
 

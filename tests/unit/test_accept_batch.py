@@ -30,7 +30,7 @@ async def test_waiting_connections_are_accepted_in_batches_of_accept_batch() -> 
     accepted: list[trio.SocketStream] = []
     steps_when_all_in: list[int] = []
 
-    def spawn(fn: Any, stream: trio.SocketStream) -> None:
+    def spawn(fn: Any, stream: trio.SocketStream, remote: str) -> None:
         accepted.append(stream)  # recorded, not run: only the accept loop's turns count
         if len(accepted) == WAITING:
             steps_when_all_in.append(counter.steps)

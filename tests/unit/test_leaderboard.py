@@ -66,6 +66,24 @@ def test_top_n_keeps_competition_ranks_at_the_cut():
     assert [e["rank"] for e in lb.top(3)] == [1, 2, 2]
 
 
+def test_top_is_kept_only_while_it_stays_the_same():
+    lb = Leaderboard()
+    lb.set("p1", "A", 0, 1)
+    lb.set("p2", "B", 0, 2)
+    first = lb.top(3)
+    assert lb.top(3) is first  # nothing changed: the same list
+    lb.set("p3", "C", 0, 3)  # last in order, but the top 3 was not full
+    assert [e["participantId"] for e in lb.top(3)] == ["p1", "p2", "p3"]
+    full = lb.top(3)
+    lb.set("p4", "D", 0, 4)  # below a full top 3: it stays
+    assert lb.top(3) is full
+    lb.set("p4", "D", 100, 5)  # into the top
+    assert [e["participantId"] for e in lb.top(3)] == ["p4", "p1", "p2"]
+    lb.remove("p1")
+    assert [e["participantId"] for e in lb.top(3)] == ["p4", "p2", "p3"]
+    assert [e["participantId"] for e in lb.top(2)] == ["p4", "p2"]
+
+
 def test_rank_of_any_player_outside_top():
     lb = board(*[(f"p{i}", 100 - i, i) for i in range(50)])
     assert lb.rank("p40") == 41
@@ -152,14 +170,16 @@ class LeaderboardMachine(RuleBasedStateMachine):
         super().__init__()
         self.lb = Leaderboard()
         self.model: dict[str, tuple[int, int]] = {}
+        self.names: dict[str, str] = {}
         self.seq = 0
 
-    @rule(who=st.integers(0, 9), score=st.integers(0, 5))
-    def set_score(self, who, score):
+    @rule(who=st.integers(0, 9), score=st.integers(0, 5), name=st.sampled_from(["Ann", "Bo"]))
+    def set_score(self, who, score, name):
         self.seq += 1
         pid = f"p{who}"
-        self.lb.set(pid, pid, score, self.seq)
+        self.lb.set(pid, f"{pid}-{name}", score, self.seq)
         self.model[pid] = (score, self.seq)
+        self.names[pid] = f"{pid}-{name}"
 
     @rule(who=st.integers(0, 9))
     def remove(self, who):
@@ -169,8 +189,12 @@ class LeaderboardMachine(RuleBasedStateMachine):
 
     @rule(n=st.integers(0, 12))
     def top_is_a_prefix(self, n):
+        # top(n) keeps its answer while the top n stays the same: asked again and again
+        # between changes, it must still be the model's, names included.
         expected = model_entries(self.model)[:n]
-        assert [(e["rank"], e["participantId"], e["score"]) for e in self.lb.top(n)] == expected
+        top = self.lb.top(n)
+        assert [(e["rank"], e["participantId"], e["score"]) for e in top] == expected
+        assert [e["name"] for e in top] == [self.names[pid] for _rank, pid, _score in expected]
 
     @invariant()
     def ranks_agree(self):

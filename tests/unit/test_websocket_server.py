@@ -94,7 +94,7 @@ async def test_an_upgrade_is_accepted_and_the_http_objects_are_dropped(ends: End
     assert result is not None
     upgrade = result.upgrade
     assert result.early == b""
-    assert upgrade.path == "/ws?x=1" and upgrade.headers[b"origin"] == b"o"
+    assert upgrade.path == "/ws?x=1" and upgrade.headers["Origin"] == "o"
     assert seen == [upgrade]
     client.receive_data(ends.received())
     assert isinstance(next(client.events()), AcceptConnection)
