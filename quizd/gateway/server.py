@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import itertools
 import logging
+import math
 import os
 import socket
 import ssl
@@ -86,6 +87,13 @@ class Gateway:
         self._spawn: Callable[..., None] | None = None
         # Reads every joined plain-socket connection from one task (quizd.gateway.poller).
         self.poller = ReadPoller()
+        # When the accept loop last took connections: players arriving are waiting for
+        # their ``joined`` (``arriving``).
+        self._accepted_at = -math.inf
+
+    def arriving(self, within_s: float) -> bool:
+        """Whether connections were accepted within the last ``within_s`` seconds."""
+        return trio.current_time() - self._accepted_at < within_s
 
     def new_conn_id(self) -> int:
         return next(self._conn_ids)
@@ -120,6 +128,7 @@ class Gateway:
         try:
             while True:
                 await trio.lowlevel.wait_readable(raw)
+                self._accepted_at = trio.current_time()
                 for _ in range(ACCEPT_BATCH):
                     try:
                         conn, address = raw.accept()

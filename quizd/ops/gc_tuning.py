@@ -7,7 +7,10 @@ objects: a 200-400 ms stop of the event loop, in the middle of a question (measu
 with quizd-load: steady-answer p99 238 ms at 5,000 players; 3 ms with the collector
 off).  So: young collections stay (they are cheap and catch most cycles), full
 collections are taken off the automatic schedule and run by ``collect_when_quiet``
-when no quiz has a question open, or at the latest every ``max_interval_s``.
+when no quiz has a question open and no players are arriving, or at the latest every
+``max_interval_s``.  (A full collection with 5,000 players joined took 340-780 ms; taken
+while the next 5,000 were connecting, each of them waited that much longer for its
+``joined``.)
 
 Generation 1 holds what survived the young collections since its own last collection:
 right after the joins of 5,000 players that is a few hundred thousand objects, and its
@@ -34,6 +37,9 @@ MIDDLE_THRESHOLD = 20
 OLD_THRESHOLD = 1_000_000
 # How often collect_middle_when_quiet looks for a generation-1 collection to take.
 MIDDLE_CHECK_S = 0.25
+# Players arriving count as busy until this long after the last accepted connection:
+# short, so that a lobby that has filled up is collected before its first question.
+ARRIVALS_QUIET_S = 0.5
 
 
 def tune() -> None:

@@ -59,3 +59,29 @@ async def test_waiting_connections_are_accepted_in_batches_of_accept_batch() -> 
     assert len(steps_when_all_in) == 1
     assert steps_when_all_in[0] <= 3 + math.ceil(WAITING / ACCEPT_BATCH), steps_when_all_in
     assert all(isinstance(stream, trio.SocketStream) for stream in accepted)
+
+
+async def test_arrivals_count_as_busy_until_a_moment_after_the_last_accept() -> None:
+    """The collector's quiet-time collections wait while players arrive (node.py)."""
+    gateway = Gateway(Config(), cast("Any", NoRouter()))
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    accepted: list[trio.SocketStream] = []
+    gateway._spawn = lambda fn, stream, remote: accepted.append(stream)
+    assert not gateway.arriving(0.5)  # nobody yet
+    client = socket.create_connection(("127.0.0.1", port))
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(gateway._accept, listeners[0])
+            for _ in range(200):  # bounded
+                if accepted:
+                    break
+                await trio.sleep(0.01)
+            assert accepted and gateway.arriving(0.5)
+            await trio.sleep(0.6)
+            assert not gateway.arriving(0.5)
+            nursery.cancel_scope.cancel()
+    finally:
+        client.close()
+        for stream in accepted:
+            await trio.aclose_forcefully(stream)
