@@ -37,8 +37,8 @@ MIDDLE_THRESHOLD = 20
 OLD_THRESHOLD = 1_000_000
 # How often collect_middle_when_quiet looks for a generation-1 collection to take.
 MIDDLE_CHECK_S = 0.25
-# Players arriving count as busy until this long after the last accepted connection:
-# short, so that a lobby that has filled up is collected before its first question.
+# Players arriving keep the full collection off until this long after the last
+# accepted connection (node.py, ``_timing_critical``).
 ARRIVALS_QUIET_S = 0.5
 
 
