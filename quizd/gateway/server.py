@@ -225,10 +225,10 @@ class Gateway:
             try:
                 reader = Reader(out)
                 timeout = REFUSAL_HANDSHAKE_TIMEOUT_S if refused else HANDSHAKE_TIMEOUT_S
-                accepted = await handshake(reader, self._refusal, timeout)
-                if accepted is None:
+                early = await handshake(reader, self._refusal, timeout)
+                if early is None:
                     return
-                messages = Messages(out, self.config.websocket.max_message_bytes, accepted.early)
+                messages = Messages(out, self.config.websocket.max_message_bytes, early)
                 session = Session(self, messages, reader, remote)
                 self.sessions.add(session)
                 metrics.CONNECTIONS_OPEN.inc()

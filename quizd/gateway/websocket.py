@@ -156,16 +156,10 @@ _UPGRADES = ServerProtocol(logger=_protocol_log)
 MAX_REQUEST_BYTES = 16384
 
 
-@attrs.frozen(slots=True)
-class Accepted:
-    """An accepted upgrade: the request, and any bytes the client sent after it."""
-
-    upgrade: Upgrade
-    early: bytes
-
-
-async def handshake(reader: Reader, refusal: Refusal, timeout_s: float) -> Accepted | None:
-    """Read the upgrade request and answer it.
+async def handshake(reader: Reader, refusal: Refusal, timeout_s: float) -> bytes | None:
+    """Read the upgrade request and answer it; once it is accepted, the bytes the
+    client sent after it (frames, usually none).  The request itself is not kept: its
+    headers (2 KB) would live as long as the connection.
 
     None when the request is refused (``refusal`` gives the status and body), is not a
     WebSocket upgrade (websockets' 400 or 426, with the reason), is not HTTP (400), is
@@ -212,7 +206,7 @@ async def handshake(reader: Reader, refusal: Refusal, timeout_s: float) -> Accep
         return None
     # A client should wait for the 101 before its first frame; one that did not has
     # its frames read, not dropped.
-    return Accepted(upgrade, bytes(buffer.buffer))
+    return bytes(buffer.buffer)
 
 
 class Kind(enum.Enum):
