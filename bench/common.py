@@ -84,9 +84,15 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def cpu_s(pid: int) -> float:
+def cpu_times_s(pid: int) -> tuple[float, float]:
+    """The process's user and system CPU so far, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tck = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tck, int(fields[12]) / tck
+
+
+def cpu_s(pid: int) -> float:
+    return sum(cpu_times_s(pid))
 
 
 def total_cpu_s(pids: list[int]) -> float:

@@ -22,26 +22,18 @@ import argparse
 import json
 import os
 import resource
-import signal
-import subprocess
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from statistics import median
 
 import bench.servers as servers_module
-from bench.common import CLIENT_CPU, RECEIVER, pinned
-from bench.profile import py_spy
-from bench.scenarios import alone
+from bench.common import CLIENT_CPU, cpu_times_s
+from bench.profile import Profiled
+from bench.scenarios import alone, launch_receiver
 from bench.servers import PeerServer, QuizdServer, Server, make_questions, write_definitions
 from quizd.testing.procs import read_line
-
-
-def ticks_s(pid: int) -> tuple[float, float]:
-    """The process's user and system CPU so far, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    tck = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tck, int(fields[12]) / tck
 
 
 def connect_once(server: Server, n: int, profile_to: Path | None) -> dict[str, float]:
@@ -49,29 +41,17 @@ def connect_once(server: Server, n: int, profile_to: Path | None) -> dict[str, f
     quiz_id, host_token = server.new_quiz("bench-fanout")
     script = server.work / "connect-script.tsv"
     script.write_text('{"type":"start","payload":{}}\t"type":"question"\n')
-    join = json.dumps({"type": "join", "payload": {"quizId": quiz_id, "name": "r{i}"}}, separators=(",", ":"))
-    host = json.dumps({"type": "join", "payload": {"quizId": quiz_id, "hostToken": host_token}}, separators=(",", ":"))
-    spy = None
-    if profile_to is not None:
-        argv = [py_spy(), "record", "--pid", str(server.pid), "--format", "raw", "-r", "1000", "-o", str(profile_to)]
-        spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.5)  # py-spy attaches
-    user0, sys0 = ticks_s(server.pid)
-    argv = [str(RECEIVER), "--port", str(server.port), "-n", str(n), "--join", join, "--host-join", host]
-    argv += ["--script", str(script), "--wait-stdin", "--window", "256", "--round-timeout-ms", "30000"]
-    proc = subprocess.Popen(
-        pinned(CLIENT_CPU, argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        connected = json.loads(read_line(proc, '{"event":"connected"', 180))
-        user1, sys1 = ticks_s(server.pid)
-    finally:
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(30)
-        proc.kill()
-        proc.wait()
-        server.end_quiz(quiz_id)
+    profiled = nullcontext() if profile_to is None else Profiled(server.pid, profile_to, rate_hz=1000)
+    with profiled:
+        user0, sys0 = cpu_times_s(server.pid)
+        proc = launch_receiver(server, n, quiz_id, host_token, script)
+        try:
+            connected = json.loads(read_line(proc, '{"event":"connected"', 180))
+            user1, sys1 = cpu_times_s(server.pid)
+        finally:
+            proc.kill()
+            proc.wait()
+            server.end_quiz(quiz_id)
     time.sleep(1.0)  # the N closes, inside this server's turn
     return {
         "connect_s": connected["connect_ms"] / 1e3,

@@ -30,13 +30,14 @@ def py_spy() -> str:
 class Profiled:
     """Samples ``pid`` for the length of the block into ``out`` (folded stacks)."""
 
-    def __init__(self, pid: int, out: Path) -> None:
+    def __init__(self, pid: int, out: Path, rate_hz: int = RATE_HZ) -> None:
         self.pid = pid
         self.out = out
+        self.rate_hz = rate_hz
         self.proc: subprocess.Popen[bytes] | None = None
 
     def _rate_and_out(self) -> list[str]:
-        return ["-r", str(RATE_HZ), "-o", str(self.out)]
+        return ["-r", str(self.rate_hz), "-o", str(self.out)]
 
     def __enter__(self) -> Profiled:
         self.proc = subprocess.Popen(

@@ -39,41 +39,9 @@ def scenario_connect_fanout(server: Server, n: int, rounds: int) -> dict[str, An
         if k + 1 < rounds:
             lines.append(f'{{"type":"next","payload":{{"questionIndex":{k}}}}}\t"type":"question"')
     script.write_text("\n".join(lines) + "\n")
-    join = json.dumps({"type": "join", "payload": {"quizId": quiz_id, "name": "r{i}"}}, separators=(",", ":"))
-    host_join = json.dumps(
-        {"type": "join", "payload": {"quizId": quiz_id, "hostToken": host_token}}, separators=(",", ":")
-    )
     time.sleep(0.5)
     rss_before = rss_kb(server.pid)
-    proc = subprocess.Popen(
-        pinned(
-            CLIENT_CPU,
-            [
-                str(RECEIVER),
-                "--port",
-                str(server.port),
-                "-n",
-                str(n),
-                "--join",
-                join,
-                "--host-join",
-                host_join,
-                "--script",
-                str(script),
-                "--wait-stdin",
-                "--window",
-                "256",
-                "--round-timeout-ms",
-                "30000",
-                "--gap-ms",
-                "150",
-            ],
-        ),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = launch_receiver(server, n, quiz_id, host_token, script, "--gap-ms", "150")
     try:
         connected = json.loads(read_line(proc, '{"event":"connected"', 180))
         time.sleep(1.0)
@@ -140,6 +108,23 @@ def scenario_connect_fanout(server: Server, n: int, rounds: int) -> dict[str, An
     for kind, rs in fan.items():
         result[f"fanout_{kind}"] = fanout_summary(rs, connected["open"])
     return result
+
+
+def launch_receiver(
+    server: Server, n: int, quiz_id: str, host_token: str, script: Path, *extra: str
+) -> subprocess.Popen[str]:
+    """The C receiver on the client core: N players join ``quiz_id`` (256 handshakes in
+    flight at most), the host too; it prints ``connected``, then plays ``script`` once
+    told on stdin."""
+    join = json.dumps({"type": "join", "payload": {"quizId": quiz_id, "name": "r{i}"}}, separators=(",", ":"))
+    host_join = json.dumps(
+        {"type": "join", "payload": {"quizId": quiz_id, "hostToken": host_token}}, separators=(",", ":")
+    )
+    argv = [str(RECEIVER), "--port", str(server.port), "-n", str(n), "--join", join, "--host-join", host_join]
+    argv += ["--script", str(script), "--wait-stdin", "--window", "256", "--round-timeout-ms", "30000", *extra]
+    return subprocess.Popen(
+        pinned(CLIENT_CPU, argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def fanout_summary(rs: list[dict[str, Any]], opened: int) -> dict[str, Any]:

@@ -179,10 +179,8 @@ async def handshake(reader: Reader, refusal: Refusal, timeout_s: float) -> bytes
     while request is None:
         data = await reader.receive_before(deadline, try_first=first)
         first = False
-        if data is None:
-            return None  # not complete within timeout_s
         if not data:
-            return None
+            return None  # None: not complete within timeout_s; b"": the peer closed
         received += len(data)
         buffer.feed_data(data)
         try:
