@@ -60,13 +60,22 @@ class HandoffLog:
         self.track = track
 
     def handed(self, participant_id: str, at: float) -> None:
-        """Record a hand-off; only the first per participant counts, the host's never."""
-        if participant_id in self.times or participant_id == HOST_ID:
+        """Record a hand-off; only the first per participant counts, the host's never.
+
+        This runs once per player in every question fan-out, so ``_moved`` is spelled
+        out here: a hand-off after the nominal end starts no window of its own (it
+        would start at the opening, never after ``latest``), any other starts at ``at``
+        or at the cap."""
+        times = self.times
+        if participant_id in times or participant_id == HOST_ID:
             return
-        self.times[participant_id] = at
+        times[participant_id] = at
         if self.track:
             self.fresh.append(participant_id)
-        self._moved(at)
+        if at <= self.nominal_end:
+            start = at if at < self.cap else self.cap
+            if start > self.latest:
+                self.latest = start
 
     def handed_many(self, participant_ids: list[str], at: float) -> None:
         """``handed`` for several participants at one instant."""

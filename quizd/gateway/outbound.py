@@ -61,6 +61,7 @@ class OutboundStream:
         "bytes_written",
         "on_close",
         "_sealed",
+        "_clock",
     )
 
     def __init__(
@@ -89,6 +90,9 @@ class OutboundStream:
         # this connection's): the read poller unregisters it (quizd.gateway.poller).
         self.on_close: Callable[[], None] | None = None
         self._sealed = False  # a close frame went: nothing more is written
+        # The run's clock, read once per hand-off: ``current_time()`` on it directly is
+        # half the cost of ``trio.current_time()``, which finds it again on every call.
+        self._clock = trio.lowlevel.current_clock()
 
     # ------------------------------------------------------------------ the owned interface
     @property
@@ -133,7 +137,7 @@ class OutboundStream:
             self.bytes_written += written
             if written == len(frame):
                 if handoff is not None and participant_id is not None:
-                    handoff.handed(participant_id, trio.current_time())
+                    handoff.handed(participant_id, self._clock.current_time())
                 return True
             rest = memoryview(frame)[written:]
         elif replaceable and self._queue:

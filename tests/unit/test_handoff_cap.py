@@ -47,6 +47,22 @@ def test_no_window_starts_after_the_cap_and_the_close_is_bounded(events, in_bulk
     assert log.close_at(LIMIT) <= OPEN + LIMIT + HANDOFF_SLACK_S
 
 
+@given(handoffs, st.booleans())
+def test_one_at_a_time_and_in_bulk_keep_the_same_log(events, track):
+    """``handed`` spells out what ``handed_many`` does through ``_moved`` (it runs once
+    per player per fan-out): for any hand-offs, early, capped or past the nominal end,
+    both keep the same times, the same close and the same fresh list."""
+    one, bulk = HandoffLog("q0", OPEN, LIMIT, track=track), HandoffLog("q0", OPEN, LIMIT, track=track)
+    for pid, offset in events:
+        one.handed(pid, OPEN + offset)
+        bulk.handed_many([pid], OPEN + offset)
+        assert one.latest == bulk.latest
+    assert one.times == bulk.times and one.fresh == bulk.fresh
+    assert one.close_at(LIMIT) == bulk.close_at(LIMIT)
+    for pid, _offset in events:
+        assert one.window_start(pid) == bulk.window_start(pid)
+
+
 @given(handoffs, st.floats(min_value=0.0, max_value=HANDOFF_SLACK_S, allow_nan=False))
 def test_a_player_handed_within_the_slack_is_not_penalised(events, offset):
     log = HandoffLog("q0", OPEN, LIMIT)
