@@ -19,6 +19,7 @@ the handshake is read: see :mod:`quizd.gateway.admission`.
 from __future__ import annotations
 
 import errno
+import functools
 import itertools
 import logging
 import math
@@ -220,7 +221,7 @@ class Gateway:
                 transport,
                 max_queue_bytes=self.config.websocket.send_queue_bytes,
                 spawn=self._spawn,
-                on_slow_consumer=lambda: self._slow_consumer(remote),
+                on_slow_consumer=functools.partial(self._slow_consumer, remote),
             )
             try:
                 reader = Reader(out)

@@ -137,48 +137,59 @@ class Session:
         Before the first join, only the wait for bytes is bounded (by
         ``FIRST_JOIN_DEADLINE_S``): a join the actor is deciding is never cut.  Once
         joined, a plain socket is read by the gateway's read poller instead
-        (:meth:`_read_polled`); TLS stays here."""
+        (:meth:`_read_polled`); TLS stays here.
+
+        Each read is handled in :meth:`_read_some`, whose frame ends with it: this one
+        waits for as long as the player stays, and what it held would stay with it (the
+        join's batch, message and payload: memory, and objects every garbage collection
+        of the old generation walks)."""
         join_by = trio.current_time() + FIRST_JOIN_DEADLINE_S
         first = True
-        receive = self.reader.receive
-        messages = self.messages
-        feed = messages.feed
         while True:
             if self.quiz is not None and self._poller is not None and await self._read_polled():
                 return
-            if messages.pending:
-                # The last read held more frames than one batch: the rest of them, but
-                # first let the other connections and the quizzes run.
-                await trio.lowlevel.checkpoint()
-                batch = feed(b"")
+            reads = not self.messages.pending
+            if not await self._read_some(join_by, first):
+                return
+            if reads:
+                first = False
+
+    async def _read_some(self, join_by: float, first: bool) -> bool:
+        """One read (or the frames left from the last one) and what it held; False once
+        the reading is over.  ``first``: nothing was read yet, what came with the
+        handshake may already be there."""
+        messages = self.messages
+        if messages.pending:
+            # The last read held more frames than one batch: the rest of them, but
+            # first let the other connections and the quizzes run.
+            await trio.lowlevel.checkpoint()
+            batch = messages.feed(b"")
+        else:
+            if self.quiz is None and not self._closing:
+                data = await self.reader.receive_before(join_by, try_first=first)
+                if data is None:
+                    metrics.count_error(E.NOT_JOINED)
+                    self.close_soon(E.CLOSE_ABUSE, f"no join within {FIRST_JOIN_DEADLINE_S:g} s")
+                    return True
             else:
-                if self.quiz is None and not self._closing:
-                    data = await self.reader.receive_before(join_by, try_first=first)
-                    first = False
-                    if data is None:
-                        metrics.count_error(E.NOT_JOINED)
-                        self.close_soon(E.CLOSE_ABUSE, f"no join within {FIRST_JOIN_DEADLINE_S:g} s")
-                        continue
-                else:
-                    data = await receive()
-                if not data:
-                    return
-                batch = feed(data)
-            if self.quiz is not None:
-                if not self._handle(batch):
-                    return
+                data = await self.reader.receive()
+            if not data:
+                return False
+            batch = messages.feed(data)
+        if self.quiz is not None:
+            return self._handle(batch)
+        for kind, message in batch:
+            checked = self._check(kind, message)
+            if checked is _Read.END:
+                return False
+            if checked is None:
                 continue
-            for kind, message in batch:
-                checked = self._check(kind, message)
-                if checked is _Read.END:
-                    return
-                if checked is None:
-                    continue
-                msg, now = checked
-                if self.quiz is None:
-                    await self._join_first(msg, now)
-                else:  # what followed the join in the same read
-                    self._joined(msg, now)
+            msg, now = checked
+            if self.quiz is None:
+                await self._join_first(msg, now)
+            else:  # what followed the join in the same read
+                self._joined(msg, now)
+        return True
 
     def _handle(self, batch: list[tuple[Kind, str | bytes]]) -> bool:
         """A joined connection's messages (the hot path: nothing awaited); False once
@@ -239,20 +250,21 @@ class Session:
             return False
         self._reading = trio.lowlevel.current_task()
         self.out.on_close = self._stop_polled
-
-        def abort(_: object) -> trio.lowlevel.Abort:
-            self._reading = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
         try:
             if self.messages.pending:
                 poller.again(self)
-            await trio.lowlevel.wait_task_rescheduled(abort)
+            await trio.lowlevel.wait_task_rescheduled(self._abort_polled)
         finally:
             self._reading = None
             self.out.on_close = None
             poller.discard(self)
         return True
+
+    def _abort_polled(self, _: object) -> trio.lowlevel.Abort:
+        """Cancelled while the poller reads (a bound method: a closure here would keep
+        a function, a cell and a tuple per idle player)."""
+        self._reading = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     def on_readable(self) -> None:
         """The poller's call: hand on frames left from the last read, else read once."""
