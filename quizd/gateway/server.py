@@ -143,16 +143,10 @@ class Gateway:
                         continue  # that one connection went away before it was accepted
                     # accept() names the peer: no getpeername() call per connection.
                     remote = str(address[0])
-                    spawn(self._run_connection, trio.SocketStream(trio.socket.from_stdlib_socket(conn)), remote)
+                    spawn(self._handle_stream, trio.SocketStream(trio.socket.from_stdlib_socket(conn)), remote)
         finally:
             raw.close()
             await listener.aclose()
-
-    async def _run_connection(self, stream: trio.SocketStream, remote: str) -> None:
-        try:
-            await self._handle_stream(stream, remote)
-        finally:
-            await trio.aclose_forcefully(stream)
 
     async def _keepalive(self) -> None:
         """A ping to every connection each ``ping_interval_s``, spread over the interval.
@@ -202,7 +196,8 @@ class Gateway:
 
         One task for the whole connection, and few frames on its stack while it waits
         (this one, the session's reading, the read): every idle player holds them for as
-        long as it stays, so each extra one costs memory."""
+        long as it stays, so each extra one costs memory, and one more object for every
+        collection of the old generation to walk.  The socket is closed at the end."""
         decision = self.admission.admit(
             remote, self.config.websocket.max_connections, self.config.limits.connections_per_ip
         )
@@ -248,6 +243,7 @@ class Gateway:
                 await out.finish(CLOSE_TIMEOUT_S)
         finally:
             self.admission.release(remote)
+            await trio.aclose_forcefully(stream)
 
     def _refusal(self, upgrade: Upgrade) -> tuple[int, str] | None:
         path, headers = upgrade.path, upgrade.headers

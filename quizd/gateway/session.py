@@ -120,39 +120,36 @@ class Session:
 
     # ------------------------------------------------------------------ reading
     async def run(self) -> None:
-        """Read until the connection closes; the quiz hears that it was lost."""
+        """Read until the connection closes; the quiz hears that it was lost.
+
+        Messages are read until the peer closes, or the close handshake is over.
+        Before the first join, only the wait for bytes is bounded (by
+        ``FIRST_JOIN_DEADLINE_S``): a join the actor is deciding is never cut.  Once
+        joined, a plain socket is read by the gateway's read poller instead
+        (:meth:`_read_polled`); TLS stays here.
+
+        This frame waits for as long as the player stays, so it keeps little: each
+        read is handled in :meth:`_read_some`, whose frame ends with it (what it held,
+        the join's batch, message and payload, would stay otherwise: memory, and
+        objects every collection of the old generation walks)."""
         try:
             with self._scope:
-                await self._read()
+                join_by = trio.current_time() + FIRST_JOIN_DEADLINE_S
+                first = True
+                while True:
+                    if self.quiz is not None and self._poller is not None and await self._read_polled():
+                        return
+                    reads = not self.messages.pending
+                    if not await self._read_some(join_by, first):
+                        return
+                    if reads:
+                        first = False
         finally:
             if self.quiz is not None and self.participant_id is not None:
                 try:
                     self.quiz.post(ConnectionLost(self.participant_id, self))
                 except ProtocolError:
                     pass
-
-    async def _read(self) -> None:
-        """Messages until the peer closes, or the close handshake is over.
-
-        Before the first join, only the wait for bytes is bounded (by
-        ``FIRST_JOIN_DEADLINE_S``): a join the actor is deciding is never cut.  Once
-        joined, a plain socket is read by the gateway's read poller instead
-        (:meth:`_read_polled`); TLS stays here.
-
-        Each read is handled in :meth:`_read_some`, whose frame ends with it: this one
-        waits for as long as the player stays, and what it held would stay with it (the
-        join's batch, message and payload: memory, and objects every garbage collection
-        of the old generation walks)."""
-        join_by = trio.current_time() + FIRST_JOIN_DEADLINE_S
-        first = True
-        while True:
-            if self.quiz is not None and self._poller is not None and await self._read_polled():
-                return
-            reads = not self.messages.pending
-            if not await self._read_some(join_by, first):
-                return
-            if reads:
-                first = False
 
     async def _read_some(self, join_by: float, first: bool) -> bool:
         """One read (or the frames left from the last one) and what it held; False once
