@@ -8,6 +8,7 @@ session (the join, the close) are played out in virtual time.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,7 @@ from quizd.config.model import Config, LimitsSection
 from quizd.gateway.server import Gateway
 from quizd.gateway.session import CLOSE_TIMEOUT_S, JOIN_TIMEOUT_S
 from quizd.gateway.websocket import BATCH_EVENTS, RECEIVE_BYTES
+from quizd.protocol.messages import ClientMessage, JoinPayload
 from tests.e2e.clientkit import RawClient
 
 
@@ -195,6 +197,38 @@ async def test_a_joined_connection_is_read_by_the_poller_until_it_closes() -> No
         with trio.fail_after(5):
             while gateway.sessions or len(gateway.poller):
                 await trio.sleep(0.01)
+
+
+async def test_an_idle_joined_connection_keeps_neither_its_join_nor_extra_frames() -> None:
+    """What a waiting connection holds, it holds for as long as the player stays (and
+    every collection of the old generation walks it): once joined and read by the
+    poller, its task is parked three frames deep, and the join's message and payload
+    are garbage."""
+    quiz = ClaimingQuiz()
+    async with serving(quiz) as (gateway, address):
+        client = await joined(quiz, address)
+        try:
+            await assert_read_as_p1(quiz, client)
+            (session,) = gateway.sessions
+            task = session._reading
+            assert task is not None  # parked while the poller reads
+            frames = []
+            coro = task.coro
+            while coro is not None and hasattr(coro, "cr_code"):
+                frames.append(coro.cr_code.co_qualname)
+                coro = coro.cr_await
+            assert frames == [
+                "Gateway._handle_stream",
+                "Session.run",
+                "Session._read_polled",
+                "wait_task_rescheduled",
+            ], frames
+            gc.collect()
+            kept = [o for o in gc.get_objects() if isinstance(o, JoinPayload)]
+            kept += [o for o in gc.get_objects() if isinstance(o, ClientMessage) and o.type == "join"]
+            assert kept == []
+        finally:
+            await client.aclose()
 
 
 async def test_a_connection_the_poller_cannot_take_is_read_by_its_own_task() -> None:
