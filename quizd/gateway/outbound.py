@@ -90,7 +90,7 @@ class OutboundStream:
         # this connection's): the read poller unregisters it (quizd.gateway.poller).
         self.on_close: Callable[[], None] | None = None
         self._sealed = False  # a close frame went: nothing more is written
-        # The run's clock, read once per hand-off: ``current_time()`` on it directly is
+        # The run's clock, read for every hand-off: ``current_time()`` on it directly is
         # half the cost of ``trio.current_time()``, which finds it again on every call.
         self._clock = trio.lowlevel.current_clock()
 
@@ -188,7 +188,7 @@ class OutboundStream:
     def _chunk_done(self, chunk: _Chunk) -> None:
         """A chunk's last byte is in the socket (its bytes are already uncounted)."""
         if chunk.handoff is not None and chunk.participant_id is not None:
-            chunk.handoff.handed(chunk.participant_id, trio.current_time())
+            chunk.handoff.handed(chunk.participant_id, self._clock.current_time())
 
     async def _drain(self) -> None:
         try:
