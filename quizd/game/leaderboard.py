@@ -54,13 +54,15 @@ class Leaderboard:
             del self._names[participant_id]
             self._forget_top(key)
 
-    def _forget_top(self, *keys: Key | None) -> None:
-        """Drop the kept top unless none of ``keys`` (an entry's old and new place) is in it."""
+    def _forget_top(self, old: Key | None, new: Key | None = None) -> None:
+        """Drop the kept top unless neither ``old`` nor ``new`` (an entry's old and new
+        place) is in it.  Runs on every score change: two plain comparisons, no
+        generator."""
         kept = self._top
         if kept is None:
             return
         n, entries, last = kept
-        if len(entries) < n or last is None or any(k is not None and k <= last for k in keys):
+        if len(entries) < n or last is None or (old is not None and old <= last) or (new is not None and new <= last):
             self._top = None
 
     def score(self, participant_id: str) -> int:
