@@ -7,11 +7,17 @@ bytes go through a real socketpair where the reading is under test.
 from __future__ import annotations
 
 import os
+import re
 import socket
+import time
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 
 import pytest
 import trio
+from websockets import http11 as ws_http11
+from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import Connection
 from wsproto.events import (
@@ -96,6 +102,40 @@ async def test_an_upgrade_is_accepted_and_the_http_objects_are_dropped(ends: End
     assert upgrade.path == "/ws?x=1" and upgrade.headers["Origin"] == "o"
     client.receive_data(ends.received())
     assert isinstance(next(client.events()), AcceptConnection)
+
+
+async def test_the_101_is_the_one_websockets_would_send(ends: Ends) -> None:
+    """The accepting response is built here (``_SwitchingProtocols``), not by
+    ``ServerProtocol.accept``: the same bytes, its current ``Date`` included."""
+    client = WSConnection(ConnectionType.CLIENT)
+    raw = client.send(Request(host="localhost", target="/ws", extra_headers=[(b"Sec-WebSocket-Extensions", b"x")]))
+    ends.peer.sendall(raw)
+    assert await handshake(ends.reader, lambda upgrade: None, 5) == b""
+    ours = ends.received()
+    buffer = StreamReader()
+    parser = ws_http11.Request.parse(buffer.read_line)
+    buffer.feed_data(raw)
+    with pytest.raises(StopIteration) as parsed:
+        next(parser)
+    theirs = ServerProtocol().accept(parsed.value.value).serialize()
+    date = re.compile(rb"\r\nDate: [^\r]+\r\n")
+    assert date.sub(b"\r\nDate: -\r\n", ours) == date.sub(b"\r\nDate: -\r\n", theirs)
+    [line] = date.findall(ours)
+    sent = parsedate_to_datetime(line[8:-2].decode())
+    assert abs(sent.timestamp() - time.time()) < 5 and sent.tzname() == "UTC"
+    client.receive_data(ours)
+    assert isinstance(next(client.events()), AcceptConnection)
+
+
+async def test_an_invalid_upgrade_is_refused_as_websockets_would(ends: Ends) -> None:
+    """A request that fails websockets' checks gets its ``accept``'s refusal."""
+    ends.peer.sendall(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: not-a-key\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    assert await handshake(ends.reader, lambda upgrade: None, 5) is None
+    response = ends.received()
+    assert response.startswith(b"HTTP/1.1 400 ") and b"Sec-WebSocket-Key" in response
 
 
 async def test_a_refused_upgrade_gets_its_status_and_body(ends: Ends) -> None:
