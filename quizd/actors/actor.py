@@ -379,25 +379,13 @@ class QuizActor:
     # ------------------------------------------------------------------ effects
     async def _apply(self, effects: list[fx.Effect]) -> None:
         delivery = self.delivery
-        for effect in effects:
+        carried = -1  # a leaderboard that went out with the broadcast before it
+        for i, effect in enumerate(effects):
             if isinstance(effect, fx.Reply):
                 delivery.send(effect.participant_id, effect.type, encode(effect.type, effect.payload, effect.reply_to))
-            elif isinstance(effect, fx.Broadcast) and effect.replaceable and self._nursery is not None:
-                # A leaderboard may arrive late or be replaced, never block answers: it
-                # fans out in the background, a newer one cancels an unfinished one, and
-                # while answers are queued it waits for them (``_start_deferred``).
-                since = trio.current_time() if self._deferred is None else self._deferred[2]
-                self._deferred = (effect.type, encode(effect.type, effect.payload), since)
-                self._start_deferred()
             elif isinstance(effect, fx.Broadcast):
-                start = trio.current_time()
-                await delivery.broadcast(
-                    effect.type,
-                    encode(effect.type, effect.payload),
-                    replaceable=effect.replaceable,
-                    handoff=self.game.handoffs if effect.question_id else None,
-                )
-                metrics.FANOUT_SECONDS.observe(trio.current_time() - start)
+                if i != carried and await self._broadcast(effect, effects[i + 1] if i + 1 < len(effects) else None):
+                    carried = i + 1
             elif isinstance(effect, fx.Close):
                 delivery.close(effect.participant_id, effect.code, effect.reason)
             elif isinstance(effect, fx.ResultsReady):
@@ -409,6 +397,47 @@ class QuizActor:
             elif isinstance(effect, fx.Finished):
                 self.finished = True
         self._sync_gauges()
+
+    async def _broadcast(self, effect: fx.Broadcast, after: fx.Effect | None) -> bool:
+        """Fan ``effect`` out; True when ``after``, the next effect, went out with it.
+
+        That is a leaderboard right after another broadcast that is not a question (the
+        throttle's ``participants`` in a filling lobby, a ``question_closed``): that one
+        goes to everyone now anyway, so the leaderboard goes in the same write, not in a
+        fan-out of its own, and is newer than one waiting for a burst or still fanning
+        out in the background, which are dropped."""
+        if (
+            isinstance(after, fx.Broadcast)
+            and after.replaceable
+            and not effect.replaceable
+            and effect.question_id is None
+        ):
+            self._deferred = None
+            if self._replaceable_scope is not None:
+                self._replaceable_scope.cancel()
+            start = trio.current_time()
+            await self.delivery.broadcast_pair(
+                effect.type, encode(effect.type, effect.payload), after.type, encode(after.type, after.payload)
+            )
+            metrics.FANOUT_SECONDS.observe(trio.current_time() - start)
+            return True
+        if effect.replaceable and self._nursery is not None:
+            # A leaderboard may arrive late or be replaced, never block answers: it
+            # fans out in the background, a newer one cancels an unfinished one, and
+            # while answers are queued it waits for them (``_start_deferred``).
+            since = trio.current_time() if self._deferred is None else self._deferred[2]
+            self._deferred = (effect.type, encode(effect.type, effect.payload), since)
+            self._start_deferred()
+            return False
+        start = trio.current_time()
+        await self.delivery.broadcast(
+            effect.type,
+            encode(effect.type, effect.payload),
+            replaceable=effect.replaceable,
+            handoff=self.game.handoffs if effect.question_id else None,
+        )
+        metrics.FANOUT_SECONDS.observe(trio.current_time() - start)
+        return False
 
     def _start_deferred(self) -> None:
         """Start the waiting leaderboard's fan-out, unless answers are queued and it has

@@ -47,6 +47,10 @@ class Delivery(Protocol):
     ) -> None:
         """Hand one JSON body to every connected participant, encoded once."""
 
+    async def broadcast_pair(self, msg_type: str, body: bytes, latest_type: str, latest_body: bytes) -> None:
+        """``broadcast(msg_type, body)``, then ``broadcast(latest_type, latest_body,
+        replaceable=True)`` in the same write to each connection that can take it."""
+
     def close(self, participant_id: str, code: int, reason: str) -> None:
         """Close the participant's connection after what is queued for it."""
 

@@ -58,20 +58,20 @@ class ClusterDelivery(LocalDelivery):
         replaceable: bool = False,
         handoff: HandoffLog | None = None,
     ) -> None:
+        self._post_to_gateways(msg_type, body, replaceable, handoff.question_id if handoff is not None else None)
+        await super().broadcast(msg_type, body, replaceable=replaceable, handoff=handoff)
+
+    async def broadcast_pair(self, msg_type: str, body: bytes, latest_type: str, latest_body: bytes) -> None:
+        self._post_to_gateways(msg_type, body, False, None)
+        self._post_to_gateways(latest_type, latest_body, True, None)
+        await super().broadcast_pair(msg_type, body, latest_type, latest_body)
+
+    def _post_to_gateways(self, msg_type: str, body: bytes, replaceable: bool, question_id: str | None) -> None:
+        """The broadcast, once to each other gateway with participants of the quiz."""
         gateways = {endpoint.node for endpoint in self.remote.values()}
         text = body.decode()
         for node in gateways:
-            self.relay.post(
-                node,
-                BroadcastAll(
-                    self.quiz_id,
-                    msg_type,
-                    text,
-                    replaceable,
-                    handoff.question_id if handoff is not None else None,
-                ),
-            )
-        await super().broadcast(msg_type, body, replaceable=replaceable, handoff=handoff)
+            self.relay.post(node, BroadcastAll(self.quiz_id, msg_type, text, replaceable, question_id))
 
     def close(self, participant_id: str, code: int, reason: str) -> None:
         endpoint = self.remote.pop(participant_id, None)

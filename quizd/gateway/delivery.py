@@ -4,6 +4,8 @@ A broadcast is framed once and the same bytes object is pushed to every session'
 ``OutboundStream``; a push is a non-blocking socket write, so the fan-out is a plain
 loop with one checkpoint per ``FANOUT_CHUNK`` sessions (other tasks, such as readers
 stamping answer arrival times, get to run during a 10,000-player fan-out).
+``broadcast_pair`` sends a broadcast and the leaderboard that goes out with it in one
+write per connection.
 """
 
 from __future__ import annotations
@@ -98,6 +100,20 @@ class LocalDelivery:
                 recipients[start : start + FANOUT_CHUNK], frame, replaceable=replaceable, handoff=handoff
             )
         count_delivered(msg_type, frame, delivered)
+
+    async def broadcast_pair(self, msg_type: str, body: bytes, latest_type: str, latest_body: bytes) -> None:
+        frame, latest = text_frame(body), text_frame(latest_body)
+        both = frame + latest
+        recipients = list(self.sessions.values())
+        delivered = 0
+        for start in range(0, len(recipients), FANOUT_CHUNK):
+            if start:
+                await trio.lowlevel.checkpoint()
+            for session in recipients[start : start + FANOUT_CHUNK]:
+                if session.out.push_pair(frame, latest, both):
+                    delivered += 1
+        count_delivered(msg_type, frame, delivered)
+        count_delivered(latest_type, latest, delivered)
 
     def close(self, participant_id: str, code: int, reason: str) -> None:
         session = self.sessions.pop(participant_id, None)

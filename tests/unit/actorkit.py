@@ -53,6 +53,7 @@ class RecordingDelivery:
         self.broadcasts: list[tuple[float, dict[str, Any]]] = []  # (time, message)
         self.closed: list[tuple[float, str, int]] = []
         self.replaced: list[Any] = []
+        self.pairs: list[tuple[str, str]] = []  # (type, latest type) of each broadcast_pair
 
     # ---- the port
     def bind(self, participant_id: str, endpoint: Any) -> None:
@@ -97,6 +98,12 @@ class RecordingDelivery:
             self.background.start_soon(self._hand_off_later, handoff, started)
         else:
             await self._hand_off_later(handoff, started)
+
+    async def broadcast_pair(self, msg_type: str, body: bytes, latest_type: str, latest_body: bytes) -> None:
+        """Recorded as the two broadcasts it stands for (one write each per player)."""
+        self.pairs.append((msg_type, latest_type))
+        await self.broadcast(msg_type, body)
+        await self.broadcast(latest_type, latest_body, replaceable=True)
 
     async def _hand_off_later(self, handoff: HandoffLog, started: float) -> None:
         for pid, delay in sorted(self.handoff_delays.items(), key=lambda kv: kv[1]):

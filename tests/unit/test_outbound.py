@@ -145,6 +145,44 @@ async def test_a_half_written_leaderboard_frame_is_not_replaced(pair: Pair) -> N
     assert await pair.read(BIG + len(b"board-2")) == board + b"board-2"
 
 
+async def test_a_pair_goes_in_one_write_when_nothing_is_queued(pair: Pair) -> None:
+    assert pair.out.push_pair(b"note", b"board", b"noteboard") is True
+    assert pair.out.queued_bytes == 0 and pair.out.bytes_written == 9
+    assert pair.spawned == []
+    assert await pair.read(9) == b"noteboard"
+
+
+async def test_a_pair_cut_in_its_first_frame_queues_both_and_the_board_stays_replaceable(pair: Pair) -> None:
+    note, board = frame(b"n", BIG), b"board-1"
+    assert pair.out.push_pair(note, board, note + board) is True
+    written = pair.out.bytes_written
+    assert 0 < written < BIG and pair.out.queued_bytes == BIG - written + len(board)
+    assert pair.out.push(b"board-2", replaceable=True)  # board-1 waits whole: replaced
+    assert pair.out.queued_bytes == BIG - written + len(b"board-2")
+    assert await pair.read(BIG + len(b"board-2")) == note + b"board-2"
+
+
+async def test_a_pair_cut_in_its_board_keeps_the_half_written_board(pair: Pair) -> None:
+    note, board = b"note", frame(b"L", BIG)
+    assert pair.out.push_pair(note, board, note + board) is True
+    written = pair.out.bytes_written
+    assert len(note) < written < len(note) + BIG
+    assert pair.out.queued_bytes == len(note) + BIG - written
+    assert pair.out.push(b"board-2", replaceable=True)  # the head is half-sent: kept
+    assert await pair.read(len(note) + BIG + len(b"board-2")) == note + board + b"board-2"
+
+
+async def test_a_pair_behind_a_queue_is_two_pushes(pair: Pair) -> None:
+    big = frame(b"a", BIG)
+    pair.out.push(big)
+    head = pair.out.queued_bytes
+    assert pair.out.push(b"board-1", replaceable=True)
+    assert pair.out.push_pair(b"note", b"board-2", b"noteboard-2")
+    # The older board is replaced by the pair's; the pair's first frame is not.
+    assert pair.out.queued_bytes == head + len(b"note") + len(b"board-2")
+    assert await pair.read(BIG + len(b"note") + len(b"board-2")) == big + b"note" + b"board-2"
+
+
 async def test_a_slow_consumer_is_aborted_when_its_queue_exceeds_the_bound(make_pair: MakePair) -> None:
     pair = make_pair(max_queue_bytes=BIG // 2)
     assert pair.out.push(frame(b"a", BIG // 4)) is True
