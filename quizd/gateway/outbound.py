@@ -149,37 +149,6 @@ class OutboundStream:
                     self._queued_bytes -= len(chunk.data)
                     chunk.data = b""
                     chunk.replaceable = False
-        return self._enqueue(rest, handoff, participant_id, replaceable)
-
-    def push_pair(self, frame: bytes, latest: bytes, both: bytes) -> bool:
-        """``push(frame)`` then ``push(latest, replaceable=True)``, where ``both`` is the
-        two joined: when nothing is queued they go in one write instead of two (half
-        the system calls, and half the wake-ups of the reader).  Queued as two chunks
-        when they have to wait, so that ``latest`` stays replaceable."""
-        if self._queue or self._fd is None or self._closed or self._sealed:
-            return self.push(frame) and self.push(latest, replaceable=True)
-        try:
-            written = os.write(self._fd, both)
-        except BlockingIOError:
-            written = 0
-        except OSError:
-            self._abort()
-            return False
-        self.bytes_written += written
-        if written == len(both):
-            return True
-        if written < len(frame):
-            return self._enqueue(memoryview(frame)[written:], None, None, False) and self._enqueue(
-                latest, None, None, True
-            )
-        # Half-written, ``latest`` is the head of the queue: never replaced from there.
-        return self._enqueue(memoryview(latest)[written - len(frame) :], None, None, True)
-
-    def _enqueue(
-        self, rest: bytes | memoryview, handoff: HandoffSink | None, participant_id: str | None, replaceable: bool
-    ) -> bool:
-        """Queue what the socket did not take, and start the drain; False (and the
-        connection aborted) when that makes it a slow consumer."""
         if self._queue is None:
             self._queue = deque()
         self._queue.append(_Chunk(rest, handoff, participant_id, replaceable))
@@ -191,6 +160,24 @@ class OutboundStream:
         if not self._draining:
             self._draining = True
             self._spawn(self._drain)
+        return True
+
+    def push_pair(self, frame: bytes, latest: bytes, both: bytes) -> bool:
+        """``push(frame)`` then ``push(latest, replaceable=True)``, where ``both`` is the
+        two joined: when nothing is queued they go in one write instead of two (half
+        the system calls, and half the wake-ups of the reader).  Queued as two chunks
+        when they have to wait, so that ``latest`` stays replaceable."""
+        if self._queue or self._fd is None:
+            return self.push(frame) and self.push(latest, replaceable=True)
+        if not self.push(both):
+            return False
+        if self._queue and len(self._queue[0].data) > len(latest):
+            # The kernel took only part of ``frame``: the rest of it and ``latest`` wait
+            # as two chunks (the drain has not run yet).  Cut inside ``latest``, what is
+            # left is the head of the queue, which is never replaced anyway.
+            head = self._queue[0]
+            head.data = memoryview(frame)[len(frame) - (len(head.data) - len(latest)) :]
+            self._queue.append(_Chunk(latest, None, None, True))
         return True
 
     def seal(self) -> None:
