@@ -173,8 +173,8 @@ class OutboundStream:
             return False
         if self._queue and len(self._queue[0].data) > len(latest):
             # The kernel took only part of ``frame``: the rest of it and ``latest`` wait
-            # as two chunks (the drain has not run yet).  Cut inside ``latest``, what is
-            # left is the head of the queue, which is never replaced anyway.
+            # as two chunks (the drain has not run yet).  Cut inside ``latest`` instead,
+            # the rest is the head of the queue, which is never replaced anyway.
             head = self._queue[0]
             head.data = memoryview(frame)[len(frame) - (len(head.data) - len(latest)) :]
             self._queue.append(_Chunk(latest, None, None, True))

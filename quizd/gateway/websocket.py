@@ -147,10 +147,11 @@ class Upgrade:
 #: Decides on an upgrade: (status, body) to refuse it, None to accept it.
 Refusal = Callable[[Upgrade], "tuple[int, str] | None"]
 
-# Checks (``process_request``) and refuses (``reject``, ``accept``) every upgrade: these only read the request and the
-# protocol's settings (no origins, extensions or subprotocols here), so one instance
-# serves all connections, instead of one built per connection (9 µs each; the frames
-# have a ``Protocol`` of their own, in ``Messages``).
+# Checks every upgrade (``process_request``) and words every refusal (``reject``,
+# ``accept``): these only read the request and the protocol's settings (no origins,
+# extensions or subprotocols here), so one instance serves all connections, instead of
+# one built per connection (9 µs each; the frames have a ``Protocol`` of their own, in
+# ``Messages``).
 _UPGRADES = ServerProtocol(logger=_protocol_log)
 
 
