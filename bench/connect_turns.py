@@ -42,16 +42,18 @@ def connect_once(server: Server, n: int, profile_to: Path | None) -> dict[str, f
     script = server.work / "connect-script.tsv"
     script.write_text('{"type":"start","payload":{}}\t"type":"question"\n')
     profiled = nullcontext() if profile_to is None else Profiled(server.pid, profile_to, rate_hz=1000)
-    with profiled:
-        user0, sys0 = cpu_times_s(server.pid)
-        proc = launch_receiver(server, n, quiz_id, host_token, script)
-        try:
+    proc = None
+    try:
+        with profiled:  # the connects only: the closes below are not in the profile
+            user0, sys0 = cpu_times_s(server.pid)
+            proc = launch_receiver(server, n, quiz_id, host_token, script)
             connected = json.loads(read_line(proc, '{"event":"connected"', 180))
             user1, sys1 = cpu_times_s(server.pid)
-        finally:
+    finally:
+        if proc is not None:
             proc.kill()
             proc.wait()
-            server.end_quiz(quiz_id)
+        server.end_quiz(quiz_id)
     time.sleep(1.0)  # the N closes, inside this server's turn
     return {
         "connect_s": connected["connect_ms"] / 1e3,
