@@ -412,9 +412,7 @@ class QuizActor:
             and not effect.replaceable
             and effect.question_id is None
         ):
-            self._deferred = None
-            if self._replaceable_scope is not None:
-                self._replaceable_scope.cancel()
+            self._drop_older_leaderboards()
             start = trio.current_time()
             await self.delivery.broadcast_pair(
                 effect.type, encode(effect.type, effect.payload), after.type, encode(after.type, after.payload)
@@ -450,10 +448,15 @@ class QuizActor:
         backlog = self._inbox.statistics().current_buffer_used
         if backlog >= DEFER_BACKLOG and trio.current_time() - since < DEFER_MAX_S:
             return
+        self._drop_older_leaderboards()
+        self._nursery.start_soon(self._broadcast_in_background, msg_type, body)
+
+    def _drop_older_leaderboards(self) -> None:
+        """A newer leaderboard is going out: the one waiting for a burst, and the one
+        still fanning out in the background, are dropped."""
         self._deferred = None
         if self._replaceable_scope is not None:
             self._replaceable_scope.cancel()
-        self._nursery.start_soon(self._broadcast_in_background, msg_type, body)
 
     async def _broadcast_in_background(self, msg_type: str, body: bytes) -> None:
         with trio.CancelScope() as scope:
