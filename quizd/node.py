@@ -182,7 +182,7 @@ class Node:
                 self._start_webhooks(nursery)
                 gc_tuning.tune()
                 nursery.start_soon(gc_tuning.collect_when_quiet, self._timing_critical)
-                nursery.start_soon(gc_tuning.collect_middle_when_quiet, self._questions_open)
+                nursery.start_soon(gc_tuning.collect_middle_when_quiet, self._questions_open, self._arriving)
                 self.state = "ready"
                 print(f"quizd ready node={self.config.node.id} ws={ws_host}:{ws_port} http={http}", flush=True)
                 if self.control_plane.web is not None:
@@ -221,13 +221,16 @@ class Node:
     def _questions_open(self) -> bool:
         return any(actor.game.phase == Phase.QUESTION for actor in self.supervisor.actors.values())
 
+    def _arriving(self) -> bool:
+        return self.gateway.arriving(gc_tuning.ARRIVALS_QUIET_S)
+
     def _timing_critical(self) -> bool:
         """Whether players are waiting on the node now: a question is open (answers are
         timed), or players are arriving (a lobby filling up waits for its ``joined``).
-        The full collection waits for neither; generation 1 is collected while players
-        arrive (a few milliseconds at a time), so that a question opening right after
-        the last join starts with it nearly empty."""
-        return self.gateway.arriving(gc_tuning.ARRIVALS_QUIET_S) or self._questions_open()
+        The full collection waits for neither; the young and middle ones are held while
+        players arrive and collected when they stop, or before a question goes out
+        (``gc_tuning.ArrivalHold``)."""
+        return self._arriving() or self._questions_open()
 
     def describe(self) -> str:
         """One line for ``systemctl status``."""

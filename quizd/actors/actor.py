@@ -38,7 +38,7 @@ from quizd.actors.recording import QuizRecorder
 from quizd.game import effects as fx
 from quizd.game.phase import Phase
 from quizd.game.quiz import QuizGame
-from quizd.ops import metrics
+from quizd.ops import gc_tuning, metrics
 from quizd.protocol import errors as E
 from quizd.protocol.errors import ProtocolError
 from quizd.protocol.messages import AnswerPayload, GetPlayersPayload, KickPayload, NextPayload, encode
@@ -427,6 +427,10 @@ class QuizActor:
             self._deferred = (effect.type, encode(effect.type, effect.payload), since)
             self._start_deferred()
             return False
+        if effect.question_id is not None or effect.type == "quiz_starting":
+            # Players who just joined: the collection held while they arrived goes first
+            # (in the countdown, if there is one), not among the question's answers.
+            gc_tuning.settle_before_question()
         start = trio.current_time()
         await self.delivery.broadcast(
             effect.type,

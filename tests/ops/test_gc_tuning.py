@@ -1,5 +1,7 @@
 """The garbage collector's schedule (quizd.ops.gc_tuning), with the real collector and
-virtual time: generation 1 is collected while no question is open, never during one."""
+virtual time: generation 1 is collected while no question is open, never during one;
+the automatic collections are held while players arrive, and the debt is paid when they
+stop, at the hold's limits, or before a question goes out."""
 
 from __future__ import annotations
 
@@ -60,3 +62,120 @@ async def test_nothing_is_collected_when_generation_1_is_empty(
     finally:
         gc.callbacks.remove(record)
     assert collected == []
+
+
+@pytest.fixture
+def collector_on() -> Iterator[None]:
+    """The automatic collector on, as in a node, and no hold left over after the test."""
+    enabled = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        gc_tuning.HOLD.release(collect=False)
+        if not enabled:
+            gc.disable()
+
+
+# The tests sleep half a check interval off the checks' times: tasks waking at the same
+# instant run in no fixed order.
+
+
+def kept_objects(n: int) -> list[list[int]]:
+    """``n`` tracked objects that stay alive (a player's connection objects, say)."""
+    return [[i] for i in range(n)]
+
+
+async def test_collections_are_held_while_players_arrive_and_paid_when_they_stop(
+    autojump_clock: trio.testing.MockClock, collector_on: None
+) -> None:
+    arriving = True
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(gc_tuning.collect_middle_when_quiet, lambda: False, lambda: arriving)
+        await trio.sleep(2.5 * gc_tuning.MIDDLE_CHECK_S)
+        assert gc_tuning.HOLD.held and not gc.isenabled()
+        young = gc.get_count()[0]
+        kept = kept_objects(5000)
+        assert gc.get_count()[0] > young + 4000  # allocated during the hold, not collected
+        arriving = False
+        await trio.sleep(2.5 * gc_tuning.MIDDLE_CHECK_S)
+        assert not gc_tuning.HOLD.held and gc.isenabled()
+        # The debt was paid in one collection of generations 0 and 1.
+        assert gc.get_count()[0] < 5000 and gc.get_count()[1] == 0
+        nursery.cancel_scope.cancel()
+    assert len(kept) == 5000
+
+
+async def test_no_hold_while_a_question_is_open(autojump_clock: trio.testing.MockClock, collector_on: None) -> None:
+    question_open = True
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(gc_tuning.collect_middle_when_quiet, lambda: question_open, lambda: True)
+        await trio.sleep(4.5 * gc_tuning.MIDDLE_CHECK_S)
+        assert not gc_tuning.HOLD.held and gc.isenabled()
+        question_open = False  # the question closed; players still arriving
+        await trio.sleep(2.5 * gc_tuning.MIDDLE_CHECK_S)
+        assert gc_tuning.HOLD.held
+        question_open = True  # the next question opened: the hold ends (its debt waits)
+        await trio.sleep(2.5 * gc_tuning.MIDDLE_CHECK_S)
+        assert not gc_tuning.HOLD.held and gc.isenabled()
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_hold_is_paid_at_its_time_limit_and_begins_again(
+    autojump_clock: trio.testing.MockClock, collector_on: None
+) -> None:
+    middle: list[float] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 1:
+            middle.append(trio.current_time())
+
+    gc.callbacks.append(record)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(gc_tuning.collect_middle_when_quiet, lambda: False, lambda: True)
+            await trio.sleep(1.5 * gc_tuning.MIDDLE_CHECK_S)
+            begun = gc_tuning.HOLD.since
+            assert begun is not None
+            await trio.sleep(gc_tuning.HOLD_MAX_S + 1.5 * gc_tuning.MIDDLE_CHECK_S)
+            assert middle and middle[0] - begun >= gc_tuning.HOLD_MAX_S
+            assert gc_tuning.HOLD.held  # still arriving: held again
+            nursery.cancel_scope.cancel()
+    finally:
+        gc.callbacks.remove(record)
+
+
+async def test_a_hold_is_paid_at_its_object_limit(
+    autojump_clock: trio.testing.MockClock, collector_on: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gc_tuning, "HOLD_MAX_YOUNG", 20_000)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(gc_tuning.collect_middle_when_quiet, lambda: False, lambda: True)
+        await trio.sleep(1.5 * gc_tuning.MIDDLE_CHECK_S)
+        assert gc_tuning.HOLD.held
+        kept = kept_objects(30_000)
+        assert gc.get_count()[0] > 25_000
+        await trio.sleep(1.5 * gc_tuning.MIDDLE_CHECK_S)
+        assert gc.get_count()[0] < 20_000  # paid, and held again from there
+        assert gc_tuning.HOLD.held
+        nursery.cancel_scope.cancel()
+    assert len(kept) == 30_000
+
+
+def test_settling_before_a_question_pays_the_debt(collector_on: None) -> None:
+    gc_tuning.HOLD.begin(0.0)
+    assert not gc.isenabled()
+    kept = kept_objects(5000)
+    gc_tuning.settle_before_question()
+    assert gc.isenabled() and not gc_tuning.HOLD.held
+    assert gc.get_count()[0] < 5000 and gc.get_count()[1] == 0
+    gc_tuning.settle_before_question()  # nothing held: nothing to do
+    assert gc.isenabled()
+    assert len(kept) == 5000
+
+
+def test_a_hold_never_enables_a_collector_someone_else_disabled(no_automatic_collections: None) -> None:
+    gc_tuning.HOLD.begin(0.0)
+    assert not gc_tuning.HOLD.held
+    gc_tuning.settle_before_question()
+    assert not gc.isenabled()
