@@ -1,8 +1,10 @@
-"""A leaderboard fan-out waits while a burst of answers is queued (the answers go first).
+"""A leaderboard fan-out waits while answers come in a burst (the answers go first).
 
 Each leaderboard fan-out writes to every player; during a burst the node's time goes to
 the answers, and the leaderboard (replaceable anyway) goes out, as the newest one, once
-the queued answers are handled or after ``DEFER_MAX_S``.
+the burst is over or after ``DEFER_MAX_S``.  A burst is a backlog in the inbox, or
+answers handled at a burst's rate (``quizd.actors.flow``): in a node the read poller
+hands the actor a round of answers at a time, and the inbox is empty between rounds.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 import trio
 
-from quizd.actors.actor import BATCH, DEFER_BACKLOG, DEFER_MAX_S, QuizActor
+from quizd.actors.actor import BATCH, DEFER_BACKLOG, DEFER_MAX_S, DEFER_WINDOW_S, QuizActor
 from quizd.game.quiz import GameSettings, QuizGame
 
 from .actorkit import Endpoint, RecordingDelivery, answer, command, join, settle
@@ -66,6 +68,9 @@ async def test_the_leaderboard_goes_out_after_the_queued_answers(autojump_clock:
         for pid, endpoint in players:  # all queued at once: more than one loop turn handles
             answer(actor, pid, endpoint, "q0", 0)
         await settle()
+        assert delivery.order.count("answer_result") == PLAYERS
+        assert "broadcast:leaderboard" not in delivery.order  # the rate was a burst's
+        await trio.sleep(3 * DEFER_WINDOW_S)  # a quiet moment: the burst is over
         last_reply = max(i for i, kind in enumerate(delivery.order) if kind == "answer_result")
         boards = [i for i, kind in enumerate(delivery.order) if kind == "broadcast:leaderboard"]
         assert delivery.order.count("answer_result") == PLAYERS
@@ -96,3 +101,41 @@ async def test_a_leaderboard_waits_at_most_defer_max(autojump_clock: Any) -> Non
         actor._start_deferred()
         await settle()
         assert delivery.broadcasts_of("leaderboard") == [{"type": "leaderboard"}]
+
+
+async def test_answers_handed_over_in_rounds_hold_the_leaderboard_until_they_stop(autojump_clock: Any) -> None:
+    """As from the read poller: rounds of answers, each handled whole before the next
+    (the inbox empty at every check), at a burst's rate; then they stop."""
+    async with trio.open_nursery() as nursery:
+        actor, delivery, players = await quiz_with_players(nursery)
+        delivery.order.clear()
+        rounds = [players[i : i + 40] for i in range(0, len(players), 40)]
+        for batch in rounds:
+            for pid, endpoint in batch:
+                answer(actor, pid, endpoint, "q0", 0)
+            await settle()
+            assert actor._inbox.statistics().current_buffer_used == 0
+            await trio.sleep(0.005)  # 40 answers every 5 ms: 8,000/s
+        assert "broadcast:leaderboard" not in delivery.order
+        await trio.sleep(3 * DEFER_WINDOW_S)
+        assert delivery.order.count("answer_result") == PLAYERS
+        assert delivery.order[-1] == "broadcast:leaderboard"
+        assert delivery.order.count("broadcast:leaderboard") == 1  # the newest one, once
+        nursery.cancel_scope.cancel()
+
+
+async def test_steady_answers_never_hold_the_leaderboard(autojump_clock: Any) -> None:
+    async with trio.open_nursery() as nursery:
+        actor, delivery, players = await quiz_with_players(nursery)
+        delivery.order.clear()
+        for pid, endpoint in players[:60]:  # one every 10 ms: 100/s
+            answer(actor, pid, endpoint, "q0", 0)
+            await settle()
+            await trio.sleep(0.01)
+            if "broadcast:leaderboard" in delivery.order:
+                break
+        # The first answer changed the board; it went out with the first turn a window
+        # later (the answers at 0, 10, 20 and 30 ms came before it).
+        first = delivery.order.index("broadcast:leaderboard")
+        assert delivery.order[:first].count("answer_result") <= int(DEFER_WINDOW_S / 0.01) + 2
+        nursery.cancel_scope.cancel()
