@@ -10,6 +10,7 @@ SIGKILL after a deadline) when the test ends.
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from quizd.ops import gc_tuning
 from quizd.testing.procs import REDIS_SERVER, PostgresServer, RedisServer, postgres_bin_dir
 from tests.nodekit import RunningNode, launch_node
 
@@ -83,3 +85,17 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def collector_on() -> Iterator[None]:
+    """The garbage collector's automatic runs on, as in a node, and no arrival hold
+    (``quizd.ops.gc_tuning.HOLD``) left over after the test."""
+    enabled = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        gc_tuning.HOLD.release(collect=False)
+        if not enabled:
+            gc.disable()

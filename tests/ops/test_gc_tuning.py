@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import trio
@@ -43,38 +44,32 @@ async def test_generation_1_is_collected_while_no_question_is_open(
         nursery.cancel_scope.cancel()
 
 
-async def test_nothing_is_collected_when_generation_1_is_empty(
-    autojump_clock: trio.testing.MockClock, no_automatic_collections: None
-) -> None:
-    collected: list[int] = []
+@contextmanager
+def collections() -> Iterator[list[tuple[int, float]]]:
+    """The collections that start meanwhile: (generation, the Trio time it started)."""
+    started: list[tuple[int, float]] = []
 
     def record(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            collected.append(info["generation"])
+            started.append((info["generation"], trio.current_time()))
 
-    gc.collect(1)  # generation 1 empty, its count 0
     gc.callbacks.append(record)
     try:
+        yield started
+    finally:
+        gc.callbacks.remove(record)
+
+
+async def test_nothing_is_collected_when_generation_1_is_empty(
+    autojump_clock: trio.testing.MockClock, no_automatic_collections: None
+) -> None:
+    gc.collect(1)  # generation 1 empty, its count 0
+    with collections() as started:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(gc_tuning.collect_middle_when_quiet, lambda: False)
             await trio.sleep(10 * gc_tuning.MIDDLE_CHECK_S)
             nursery.cancel_scope.cancel()
-    finally:
-        gc.callbacks.remove(record)
-    assert collected == []
-
-
-@pytest.fixture
-def collector_on() -> Iterator[None]:
-    """The automatic collector on, as in a node, and no hold left over after the test."""
-    enabled = gc.isenabled()
-    gc.enable()
-    try:
-        yield
-    finally:
-        gc_tuning.HOLD.release(collect=False)
-        if not enabled:
-            gc.disable()
+    assert started == []
 
 
 # The tests sleep half a check interval off the checks' times: tasks waking at the same
@@ -124,25 +119,17 @@ async def test_no_hold_while_a_question_is_open(autojump_clock: trio.testing.Moc
 async def test_a_hold_is_paid_at_its_time_limit_and_begins_again(
     autojump_clock: trio.testing.MockClock, collector_on: None
 ) -> None:
-    middle: list[float] = []
-
-    def record(phase: str, info: dict[str, int]) -> None:
-        if phase == "start" and info["generation"] == 1:
-            middle.append(trio.current_time())
-
-    gc.callbacks.append(record)
-    try:
+    with collections() as started:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(gc_tuning.collect_middle_when_quiet, lambda: False, lambda: True)
             await trio.sleep(1.5 * gc_tuning.MIDDLE_CHECK_S)
             begun = gc_tuning.HOLD.since
             assert begun is not None
             await trio.sleep(gc_tuning.HOLD_MAX_S + 1.5 * gc_tuning.MIDDLE_CHECK_S)
+            middle = [at for generation, at in started if generation == 1]
             assert middle and middle[0] - begun >= gc_tuning.HOLD_MAX_S
             assert gc_tuning.HOLD.held  # still arriving: held again
             nursery.cancel_scope.cancel()
-    finally:
-        gc.callbacks.remove(record)
 
 
 async def test_a_hold_is_paid_at_its_object_limit(

@@ -5,7 +5,6 @@ start pays it (in the countdown, when there is one), or the question itself."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,22 +18,11 @@ from .actorkit import Endpoint, RecordingDelivery, command, join
 from .quizkit import HOST_TOKEN, definition
 
 
-@pytest.fixture
-def held() -> Iterator[None]:
-    """An arrival hold under way, as while a lobby fills; none left after the test."""
-    enabled = gc.isenabled()
-    gc.enable()
-    gc_tuning.HOLD.begin(0.0)
-    try:
-        yield
-    finally:
-        gc_tuning.HOLD.release(collect=False)
-        if not enabled:
-            gc.disable()
-
-
 @pytest.mark.parametrize("countdown_ms", [0, 1000])
-async def test_starting_a_quiz_pays_the_arrival_hold_first(autojump_clock: Any, held: None, countdown_ms: int) -> None:
+async def test_starting_a_quiz_pays_the_arrival_hold_first(
+    autojump_clock: Any, collector_on: None, countdown_ms: int
+) -> None:
+    gc_tuning.HOLD.begin(trio.current_time())  # as while a lobby fills
     delivery = RecordingDelivery()
     game = QuizGame(
         "q", definition(countdown_ms=countdown_ms), GameSettings(), trio.current_time(), host_token=HOST_TOKEN
