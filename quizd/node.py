@@ -228,8 +228,8 @@ class Node:
         """Whether players are waiting on the node now: a question is open (answers are
         timed), or players are arriving (a lobby filling up waits for its ``joined``).
         The full collection waits for neither; the young and middle ones are held while
-        players arrive and collected when they stop, or before a question goes out
-        (``gc_tuning.ArrivalHold``)."""
+        players arrive or a question is open, and collected when neither is the case, or
+        before a question goes out (``gc_tuning.CollectionHold``)."""
         return self._arriving() or self._questions_open()
 
     def describe(self) -> str:

@@ -5,7 +5,7 @@ quiz.  CPython's default thresholds trigger a full collection whenever the old
 generation has grown by a quarter, and a full collection scans every one of those
 objects: a 200-400 ms stop of the event loop, in the middle of a question (measured
 with quizd-load: steady-answer p99 238 ms at 5,000 players; 3 ms with the collector
-off).  So: young collections stay (they are cheap and catch most cycles), full
+off).  So: young collections stay (they catch most cycles; but see the hold below), full
 collections are taken off the automatic schedule and run by ``collect_when_quiet``
 when no quiz has a question open and no players are arriving, or at the latest every
 ``max_interval_s``.  (A full collection with 5,000 players joined took 340-780 ms; taken
@@ -23,13 +23,16 @@ nearly empty.
 While players arrive, though, every young and middle collection walks the objects of
 the connections just made and finds nothing to free (measured with ``gc.callbacks``
 over ``bench.connect_turns``: 5,000 players joining in 1.4 s took 3 young and 3 middle
-collections, 130-190 ms, 0 objects freed).  So while connections are being accepted and
-no question is open, the automatic collection is held (``ArrivalHold``), for at most
-``HOLD_MAX_S`` and ``HOLD_MAX_YOUNG`` young objects; the debt is paid in one young and
-middle collection when the arrivals stop, or at once before a question goes out
-(``settle_before_question``, called by the quiz actor), so a question never opens with
-it outstanding.  What a hold can leave unfreed is bounded by those two limits: cyclic
-garbage made in at most ``HOLD_MAX_S``, among at most ``HOLD_MAX_YOUNG`` tracked objects.
+collections, 130-190 ms, 0 objects freed).  And while a question is open, a young
+collection is a pause of 20-50 ms among the answers (the 50,000 young objects of a few
+bursts of answers: one fell in the "multiple" question of the bench's kinds quiz, its
+p99 54 ms against 1-14 ms for the others).  So while connections are being accepted or
+a question is open, the automatic collection is held (``CollectionHold``), for at most
+``HOLD_MAX_YOUNG`` young objects; the debt is paid in one young and middle collection
+when neither is the case any more (a reveal, a lobby once the joins stop), at once before
+a question goes out (``settle_before_question``, called by the quiz actor, so a question
+starts with nothing owed), or at that limit.  What a hold can leave unfreed is bounded by
+it: cyclic garbage among at most ``HOLD_MAX_YOUNG`` tracked objects.
 """
 
 from __future__ import annotations
@@ -52,11 +55,10 @@ MIDDLE_CHECK_S = 0.25
 # Players arriving keep the full collection off until this long after the last
 # accepted connection (node.py, ``_timing_critical``), and hold the automatic ones.
 ARRIVALS_QUIET_S = 0.5
-# The longest an arrival hold lasts, and the most young objects it lets accumulate
-# (tracked objects allocated and not yet freed: about 30 per joined player); then the
-# debt is paid, and a new hold may begin if players are still arriving.
-HOLD_MAX_S = 5.0
-HOLD_MAX_YOUNG = 500_000
+# The most young objects a hold lets accumulate (tracked objects allocated and not yet
+# freed: about 30 per joined player, about 4 per answer); then the debt is paid, and a
+# new hold begins if players are still arriving or a question is still open.
+HOLD_MAX_YOUNG = 300_000
 
 
 def tune() -> None:
@@ -86,8 +88,9 @@ async def collect_when_quiet(
         log.debug("full collection", extra={"objects": found, "seconds": round(last - start, 4)})
 
 
-class ArrivalHold:
-    """The automatic collection held while players arrive (see the module's docstring).
+class CollectionHold:
+    """The automatic collection held while players arrive or a question is open (see
+    the module's docstring).
 
     The collector is process-wide, and so is the hold: one instance, ``HOLD``.  It only
     ever re-enables a collector it disabled itself."""
@@ -106,9 +109,9 @@ class ArrivalHold:
             gc.disable()
             self.since = now
 
-    def due(self, now: float) -> bool:
-        """Held past its limits: the debt must be paid now."""
-        return self.since is not None and (now - self.since >= HOLD_MAX_S or gc.get_count()[0] >= HOLD_MAX_YOUNG)
+    def due(self) -> bool:
+        """Held past its limit: the debt must be paid now."""
+        return self.since is not None and gc.get_count()[0] >= HOLD_MAX_YOUNG
 
     def release(self, *, collect: bool) -> None:
         """End the hold; with ``collect``, pay its debt (generations 0 and 1) now."""
@@ -119,15 +122,15 @@ class ArrivalHold:
         if collect:
             start = time.perf_counter()
             gc.collect(1)
-            log.debug("arrival hold paid", extra={"seconds": round(time.perf_counter() - start, 4)})
+            log.debug("collection hold paid", extra={"seconds": round(time.perf_counter() - start, 4)})
 
 
-HOLD = ArrivalHold()
+HOLD = CollectionHold()
 
 
 def settle_before_question() -> None:
-    """A question is about to go out: pay an arrival hold's debt first, so that no
-    collection of it falls among the question's fan-out and its answers."""
+    """A question is about to go out: pay a hold's debt first, so that the question
+    starts with nothing owed (the hold begins again while it is open)."""
     HOLD.release(collect=True)
 
 
@@ -137,21 +140,20 @@ async def collect_middle_when_quiet(
     *,
     check_every_s: float = MIDDLE_CHECK_S,
 ) -> None:
-    """Collect generation 1 (and 0) while no question is open, whenever a young
-    collection has added to it since its last collection; hold the automatic
-    collections while players are ``arriving`` and no question is open (``HOLD``)."""
+    """Hold the automatic collections while players are ``arriving`` or a question is
+    open (``busy``), and pay the debt when neither is the case (``HOLD``); otherwise
+    collect generation 1 (and 0) whenever a young collection has added to it since its
+    last collection."""
     try:
         while True:
             await trio.sleep(check_every_s)
-            now = trio.current_time()
-            open_ = busy()
-            if arriving() and not open_:
-                if HOLD.due(now):
+            if arriving() or busy():
+                if HOLD.due():
                     HOLD.release(collect=True)
-                HOLD.begin(now)
+                HOLD.begin(trio.current_time())
             elif HOLD.held:
-                HOLD.release(collect=not open_)
-            elif not open_ and gc.get_count()[1] > 0:
+                HOLD.release(collect=True)
+            elif gc.get_count()[1] > 0:
                 gc.collect(1)
     finally:
         HOLD.release(collect=False)
