@@ -81,43 +81,25 @@ def kept_objects(n: int) -> list[list[int]]:
     return [[i] for i in range(n)]
 
 
-async def test_collections_are_held_while_players_arrive_and_paid_when_they_stop(
-    autojump_clock: trio.testing.MockClock, collector_on: None
+@pytest.mark.parametrize("busy_with", ["arrivals", "a question"])
+async def test_collections_are_held_while_busy_and_paid_at_once_after(
+    autojump_clock: trio.testing.MockClock, collector_on: None, busy_with: str
 ) -> None:
-    arriving = True
+    """Players arriving, or a question open: held; once neither, paid in one collection."""
+    busy = {"arrivals": False, "a question": False, busy_with: True}
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(gc_tuning.collect_middle_when_quiet, lambda: False, lambda: arriving)
-        await trio.sleep(2.5 * gc_tuning.MIDDLE_CHECK_S)
-        assert gc_tuning.HOLD.held and not gc.isenabled()
-        young = gc.get_count()[0]
-        kept = kept_objects(5000)
-        assert gc.get_count()[0] > young + 4000  # allocated during the hold, not collected
-        arriving = False
-        await trio.sleep(2.5 * gc_tuning.MIDDLE_CHECK_S)
-        assert not gc_tuning.HOLD.held and gc.isenabled()
-        # The debt was paid in one collection of generations 0 and 1.
-        assert gc.get_count()[0] < 5000 and gc.get_count()[1] == 0
-        nursery.cancel_scope.cancel()
-    assert len(kept) == 5000
-
-
-async def test_collections_are_held_while_a_question_is_open_and_paid_when_it_closes(
-    autojump_clock: trio.testing.MockClock, collector_on: None
-) -> None:
-    question_open = True
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(gc_tuning.collect_middle_when_quiet, lambda: question_open, lambda: False)
+        nursery.start_soon(gc_tuning.collect_middle_when_quiet, lambda: busy["a question"], lambda: busy["arrivals"])
         await trio.sleep(1.5 * gc_tuning.MIDDLE_CHECK_S)
         assert gc_tuning.HOLD.held and not gc.isenabled()
         young = gc.get_count()[0]
         with collections() as started:
-            kept = kept_objects(5000)  # the answers' records, say
+            kept = kept_objects(5000)  # the new players' objects, or the answers' records
             await trio.sleep(10 * gc_tuning.MIDDLE_CHECK_S)
-            assert started == []  # none while the question is open
+            assert started == []  # none while busy
             assert gc.get_count()[0] > young + 4000
-            question_open = False  # the reveal
+            busy[busy_with] = False  # the arrivals stopped, or the reveal
             await trio.sleep(gc_tuning.MIDDLE_CHECK_S)
-        assert [generation for generation, _ in started] == [1]  # one collection, paid
+        assert [generation for generation, _ in started] == [1]  # one collection of 0 and 1
         assert not gc_tuning.HOLD.held and gc.isenabled()
         assert gc.get_count()[0] < 5000 and gc.get_count()[1] == 0
         nursery.cancel_scope.cancel()
