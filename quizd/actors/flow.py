@@ -19,9 +19,9 @@ import math
 class Flow:
     __slots__ = ("window_s", "_start", "_current", "_previous")
 
-    def __init__(self, window_s: float, now: float = -math.inf) -> None:
+    def __init__(self, window_s: float) -> None:
         self.window_s = window_s
-        self._start = now  # when the current window began (none yet: the first add starts it)
+        self._start = -math.inf  # when the current window began (none yet: the first add starts it)
         self._current = 0
         self._previous = 0
 

@@ -95,29 +95,25 @@ class CollectionHold:
     The collector is process-wide, and so is the hold: one instance, ``HOLD``.  It only
     ever re-enables a collector it disabled itself."""
 
-    __slots__ = ("since",)
+    __slots__ = ("held",)
 
     def __init__(self) -> None:
-        self.since: float | None = None  # when the hold began; None when not held
+        self.held = False  # the collector is off because this hold turned it off
 
-    @property
-    def held(self) -> bool:
-        return self.since is not None
-
-    def begin(self, now: float) -> None:
-        if self.since is None and gc.isenabled():
+    def begin(self) -> None:
+        if not self.held and gc.isenabled():
             gc.disable()
-            self.since = now
+            self.held = True
 
     def due(self) -> bool:
         """Held past its limit: the debt must be paid now."""
-        return self.since is not None and gc.get_count()[0] >= HOLD_MAX_YOUNG
+        return self.held and gc.get_count()[0] >= HOLD_MAX_YOUNG
 
     def release(self, *, collect: bool) -> None:
         """End the hold; with ``collect``, pay its debt (generations 0 and 1) now."""
-        if self.since is None:
+        if not self.held:
             return
-        self.since = None
+        self.held = False
         gc.enable()
         if collect:
             start = time.perf_counter()
@@ -150,7 +146,7 @@ async def collect_middle_when_quiet(
             if arriving() or busy():
                 if HOLD.due():
                     HOLD.release(collect=True)
-                HOLD.begin(trio.current_time())
+                HOLD.begin()
             elif HOLD.held:
                 HOLD.release(collect=True)
             elif gc.get_count()[1] > 0:

@@ -124,7 +124,7 @@ async def test_a_hold_is_paid_at_its_object_limit(
 
 
 def test_settling_before_a_question_pays_the_debt(collector_on: None) -> None:
-    gc_tuning.HOLD.begin(0.0)
+    gc_tuning.HOLD.begin()
     assert not gc.isenabled()
     kept = kept_objects(5000)
     gc_tuning.settle_before_question()
@@ -136,7 +136,7 @@ def test_settling_before_a_question_pays_the_debt(collector_on: None) -> None:
 
 
 def test_a_hold_never_enables_a_collector_someone_else_disabled(no_automatic_collections: None) -> None:
-    gc_tuning.HOLD.begin(0.0)
+    gc_tuning.HOLD.begin()
     assert not gc_tuning.HOLD.held
     gc_tuning.settle_before_question()
     assert not gc.isenabled()

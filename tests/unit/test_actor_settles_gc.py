@@ -22,7 +22,7 @@ from .quizkit import HOST_TOKEN, definition
 async def test_starting_a_quiz_pays_the_arrival_hold_first(
     autojump_clock: Any, collector_on: None, countdown_ms: int
 ) -> None:
-    gc_tuning.HOLD.begin(trio.current_time())  # as while a lobby fills
+    gc_tuning.HOLD.begin()  # as while a lobby fills
     delivery = RecordingDelivery()
     game = QuizGame(
         "q", definition(countdown_ms=countdown_ms), GameSettings(), trio.current_time(), host_token=HOST_TOKEN
